@@ -1,0 +1,3 @@
+from netimmutable.cli import main
+
+main()

@@ -1,0 +1,261 @@
+"""Releases in git: the only module that reads or writes the network repository's history.
+
+A release is a commit whose ``snapshots/`` were rendered from the ``inventory/`` and ``templates/`` of the
+same commit. Its message carries trailers with the tool version and a digest of every artifact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import os
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import git
+
+from netimmutable import __version__
+from netimmutable.errors import ApprovalError, RepoError
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, RenderedHost
+from netimmutable.repo import NetworkRepo
+from netimmutable.settings import SETTINGS_FILE
+
+__all__ = [
+    "DIGEST_TRAILER",
+    "VERSION_TRAILER",
+    "CommitResult",
+    "Release",
+    "artifacts_digest",
+    "check_approved",
+    "commit_release",
+    "dirty_paths",
+    "git_env",
+    "host_of",
+    "hosts_in",
+    "open_git",
+    "previous_release",
+    "read_artifacts",
+    "resolve_release",
+]
+
+VERSION_TRAILER = "Netimmutable-Version"
+DIGEST_TRAILER = "Netimmutable-Digest"
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """A commit of the network repository."""
+
+    sha: str
+    summary: str
+    author: str
+    committed_utc: str
+    digest: str | None
+    """The artifact digest trailer; None for a commit that netimmutable did not make."""
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitResult:
+    release: Release | None
+    """None when nothing changed (no empty commits)."""
+    changed_files: tuple[str, ...]
+    unrelated_dirty: tuple[str, ...]
+
+
+def open_git(repo: NetworkRepo) -> git.Repo:
+    try:
+        return git.Repo(repo.root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RepoError(
+            f"{repo.root} is not a git repository", hint="`netimmutable init` creates one, or run `git init`"
+        ) from None
+
+
+def git_env(gitrepo: git.Repo) -> dict[str, str]:
+    """Environment for commits: the user's git identity, or a clear fallback when none is configured."""
+    env: dict[str, str] = {}
+    reader = gitrepo.config_reader()
+    name = reader.get_value("user", "name", default="") or os.environ.get("GIT_AUTHOR_NAME", "")
+    email = reader.get_value("user", "email", default="") or os.environ.get("GIT_AUTHOR_EMAIL", "")
+    if not name or not email:
+        user = getpass.getuser()
+        fallback_name, fallback_email = f"{user} (netimmutable)", f"{user}@{socket.gethostname()}"
+        for role in ("AUTHOR", "COMMITTER"):
+            env[f"GIT_{role}_NAME"] = str(name or fallback_name)
+            env[f"GIT_{role}_EMAIL"] = str(email or fallback_email)
+    return env
+
+
+def artifacts_digest(files: Mapping[str, str]) -> str:
+    """One sha256 over every artifact (file name and content), independent of order.
+
+    Examples:
+        >>> artifacts_digest({"r1.cfg": "a\\n"}) == artifacts_digest({"r1.cfg": "a\\n"})
+        True
+        >>> artifacts_digest({"r1.cfg": "a\\n"}) == artifacts_digest({"r1.cfg": "b\\n"})
+        False
+    """
+    outer = hashlib.sha256()
+    for name in sorted(files):
+        outer.update(
+            name.encode() + b"\0" + hashlib.sha256(files[name].encode()).hexdigest().encode() + b"\n"
+        )
+    return f"sha256:{outer.hexdigest()}"
+
+
+def _release_paths(repo: NetworkRepo) -> list[str]:
+    s = repo.settings
+    return [SETTINGS_FILE, s.inventory_dir, s.templates_dir, s.snapshots_dir]
+
+
+def _porcelain(gitrepo: git.Repo, *paths: str) -> list[str]:
+    out = gitrepo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    entries = [e for e in out.split("\0") if e]
+    result: list[str] = []
+    skip = False
+    for entry in entries:
+        if skip:  # the source path of a rename
+            skip = False
+            continue
+        if entry[0] in "RC":
+            skip = True
+        result.append(entry[3:])
+    return result
+
+
+def dirty_paths(repo: NetworkRepo, gitrepo: git.Repo) -> tuple[str, ...]:
+    """Every modified, staged or untracked path of the working tree (ignored files excluded)."""
+    return tuple(sorted(_porcelain(gitrepo)))
+
+
+def _release_from_commit(commit: git.Commit) -> Release:
+    message = str(commit.message)
+    digest = None
+    for line in message.splitlines():
+        if line.startswith(f"{DIGEST_TRAILER}: "):
+            digest = line.split(": ", 1)[1].strip()
+    return Release(
+        sha=commit.hexsha,
+        summary=message.splitlines()[0] if message else "",
+        author=f"{commit.author.name} <{commit.author.email}>",
+        committed_utc=_utc(commit.committed_date),
+        digest=digest,
+    )
+
+
+def _utc(epoch: int) -> str:
+    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def commit_release(
+    repo: NetworkRepo, gitrepo: git.Repo, rendered: Sequence[RenderedHost], message: str | None
+) -> CommitResult:
+    """Commit inputs and snapshots as one release. Returns ``release=None`` when nothing changed."""
+    paths = [p for p in _release_paths(repo) if (repo.root / p).exists()]
+    unrelated = tuple(sorted(set(_porcelain(gitrepo)) - set(_porcelain(gitrepo, *paths))))
+    changed = tuple(sorted(_porcelain(gitrepo, *paths)))
+    if not changed:
+        return CommitResult(release=None, changed_files=(), unrelated_dirty=unrelated)
+    files = {name: content for item in rendered for name, content in item.files().items()}
+    digest = artifacts_digest(files)
+    hosts_changed = sorted(
+        {
+            Path(c).name.removesuffix(EXPECT_SUFFIX).removesuffix(CONFIG_SUFFIX)
+            for c in changed
+            if c.startswith(repo.settings.snapshots_dir + "/")
+        }
+    )
+    summary = message or (
+        f"release: {len(hosts_changed)} device(s) changed"
+        + (
+            f" ({', '.join(hosts_changed[:8])}{', ...' if len(hosts_changed) > 8 else ''})"
+            if hosts_changed
+            else ""
+        )
+    )
+    full = f"{summary.strip()}\n\n{VERSION_TRAILER}: {__version__}\n{DIGEST_TRAILER}: {digest}\n"
+    try:
+        # `git add -A -- paths` then `git commit -- paths`: other staged or dirty files stay as they are.
+        gitrepo.git.add("--all", "--", *paths)
+        gitrepo.git.commit("--quiet", "--no-verify", "-m", full, "--", *paths, env=git_env(gitrepo))
+    except git.GitCommandError as exc:
+        raise RepoError(f"git commit failed: {exc.stderr.strip() or exc}") from None
+    return CommitResult(
+        release=_release_from_commit(gitrepo.head.commit), changed_files=changed, unrelated_dirty=unrelated
+    )
+
+
+def resolve_release(gitrepo: git.Repo, rev: str) -> Release:
+    try:
+        commit = gitrepo.commit(rev)
+    except (git.BadName, ValueError, git.GitCommandError):
+        raise RepoError(f"unknown revision {rev!r}") from None
+    return _release_from_commit(commit)
+
+
+def previous_release(gitrepo: git.Repo, rev: str) -> Release | None:
+    """The newest release strictly before ``rev`` (following first parents)."""
+    try:
+        out = gitrepo.git.log(
+            "--first-parent", "--format=%H", f"--grep=^{DIGEST_TRAILER}: ", "-n", "1", f"{rev}^", "--"
+        )
+    except git.GitCommandError:
+        return None  # rev is the root commit
+    sha = out.strip()
+    return resolve_release(gitrepo, sha) if sha else None
+
+
+def read_artifacts(gitrepo: git.Repo, rev: str, snapshots_dir: str) -> dict[str, str]:
+    """File name -> content of every artifact under ``snapshots_dir`` at ``rev`` (one cat-file process)."""
+    commit = gitrepo.commit(rev)
+    try:
+        tree = commit.tree / snapshots_dir
+    except KeyError:
+        return {}
+    result: dict[str, str] = {}
+    for blob in tree.blobs:
+        if blob.name.endswith((CONFIG_SUFFIX, EXPECT_SUFFIX)):
+            result[blob.name] = blob.data_stream.read().decode("utf-8")
+    return result
+
+
+def check_approved(repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, allow_dirty: bool = False) -> Release:
+    """Refuse a release that is not reachable from the approval branch, or a dirty working tree."""
+    release = resolve_release(gitrepo, rev)
+    branch = repo.settings.approval_branch
+    try:
+        gitrepo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}")
+    except git.GitCommandError:
+        raise ApprovalError(
+            f"approval branch {branch!r} does not exist", hint="set approval_branch in netimmutable.yaml"
+        ) from None
+    if not gitrepo.is_ancestor(gitrepo.commit(release.sha), gitrepo.commit(f"refs/heads/{branch}")):
+        raise ApprovalError(
+            f"release {release.short} is not on the approval branch {branch!r}",
+            hint=f"merge it into {branch} through review first",
+        )
+    if not allow_dirty:
+        dirty = dirty_paths(repo, gitrepo)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise ApprovalError(
+                f"the working tree is not clean ({len(dirty)} path(s): {shown})",
+                hint="commit or stash your changes; deploy pushes committed releases only",
+            )
+    return release
+
+
+def host_of(file_name: str) -> str:
+    """``r1.cfg`` / ``r1.expect.yaml`` -> ``r1``."""
+    return file_name.removesuffix(EXPECT_SUFFIX).removesuffix(CONFIG_SUFFIX)
+
+
+def hosts_in(files: Iterable[str]) -> list[str]:
+    return sorted({host_of(f) for f in files})

@@ -1,0 +1,128 @@
+"""Shared pieces of the CLI: options every command uses, output helpers, and error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from netimmutable.errors import NetImmutableError, RollbackFailed
+from netimmutable.exitcodes import ExitCode
+
+__all__ = [
+    "FORMAT_CHOICES",
+    "CliExit",
+    "NetImmutableGroup",
+    "emit_json",
+    "err_console",
+    "filter_option",
+    "limit_option",
+    "out_console",
+    "parse_filters",
+    "parse_limit",
+    "repo_option",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+FORMAT_CHOICES = ("text", "json")
+
+
+def out_console() -> Console:
+    """Where results go (stdout). Colour only on a terminal."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    """Where progress and messages go (stderr), so stdout stays clean for --format json."""
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliExit(Exception):
+    # a control-flow signal, not an error
+    """Raised by a command to end with a given exit code after printing its result."""
+
+    def __init__(self, code: ExitCode) -> None:
+        self.code = code
+        super().__init__(int(code))
+
+
+class NetImmutableGroup(click.Group):
+    """A click group that turns netimmutable errors into a one-paragraph message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CliExit as done:
+            ctx.exit(int(done.code))
+        except RollbackFailed as exc:
+            err_console().print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            ctx.exit(int(ExitCode.ROLLBACK_FAILED))
+        except NetImmutableError as exc:
+            err_console().print(f"[bold red]error:[/] {_escape(str(exc))}")
+            ctx.exit(int(ExitCode.ERROR))
+        return None
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def emit_json(data: Any) -> None:
+    """Write one JSON document to stdout (sorted keys, stable for diffs and machines)."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def repo_option(func: F) -> F:
+    return click.option(
+        "--repo",
+        "repo_path",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Network repository (default: found from the current directory upwards).",
+    )(func)
+
+
+def limit_option(func: F) -> F:
+    return click.option(
+        "--limit",
+        "-l",
+        "limit",
+        default=None,
+        metavar="NAME[,NAME]",
+        help="Only these hosts (comma-separated names).",
+    )(func)
+
+
+def filter_option(func: F) -> F:
+    return click.option(
+        "--filter",
+        "-f",
+        "filters",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Only hosts whose data KEY equals VALUE (groups=NAME: membership). Repeatable, all must match.",
+    )(func)
+
+
+def parse_limit(limit: str | None) -> tuple[str, ...]:
+    if not limit:
+        return ()
+    return tuple(n.strip() for n in limit.split(",") if n.strip())
+
+
+def parse_filters(filters: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    parsed: list[tuple[str, str]] = []
+    for item in filters:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--filter")
+        parsed.append((key.strip(), value.strip()))
+    return tuple(parsed)

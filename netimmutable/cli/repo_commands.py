@@ -1,0 +1,236 @@
+"""Commands on the network repository itself: init, render, commit, diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from netimmutable.artifacts import (
+    commit_release,
+    open_git,
+    previous_release,
+    read_artifacts,
+    resolve_release,
+)
+from netimmutable.cli.common import (
+    CliExit,
+    NetImmutableGroup,
+    emit_json,
+    err_console,
+    filter_option,
+    limit_option,
+    out_console,
+    parse_filters,
+    parse_limit,
+    repo_option,
+)
+from netimmutable.exitcodes import ExitCode
+from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.release_diff import diff_artifacts, format_json, format_markdown, format_text
+from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
+from netimmutable.repo import open_repo
+from netimmutable.scaffold import init_repo
+
+__all__ = ["COMMANDS"]
+
+_ = NetImmutableGroup  # commands are attached to the main group, which maps errors to exit codes
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--example", is_flag=True, help="Start from the example network (four FRR routers).")
+def init_command(directory: Path, example: bool) -> None:
+    """Create a network repository in DIRECTORY: settings, inventory/, templates/, snapshots/, git.
+
+    \b
+    Examples:
+      netimmutable init mynet --example
+      netimmutable init /srv/network
+    """
+    root = init_repo(directory, example=example)
+    out_console().print(
+        f"created network repository {root}" + (" with the example network" if example else "")
+    )
+    out_console().print(
+        f"next: cd {directory} && netimmutable render && netimmutable commit -m 'first release'"
+    )
+
+
+@click.command("render")
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 3 when snapshots/ is stale, missing or orphaned."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@limit_option
+@filter_option
+@repo_option
+def render_command(
+    check: bool, fmt: str, limit: str | None, filters: tuple[str, ...], repo_path: Path | None
+) -> None:
+    """Render complete configs (and expectations) of hosts into snapshots/.
+
+    Nothing is written when any selected host fails to render. With --check, nothing is written at all and
+    the exit code says whether snapshots/ is current (for merge-request CI).
+
+    \b
+    Examples:
+      netimmutable render
+      netimmutable render --limit r1,r2
+      netimmutable render --check            # exit 3 when stale
+      netimmutable render --filter groups=edge --format json
+    """
+    repo = open_repo(repo_path)
+    loaded = load_inventory(repo)
+    names, conditions = parse_limit(limit), parse_filters(filters)
+    hosts = select_hosts(loaded, names, conditions)
+    rendered = render_hosts(repo, hosts)
+    whole = not names and not conditions
+    status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()] if whole else None)
+    written = 0 if check else write_snapshots(repo, rendered, status)
+    if fmt == "json":
+        emit_json(
+            {
+                "hosts": len(rendered),
+                "check": check,
+                "current": status.current,
+                "stale": list(status.stale),
+                "missing": list(status.missing),
+                "orphaned": list(status.orphaned),
+                "written": written,
+            }
+        )
+    else:
+        out = out_console()
+        if check:
+            if status.current:
+                out.print(f"snapshots are current ({len(rendered)} host(s))")
+            else:
+                for label, names_ in (
+                    ("stale", status.stale),
+                    ("missing", status.missing),
+                    ("orphaned", status.orphaned),
+                ):
+                    for name in names_:
+                        out.print(f"{label:<9} {repo.settings.snapshots_dir}/{name}")
+                out.print("snapshots/ is not current: run `netimmutable render` and commit the result")
+        else:
+            out.print(f"rendered {len(rendered)} host(s); {written} file(s) changed")
+    if check and not status.current:
+        raise CliExit(ExitCode.CHANGES)
+
+
+@click.command("commit")
+@click.option("-m", "--message", default=None, help="Commit message (default: a summary of changed devices).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@repo_option
+def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> None:
+    """Render every host and commit inputs and snapshots as one release.
+
+    The commit holds netimmutable.yaml, inventory/, templates/ and snapshots/ changes, with trailers
+    recording the tool version and a digest of all artifacts. Nothing is committed when nothing changed;
+    other dirty files are left alone and listed.
+
+    \b
+    Examples:
+      netimmutable commit -m "r2: add peer to r5"
+      netimmutable commit --format json
+    """
+    repo = open_repo(repo_path)
+    loaded = load_inventory(repo)
+    rendered = render_hosts(repo, loaded.hosts())
+    status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()])
+    write_snapshots(repo, rendered, status)
+    result = commit_release(repo, open_git(repo), rendered, message)
+    if fmt == "json":
+        emit_json(
+            {
+                "release": result.release.sha if result.release else None,
+                "digest": result.release.digest if result.release else None,
+                "changed_files": list(result.changed_files),
+                "unrelated_dirty": list(result.unrelated_dirty),
+            }
+        )
+    else:
+        out = out_console()
+        if result.release is None:
+            out.print("nothing to commit: the release inputs and snapshots are unchanged")
+        else:
+            out.print(f"committed release {result.release.short}: {result.release.summary}")
+            out.print(f"  {len(result.changed_files)} file(s) changed; digest {result.release.digest}")
+        if result.unrelated_dirty:
+            err_console().print(
+                f"left alone ({len(result.unrelated_dirty)} unrelated change(s)): "
+                + ", ".join(result.unrelated_dirty[:10])
+            )
+
+
+def _colour_diff(text: str) -> str:
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if line.startswith(("+++", "---")):
+            lines.append(click.style(line, bold=True))
+        elif line.startswith("+"):
+            lines.append(click.style(line, fg="green"))
+        elif line.startswith("-"):
+            lines.append(click.style(line, fg="red"))
+        elif line.startswith("@@"):
+            lines.append(click.style(line, fg="cyan"))
+        elif line.startswith("==="):
+            lines.append(click.style(line, bold=True))
+        else:
+            lines.append(line)
+    return "".join(lines)
+
+
+@click.command("diff")
+@click.argument("rev_a", required=False)
+@click.argument("rev_b", required=False)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True
+)
+@click.option("--exit-code", is_flag=True, help="Exit 3 when any device differs.")
+@limit_option
+@repo_option
+def diff_command(
+    rev_a: str | None, rev_b: str | None, fmt: str, exit_code: bool, limit: str | None, repo_path: Path | None
+) -> None:
+    """Per-device diffs of rendered configs between two revisions.
+
+    B defaults to HEAD and A to the release before B. Markdown output is ready to paste as a
+    merge-request comment (a summary table and one collapsible section per device).
+
+    \b
+    Examples:
+      netimmutable diff                          # previous release vs HEAD
+      netimmutable diff main HEAD --format markdown
+      netimmutable diff v1 v2 --limit r2 --format json
+    """
+    repo = open_repo(repo_path)
+    gitrepo = open_git(repo)
+    b = resolve_release(gitrepo, rev_b or "HEAD")
+    if rev_a is None:
+        prev = previous_release(gitrepo, b.sha)
+        a_sha = prev.sha if prev else None
+    else:
+        a_sha = resolve_release(gitrepo, rev_a).sha
+    snap = repo.settings.snapshots_dir
+    old = read_artifacts(gitrepo, a_sha, snap) if a_sha else {}
+    new = read_artifacts(gitrepo, b.sha, snap)
+    names = set(parse_limit(limit))
+    diffs = diff_artifacts(old, new, a_sha[:10] if a_sha else "(none)", b.short)
+    if names:
+        diffs = tuple(d for d in diffs if d.host in names)
+    a_label = a_sha[:10] if a_sha else "(no earlier release)"
+    if fmt == "json":
+        click.echo(format_json(diffs, a_label, b.short), nl=False)
+    elif fmt == "markdown":
+        click.echo(format_markdown(diffs, a_label, b.short), nl=False)
+    else:
+        text = format_text(diffs, a_label, b.short)
+        click.echo(_colour_diff(text), nl=False)
+    if exit_code and diffs:
+        raise CliExit(ExitCode.CHANGES)
+
+
+COMMANDS = [init_command, render_command, commit_command, diff_command]

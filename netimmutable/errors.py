@@ -1,0 +1,121 @@
+"""The exception tree. Every error netimmutable raises on purpose is a ``NetImmutableError``.
+
+    NetImmutableError                 root; carries host / file / line where known
+    ├── InputError                    bad user input: YAML, settings, inventory, templates (exit 1)
+    │   ├── SettingsError             netimmutable.yaml
+    │   ├── InventoryError            inventory/*.yaml
+    │   └── RenderError               a template failed for a host
+    ├── RepoError                     not a network repo, git failures, unknown revisions
+    │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
+    ├── LabError                      the local lab could not be built or torn down
+    ├── LockHeld                      another run holds the repo or device lock
+    └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
+        ├── ConnectError              the device could not be reached / logged in to
+        ├── CredentialsError          no credentials for a host
+        ├── ConfigRejected            the device refused a candidate or a commit
+        └── RollbackFailed            a rollback could not be completed: a person must act
+
+The CLI maps these to exit codes (see ``netimmutable.exitcodes``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApprovalError",
+    "ConfigRejected",
+    "ConnectError",
+    "CredentialsError",
+    "DeviceError",
+    "InputError",
+    "InventoryError",
+    "LabError",
+    "LockHeld",
+    "NetImmutableError",
+    "RenderError",
+    "RepoError",
+    "RollbackFailed",
+    "SettingsError",
+]
+
+
+class NetImmutableError(Exception):
+    """Root of every error raised on purpose; ``str()`` is the message a person reads."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        host: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.host = host
+        self.file = file
+        self.line = line
+        self.hint = hint
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file if self.line is None else f"{self.file}:{self.line}"
+        parts = [p for p in (where, f"host {self.host}" if self.host else "") if p]
+        prefix = f"{', '.join(parts)}: " if parts else ""
+        text = f"{prefix}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class InputError(NetImmutableError):
+    """Bad user input; nothing was written, committed or pushed."""
+
+
+class SettingsError(InputError):
+    """``netimmutable.yaml`` is invalid."""
+
+
+class InventoryError(InputError):
+    """The inventory is invalid."""
+
+
+class RenderError(InputError):
+    """A template failed to render for a host."""
+
+
+class RepoError(NetImmutableError):
+    """The network repository or git failed."""
+
+
+class ApprovalError(RepoError):
+    """The release may not be deployed: not approved, dirty tree or stale snapshots."""
+
+
+class LabError(NetImmutableError):
+    """The local lab could not be built, used or removed."""
+
+
+class LockHeld(NetImmutableError):
+    """Another run holds a lock this run needs."""
+
+
+class DeviceError(NetImmutableError):
+    """A device step failed."""
+
+
+class ConnectError(DeviceError):
+    """The device could not be reached or logged in to."""
+
+
+class CredentialsError(DeviceError):
+    """No credentials are configured for a host."""
+
+
+class ConfigRejected(DeviceError):
+    """The device refused the candidate configuration or the commit."""
+
+
+class RollbackFailed(DeviceError):
+    """A rollback did not complete: the device needs a person."""

@@ -1,0 +1,253 @@
+"""Rendering complete device configurations (and expectations) from templates and inventory data.
+
+Jinja2 runs sandboxed with ``StrictUndefined``: an undefined variable is an error, never an empty string.
+Rendering is all-or-nothing: when any selected host fails, nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from nornir.core.inventory import Host
+
+from netimmutable.errors import RenderError
+from netimmutable.filters import FILTERS, TESTS
+from netimmutable.repo import NetworkRepo
+from netimmutable.secretref import secret_placeholder
+
+__all__ = [
+    "CONFIG_SUFFIX",
+    "EXPECT_SUFFIX",
+    "RenderedHost",
+    "SnapshotStatus",
+    "compare_snapshots",
+    "make_environment",
+    "render_hosts",
+    "write_snapshots",
+]
+
+CONFIG_SUFFIX = ".cfg"
+EXPECT_SUFFIX = ".expect.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedHost:
+    """One host's rendered artifacts."""
+
+    name: str
+    platform: str
+    template: str
+    config: str
+    expect_template: str | None = None
+    expectations: str | None = None
+
+    def files(self) -> dict[str, str]:
+        """File name (inside snapshots/) -> content."""
+        out = {f"{self.name}{CONFIG_SUFFIX}": self.config}
+        if self.expectations is not None:
+            out[f"{self.name}{EXPECT_SUFFIX}"] = self.expectations
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotStatus:
+    """How ``snapshots/`` compares with what the current inputs render."""
+
+    stale: tuple[str, ...]
+    missing: tuple[str, ...]
+    orphaned: tuple[str, ...]
+
+    @property
+    def current(self) -> bool:
+        return not (self.stale or self.missing or self.orphaned)
+
+
+def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+        auto_reload=False,
+    )
+    env.filters.update(FILTERS)
+    env.tests.update(TESTS)
+    env.globals["secret"] = secret_placeholder
+    return env
+
+
+def _template_location(exc: BaseException, templates_dir: Path) -> tuple[str | None, int | None]:
+    """The innermost template frame of a rendering traceback (Jinja maps frames to template lines)."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        name = exc.name or exc.filename
+        return (f"templates/{name}" if name else None), exc.lineno
+    location: tuple[str | None, int | None] = (None, None)
+    root = str(templates_dir)
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith(root):
+            location = (
+                f"templates/{Path(frame.filename).relative_to(templates_dir).as_posix()}",
+                frame.lineno,
+            )
+    return location
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"undefined variable: {exc.message}"
+    if isinstance(exc, SecurityError):
+        return f"template tried something the sandbox forbids: {exc}"
+    if isinstance(exc, jinja2.TemplateNotFound):
+        return f"template not found: {exc.name}"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"template syntax error: {exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _entry_template(host: Host, key: str, default: str) -> str:
+    value = host.get(key)
+    name = default if value in (None, "") else str(value)
+    if name.startswith("/") or ".." in Path(name).parts:
+        raise RenderError(f"{key} {name!r} must be a path inside templates/", host=host.name)
+    return name
+
+
+def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> RenderedHost:
+    platform = str(host.platform)
+    template = _entry_template(host, "template", f"{platform}/main.j2")
+    context: dict[str, Any] = dict(host.items())
+    context["host"] = host
+    try:
+        config = env.get_template(template).render(context)
+    except jinja2.TemplateNotFound as exc:
+        if exc.name == template:
+            raise RenderError(
+                f"entry template templates/{template} not found (set `template:` in the host's data, "
+                f"or create templates/{platform}/main.j2)",
+                host=host.name,
+            ) from None
+        file, line = _template_location(exc, templates_dir)
+        raise RenderError(_describe(exc), host=host.name, file=file, line=line) from None
+    except Exception as exc:  # noqa: BLE001 - any template failure becomes a located RenderError
+        file, line = _template_location(exc, templates_dir)
+        raise RenderError(
+            _describe(exc), host=host.name, file=file or f"templates/{template}", line=line
+        ) from None
+    if config and not config.endswith("\n"):
+        config += "\n"
+
+    expect_template: str | None = _entry_template(host, "expect_template", f"{platform}/expect.j2")
+    expectations: str | None = None
+    if host.get("expect_template") or (templates_dir / str(expect_template)).is_file():
+        try:
+            expectations = env.get_template(str(expect_template)).render(context)
+        except Exception as exc:  # noqa: BLE001
+            file, line = _template_location(exc, templates_dir)
+            raise RenderError(
+                _describe(exc), host=host.name, file=file or f"templates/{expect_template}", line=line
+            ) from None
+        if not expectations.endswith("\n"):
+            expectations += "\n"
+    else:
+        expect_template = None
+    return RenderedHost(
+        name=host.name,
+        platform=platform,
+        template=template,
+        config=config,
+        expect_template=expect_template,
+        expectations=expectations,
+    )
+
+
+def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost, ...]:
+    """Render every host; raise one RenderError naming every failure when any host fails."""
+    env = make_environment(repo.templates_dir)
+    rendered: list[RenderedHost] = []
+    failures: list[RenderError] = []
+    for host in hosts:
+        try:
+            rendered.append(_render_one(env, host, repo.templates_dir))
+        except RenderError as exc:
+            failures.append(exc)
+    if failures:
+        first = failures[0]
+        more = "".join(f"\n  {f}" for f in failures[1:])
+        suffix = f"\n{len(failures)} host(s) failed; nothing was written:{more}" if more else ""
+        raise RenderError(
+            first.message + suffix, host=first.host, file=first.file, line=first.line, hint=first.hint
+        )
+    return tuple(rendered)
+
+
+_ARTIFACT_RE = re.compile(rf"^(?P<host>.+?)({re.escape(EXPECT_SUFFIX)}|{re.escape(CONFIG_SUFFIX)})$")
+
+
+def _existing_artifacts(snapshots_dir: Path) -> dict[str, str]:
+    """File name -> host name for every artifact file in snapshots/."""
+    if not snapshots_dir.is_dir():
+        return {}
+    found: dict[str, str] = {}
+    with os.scandir(snapshots_dir) as entries:
+        for entry in entries:
+            match = _ARTIFACT_RE.match(entry.name)
+            if match and entry.is_file():
+                found[entry.name] = match.group("host")
+    return found
+
+
+def compare_snapshots(
+    repo: NetworkRepo, rendered: Sequence[RenderedHost], all_hosts: Iterable[str] | None
+) -> SnapshotStatus:
+    """Compare rendered artifacts with the files in snapshots/.
+
+    ``all_hosts`` is every inventory host when the whole inventory was rendered (then files of other hosts are
+    orphaned); ``None`` for a limited render (orphans are not judged).
+    """
+    stale: list[str] = []
+    missing: list[str] = []
+    for item in rendered:
+        for name, content in item.files().items():
+            path = repo.snapshots_dir / name
+            try:
+                if path.read_bytes() != content.encode("utf-8"):
+                    stale.append(name)
+            except FileNotFoundError:
+                missing.append(name)
+    orphaned: list[str] = []
+    if all_hosts is not None:
+        expected = {name for item in rendered for name in item.files()}
+        orphaned = sorted(f for f in _existing_artifacts(repo.snapshots_dir) if f not in expected)
+    return SnapshotStatus(
+        stale=tuple(sorted(stale)), missing=tuple(sorted(missing)), orphaned=tuple(orphaned)
+    )
+
+
+def write_snapshots(repo: NetworkRepo, rendered: Sequence[RenderedHost], status: SnapshotStatus) -> int:
+    """Bring snapshots/ in line with ``rendered``: write stale and missing files, remove orphans.
+
+    Returns how many files changed. Each file is written atomically (temp file + rename).
+    """
+    repo.snapshots_dir.mkdir(parents=True, exist_ok=True)
+    changed = set(status.stale) | set(status.missing)
+    for item in rendered:
+        for name, content in item.files().items():
+            if name in changed:
+                path = repo.snapshots_dir / name
+                tmp = path.with_name(f".{name}.tmp")
+                tmp.write_bytes(content.encode("utf-8"))
+                tmp.replace(path)
+    for name in status.orphaned:
+        (repo.snapshots_dir / name).unlink(missing_ok=True)
+    return len(changed) + len(status.orphaned)

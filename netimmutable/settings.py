@@ -1,0 +1,155 @@
+"""``netimmutable.yaml``: the network repository's settings, validated with located errors.
+
+Every key is optional; unknown keys and wrong types are refused with the file and line.
+
+Examples:
+    >>> s = settings_from_mapping({"approval_branch": "release"}, "netimmutable.yaml")
+    >>> s.approval_branch, s.deploy.batch_size
+    ('release', 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from netimmutable.errors import SettingsError
+from netimmutable.yamlio import LocatedDict, load_yaml
+
+__all__ = [
+    "SETTINGS_FILE",
+    "DeploySettings",
+    "OnFailure",
+    "Settings",
+    "VerifySettings",
+    "load_settings",
+    "settings_from_mapping",
+]
+
+SETTINGS_FILE = "netimmutable.yaml"
+OnFailure = Literal["stop", "rollback-all", "continue"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeploySettings:
+    """Change-window policy defaults (each has a matching `deploy` flag)."""
+
+    batch_size: int = 10
+    workers: int = 10
+    canary: int = 1
+    max_failures: int = 1
+    on_failure: OnFailure = "stop"
+    revert_in: int = 300
+    """Seconds before a device reverts an unconfirmed commit by itself (where the platform can)."""
+    settle_timeout: float = 60.0
+    """Seconds post-checks keep polling expectations before declaring failure."""
+    settle_interval: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class VerifySettings:
+    workers: int = 50
+    unreachable_is_failure: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    version: int = 1
+    inventory_dir: str = "inventory"
+    templates_dir: str = "templates"
+    snapshots_dir: str = "snapshots"
+    approval_branch: str = "main"
+    connections_file: str = ".netimmutable/connections.yaml"
+    ignore_lines: tuple[str, ...] = ()
+    """Extra regular expressions for lines that normalization drops before any comparison."""
+    deploy: DeploySettings = field(default_factory=DeploySettings)
+    verify: VerifySettings = field(default_factory=VerifySettings)
+
+
+_SECTIONS: dict[str, type[Any]] = {"deploy": DeploySettings, "verify": VerifySettings}
+_PATH_KEYS = ("inventory_dir", "templates_dir", "snapshots_dir", "connections_file")
+
+
+def _type_name(tp: Any) -> str:
+    if tp is float:
+        return "a number"
+    if tp is int:
+        return "an integer"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    return str(tp)
+
+
+def _coerce(value: Any, annotation: str, where: str, label: str, line: int) -> Any:
+    """Check ``value`` against a dataclass field annotation (as a string, see ``from __future__``)."""
+    scalar_types: dict[str, type[Any]] = {"int": int, "float": float, "str": str, "bool": bool}
+    if annotation in scalar_types:
+        tp = scalar_types[annotation]
+        ok = isinstance(value, tp) and not (tp is not bool and isinstance(value, bool))
+        if tp is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not ok:
+            raise SettingsError(f"{where} must be {_type_name(tp)}, got {value!r}", file=label, line=line)
+        if tp in (int, float) and value < 0:
+            raise SettingsError(f"{where} must not be negative, got {value!r}", file=label, line=line)
+        return value
+    if annotation == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"{where} must be a list of strings", file=label, line=line)
+        return tuple(value)
+    if annotation == "OnFailure":
+        allowed = get_args(OnFailure)
+        if value not in allowed:
+            raise SettingsError(
+                f"{where} must be one of {', '.join(allowed)}, got {value!r}", file=label, line=line
+            )
+        return value
+    raise AssertionError(f"unhandled settings annotation {annotation}")  # pragma: no cover
+
+
+def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any:
+    if not isinstance(data, dict):
+        raise SettingsError(f"{prefix or 'settings'} must be a mapping", file=label, line=line)
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        key_line = data.line_of(key) if isinstance(data, LocatedDict) else line
+        where = f"{prefix}{key}"
+        if key not in known:
+            raise SettingsError(
+                f"unknown setting {where!r}; known: {', '.join(sorted(known))}", file=label, line=key_line
+            )
+        annotation = str(known[key].type)
+        if key in _SECTIONS:
+            values[key] = _build(_SECTIONS[key], value, f"{where}.", label, key_line)
+        else:
+            values[key] = _coerce(value, annotation, where, label, key_line)
+            if key in _PATH_KEYS and (Path(values[key]).is_absolute() or ".." in Path(values[key]).parts):
+                raise SettingsError(
+                    f"{where} must be a path inside the repository, got {value!r}", file=label, line=key_line
+                )
+    return replace(cls(), **values)
+
+
+def settings_from_mapping(data: Any, label: str = SETTINGS_FILE) -> Settings:
+    """Validate a parsed settings mapping (``None`` means all defaults)."""
+    if data is None:
+        return Settings()
+    line = data.line if isinstance(data, LocatedDict) else 1
+    settings: Settings = _build(Settings, data, "", label, line)
+    if settings.version != 1:
+        raise SettingsError(
+            f"unsupported settings version {settings.version} (this tool reads 1)", file=label
+        )
+    if settings.deploy.workers < 1 or settings.verify.workers < 1 or settings.deploy.batch_size < 1:
+        raise SettingsError("workers and batch_size must be at least 1", file=label)
+    return settings
+
+
+def load_settings(repo_root: Path) -> Settings:
+    """Read ``netimmutable.yaml`` of a network repository."""
+    path = repo_root / SETTINGS_FILE
+    return settings_from_mapping(load_yaml(path, SETTINGS_FILE), SETTINGS_FILE)

@@ -1,0 +1,153 @@
+"""Safe YAML loading that knows where every value came from.
+
+Everything netimmutable reads from YAML goes through ``load_yaml``: safe tags only, duplicate keys refused,
+alias expansion limited (no billion laughs), size limited, and scalar strings free of newlines and control
+characters (a newline in a data value would inject configuration lines). Errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netimmutable.errors import InputError
+
+__all__ = ["MAX_EXPANDED_NODES", "MAX_YAML_BYTES", "LocatedDict", "load_yaml", "load_yaml_text"]
+
+MAX_YAML_BYTES = 32 * 1024 * 1024
+MAX_EXPANDED_NODES = 2_000_000
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class LocatedDict(dict[str, Any]):
+    """A mapping that remembers the line (1-based) of each of its keys, and of itself."""
+
+    __slots__ = ("key_lines", "line")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line: int = 0
+        self.key_lines: dict[str, int] = {}
+
+    def line_of(self, key: str) -> int:
+        return self.key_lines.get(key, self.line)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """SafeLoader that refuses duplicate keys and rejects control characters in strings."""
+
+    file_label = "<string>"
+    allow_multiline = False
+
+
+def _check_expansion(node: yaml.Node, label: str) -> None:
+    """Refuse documents whose aliases expand beyond MAX_EXPANDED_NODES (billion laughs)."""
+    sizes: dict[int, int] = {}
+
+    def size(n: yaml.Node) -> int:
+        known = sizes.get(id(n))
+        if known is not None:
+            return known
+        sizes[id(n)] = 1  # cycles (recursive aliases) count once
+        total = 1
+        if isinstance(n, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            total += sum(size(c) for c in n.value)
+        if total > MAX_EXPANDED_NODES:
+            raise InputError(
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values (a YAML bomb?)",
+                file=label,
+                line=n.start_mark.line + 1,
+            )
+        sizes[id(n)] = total
+        return total
+
+    size(node)
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
+    loader.flatten_mapping(node)
+    result = LocatedDict()
+    result.line = node.start_mark.line + 1
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        if not isinstance(key, (str, int, float, bool)):
+            raise InputError(f"mapping key {key!r} must be a plain scalar", file=loader.file_label, line=line)
+        key_text = str(key)
+        if key_text in result:
+            raise InputError(
+                f"duplicate key {key_text!r} (first at line {result.key_lines[key_text]})",
+                file=loader.file_label,
+                line=line,
+            )
+        result[key_text] = loader.construct_object(value_node, deep=True)
+        result.key_lines[key_text] = line
+    return result
+
+
+def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
+    value = str(loader.construct_scalar(node))
+    bad = _CONTROL.search(value)
+    if bad and not (loader.allow_multiline and bad.group() == "\n"):
+        what = "a newline" if bad.group() == "\n" else f"control character {bad.group()!r}"
+        raise InputError(
+            f"value contains {what}; data values must be single lines (it would inject configuration)",
+            file=loader.file_label,
+            line=node.start_mark.line + 1,
+        )
+    return value
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> Any:
+    """Parse YAML text; ``label`` names the source in errors."""
+    loader_cls = type("_BoundLoader", (_Loader,), {"file_label": label, "allow_multiline": allow_multiline})
+    loader = loader_cls(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, label)
+        return loader.construct_document(node)
+    except InputError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or str(exc)
+        if "could not determine a constructor" in str(exc):
+            problem = f"tag not allowed ({problem.strip()})"
+        raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", file=label) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: Path, label: str | None = None, *, allow_multiline: bool = False) -> Any:
+    """Load one YAML file safely. ``label`` is how the file is named in errors (default: the path)."""
+    name = label or str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise InputError(f"file is {size} bytes, over the {MAX_YAML_BYTES} byte limit", file=name)
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", file=name) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, expected a YAML file", file=name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=name, line=line) from None
+    return load_yaml_text(text, name, allow_multiline=allow_multiline)
