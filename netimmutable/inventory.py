@@ -27,7 +27,7 @@ from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
 from netimmutable.repo import NetworkRepo
-from netimmutable.yamlio import LocatedDict, load_yaml
+from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
 
 __all__ = [
     "HOST_NAME_RE",
@@ -90,15 +90,6 @@ def _check_secrets(data: Any, label: str, line: int, path: str) -> None:
             _check_secrets(item, label, line, path)
 
 
-def _plain(value: Any) -> Any:
-    """Located containers -> plain dicts/lists, so templates and error messages see ordinary types."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _connection_options(value: Any, label: str, line: int) -> dict[str, ConnectionOptions]:
     options = _mapping(value, "connection_options", label, line)
     result: dict[str, ConnectionOptions] = {}
@@ -141,7 +132,7 @@ def _element_fields(spec: LocatedDict, what: str, label: str) -> dict[str, Any]:
         "port": port,
         "username": spec.get("username"),
         "platform": spec.get("platform"),
-        "data": _plain(data),
+        "data": to_plain(data),
         "connection_options": _connection_options(
             spec.get("connection_options"), label, spec.line_of("connection_options")
         ),

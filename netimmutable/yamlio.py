@@ -15,7 +15,7 @@ import yaml
 
 from netimmutable.errors import InputError
 
-__all__ = ["MAX_EXPANDED_NODES", "MAX_YAML_BYTES", "LocatedDict", "load_yaml", "load_yaml_text"]
+__all__ = ["MAX_EXPANDED_NODES", "MAX_YAML_BYTES", "LocatedDict", "load_yaml", "load_yaml_text", "to_plain"]
 
 MAX_YAML_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
@@ -106,6 +106,15 @@ def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+
+
+def to_plain(value: Any) -> Any:
+    """Located containers -> plain dicts and lists, so templates and messages see ordinary types."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
 
 
 def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> Any:

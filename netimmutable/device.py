@@ -1,0 +1,153 @@
+"""One NAPALM session to one device, with every vendor exception wrapped at this boundary.
+
+Sessions are opened through nornir_napalm's ``napalm`` connection plugin, so the driver is picked by the
+host's platform (or the ``driver`` of connections.yaml): any installed NAPALM driver, or the package's own
+``frr`` and ``sim``.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+from napalm.base import exceptions as napalm_exc
+from nornir.core.configuration import Config
+from nornir.core.inventory import Host
+
+from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
+from netimmutable.errors import ConfigRejected, ConnectError, CredentialsError, DeviceError, InputError
+from netimmutable.yamlio import load_yaml_text, to_plain
+
+__all__ = ["Device"]
+
+T = TypeVar("T")
+_CONFIG = Config()
+_CONNECT_ERRORS = (
+    napalm_exc.ConnectionException,
+    napalm_exc.ConnectionClosedException,
+    OSError,
+    EOFError,
+    socket.timeout,
+)
+_REJECT_ERRORS = (
+    napalm_exc.ReplaceConfigException,
+    napalm_exc.MergeConfigException,
+    napalm_exc.CommitError,
+    napalm_exc.CommitConfirmException,
+)
+
+
+@contextmanager
+def _wrapped(host: str, step: str) -> Iterator[None]:
+    try:
+        yield
+    except DeviceError:
+        raise
+    except _REJECT_ERRORS as exc:
+        raise ConfigRejected(f"{step}: device refused: {exc}", host=host) from exc
+    except _CONNECT_ERRORS as exc:
+        raise ConnectError(f"{step}: connection failed: {type(exc).__name__}: {exc}", host=host) from exc
+    except napalm_exc.NapalmException as exc:
+        raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
+    except NotImplementedError as exc:
+        raise DeviceError(f"{step}: not supported by this driver", host=host) from exc
+    except Exception as exc:  # any driver failure becomes a located DeviceError
+        raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
+
+
+class Device:
+    """An open NAPALM session; use ``with Device.open(host) as dev:``."""
+
+    def __init__(self, host: Host, driver: Any) -> None:
+        self.host = host
+        self.name = host.name
+        self.platform = str(host.platform)
+        self.driver_name = driver_name(host)
+        self._driver = driver
+
+    @classmethod
+    def open(cls, host: Host) -> Device:
+        params = host.get_connection_parameters(CONNECTION)
+        optional_args = (params.extras or {}).get("optional_args") or {}
+        driver = str(params.platform or host.platform)
+        if not params.password and driver not in KEYLESS_DRIVERS and not optional_args.get("key_file"):
+            raise CredentialsError(
+                "no credentials: set NETIMMUTABLE_PASSWORD (or NETIMMUTABLE_PASSWORD_<HOST>), "
+                "or a key_file in .netimmutable/connections.yaml",
+                host=host.name,
+            )
+        if CONNECTION in host.connections:
+            host.close_connection(CONNECTION)
+        with _wrapped(host.name, "connect"):
+            host.open_connection(CONNECTION, configuration=_CONFIG)
+        return cls(host, host.connections[CONNECTION].connection)
+
+    def close(self) -> None:
+        """Close the session; a connection that is already gone is not an error."""
+        if CONNECTION in self.host.connections:
+            try:
+                self.host.close_connection(CONNECTION)
+            except Exception:  # noqa: BLE001 - closing a dead session must not mask the real outcome
+                self.host.connections.pop(CONNECTION, None)
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _call(self, step: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with _wrapped(self.name, step):
+            return func(*args, **kwargs)
+
+    def running_config(self) -> str:
+        result = self._call("get_config", self._driver.get_config, retrieve="running")
+        return str(result["running"])
+
+    def load_replace(self, config: str) -> None:
+        self._call("load_replace_candidate", self._driver.load_replace_candidate, config=config)
+
+    def compare(self) -> str:
+        return str(self._call("compare_config", self._driver.compare_config) or "")
+
+    def discard(self) -> None:
+        self._call("discard_config", self._driver.discard_config)
+
+    def commit(self, message: str, revert_in: int | None) -> None:
+        if revert_in:
+            self._call("commit_config", self._driver.commit_config, message=message, revert_in=revert_in)
+        else:
+            self._call("commit_config", self._driver.commit_config, message=message)
+
+    def confirm(self) -> None:
+        self._call("confirm_commit", self._driver.confirm_commit)
+
+    def has_pending_commit(self) -> bool:
+        return bool(self._call("has_pending_commit", self._driver.has_pending_commit))
+
+    def rollback_driver(self) -> None:
+        self._call("rollback", self._driver.rollback)
+
+    def facts(self) -> dict[str, Any]:
+        return dict(self._call("get_facts", self._driver.get_facts))
+
+    def interfaces(self) -> dict[str, Any]:
+        return dict(self._call("get_interfaces", self._driver.get_interfaces))
+
+    def bgp_neighbors(self) -> dict[str, Any]:
+        return dict(self._call("get_bgp_neighbors", self._driver.get_bgp_neighbors))
+
+    def compliance(self, expectations_yaml: str, label: str = "expectations") -> dict[str, Any]:
+        """NAPALM compliance_report of an expectations document (the ``.expect.yaml`` text)."""
+        source = load_yaml_text(expectations_yaml, label)
+        if not isinstance(source, list) or not source:
+            raise InputError(
+                "expectations must be a non-empty list of getter checks", file=label, host=self.name
+            )
+        plain = to_plain(source)
+        return dict(self._call("compliance_report", self._driver.compliance_report, validation_source=plain))
