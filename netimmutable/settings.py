@@ -63,6 +63,10 @@ class Settings:
     connections_file: str = ".netimmutable/connections.yaml"
     ignore_lines: tuple[str, ...] = ()
     """Extra regular expressions for lines that normalization drops before any comparison."""
+    secrets_file: str = ""
+    """A YAML file of secret name -> value, outside the repository, mode 0600 (``~`` is expanded)."""
+    secrets_command: tuple[str, ...] = ()
+    """A command printing a secret's value; the secret name is appended as the last argument."""
     deploy: DeploySettings = field(default_factory=DeploySettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
 

@@ -1,0 +1,135 @@
+"""Resolving ``<<secret:name>>`` placeholders at push/verify time, and masking values everywhere else.
+
+Providers, in order: the environment (``NETIMMUTABLE_SECRET_<NAME>``, name upper-cased with every other
+character as ``_``), the secrets file of the settings (outside the repository, refused unless mode 0600),
+and the configured command (``secrets_command`` + the name; its stdout is the value). A missing secret stops
+the run before any device is touched. Resolved values are masked back to their placeholder in every diff,
+plan, log, report, record and message.
+
+Examples:
+    >>> secret_variable("bgp/r1-r2")
+    'NETIMMUTABLE_SECRET_BGP_R1_R2'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from netimmutable.errors import InputError
+from netimmutable.repo import NetworkRepo
+from netimmutable.secretref import SECRET_RE
+from netimmutable.yamlio import load_yaml
+
+__all__ = ["MASK", "SecretError", "Secrets", "secret_names", "secret_variable"]
+
+MASK = "********"
+_COMMAND_TIMEOUT = 30.0
+
+
+class SecretError(InputError):
+    """A secret could not be resolved, or its source is unsafe."""
+
+
+def secret_variable(name: str) -> str:
+    return "NETIMMUTABLE_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def secret_names(texts: Iterable[str]) -> set[str]:
+    """Every secret name referenced by the texts."""
+    names: set[str] = set()
+    for text in texts:
+        names.update(SECRET_RE.findall(text))
+    return names
+
+
+class Secrets:
+    """Resolves placeholders for one run; remembers resolved values so it can mask them."""
+
+    def __init__(self, repo: NetworkRepo) -> None:
+        self._repo = repo
+        self._values: dict[str, str] = {}
+        self._file_values: Mapping[str, str] | None = None
+
+    # -- providers -------------------------------------------------------------------------------------
+    def _from_file(self, name: str) -> str | None:
+        setting = self._repo.settings.secrets_file
+        if not setting:
+            return None
+        if self._file_values is None:
+            path = Path(setting).expanduser()
+            if not path.is_absolute():
+                path = self._repo.root / path
+            path = path.resolve()
+            if path.is_relative_to(self._repo.root):
+                raise SecretError("the secrets file must live outside the network repository", file=str(path))
+            if not path.exists():
+                raise SecretError("secrets file not found", file=str(path))
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o077:
+                raise SecretError(
+                    f"secrets file has mode {mode:04o}; it must be readable by its owner only",
+                    file=str(path),
+                    hint=f"chmod 600 {path}",
+                )
+            data = load_yaml(path)
+            if data is None:
+                data = {}
+            if not isinstance(data, dict):
+                raise SecretError("secrets file must map names to values", file=str(path))
+            self._file_values = {str(k): str(v) for k, v in data.items()}
+        return self._file_values.get(name)
+
+    def _from_command(self, name: str) -> str | None:
+        command = self._repo.settings.secrets_command
+        if not command:
+            return None
+        try:
+            done = subprocess.run(
+                [*command, name], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SecretError(f"secrets command failed for {name!r}: {type(exc).__name__}") from None
+        if done.returncode != 0:
+            # stderr is not shown: some tools echo what they were asked for
+            raise SecretError(f"secrets command exited {done.returncode} for {name!r}")
+        return done.stdout.rstrip("\n") or None
+
+    def value(self, name: str) -> str:
+        if name in self._values:
+            return self._values[name]
+        value = os.environ.get(secret_variable(name)) or self._from_file(name) or self._from_command(name)
+        if not value:
+            raise SecretError(
+                f"secret {name!r} has no value",
+                hint=f"set ${secret_variable(name)}, add it to the secrets file, or set secrets_command",
+            )
+        if "\n" in value or "\r" in value:
+            raise SecretError(f"secret {name!r} contains a newline; it would inject configuration lines")
+        self._values[name] = value
+        return value
+
+    # -- use -------------------------------------------------------------------------------------------
+    def require(self, texts: Iterable[str]) -> None:
+        """Resolve every secret the texts reference; raises before any device is touched."""
+        for name in sorted(secret_names(texts)):
+            self.value(name)
+
+    def resolve(self, text: str) -> str:
+        """The text with every placeholder replaced by its value (only ever sent to a device)."""
+        return SECRET_RE.sub(lambda m: self.value(m.group(1)), text)
+
+    def mask(self, text: str) -> str:
+        """The text with every resolved value shown as its placeholder (safe to show and store)."""
+        for name, value in sorted(self._values.items(), key=lambda kv: -len(kv[1])):
+            if value:
+                text = text.replace(value, f"<<secret:{name}>>")
+        return text
+
+    @property
+    def resolved(self) -> Mapping[str, str]:
+        return dict(self._values)
