@@ -4,10 +4,10 @@ Examples:
     >>> k = Knobs.from_dict({"latency": 0.01, "fail_step": "commit", "fail_exception": "CommitError"})
     >>> k.latency, k.fail_step, k.to_dict()["fail_exception"]
     (0.01, 'commit', 'CommitError')
-    >>> Knobs.from_dict({"fail_step": "reboot"})
+    >>> Knobs.from_dict({"fail_step": "reboot"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: fail_step must be one of compare, commit, confirm, get_config, getters, load, open, rollback; got 'reboot'
+    ValueError: fail_step must be one of commit, compare, ..., rollback; got 'reboot'
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ class Knobs:
     ``fail_step`` + ``fail_exception`` (+ ``fail_message``, ``fail_times`` = how many calls fail, None = all):
     that step raises that NAPALM exception; ``drop_after_commit``: the commit lands on the device, then the
     committing session's later calls raise ``ConnectionClosedException``; ``unreachable``: ``open`` (and
-    every call of an open session) raises ``ConnectionException``; ``reject_pattern``: a regex: candidate lines
-    matching it are refused at load time with a device-style message.
+    every call of an open session) raises ``ConnectionException``; ``reject_pattern``: a regex: candidate
+    lines matching it are refused at load time with a device-style message.
     """
 
     latency: float = 0.0

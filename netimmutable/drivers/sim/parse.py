@@ -6,7 +6,8 @@ so the same snapshots load on both. This module is pure: text in, text or frozen
 Examples:
     >>> canonical("hostname r1   \\n\\n\\n")
     'hostname r1\\n'
-    >>> m = model_of("interface eth0\\n ip address 10.0.0.1/30\\nexit\\nrouter bgp 65001\\n network 10.1.0.0/24\\nexit\\n")
+    >>> m = model_of("interface eth0\\n ip address 10.0.0.1/30\\nexit\\n"
+    ...              "router bgp 65001\\n network 10.1.0.0/24\\nexit\\n")
     >>> m.interfaces[0].ipv4, m.bgp[0].asn, m.bgp[0].networks_v4
     ((('10.0.0.1', 30),), 65001, 1)
 """
@@ -39,37 +40,149 @@ CLOSERS = frozenset({"exit", "exit-address-family", "exit-vrf", "quit", "end"})
 # First words FRR accepts at the top level of an integrated config (vtysh.conf/frr.conf).
 TOP_LEVEL = frozenset(
     {
-        "frr", "hostname", "domainname", "log", "service", "password", "enable", "banner", "line",
-        "interface", "router", "ip", "ipv6", "route-map", "bgp", "access-list", "debug", "agentx",
-        "vrf", "key", "bfd", "segment-routing", "mpls", "no", "end", "exit", "nexthop-group",
-        "pbr-map", "zebra", "fpm", "table", "username", "allow-external-route-update", "bmp",
-        "rpki", "mac", "evpn", "srv6", "affinity-map", "pseudowire", "l2vpn", "ldp", "ospf",
+        "frr",
+        "hostname",
+        "domainname",
+        "log",
+        "service",
+        "password",
+        "enable",
+        "banner",
+        "line",
+        "interface",
+        "router",
+        "ip",
+        "ipv6",
+        "route-map",
+        "bgp",
+        "access-list",
+        "debug",
+        "agentx",
+        "vrf",
+        "key",
+        "bfd",
+        "segment-routing",
+        "mpls",
+        "no",
+        "end",
+        "exit",
+        "nexthop-group",
+        "pbr-map",
+        "zebra",
+        "fpm",
+        "table",
+        "username",
+        "allow-external-route-update",
+        "bmp",
+        "rpki",
+        "mac",
+        "evpn",
+        "srv6",
+        "affinity-map",
+        "pseudowire",
+        "l2vpn",
+        "ldp",
+        "ospf",
     }
 )
 INTERFACE_WORDS = frozenset(
     {
-        "ip", "ipv6", "description", "shutdown", "no", "mtu", "bandwidth", "link-detect", "multicast",
-        "evpn", "isis", "bfd", "link-params", "mpls", "pbr-policy", "openfabric", "pim", "vrrp",
+        "ip",
+        "ipv6",
+        "description",
+        "shutdown",
+        "no",
+        "mtu",
+        "bandwidth",
+        "link-detect",
+        "multicast",
+        "evpn",
+        "isis",
+        "bfd",
+        "link-params",
+        "mpls",
+        "pbr-policy",
+        "openfabric",
+        "pim",
+        "vrrp",
     }
 )
 BGP_WORDS = frozenset(
     {
-        "bgp", "neighbor", "network", "address-family", "no", "timers", "redistribute", "maximum-paths",
-        "aggregate-address", "distance", "table-map", "coalesce-time", "update-delay", "read-quanta",
-        "write-quanta", "import", "export", "rd", "rt", "label", "advertise-all-vni",
-        "advertise-svi-ip", "advertise", "default-originate", "segment-routing", "sid", "distribute-list",
+        "bgp",
+        "neighbor",
+        "network",
+        "address-family",
+        "no",
+        "timers",
+        "redistribute",
+        "maximum-paths",
+        "aggregate-address",
+        "distance",
+        "table-map",
+        "coalesce-time",
+        "update-delay",
+        "read-quanta",
+        "write-quanta",
+        "import",
+        "export",
+        "rd",
+        "rt",
+        "label",
+        "advertise-all-vni",
+        "advertise-svi-ip",
+        "advertise",
+        "default-originate",
+        "segment-routing",
+        "sid",
+        "distribute-list",
     }
 )
 NEIGHBOR_WORDS = frozenset(
     {
-        "remote-as", "peer-group", "description", "shutdown", "timers", "route-map", "prefix-list",
-        "activate", "update-source", "ebgp-multihop", "password", "next-hop-self", "soft-reconfiguration",
-        "interface", "bfd", "capability", "local-as", "allowas-in", "send-community", "maximum-prefix",
-        "default-originate", "route-reflector-client", "remove-private-AS", "weight", "passive",
-        "ttl-security", "advertisement-interval", "filter-list", "distribute-list", "unsuppress-map",
-        "addpath-tx-all-paths", "as-override", "attribute-unchanged", "enforce-first-as", "port",
-        "solo", "strict-capability-match", "override-capability", "dont-capability-negotiate",
-        "disable-connected-check", "graceful-restart", "extended-optional-parameters", "sender-as-path-loop-detection",
+        "remote-as",
+        "peer-group",
+        "description",
+        "shutdown",
+        "timers",
+        "route-map",
+        "prefix-list",
+        "activate",
+        "update-source",
+        "ebgp-multihop",
+        "password",
+        "next-hop-self",
+        "soft-reconfiguration",
+        "interface",
+        "bfd",
+        "capability",
+        "local-as",
+        "allowas-in",
+        "send-community",
+        "maximum-prefix",
+        "default-originate",
+        "route-reflector-client",
+        "remove-private-AS",
+        "weight",
+        "passive",
+        "ttl-security",
+        "advertisement-interval",
+        "filter-list",
+        "distribute-list",
+        "unsuppress-map",
+        "addpath-tx-all-paths",
+        "as-override",
+        "attribute-unchanged",
+        "enforce-first-as",
+        "port",
+        "solo",
+        "strict-capability-match",
+        "override-capability",
+        "dont-capability-negotiate",
+        "disable-connected-check",
+        "graceful-restart",
+        "extended-optional-parameters",
+        "sender-as-path-loop-detection",
     }
 )
 MAX_ASN = 4_294_967_295
@@ -124,12 +237,12 @@ def parse(text: str) -> list[Node]:
         while pos < len(items):
             n, ln = items[pos]
             ind = _indent(ln)
-            if ind < depth_min or (base is not None and ind < base):
+            if ind < depth_min:
                 break
-            if base is None:
+            if base is None or ind < base:  # first line, or dedented below its siblings: a new level base
                 base = ind
-            if ind > base:  # deeper than siblings without a parent line: keep as child of the last node
-                if nodes:
+            if ind > base:  # deeper than its siblings: a child of the last node while that block is open
+                if nodes and nodes[-1].closer is None:
                     nodes[-1].children.extend(level(ind))
                     continue
                 base = ind
@@ -137,10 +250,14 @@ def parse(text: str) -> list[Node]:
             node = Node(ln, lineno=n)
             if pos < len(items) and _indent(items[pos][1]) > ind:
                 node.children = level(_indent(items[pos][1]))
-            if pos < len(items) and _indent(items[pos][1]) == ind and items[pos][1].strip() in CLOSERS:
-                if node.children or _opens_block(node.key):
-                    node.closer = items[pos][1]
-                    pos += 1
+            if (
+                pos < len(items)
+                and _indent(items[pos][1]) == ind
+                and items[pos][1].strip() in CLOSERS
+                and (node.children or _opens_block(node.key))
+            ):
+                node.closer = items[pos][1]
+                pos += 1
             nodes.append(node)
         return nodes
 
@@ -149,8 +266,24 @@ def parse(text: str) -> list[Node]:
 
 def _opens_block(key: str) -> bool:
     first = key.split(" ", 1)[0]
-    return first in {"interface", "router", "route-map", "line", "vrf", "key", "address-family", "bfd",
-                     "segment-routing", "nexthop-group", "pbr-map", "rpki", "bmp", "ldp", "l2vpn", "mpls"}
+    return first in {
+        "interface",
+        "router",
+        "route-map",
+        "line",
+        "vrf",
+        "key",
+        "address-family",
+        "bfd",
+        "segment-routing",
+        "nexthop-group",
+        "pbr-map",
+        "rpki",
+        "bmp",
+        "ldp",
+        "l2vpn",
+        "mpls",
+    }
 
 
 def render(nodes: list[Node]) -> str:
@@ -243,7 +376,7 @@ def _check_line(node: Node, ctx: tuple[str, ...]) -> str | None:  # noqa: PLR091
 
 
 def check_syntax(text: str) -> None:
-    """Raise :class:`ConfigSyntaxError` for the first line FRR would refuse (a useful subset of its grammar)."""
+    """Raise :class:`ConfigSyntaxError` for the first line FRR would refuse (a subset of its grammar)."""
     for node, ctx in _walk(parse(text)):
         reason = _check_line(node, ctx)
         if reason is not None:
@@ -255,12 +388,12 @@ def _negation(key: str) -> str:
     return key[3:] if key.startswith("no ") else f"no {key}"
 
 
-def _merge_into(target: list[Node], incoming: list[Node]) -> None:
+def _merge_into(target: list[Node], incoming: list[Node], nested: bool = False) -> None:
     for new in incoming:
         existing = next((n for n in target if n.key == new.key), None)
         if existing is not None:
             if new.children:
-                _merge_into(existing.children, new.children)
+                _merge_into(existing.children, new.children, nested=True)
                 existing.closer = existing.closer or new.closer
             continue
         if not new.children and new.closer is None:
@@ -272,6 +405,12 @@ def _merge_into(target: list[Node], incoming: list[Node]) -> None:
         at = len(target)
         if at and target[-1].key == "end":
             at -= 1
+        if nested and not new.children and new.closer is None:  # in a block, lines go before sub-blocks
+            first_block = next((i for i, n in enumerate(target) if n.children or n.closer is not None), None)
+            if first_block is not None:
+                at = first_block
+                while at and target[at - 1].key == "!":
+                    at -= 1
         target.insert(at, Node(new.line, children=list(new.children), closer=new.closer))
 
 
@@ -282,7 +421,8 @@ def merge(running: str, addition: str) -> str:
     removes ``X`` (and ``X`` replaces ``no X``).
 
     Examples:
-        >>> merge("router bgp 1\\n neighbor 10.0.0.2 remote-as 2\\nexit\\n", "router bgp 1\\n network 10.9.0.0/24\\n")
+        >>> merge("router bgp 1\\n neighbor 10.0.0.2 remote-as 2\\nexit\\n",
+        ...       "router bgp 1\\n network 10.9.0.0/24\\n")
         'router bgp 1\\n neighbor 10.0.0.2 remote-as 2\\n network 10.9.0.0/24\\nexit\\n'
         >>> merge("interface eth0\\n shutdown\\nexit\\n", "interface eth0\\n no shutdown\\n")
         'interface eth0\\nexit\\n'

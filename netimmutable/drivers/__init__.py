@@ -1,0 +1,1 @@
+"""Device drivers shipped with netimmutable: ``frr`` (real FRRouting over SSH) and ``sim`` (simulated)."""
