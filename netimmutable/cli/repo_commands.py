@@ -197,31 +197,62 @@ def diff_command(
 ) -> None:
     """Per-device diffs of rendered configs between two revisions.
 
-    B defaults to HEAD and A to the release before B. Markdown output is ready to paste as a
-    merge-request comment (a summary table and one collapsible section per device).
+    With no revisions: per device, the release last deployed on it (its last-good record) vs HEAD;
+    devices never deployed compare with the release before HEAD. With B only: the release before B
+    vs B. Markdown output is ready to paste as a merge-request comment (a summary table and one
+    collapsible section per device).
 
     \b
     Examples:
-      netimmutable diff                          # previous release vs HEAD
+      netimmutable diff                          # last deployed (per device) vs HEAD
       netimmutable diff main HEAD --format markdown
       netimmutable diff v1 v2 --limit r2 --format json
     """
     repo = open_repo(repo_path)
     gitrepo = open_git(repo)
     b = resolve_release(gitrepo, rev_b or "HEAD")
-    if rev_a is None:
-        prev = previous_release(gitrepo, b.sha)
-        a_sha = prev.sha if prev else None
-    else:
-        a_sha = resolve_release(gitrepo, rev_a).sha
     snap = repo.settings.snapshots_dir
-    old = read_artifacts(gitrepo, a_sha, snap) if a_sha else {}
     new = read_artifacts(gitrepo, b.sha, snap)
+    if rev_a is None and rev_b is None:
+        # per device: its last-good release (deployment records) vs HEAD; never deployed: the previous one
+        from netimmutable.artifacts import host_of
+        from netimmutable.records import Records
+
+        records = Records(repo, gitrepo)
+        prev = previous_release(gitrepo, b.sha)
+        cache: dict[str, dict[str, str]] = {}
+        groups: dict[str | None, tuple[dict[str, str], dict[str, str]]] = {}
+        for host in sorted({host_of(f) for f in new} | set(records.good_hosts())):
+            good = records.last_good(host)
+            base = good.release if good else (prev.sha if prev else None)
+            if base is not None and base not in cache:
+                cache[base] = read_artifacts(gitrepo, base, snap)
+            old_files, new_files = groups.setdefault(base, ({}, {}))
+            old_files.update({f: t for f, t in cache.get(base or "", {}).items() if host_of(f) == host})
+            new_files.update({f: t for f, t in new.items() if host_of(f) == host})
+        diffs = tuple(
+            sorted(
+                (
+                    d
+                    for base, (old_files, new_files) in groups.items()
+                    for d in diff_artifacts(old_files, new_files, base[:10] if base else "(none)", b.short)
+                ),
+                key=lambda d: d.host,
+            )
+        )
+        a_label = "last deployed"
+    else:
+        if rev_a is None:
+            prev = previous_release(gitrepo, b.sha)
+            a_sha = prev.sha if prev else None
+        else:
+            a_sha = resolve_release(gitrepo, rev_a).sha
+        old = read_artifacts(gitrepo, a_sha, snap) if a_sha else {}
+        diffs = diff_artifacts(old, new, a_sha[:10] if a_sha else "(none)", b.short)
+        a_label = a_sha[:10] if a_sha else "(no earlier release)"
     names = set(parse_limit(limit))
-    diffs = diff_artifacts(old, new, a_sha[:10] if a_sha else "(none)", b.short)
     if names:
         diffs = tuple(d for d in diffs if d.host in names)
-    a_label = a_sha[:10] if a_sha else "(no earlier release)"
     if fmt == "json":
         click.echo(format_json(diffs, a_label, b.short), nl=False)
     elif fmt == "markdown":

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 NETNS_DIR = Path("/run/netns")
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Holders started by this process, kept so they are reaped (no zombies, no ResourceWarning) at teardown."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,9 @@ class Tracked:
     what: str
 
 
-def run(args: Sequence[str], *, check: bool = True, timeout: float = 30.0, input_text: str | None = None) -> str:
+def run(
+    args: Sequence[str], *, check: bool = True, timeout: float = 30.0, input_text: str | None = None
+) -> str:
     """Run a command; on failure raise ``LabError`` with its output. Returns stdout."""
     try:
         proc = subprocess.run(
@@ -93,7 +97,7 @@ def netns_pids(name: str) -> tuple[int, ...]:
 
 def _pid_netns_inode(pid: int) -> int | None:
     try:
-        return os.stat(f"/proc/{pid}/ns/net").st_ino
+        return Path(f"/proc/{pid}/ns/net").stat().st_ino
     except OSError:  # gone, or a zombie without namespaces
         return None
 
@@ -111,8 +115,20 @@ def spawn_holder(netns: str, log: Path) -> int:
     """
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", netns, "unshare", "--mount", "--uts", "--propagation", "private",
-             "--", "sleep", "infinity"],
+            [
+                "ip",
+                "netns",
+                "exec",
+                netns,
+                "unshare",
+                "--mount",
+                "--uts",
+                "--propagation",
+                "private",
+                "--",
+                "sleep",
+                "infinity",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -120,16 +136,17 @@ def spawn_holder(netns: str, log: Path) -> int:
         )
     # wait until the exec chain reached `sleep` inside its own mount namespace
     deadline = time.monotonic() + 5.0
-    host_mnt = os.stat("/proc/self/ns/mnt").st_ino
+    host_mnt = Path("/proc/self/ns/mnt").stat().st_ino
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LabError(f"namespace holder for {netns} exited with {proc.returncode}; see {log}")
         try:
-            mnt = os.stat(f"/proc/{proc.pid}/ns/mnt").st_ino
-            exe = os.readlink(f"/proc/{proc.pid}/exe")
+            mnt = Path(f"/proc/{proc.pid}/ns/mnt").stat().st_ino
+            exe = str(Path(f"/proc/{proc.pid}/exe").readlink())
         except FileNotFoundError:
             mnt, exe = host_mnt, ""
         if mnt != host_mnt and exe.endswith("sleep"):
+            _CHILDREN[proc.pid] = proc
             return proc.pid
         time.sleep(0.01)
     raise LabError(f"namespace holder for {netns} did not start within 5 s; see {log}")
@@ -149,6 +166,7 @@ def nsenter(
 
 def stop_tracked(procs: Iterable[Tracked], *, grace: float = 3.0) -> None:
     """SIGTERM each still-alive tracked process, then SIGKILL what is left after ``grace`` seconds."""
+    procs = list(procs)
     pending = [p for p in procs if alive(p)]
     for proc in pending:
         _signal(proc, signal.SIGTERM)
@@ -162,6 +180,10 @@ def stop_tracked(procs: Iterable[Tracked], *, grace: float = 3.0) -> None:
     while pending and time.monotonic() < deadline:
         pending = [p for p in pending if alive(p)]
         time.sleep(0.05)
+    for proc in procs:
+        child = _CHILDREN.pop(proc.pid, None)
+        if child is not None and not alive(proc):
+            child.wait(timeout=grace)
     if pending:
         raise LabError("processes did not stop: " + ", ".join(f"{p.what} (pid {p.pid})" for p in pending))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,9 @@ class LabState:
             "repo_root": self.repo_root,
             "namespaces": self.namespaces,
             "routers": self.routers,
-            "processes": [{"pid": p.pid, "netns_inode": p.netns_inode, "what": p.what} for p in self.processes],
+            "processes": [
+                {"pid": p.pid, "netns_inode": p.netns_inode, "what": p.what} for p in self.processes
+            ],
             "connections_sha256": self.connections_sha256,
             "started_at": self.started_at,
             "up_seconds": self.up_seconds,
@@ -69,7 +70,7 @@ def save_state(repo_root: Path, state: LabState) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (STATE_FILE + ".tmp")
     tmp.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / STATE_FILE)
+    tmp.replace(folder / STATE_FILE)
 
 
 def load_state(repo_root: Path) -> LabState | None:
@@ -82,7 +83,9 @@ def load_state(repo_root: Path) -> LabState | None:
         repo_root=raw["repo_root"],
         namespaces={str(k): int(v) for k, v in raw.get("namespaces", {}).items()},
         routers=dict(raw.get("routers", {})),
-        processes=[Tracked(int(p["pid"]), int(p["netns_inode"]), str(p["what"])) for p in raw.get("processes", [])],
+        processes=[
+            Tracked(int(p["pid"]), int(p["netns_inode"]), str(p["what"])) for p in raw.get("processes", [])
+        ],
         connections_sha256=raw.get("connections_sha256"),
         started_at=raw.get("started_at"),
         up_seconds=raw.get("up_seconds"),

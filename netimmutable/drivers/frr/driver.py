@@ -1,0 +1,310 @@
+"""NAPALM driver for FRRouting over SSH: full replace through ``frr-reload.py``, a device-side revert timer.
+
+    >>> from napalm import get_network_driver                                  # doctest: +SKIP
+    >>> dev = get_network_driver("frr")("10.255.200.1", "root", "",
+    ...     optional_args={"key_file": "id_ed25519", "known_hosts": "known_hosts"})  # doctest: +SKIP
+
+optional_args: ``port`` (22), ``key_file``, ``known_hosts`` (default ``~/.ssh/known_hosts``; host keys
+are always verified), ``workdir`` (``/etc/frr/netimmutable``), ``frr_reload`` (path of frr-reload.py).
+
+Guarantees: a candidate with a syntax error is refused at load time and the router is untouched; a commit
+that fails part way (frr-reload.py is not transactional) or does not converge restores the pre-commit
+configuration and raises ``CommitError`` with the device's text; ``commit_config(revert_in=N)`` arms a timer
+that runs on the router and restores the previous configuration after N seconds unless ``confirm_commit``
+came first, even if the SSH session is gone; a pending commit is not written to the startup config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import shlex
+from pathlib import Path
+from typing import Any, Literal
+
+from napalm.base import NetworkDriver
+from napalm.base.exceptions import (
+    CommandErrorException,
+    CommitError,
+    MergeConfigException,
+    ReplaceConfigException,
+)
+
+from netimmutable.drivers.frr import getters
+from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WORKDIR, REVERT_SCRIPT, Paths
+from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
+
+__all__ = ["FrrDriver"]
+
+CandidateKind = Literal["replace", "merge"]
+_SECRET_RE = re.compile(r"^(\s*\S.*?\b(?:password|authentication-key|key-string)\s+)(\S+)", re.MULTILINE)
+
+
+class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
+    """NAPALM ``NetworkDriver`` for FRRouting routers (driver name ``frr``)."""
+
+    platform = "frr"
+
+    def __init__(
+        self,
+        hostname: str,
+        username: str,
+        password: str,
+        timeout: int = 60,
+        optional_args: dict[str, Any] | None = None,
+    ) -> None:
+        args = dict(optional_args or {})
+        self.hostname = hostname
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+        self.optional_args = args
+        self._ssh = SshTransport(
+            SshOptions(
+                hostname=hostname,
+                username=username,
+                password=password,
+                port=int(args.get("port", 22)),
+                timeout=float(timeout),
+                key_file=args.get("key_file"),
+                known_hosts=args.get("known_hosts"),
+            )
+        )
+        self._paths = Paths(
+            str(args.get("workdir", DEFAULT_WORKDIR)), str(args.get("frr_reload", DEFAULT_RELOAD))
+        )
+        self._candidate: tuple[CandidateKind, str] | None = None
+
+    # ------------------------------------------------------------------ session
+    def open(self) -> None:
+        self._ssh.open()
+        self._ssh.check(f"umask 077 && mkdir -p {self._paths.dir} && chmod 700 {self._paths.dir}")
+
+    def close(self) -> None:
+        self._ssh.close()
+
+    def is_alive(self) -> dict[str, bool]:
+        return {"is_alive": self._ssh.is_alive}
+
+    def _vtysh(self, *commands: str) -> str:
+        args = " ".join(f"-c {shlex.quote(c)}" for c in commands)
+        return self._ssh.check(f"vtysh {args}").stdout
+
+    def _vtysh_json(self, command: str) -> dict[str, Any]:
+        text = self._vtysh(command).strip()
+        try:
+            data = json.loads(text or "{}")
+        except json.JSONDecodeError as exc:
+            raise CommandErrorException(
+                f"{self.hostname}: `{command}` did not return JSON: {text[:200]}"
+            ) from exc
+        if not isinstance(data, dict):
+            raise CommandErrorException(f"{self.hostname}: `{command}` returned {type(data).__name__}")
+        return data
+
+    def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
+        if encoding != "text":
+            raise NotImplementedError(f"encoding {encoding!r} (only 'text')")
+        return {command: self._vtysh(command) for command in commands}
+
+    # ------------------------------------------------------------------ candidates
+    @staticmethod
+    def _text(filename: str | None, config: str | None, exc: type[Exception]) -> str:
+        if config is not None:
+            return config
+        if filename is None:
+            raise exc("give either filename or config")
+        try:
+            return Path(filename).read_text(encoding="utf-8")
+        except OSError as err:
+            raise exc(f"cannot read {filename}: {err}") from err
+
+    def _load(self, kind: CandidateKind, text: str, exc: type[Exception]) -> None:
+        path = self._paths.candidate if kind == "replace" else self._paths.merge
+        self._discard_files()
+        self._ssh.write_file(self._paths.raw("candidate.conf" if kind == "replace" else "merge.conf"), text)
+        check = self._ssh.run(f"vtysh --dryrun --inputfile {path}")
+        if not check.ok or "% " in check.output:
+            self._discard_files()
+            raise exc(f"{self.hostname}: the candidate was refused (router untouched):\n{check.output}")
+        self._candidate = (kind, text)
+
+    def load_replace_candidate(self, filename: str | None = None, config: str | None = None) -> None:
+        self._load("replace", self._text(filename, config, ReplaceConfigException), ReplaceConfigException)
+
+    def load_merge_candidate(self, filename: str | None = None, config: str | None = None) -> None:
+        self._load("merge", self._text(filename, config, MergeConfigException), MergeConfigException)
+
+    def _discard_files(self) -> None:
+        self._ssh.check(f"rm -f {self._paths.candidate} {self._paths.merge} {self._paths.rollback_new}")
+        self._candidate = None
+
+    def discard_config(self) -> None:
+        self._discard_files()
+
+    def compare_config(self) -> str:
+        """FRR's own semantic diff (frr-reload.py --test) for a replace candidate; the lines for a merge."""
+        if self._candidate is None:
+            return ""
+        kind, text = self._candidate
+        if kind == "merge":
+            return text.strip()
+        result = self._ssh.run(self._paths.diff(self._paths.candidate))
+        if not result.ok:
+            raise CommandErrorException(
+                f"{self.hostname}: frr-reload.py --test failed:\n{_clean(result.output)}"
+            )
+        return _clean(result.stdout).strip()
+
+    # ------------------------------------------------------------------ commit
+    def _pending_state(self) -> str:
+        return self._ssh.check(self._paths.pending_state()).stdout.strip()
+
+    def has_pending_commit(self) -> bool:
+        state = self._pending_state()
+        if state == "stale":  # the timer is gone (e.g. the router rebooted): nothing can revert any more
+            self._ssh.check(
+                f"rm -f {self._paths.pending} {self._paths.pending_pid} {self._paths.startup_pre}"
+            )
+        return state == "pending"
+
+    def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
+        if self._candidate is None:
+            return  # nothing loaded: nothing to do, the router is not touched
+        if revert_in is not None and int(revert_in) < 1:
+            raise CommitError(f"{self.hostname}: revert_in must be at least 1 second, got {revert_in}")
+        if self.has_pending_commit():
+            raise CommitError(
+                f"{self.hostname}: a commit is pending confirmation; confirm or roll back first"
+            )
+        p = self._paths
+        kind, _ = self._candidate
+        self._ssh.check(
+            f"vtysh -c 'show running-config no-header' > {p.rollback_new} && cp {p.startup} {p.startup_pre}"
+        )
+        applied = self._ssh.run(p.apply(p.candidate) if kind == "replace" else f"vtysh -f {p.merge}")
+        problem = _apply_problem(applied)
+        if problem is None and kind == "replace":
+            residual = self._ssh.run(p.diff(p.candidate))
+            if not residual.ok or _clean(residual.stdout).strip():
+                problem = "the configuration did not converge; frr-reload.py still shows:\n" + _clean(
+                    residual.output
+                )
+        if problem is not None:
+            self._restore_after_failed_commit(problem)
+        self._ssh.check(f"mv -f {p.rollback_new} {p.rollback}")
+        if revert_in is None:
+            self._ssh.check(f"vtysh -c 'write memory' >/dev/null && rm -f {p.startup_pre}")
+        else:
+            # the pending configuration is not persisted: a reboot before confirm also reverts
+            self._ssh.check(f"cp {p.startup_pre} {p.startup}")
+            self._ssh.write_file(p.raw("revert.sh"), REVERT_SCRIPT)
+            self._ssh.check(p.arm(int(revert_in), secrets.token_hex(8)))
+        self._discard_files()
+
+    def _restore_after_failed_commit(self, problem: str) -> None:
+        p = self._paths
+        restore = self._ssh.run(f"{p.apply(p.rollback_new)} && cp {p.startup_pre} {p.startup}")
+        residual = self._ssh.run(p.diff(p.rollback_new))
+        self._discard_files()
+        if not restore.ok or _clean(residual.stdout).strip():
+            raise CommitError(
+                f"{self.hostname}: commit failed AND restoring the previous configuration failed; the router "
+                f"needs a person.\ncommit: {problem}\nrestore: {_clean(restore.output)}\n"
+                f"still different: {_clean(residual.stdout)}"
+            )
+        self._ssh.check(f"rm -f {p.startup_pre}")
+        raise CommitError(
+            f"{self.hostname}: commit failed, previous configuration restored. Device said:\n{problem}"
+        )
+
+    def confirm_commit(self) -> None:
+        p = self._paths
+        if self._pending_state() != "pending":
+            raise CommitError(f"{self.hostname}: no pending commit to confirm")
+        outcome = self._ssh.check(p.disarm()).stdout.strip()
+        if outcome != "disarmed":
+            raise CommitError(f"{self.hostname}: the revert timer fired before confirm_commit; not confirmed")
+        self._ssh.check(f"vtysh -c 'write memory' >/dev/null && rm -f {p.startup_pre}")
+
+    def rollback(self) -> None:
+        """Restore the configuration from before the last commit (disarming a pending revert timer)."""
+        p = self._paths
+        self._ssh.check(p.disarm())
+        if not self._ssh.run(f"test -f {p.rollback}").ok:
+            raise CommitError(f"{self.hostname}: nothing to roll back to (no commit made by this driver)")
+        restored = self._ssh.run(p.apply(p.rollback))
+        residual = self._ssh.run(p.diff(p.rollback))
+        self._ssh.check(f"rm -f {p.startup_pre}")
+        if not restored.ok or _clean(residual.stdout).strip():
+            raise CommitError(
+                f"{self.hostname}: rollback did not restore the previous configuration:\n"
+                f"{_clean(restored.output)}\n{_clean(residual.stdout)}"
+            )
+
+    # ------------------------------------------------------------------ getters
+    def get_config(
+        self, retrieve: str = "all", full: bool = False, sanitized: bool = False, format: str = "text"
+    ) -> dict[str, str]:
+        """running: ``show running-config no-header``; startup: /etc/frr/frr.conf; candidate: as loaded.
+
+        Running and startup have the same shape: no "Building configuration" header, the ``frr version``
+        line first, ``end`` last (FRR writes frr.conf without the final ``end``; it is added here), so a
+        saved configuration compares equal to the running one.
+        """
+        del full, format  # FRR has one text format; there are no hidden defaults to add
+        result = {"running": "", "startup": "", "candidate": ""}
+        if retrieve in ("all", "running"):
+            result["running"] = self._vtysh("show running-config no-header")
+        if retrieve in ("all", "startup"):
+            result["startup"] = _with_end(self._ssh.check(f"cat {self._paths.startup}").stdout)
+        if retrieve in ("all", "candidate") and self._candidate is not None:
+            result["candidate"] = self._candidate[1]
+        if sanitized:
+            result = {k: _SECRET_RE.sub(r"\1<removed>", v) for k, v in result.items()}
+        return result
+
+    def get_facts(self) -> dict[str, Any]:
+        version = self._vtysh("show version")
+        up = self._ssh.run("ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime")
+        try:
+            uptime = float(up.stdout.split()[0])
+        except (IndexError, ValueError):
+            uptime = -1.0
+        return getters.facts(version, self._vtysh_json("show interface json"), uptime)
+
+    def get_interfaces(self) -> dict[str, dict[str, Any]]:
+        return getters.interfaces(self._vtysh_json("show interface json"))
+
+    def get_interfaces_ip(self) -> dict[str, Any]:
+        return getters.interfaces_ip(self._vtysh_json("show interface json"))
+
+    def get_bgp_neighbors(self) -> dict[str, Any]:
+        return getters.bgp_neighbors(
+            self._vtysh_json("show bgp vrf all neighbors json"),
+            self._vtysh_json("show bgp vrf all summary json"),
+        )
+
+    def get_bgp_neighbors_detail(self, neighbor_address: str = "") -> dict[str, Any]:
+        return getters.bgp_neighbors_detail(
+            self._vtysh_json("show bgp vrf all neighbors json"), neighbor_address
+        )
+
+
+def _with_end(text: str) -> str:
+    if not text.strip() or text.rstrip().splitlines()[-1].strip() == "end":
+        return text
+    return text.rstrip("\n") + "\nend\n"
+
+
+def _clean(text: str) -> str:
+    return ANSI_RE.sub("", text)
+
+
+def _apply_problem(result: CommandResult) -> str | None:
+    """The device's text when an apply failed (exit status, or vtysh's ``%`` error lines), else None."""
+    text = _clean(result.output)
+    if not result.ok or any(line.lstrip().startswith("%") for line in text.splitlines()):
+        return text or f"exit status {result.exit_status}"
+    return None

@@ -1,0 +1,357 @@
+"""The run journal: an append-only, fsynced JSON-lines log written BEFORE every device-changing step.
+
+``.netimmutable/journal/<run-id>.jsonl``; one JSON object per line:
+
+    {"type": "open",   "run_id", "kind", "release", "user", "machine", "pid", "pid_start", "utc"}
+    {"type": "before", "host", "step", "details": {...}, "utc"}     written + fsynced before the step
+    {"type": "after",  "host", "step", "outcome", "utc"}            the step returned ("ok" or why not)
+    {"type": "finish", "host", "outcome", "utc"}                    the host needs no recovery any more
+    {"type": "unresolved", "host", "reason", "utc"}                 the run ends with the host UNKNOWN
+    {"type": "close",  "by", "utc"}                                 the run ended; nothing is in flight
+
+Steps: ``load``, ``commit``, ``confirm``, ``rollback``, ``discard``. Details the recovery reads (all optional,
+JSON scalars): ``release`` (sha being pushed), ``artifact_digest``, ``rollback_release`` (last-good release
+sha), ``rollback_blob`` (git blob of the captured running config for a first deployment, see
+``Records.save_blob``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``. Never put
+resolved secrets or whole configs in details.
+
+A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
+``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a
+host was left ``unresolved`` (UNKNOWN) and not finished since. A line cut short by a crash is ignored.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, get_args
+
+from netimmutable.errors import NetImmutableError
+from netimmutable.locks import pid_alive
+from netimmutable.records import good_ref, utc_now
+from netimmutable.repo import NetworkRepo
+
+__all__ = [
+    "JOURNAL_DIR",
+    "InFlight",
+    "Journal",
+    "Step",
+    "UnfinishedRun",
+    "journal_path",
+    "unfinished",
+    "unfinished_runs",
+]
+
+JOURNAL_DIR = "journal"
+Step = Literal["load", "commit", "confirm", "rollback", "discard"]
+_STEPS = frozenset(get_args(Step))
+_DETAIL_KEYS = (
+    "release",
+    "artifact_digest",
+    "rollback_release",
+    "rollback_blob",
+    "rollback_digest",
+    "revert_in",
+    "revert_deadline_utc",
+)
+
+
+def journal_path(repo: NetworkRepo, run_id: str) -> Path:
+    if not run_id or "/" in run_id or run_id.startswith("."):
+        raise NetImmutableError(f"invalid run id {run_id!r}")
+    return repo.local_dir / JOURNAL_DIR / f"{run_id}.jsonl"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    except OSError:
+        return ""
+
+
+class Journal:
+    """An open journal of one run; thread-safe (hosts run in parallel). Use ``Journal.open``."""
+
+    def __init__(self, path: Path, run_id: str, fd: int) -> None:
+        self.path = path
+        self.run_id = run_id
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls, repo: NetworkRepo, run_id: str, *, kind: str = "deploy", release: str | None = None
+    ) -> Journal:
+        """Create the journal of a new run (fails when one with this run id exists)."""
+        path = journal_path(repo, run_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except FileExistsError:
+            raise NetImmutableError(f"a journal for run {run_id} exists already", file=str(path)) from None
+        journal = cls(path, run_id, fd)
+        pid = os.getpid()
+        journal._write(
+            {
+                "type": "open",
+                "run_id": run_id,
+                "kind": kind,
+                "release": release,
+                "user": getpass.getuser(),
+                "machine": socket.gethostname(),
+                "pid": pid,
+                "pid_start": _process_start(pid),
+            }
+        )
+        _fsync_dir(path.parent)
+        return journal
+
+    @classmethod
+    def attach(cls, repo: NetworkRepo, run_id: str) -> Journal:
+        """Append to the journal of a run that died (``recover`` finishes its hosts and closes it)."""
+        path = journal_path(repo, run_id)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:
+            raise NetImmutableError(f"no journal for run {run_id}", file=str(path)) from None
+        return cls(path, run_id, fd)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        entry = {**entry, "utc": utc_now()}
+        line = (json.dumps(entry, sort_keys=True, ensure_ascii=True) + "\n").encode("utf-8")
+        with self._lock:
+            if self._closed:
+                raise NetImmutableError(f"journal of run {self.run_id} is closed", file=str(self.path))
+            # one write() per entry on an O_APPEND descriptor: entries never interleave
+            os.write(self._fd, line)
+            os.fsync(self._fd)
+
+    def before(self, host: str, step: Step, **details: Any) -> None:
+        """Record (durably) that ``step`` is about to change ``host``. Call it before the step."""
+        good_ref(host)
+        if step not in _STEPS:
+            raise ValueError(f"unknown journal step {step!r}; known: {', '.join(sorted(_STEPS))}")
+        for key, value in details.items():
+            if not isinstance(value, str | int | float | bool | None):
+                raise TypeError(f"journal detail {key} must be a JSON scalar, got {type(value).__name__}")
+        self._write({"type": "before", "host": host, "step": step, "details": details})
+
+    def after(self, host: str, step: Step, outcome: str) -> None:
+        """Record that ``step`` returned (``"ok"``, or a short reason it did not)."""
+        self._write({"type": "after", "host": host, "step": step, "outcome": outcome})
+
+    def finish(self, host: str, outcome: str) -> None:
+        """``host`` is settled (confirmed and recorded, rolled back and verified, untouched): no recovery."""
+        self._write({"type": "finish", "host": host, "outcome": outcome})
+
+    def unresolved(self, host: str, reason: str) -> None:
+        """The run ends with ``host`` UNKNOWN: it stays in flight for ``recover`` even after ``close``."""
+        self._write({"type": "unresolved", "host": host, "reason": reason})
+
+    def record(self, host: str, step: str, detail: Mapping[str, Any]) -> None:
+        """``before`` in the shape of ``push.Journal`` (non-scalar details are stored as text)."""
+        if step not in _STEPS:
+            raise ValueError(f"unknown journal step {step!r}; known: {', '.join(sorted(_STEPS))}")
+        plain = {
+            k: v if isinstance(v, str | int | float | bool | None) else str(v) for k, v in detail.items()
+        }
+        self.before(host, step, **plain)  # type: ignore[arg-type]
+
+    def close(self, by: str = "") -> None:
+        """The run ended; nothing of it is in flight. Idempotent."""
+        if self._closed:
+            return
+        self._write({"type": "close", "by": by or self.run_id})
+        with self._lock:
+            self._closed = True
+            os.close(self._fd)
+
+    def abandon(self) -> None:
+        """Close the file WITHOUT marking the run ended (it stays unfinished for ``recover``)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                os.close(self._fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # an exception leaves the journal open for recovery: only a clean end closes it
+        if exc_type is None:
+            self.close()
+        else:
+            self.abandon()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A host of an unfinished run that may be mid-change."""
+
+    run_id: str
+    kind: str
+    host: str
+    steps: tuple[str, ...]
+    """Steps begun on this host, in order."""
+    step: str
+    """The last step begun."""
+    step_outcome: str | None
+    """Its ``after`` outcome; None when the run died during that step."""
+    release: str | None
+    artifact_digest: str | None
+    rollback_release: str | None
+    rollback_blob: str | None
+    rollback_digest: str | None
+    revert_in: int | None
+    revert_deadline_utc: str | None
+    started_utc: str
+    journal: Path
+
+    @property
+    def committed(self) -> bool:
+        """Whether a commit (or rollback) was begun: the device config may have changed."""
+        return any(s in ("commit", "confirm", "rollback") for s in self.steps)
+
+
+@dataclass(frozen=True, slots=True)
+class UnfinishedRun:
+    """A journal without ``close``."""
+
+    run_id: str
+    kind: str
+    release: str | None
+    user: str
+    machine: str
+    pid: int
+    started_utc: str
+    alive: bool
+    """Its process still runs (then it is not unfinished, only in progress)."""
+    closed: bool
+    """The run ended, leaving some hosts ``unresolved``."""
+    hosts: tuple[InFlight, ...]
+    journal: Path
+
+
+def _entries(path: Path) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if isinstance(entry, dict) and "type" in entry:
+                entries.append(entry)
+    return entries
+
+
+def _read_run(path: Path) -> UnfinishedRun | None:
+    entries = _entries(path)
+    closed = any(e["type"] == "close" for e in entries)
+    if not entries or (closed and not any(e["type"] == "unresolved" for e in entries)):
+        return None
+    head = entries[0] if entries[0]["type"] == "open" else {}
+    run_id = str(head.get("run_id") or path.stem)
+    kind = str(head.get("kind") or "deploy")
+    machine = str(head.get("machine") or "")
+    pid = int(head.get("pid") or 0)
+    alive = (
+        not closed and machine == socket.gethostname() and pid_alive(pid, str(head.get("pid_start") or ""))
+    )
+    steps: dict[str, list[str]] = {}
+    outcome: dict[str, str | None] = {}
+    details: dict[str, dict[str, Any]] = {}
+    first: dict[str, str] = {}
+    unresolved: set[str] = set()
+    for entry in entries:
+        host = str(entry.get("host") or "")
+        if entry["type"] == "before":
+            steps.setdefault(host, []).append(str(entry["step"]))
+            outcome[host] = None
+            details.setdefault(host, {}).update(entry.get("details") or {})
+            first.setdefault(host, str(entry.get("utc") or ""))
+        elif entry["type"] == "after" and host in steps:
+            outcome[host] = str(entry.get("outcome"))
+        elif entry["type"] == "unresolved":
+            unresolved.add(host)
+            steps.setdefault(host, ["unknown"])
+        elif entry["type"] == "finish":
+            steps.pop(host, None)
+            unresolved.discard(host)
+    hosts = []
+    for host, begun in sorted(steps.items()):
+        if closed and host not in unresolved:
+            continue
+        d: Mapping[str, Any] = details.get(host, {})
+
+        def opt(key: str, d: Mapping[str, Any] = d) -> str | None:
+            value = d.get(key)
+            return None if value is None else str(value)
+
+        revert_in = d.get("revert_in")
+        hosts.append(
+            InFlight(
+                run_id=run_id,
+                kind=kind,
+                host=host,
+                steps=tuple(begun),
+                step=begun[-1],
+                step_outcome=outcome.get(host),
+                release=opt("release") or (str(head["release"]) if head.get("release") else None),
+                artifact_digest=opt("artifact_digest"),
+                rollback_release=opt("rollback_release") or opt("last_good_release"),
+                rollback_blob=opt("rollback_blob"),
+                rollback_digest=opt("rollback_digest"),
+                revert_in=int(revert_in) if isinstance(revert_in, int | float) else None,
+                revert_deadline_utc=opt("revert_deadline_utc"),
+                started_utc=first.get(host, ""),
+                journal=path,
+            )
+        )
+    if closed and not hosts:
+        return None
+    return UnfinishedRun(
+        run_id=run_id,
+        closed=closed,
+        kind=kind,
+        release=str(head["release"]) if head.get("release") else None,
+        user=str(head.get("user") or ""),
+        machine=machine,
+        pid=pid,
+        started_utc=str(head.get("utc") or ""),
+        alive=alive,
+        hosts=tuple(hosts),
+        journal=path,
+    )
+
+
+def unfinished_runs(repo: NetworkRepo, *, include_alive: bool = False) -> list[UnfinishedRun]:
+    """Journals without ``close``, oldest first (runs whose process still lives: with ``include_alive``)."""
+    folder = repo.local_dir / JOURNAL_DIR
+    if not folder.is_dir():
+        return []
+    runs = [r for p in sorted(folder.glob("*.jsonl")) if (r := _read_run(p)) is not None]
+    return [r for r in runs if include_alive or not r.alive]
+
+
+def unfinished(repo: NetworkRepo) -> list[InFlight]:
+    """Every in-flight host of every unfinished run whose process is gone."""
+    return [host for run in unfinished_runs(repo) for host in run.hosts]

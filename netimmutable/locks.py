@@ -1,0 +1,339 @@
+"""Locks across processes: one deploy per network repository, one change per device, at a time.
+
+A lock is a file under ``.netimmutable/locks/`` (``repo.lock``, ``device-<host>.lock``) holding who took it:
+run id, OS user, machine, pid (and the pid's start time, so a recycled pid is not mistaken for the owner),
+purpose and UTC start time. It is taken atomically: the content is written to a private temporary file
+which is then hard-linked to the lock name; ``link`` fails when the name exists, so exactly one process wins
+and nobody ever reads a half-written lock.
+
+A second run fails fast with ``LockHeld`` naming the holder. A lock whose process is gone (same machine) is
+*stale*: it is reported, never taken over silently, because a run that died may have left a device
+mid-change. The message says what to do: ``netimmutable recover`` (which finishes the dead run and may take
+over exactly that run's locks), then ``netimmutable unlock``. Automatic takeover is deliberately not offered.
+
+Examples:
+    >>> import tempfile
+    >>> locks = Path(tempfile.mkdtemp())
+    >>> with Lock(locks, "repo", "run-1", "deploy") as held:
+    ...     held.info.run_id
+    'run-1'
+    >>> read_lock(locks / "repo.lock") is None
+    True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import getpass
+import json
+import os
+import socket
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from types import TracebackType
+
+from netimmutable.errors import LockHeld, NetImmutableError
+from netimmutable.records import good_ref, utc_now
+from netimmutable.repo import NetworkRepo
+
+__all__ = [
+    "LOCKS_DIR",
+    "REPO_LOCK",
+    "HeldLock",
+    "Lock",
+    "LockInfo",
+    "device_lock",
+    "device_locks",
+    "list_locks",
+    "pid_alive",
+    "read_lock",
+    "remove_lock",
+    "repo_lock",
+]
+
+LOCKS_DIR = "locks"
+REPO_LOCK = "repo"
+
+
+def _locks_dir(repo: NetworkRepo) -> Path:
+    return repo.local_dir / LOCKS_DIR
+
+
+def _process_start(pid: int) -> str:
+    """The kernel's start time of ``pid`` (clock ticks since boot), "" when unknown (not Linux)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def pid_alive(pid: int, start: str = "") -> bool:
+    """Whether process ``pid`` on this machine exists (and, given ``start``, is the same process)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not (start and _process_start(pid) not in ("", start))
+
+
+@dataclass(frozen=True, slots=True)
+class LockInfo:
+    """Who holds a lock."""
+
+    name: str
+    run_id: str
+    purpose: str
+    user: str
+    machine: str
+    pid: int
+    pid_start: str
+    started_utc: str
+    kept: str = ""
+    """Why the lock was deliberately left in place (e.g. a device left UNKNOWN), "" otherwise."""
+
+    @property
+    def local(self) -> bool:
+        return self.machine == socket.gethostname()
+
+    @property
+    def stale(self) -> bool:
+        """The holder is a process of this machine that no longer exists."""
+        return self.local and not pid_alive(self.pid, self.pid_start)
+
+    def describe(self) -> str:
+        text = (
+            f"{self.name} lock held by run {self.run_id} ({self.purpose}) of {self.user} "
+            f"on {self.machine}, pid {self.pid}, since {self.started_utc}"
+        )
+        if self.kept:
+            text += f"; kept on purpose: {self.kept}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLock:
+    """A lock file found on disk, with its state."""
+
+    path: Path
+    info: LockInfo | None
+    """None when the file could not be read (reported as corrupt)."""
+
+    @property
+    def stale(self) -> bool:
+        return self.info is None or self.info.stale
+
+
+def read_lock(path: Path) -> LockInfo | None:
+    """The lock at ``path``; None when there is none or it cannot be parsed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return LockInfo(**{k: data[k] for k in LockInfo.__dataclass_fields__ if k in data})
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _held_error(path: Path, info: LockInfo | None) -> LockHeld:
+    if info is None:
+        return LockHeld(
+            f"lock {path.name} exists but cannot be read",
+            file=str(path),
+            hint="make sure no netimmutable run is active, then `netimmutable unlock --force`",
+        )
+    host = info.name.removeprefix("device-") if info.name.startswith("device-") else None
+    if info.stale:
+        return LockHeld(
+            f"stale {info.describe()}: that process no longer exists",
+            host=host,
+            file=str(path),
+            hint="the run may have stopped mid-change: `netimmutable recover` finishes it and releases its "
+            "locks; then, if the lock is still there, `netimmutable unlock` "
+            + (info.name.removeprefix("device-") if host else ""),
+        )
+    where = "" if info.local else " (another machine: cannot check whether it is still running)"
+    return LockHeld(
+        f"{info.describe()}{where}",
+        host=host,
+        file=str(path),
+        hint="wait for that run to finish"
+        + ("" if info.local else "; if it is gone, `netimmutable unlock --force`"),
+    )
+
+
+class Lock:
+    """One lock file, a context manager. ``takeover``: run ids whose *stale* locks may be taken over
+    (``recover`` finishing dead runs); any other existing lock raises ``LockHeld``."""
+
+    def __init__(
+        self, locks_dir: Path, name: str, run_id: str, purpose: str, *, takeover: Collection[str] = ()
+    ) -> None:
+        self.path = locks_dir / f"{name}.lock"
+        self.takeover = frozenset(takeover)
+        self.info = LockInfo(
+            name=name,
+            run_id=run_id,
+            purpose=purpose,
+            user=getpass.getuser(),
+            machine=socket.gethostname(),
+            pid=os.getpid(),
+            pid_start=_process_start(os.getpid()),
+            started_utc=utc_now(),
+        )
+        self._held = False
+        self._keep = False
+
+    def _write_tmp(self, info: LockInfo) -> Path:
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{id(self)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(info), handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return tmp
+
+    def acquire(self) -> Lock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._write_tmp(self.info)
+        try:
+            for _ in range(3):
+                try:
+                    os.link(tmp, self.path)
+                except FileExistsError:
+                    current = read_lock(self.path)
+                    if current is None and not self.path.exists():
+                        continue  # released between link and read: try again
+                    if not self.takeover or not self._take_over(tmp):
+                        raise _held_error(self.path, read_lock(self.path)) from None
+                self._held = True
+                _fsync_dir(self.path.parent)
+                return self
+            raise _held_error(self.path, read_lock(self.path))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def _take_over(self, tmp: Path) -> bool:
+        """Replace a stale lock of a ``takeover`` run by ours; serialised so only one process can win."""
+        with (self.path.parent / ".takeover").open("a") as guard:
+            fcntl.flock(guard, fcntl.LOCK_EX)
+            current = read_lock(self.path)
+            # a lock this very process kept on purpose (and let go of) counts as stale here
+            ours_kept = current is not None and current.kept and current.local and current.pid == os.getpid()
+            if current is None or current.run_id not in self.takeover or not (current.stale or ours_kept):
+                return False
+            tmp.replace(self.path)  # atomic: the dead run's lock becomes ours
+            return True
+
+    def keep(self, reason: str) -> None:
+        """Leave the lock in place when released (a device left UNKNOWN stays locked for a person)."""
+        if not self._held:
+            return
+        self._keep = True
+        self.info = replace(self.info, kept=reason)
+        self._write_tmp(self.info).replace(self.path)
+
+    def release(self) -> None:
+        if not self._held or self._keep:
+            self._held = False
+            return
+        current = read_lock(self.path)
+        if current is not None and (current.run_id, current.pid) == (self.info.run_id, self.info.pid):
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        self._held = False
+
+    def __enter__(self) -> Lock:
+        return self.acquire()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def repo_lock(
+    repo: NetworkRepo, run_id: str, purpose: str = "deploy", *, takeover: Collection[str] = ()
+) -> Lock:
+    """The network repository's lock (one deploy / rollback / recover at a time). Use with ``with``."""
+    return Lock(_locks_dir(repo), REPO_LOCK, run_id, purpose, takeover=takeover)
+
+
+def device_lock(
+    repo: NetworkRepo, host: str, run_id: str, purpose: str = "deploy", *, takeover: Collection[str] = ()
+) -> Lock:
+    """One device's lock (one change per device at a time). Use with ``with``."""
+    good_ref(host)  # the name must be a safe file name
+    return Lock(_locks_dir(repo), f"device-{host}", run_id, purpose, takeover=takeover)
+
+
+@contextlib.contextmanager
+def device_locks(
+    repo: NetworkRepo,
+    hosts: Iterable[str],
+    run_id: str,
+    purpose: str = "deploy",
+    *,
+    takeover: Collection[str] = (),
+) -> Iterator[dict[str, Lock]]:
+    """Lock every host (in name order) or none: when one is held, the others taken so far are released."""
+    with contextlib.ExitStack() as stack:
+        held: dict[str, Lock] = {}
+        for host in sorted(set(hosts)):
+            held[host] = stack.enter_context(device_lock(repo, host, run_id, purpose, takeover=takeover))
+        yield held
+
+
+def list_locks(repo: NetworkRepo) -> list[HeldLock]:
+    folder = _locks_dir(repo)
+    if not folder.is_dir():
+        return []
+    return [HeldLock(p, read_lock(p)) for p in sorted(folder.glob("*.lock"))]
+
+
+def remove_lock(repo: NetworkRepo, name: str, *, force: bool = False) -> LockInfo | None:
+    """Remove lock ``name`` (``repo`` or a host name). Refuses a live holder on this machine, and without
+    ``force`` a holder on another machine or a lock kept on purpose."""
+    folder = _locks_dir(repo)
+    file_name = f"{REPO_LOCK}.lock" if name == REPO_LOCK else f"device-{name}.lock"
+    if name != REPO_LOCK:
+        good_ref(name)
+    path = folder / file_name
+    if not path.exists():
+        raise NetImmutableError(f"no lock named {name!r}", file=str(path))
+    info = read_lock(path)
+    if info is not None and info.local and not info.stale:
+        raise LockHeld(f"{info.describe()}: that process is running", file=str(path))
+    if info is not None and not force and not info.local:
+        raise LockHeld(
+            f"{info.describe()}; it is held from another machine",
+            file=str(path),
+            hint="make sure that run is over there, then add --force",
+        )
+    if info is not None and info.kept and not force:
+        raise LockHeld(
+            f"{info.describe()}",
+            file=str(path),
+            hint="check the device by hand (or `netimmutable recover`), then add --force",
+        )
+    try:
+        path.unlink()
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise NetImmutableError(f"cannot remove lock: {exc}", file=str(path)) from None
+    return info

@@ -1,0 +1,559 @@
+"""Deployment records in the network repository's git, outside the user's branches.
+
+    refs/netimmutable/good/<host>   -> the release commit last verified good on <host> (keeps it reachable
+                                       even when a force-push removes it from every branch)
+    refs/netimmutable/good-log      -> chain of commits whose ``good.json`` says who marked which release
+                                       good on which host, when, in which run
+    refs/netimmutable/runs          -> chain of record commits, one per run; each tree holds ``run.json``
+                                       and ``rollback/<host>.cfg`` (running configs captured before a
+                                       first deployment). Merge commits (from ``fetch_records``) hold none.
+
+Everything is written with plumbing (``hash-object -w``, ``mktree``, ``commit-tree``) and published with
+``update-ref <ref> <new> <expected-old>``: a writer that lost a race re-reads the tip and tries again, so
+concurrent writers never lose a record. The working tree, the index and the user's branches are never
+touched. Records hold what the caller gives them: configs with ``<<secret:name>>`` placeholders, diffs
+already masked. Timestamps are UTC (ISO 8601, ``Z``).
+
+Examples:
+    >>> good_ref("r1")
+    'refs/netimmutable/good/r1'
+    >>> HostOutcome("rolled-back").is_failure
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import socket
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import git
+
+from netimmutable.artifacts import git_env
+from netimmutable.errors import RepoError
+from netimmutable.inventory import HOST_NAME_RE
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
+from netimmutable.repo import NetworkRepo
+
+__all__ = [
+    "GOOD_LOG_REF",
+    "GOOD_PREFIX",
+    "RECORDS_NAMESPACE",
+    "RUNS_REF",
+    "GoodEntry",
+    "HostOutcome",
+    "HostRecord",
+    "Records",
+    "RunRecord",
+    "good_ref",
+    "new_run_id",
+    "operator_identity",
+    "utc_now",
+]
+
+RECORDS_NAMESPACE = "refs/netimmutable"
+GOOD_PREFIX = f"{RECORDS_NAMESPACE}/good/"
+GOOD_LOG_REF = f"{RECORDS_NAMESPACE}/good-log"
+RUNS_REF = f"{RECORDS_NAMESPACE}/runs"
+RUN_SCHEMA = "netimmutable.run/1"
+_RETRIES = 50
+
+
+def utc_now() -> str:
+    """The current time in UTC, ISO 8601 with a ``Z`` (seconds precision, as every record uses)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    """A run id that sorts by start time and is unique across machines: ``20240501T120000Z-1a2b3c4d``."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:8]
+
+
+def operator_identity(gitrepo: git.Repo | None = None) -> str:
+    """``user@machine``, plus the git identity when one is configured: ``ann@lap (Ann <ann@x.org>)``."""
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    if gitrepo is None:
+        return who
+    reader = gitrepo.config_reader()
+    name = str(reader.get_value("user", "name", default="") or "")
+    email = str(reader.get_value("user", "email", default="") or "")
+    if name or email:
+        who += f" ({name} <{email}>)" if email else f" ({name})"
+    return who
+
+
+def good_ref(host: str) -> str:
+    if not HOST_NAME_RE.match(host) or host.endswith((".lock", ".")) or ".." in host:
+        raise RepoError(f"host name {host!r} cannot be used in a git ref name", host=host)
+    return f"{GOOD_PREFIX}{host}"
+
+
+class HostOutcome(StrEnum):
+    """How one host ended in a run."""
+
+    CONFIRMED = "confirmed"  # new release pushed, verified, confirmed, recorded good
+    UNCHANGED = "unchanged"  # nothing to push; running verified equal to the release
+    ROLLED_BACK = "rolled-back"  # verification failed; back on the last-good config, verified
+    REVERTED = "reverted"  # the device-side timer reverted the commit; back on last good, verified
+    ROLLBACK_FAILED = "rollback-failed"  # a person must act
+    REFUSED = "refused"  # a pre-check refused the host (drift, plan mismatch); device untouched
+    UNREACHABLE = "unreachable"  # device untouched
+    FAILED = "failed"  # a device error (e.g. config rejected); device unchanged
+    SKIPPED = "skipped"  # not attempted (failure budget spent, stopped after canary)
+    UNKNOWN = "unknown"  # state could not be established; lock kept, `netimmutable recover`
+
+    @property
+    def is_failure(self) -> bool:
+        return self not in (HostOutcome.CONFIRMED, HostOutcome.UNCHANGED, HostOutcome.SKIPPED)
+
+    @classmethod
+    def parse(cls, value: str) -> HostOutcome:
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.UNKNOWN
+
+
+_SEVERITY = {o: i for i, o in enumerate(HostOutcome)}
+_SEVERITY.update({HostOutcome.ROLLBACK_FAILED: 100, HostOutcome.UNKNOWN: 99})
+
+
+@dataclass(frozen=True, slots=True)
+class GoodEntry:
+    """The release last verified good on a host, and who recorded it when."""
+
+    host: str
+    release: str
+    run_id: str
+    when_utc: str
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecord:
+    """One host's part of a run."""
+
+    host: str
+    outcome: HostOutcome
+    message: str = ""
+    release: str | None = None
+    """The release this run put (or tried to put) on the host."""
+    device_diff: str = ""
+    """The device's own diff of the candidate, secrets masked by the caller."""
+    pre_config_digest: str | None = None
+    post_config_digest: str | None = None
+    pre_state_digest: str | None = None
+    post_state_digest: str | None = None
+    rollback_target: str | None = None
+    """The last-good release sha the host goes back to, or ``"captured"`` (``rollback/<host>.cfg``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "outcome": str(self.outcome),
+            "message": self.message,
+            "release": self.release,
+            "device_diff": self.device_diff,
+            "pre_config_digest": self.pre_config_digest,
+            "post_config_digest": self.post_config_digest,
+            "pre_state_digest": self.pre_state_digest,
+            "post_state_digest": self.post_state_digest,
+            "rollback_target": self.rollback_target,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> HostRecord:
+        def opt(key: str) -> str | None:
+            value = data.get(key)
+            return None if value is None else str(value)
+
+        return cls(
+            host=str(data["host"]),
+            outcome=HostOutcome.parse(str(data.get("outcome", "unknown"))),
+            message=str(data.get("message") or ""),
+            release=opt("release"),
+            device_diff=str(data.get("device_diff") or ""),
+            pre_config_digest=opt("pre_config_digest"),
+            post_config_digest=opt("post_config_digest"),
+            pre_state_digest=opt("pre_state_digest"),
+            post_state_digest=opt("post_state_digest"),
+            rollback_target=opt("rollback_target"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run (deploy, rollback, recover): who, when (UTC), which release, flags, per-host outcomes."""
+
+    run_id: str
+    kind: str
+    release: str | None
+    started_utc: str
+    ended_utc: str
+    operator: str
+    hosts: tuple[HostRecord, ...] = ()
+    flags: tuple[str, ...] = ()
+    """Overrides and options as given, e.g. ``("--force-drift", "--revert-in=60")``."""
+    message: str = ""
+    record_sha: str | None = field(default=None, compare=False)
+    """The record commit (set when read from git)."""
+
+    @property
+    def outcome(self) -> HostOutcome | None:
+        """The most severe host outcome (None for a run without hosts)."""
+        if not self.hosts:
+            return None
+        return max((h.outcome for h in self.hosts), key=lambda o: _SEVERITY[o])
+
+    def host(self, name: str) -> HostRecord | None:
+        return next((h for h in self.hosts if h.host == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": RUN_SCHEMA,
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "release": self.release,
+            "started_utc": self.started_utc,
+            "ended_utc": self.ended_utc,
+            "operator": self.operator,
+            "flags": list(self.flags),
+            "message": self.message,
+            "outcome": str(self.outcome) if self.outcome else None,
+            "hosts": [h.to_json() for h in self.hosts],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], record_sha: str | None = None) -> RunRecord:
+        release = data.get("release")
+        return cls(
+            run_id=str(data["run_id"]),
+            kind=str(data.get("kind") or "deploy"),
+            release=None if release is None else str(release),
+            started_utc=str(data.get("started_utc") or ""),
+            ended_utc=str(data.get("ended_utc") or ""),
+            operator=str(data.get("operator") or ""),
+            hosts=tuple(HostRecord.from_json(h) for h in data.get("hosts") or ()),
+            flags=tuple(str(f) for f in data.get("flags") or ()),
+            message=str(data.get("message") or ""),
+            record_sha=record_sha,
+        )
+
+
+class Records:
+    """Read and write deployment records of one network repository (see the module docstring)."""
+
+    def __init__(self, repo: NetworkRepo, gitrepo: git.Repo) -> None:
+        self.repo = repo
+        self.git = gitrepo
+
+    # ---------------------------------------------------------------------------------------- plumbing
+    def _run(self, *args: str, data: bytes | None = None, strip: bool = True) -> str:
+        env = git_env(self.git)
+        try:
+            if data is None:
+                return str(self.git.git.execute(["git", *args], env=env, strip_newline_in_stdout=strip))
+            with tempfile.TemporaryFile() as stdin:
+                stdin.write(data)
+                stdin.seek(0)
+                return str(
+                    self.git.git.execute(
+                        ["git", *args], istream=stdin, env=env, strip_newline_in_stdout=strip
+                    )
+                )
+        except git.GitCommandError as exc:
+            raise RepoError(f"git {args[0]} failed: {str(exc.stderr).strip() or exc}") from None
+
+    def ref(self, name: str) -> str | None:
+        """The object a ref points at, or None when it does not exist."""
+        try:
+            return str(self.git.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")).strip() or None
+        except git.GitCommandError:
+            return None
+
+    def save_blob(self, text: str) -> str:
+        """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
+        return self._run("hash-object", "-w", "--stdin", data=text.encode("utf-8")).strip()
+
+    def read_blob(self, sha: str) -> str:
+        return self._run("cat-file", "blob", sha, strip=False)
+
+    def _tree(self, entries: Mapping[str, str | Mapping[str, str]]) -> str:
+        """Write a tree: name -> text (a blob) or name -> {name -> text} (a sub-tree of blobs)."""
+        lines = []
+        for name in sorted(entries):
+            value = entries[name]
+            if isinstance(value, str):
+                lines.append(f"100644 blob {self.save_blob(value)}\t{name}")
+            else:
+                lines.append(f"040000 tree {self._tree(value)}\t{name}")
+        return self._run("mktree", data=("\n".join(lines) + "\n").encode() if lines else b"").strip()
+
+    def _commit(self, tree: str, parents: tuple[str, ...], message: str) -> str:
+        args = ["commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self._run(*args, data=message.encode("utf-8")).strip()
+
+    def _update_ref(self, ref: str, new: str, old: str | None, reason: str) -> bool:
+        """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved."""
+        expected = old if old is not None else "0" * len(new)
+        try:
+            self.git.git.update_ref("-m", reason, ref, new, expected)
+        except git.GitCommandError:
+            return False
+        return True
+
+    def _append(self, ref: str, build: Any, message: str) -> str:
+        """Add a commit on top of chain ``ref``; ``build(tip)`` returns the tree. Retries on races."""
+        for attempt in range(_RETRIES):
+            tip = self.ref(ref)
+            tree = build(tip)
+            commit = self._commit(tree, (tip,) if tip else (), message)
+            if self._update_ref(ref, commit, tip, message.splitlines()[0]):
+                return commit
+            time.sleep(0.01 * (attempt + 1))
+        raise RepoError(f"could not update {ref}: other writers kept moving it", hint="try again")
+
+    def _json_at(self, commit: str, path: str) -> Any:
+        try:
+            blob = self.git.commit(commit).tree / path
+        except KeyError:
+            return None
+        return json.loads(blob.data_stream.read().decode("utf-8"))
+
+    # ------------------------------------------------------------------------------------------ good
+    def _good_table(self) -> dict[str, dict[str, str]]:
+        tip = self.ref(GOOD_LOG_REF)
+        data = self._json_at(tip, "good.json") if tip else None
+        hosts = (data or {}).get("hosts") or {}
+        return {str(k): dict(v) for k, v in hosts.items()}
+
+    def good_hosts(self) -> list[str]:
+        """Every host that has a last-good release."""
+        out = self.git.git.for_each_ref("--format=%(refname)", GOOD_PREFIX)
+        return sorted(line.removeprefix(GOOD_PREFIX) for line in out.splitlines() if line)
+
+    def last_good(self, host: str) -> GoodEntry | None:
+        release = self.ref(good_ref(host))
+        if release is None:
+            return None
+        meta = self._good_table().get(host)
+        if meta and meta.get("release") == release:
+            return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
+        return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
+
+    def mark_good(self, host: str, release_sha: str, run_id: str) -> None:
+        """Record ``release_sha`` as verified good on ``host`` (call only after verification passed)."""
+        ref = good_ref(host)
+        try:
+            release = str(self.git.git.rev_parse("--verify", f"{release_sha}^{{commit}}")).strip()
+        except git.GitCommandError:
+            raise RepoError(f"unknown release {release_sha!r}", host=host) from None
+        for _ in range(_RETRIES):
+            if self._update_ref(ref, release, self.ref(ref), f"netimmutable: good {host} run {run_id}"):
+                break
+        else:  # pragma: no cover - only with a writer that never stops
+            raise RepoError(f"could not update {ref}", host=host)
+        entry = {"release": release, "run_id": run_id, "when_utc": utc_now(), "operator": self.operator()}
+
+        def build(tip: str | None) -> str:
+            data = self._json_at(tip, "good.json") if tip else None
+            hosts = dict((data or {}).get("hosts") or {})
+            hosts[host] = entry
+            return self._tree({"good.json": _dumps({"hosts": hosts})})
+
+        self._append(GOOD_LOG_REF, build, f"good {host} {release[:10]} (run {run_id})")
+
+    def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
+        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it)."""
+        name = branch or self.repo.settings.approval_branch
+        try:
+            self.git.git.merge_base("--is-ancestor", release_sha, f"refs/heads/{name}")
+        except git.GitCommandError:
+            return False
+        return True
+
+    def _artifact(self, release: str, host: str, suffix: str) -> str | None:
+        path = f"{self.repo.settings.snapshots_dir}/{host}{suffix}"
+        try:
+            blob = self.git.commit(release).tree / path
+        except (KeyError, ValueError):
+            return None
+        return str(blob.data_stream.read().decode("utf-8"))
+
+    def artifact(self, release: str, host: str) -> str | None:
+        """``snapshots/<host>.cfg`` at ``release`` (None when the release has none)."""
+        return self._artifact(release, host, CONFIG_SUFFIX)
+
+    def expectations(self, release: str, host: str) -> str | None:
+        return self._artifact(release, host, EXPECT_SUFFIX)
+
+    def good_artifact(self, host: str) -> str | None:
+        """The config of the host's last-good release, else the running config captured before its first
+        deployment (the newest run that captured one), else None."""
+        entry = self.last_good(host)
+        if entry is not None:
+            return self.artifact(entry.release, host)
+        return self.captured_config(host)
+
+    def captured_config(self, host: str, limit: int = 500) -> str | None:
+        """The newest ``rollback/<host>.cfg`` stored with a run record."""
+        for sha in self._run_shas(limit):
+            try:
+                blob = self.git.commit(sha).tree / f"rollback/{host}{CONFIG_SUFFIX}"
+            except KeyError:
+                continue
+            return str(blob.data_stream.read().decode("utf-8"))
+        return None
+
+    # ------------------------------------------------------------------------------------------ runs
+    def operator(self) -> str:
+        return operator_identity(self.git)
+
+    def write_run(self, run: RunRecord, captured: Mapping[str, str]) -> str:
+        """Append a run record (and the configs captured before first deployments); returns its commit."""
+        payload = _dumps(run.to_json())
+        files: dict[str, str | Mapping[str, str]] = {"run.json": payload}
+        if captured:
+            for host in captured:
+                good_ref(host)  # validates the name
+            files["rollback"] = {f"{h}{CONFIG_SUFFIX}": text for h, text in captured.items()}
+        tree = self._tree(files)
+        outcome = run.outcome
+        summary = f"{run.kind} {run.run_id}: {run.release[:10] if run.release else '-'}"
+        summary += f", {len(run.hosts)} host(s), {outcome}" if outcome else ""
+        return self._append(RUNS_REF, lambda _tip: tree, f"{summary}\n\nNetimmutable-Run: {run.run_id}\n")
+
+    def _run_shas(self, limit: int) -> Iterator[str]:
+        if self.ref(RUNS_REF) is None:
+            return
+        out = self.git.git.log("--format=%H", "--date-order", f"-n{limit}", RUNS_REF, "--")
+        yield from (line for line in out.splitlines() if line)
+
+    def runs(self, host: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """Runs, newest first; with ``host``, only runs that touched it."""
+        result: list[RunRecord] = []
+        for sha in self._run_shas(max(limit, 1) * 20 if host else max(limit, 1) * 2):
+            data = self._json_at(sha, "run.json")
+            if data is None:  # a merge commit from fetch_records
+                continue
+            run = RunRecord.from_json(data, record_sha=sha)
+            if host is not None and run.host(host) is None:
+                continue
+            result.append(run)
+            if len(result) >= limit:
+                break
+        return result
+
+    def run(self, run_id: str) -> RunRecord | None:
+        return next((r for r in self.runs(limit=1000) if r.run_id == run_id), None)
+
+    def last_run_of(self, host: str) -> tuple[RunRecord, HostRecord] | None:
+        runs = self.runs(host, limit=1)
+        if not runs:
+            return None
+        record = runs[0].host(host)
+        return None if record is None else (runs[0], record)
+
+    # -------------------------------------------------------------------------------- push and fetch
+    def push_records(self, remote: str) -> None:
+        """Push every record ref to ``remote`` (fast-forward only: fetch first when the remote moved)."""
+        try:
+            self.git.git.push(remote, f"{RECORDS_NAMESPACE}/*:{RECORDS_NAMESPACE}/*")
+        except git.GitCommandError as exc:
+            raise RepoError(
+                f"pushing records to {remote} failed: {str(exc.stderr).strip() or exc}",
+                hint=f"`netimmutable records fetch {remote}` merges the remote's records; then push again",
+            ) from None
+
+    def fetch_records(self, remote: str) -> list[str]:
+        """Fetch ``remote``'s records and merge them into ours; returns the refs that changed.
+
+        Run chains are joined with a merge commit (no record is dropped on either side); for each host the
+        newer good mark (by its UTC time) wins.
+        """
+        staging = f"refs/netimmutable-fetch/{_safe(remote)}"
+        try:
+            self.git.git.fetch("--no-tags", remote, f"+{RECORDS_NAMESPACE}/*:{staging}/*")
+        except git.GitCommandError as exc:
+            raise RepoError(
+                f"fetching records from {remote} failed: {str(exc.stderr).strip() or exc}"
+            ) from None
+        changed: list[str] = []
+        try:
+            if self._merge_chain(RUNS_REF, f"{staging}/runs", None):
+                changed.append(RUNS_REF)
+            theirs_table = self._table_at(f"{staging}/good-log")
+            ours_table = self._good_table()
+            if self._merge_chain(GOOD_LOG_REF, f"{staging}/good-log", (ours_table, theirs_table)):
+                changed.append(GOOD_LOG_REF)
+            for host, meta in theirs_table.items():
+                mine = ours_table.get(host)
+                if mine is None or str(meta.get("when_utc", "")) > str(mine.get("when_utc", "")):
+                    ref, release = good_ref(host), str(meta["release"])
+                    if self.ref(f"{staging}/good/{host}") == release and self.ref(ref) != release:
+                        self._update_ref(
+                            ref, release, self.ref(ref), f"netimmutable: good {host} from {remote}"
+                        )
+                        changed.append(ref)
+        finally:
+            out = self.git.git.for_each_ref("--format=%(refname)", staging)
+            for name in out.splitlines():
+                if name:
+                    self.git.git.update_ref("-d", name)
+        return changed
+
+    def _table_at(self, ref: str) -> dict[str, dict[str, str]]:
+        tip = self.ref(ref)
+        data = self._json_at(tip, "good.json") if tip else None
+        return {str(k): dict(v) for k, v in ((data or {}).get("hosts") or {}).items()}
+
+    def _merge_chain(
+        self, ref: str, theirs_ref: str, tables: tuple[dict[str, Any], dict[str, Any]] | None
+    ) -> bool:
+        theirs = self.ref(theirs_ref)
+        if theirs is None:
+            return False
+        for _ in range(_RETRIES):
+            ours = self.ref(ref)
+            if ours == theirs or (ours and self._is_ancestor(theirs, ours)):
+                return False
+            if ours is None or self._is_ancestor(ours, theirs):
+                new = theirs
+            else:
+                if tables is None:
+                    tree = self._tree({})
+                else:
+                    merged = dict(tables[0])
+                    for host, meta in tables[1].items():
+                        if host not in merged or str(meta["when_utc"]) > str(merged[host]["when_utc"]):
+                            merged[host] = meta
+                    tree = self._tree({"good.json": _dumps({"hosts": merged})})
+                new = self._commit(tree, (ours, theirs), "merge records fetched from a remote")
+            if self._update_ref(ref, new, ours, "netimmutable: merge fetched records"):
+                return True
+        raise RepoError(f"could not update {ref}: other writers kept moving it")  # pragma: no cover
+
+    def _is_ancestor(self, a: str, b: str) -> bool:
+        try:
+            self.git.git.merge_base("--is-ancestor", a, b)
+        except git.GitCommandError:
+            return False
+        return True
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "remote"

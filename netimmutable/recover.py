@@ -1,0 +1,502 @@
+"""Recovering runs that stopped mid-change (SIGKILL, power loss, lost terminal).
+
+For every in-flight host of an unfinished journal (see ``netimmutable.journal``) the device is inspected:
+pending commit? running config (normalized, secrets resolved) equal to the release's artifact, or to the
+rollback target the journal names? Then exactly one of:
+
+- on the new artifact and it **verifies** (post-checks: convergence + expectations, through the ``Verifier``
+  callback, by default ``checks.post_check``) -> confirm a pending commit, record the release good;
+- on the rollback target -> confirm any pending commit (it keeps the target), verify -> "already back";
+- anything else that this run may have caused (a commit or rollback was begun, or a commit is pending) ->
+  cancel the pending commit, full replace with the rollback target, verify -> "rolled back";
+- otherwise (unreachable, no rollback target known, the target itself fails its checks, the device runs a
+  config this run did not put there) -> UNKNOWN with instructions; the device lock is kept.
+
+Nothing is recorded good without verification. Each recovery writes its own journal and a ``recover`` run
+record; hosts it settles are finished in the dead run's journal, which is closed when nothing is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import git
+from nornir.core.inventory import Host
+
+from netimmutable.checks import ChangeScope, CheckTarget, convergence_diff, post_check
+from netimmutable.connections import prepare_hosts
+from netimmutable.errors import NetImmutableError
+from netimmutable.exitcodes import ExitCode
+from netimmutable.inventory import LoadedInventory
+from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
+from netimmutable.locks import device_lock, list_locks, repo_lock
+from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
+from netimmutable.repo import NetworkRepo
+from netimmutable.secrets import Secrets
+
+__all__ = [
+    "HostRecovery",
+    "RecoverDevice",
+    "RecoveryAction",
+    "RecoveryReport",
+    "UnfinishedRunError",
+    "Verifier",
+    "VerifyRequest",
+    "VerifyResult",
+    "check_unfinished",
+    "default_verifier",
+    "forget",
+    "recover",
+]
+
+
+class UnfinishedRunError(NetImmutableError):
+    """A run stopped mid-change; ``netimmutable recover`` must settle its devices first."""
+
+
+class RecoveryAction(StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_BACK = "already-back"
+    ROLLED_BACK = "rolled-back"
+    UNKNOWN = "unknown"
+
+
+_OUTCOME = {
+    RecoveryAction.CONFIRMED: HostOutcome.CONFIRMED,
+    RecoveryAction.ALREADY_BACK: HostOutcome.REVERTED,
+    RecoveryAction.ROLLED_BACK: HostOutcome.ROLLED_BACK,
+    RecoveryAction.UNKNOWN: HostOutcome.UNKNOWN,
+}
+
+
+class RecoverDevice(Protocol):
+    """The part of ``netimmutable.device.Device`` recovery uses (plus what ``checks.post_check`` reads)."""
+
+    name: str
+    platform: str
+
+    def running_config(self) -> str: ...
+    def has_pending_commit(self) -> bool: ...
+    def confirm(self) -> None: ...
+    def rollback_driver(self) -> None: ...
+    def load_replace(self, config: str) -> None: ...
+    def discard(self) -> None: ...
+    def commit(self, message: str, revert_in: int | None) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRequest:
+    """What to verify: ``config`` is resolved (secrets as values), ``expectations`` the release's."""
+
+    device: RecoverDevice
+    host: str
+    config: str
+    expectations: str | None
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    failures: tuple[str, ...] = ()
+
+
+Verifier = Callable[[VerifyRequest], VerifyResult]
+
+
+def default_verifier(repo: NetworkRepo) -> Verifier:
+    """Post-checks as a deploy runs them (convergence, then expectations polled until the settle time);
+    there is no pre-state after a crash, so no regression check."""
+    policy = repo.settings.deploy
+
+    def verify(request: VerifyRequest) -> VerifyResult:
+        target = CheckTarget(
+            request.config, request.expectations, request.expectations is not None, request.label
+        )
+        result = post_check(
+            request.device,  # type: ignore[arg-type]  # a Device is a StateDevice too
+            target,
+            None,
+            ChangeScope(),
+            settle_timeout=policy.settle_timeout,
+            settle_interval=policy.settle_interval,
+            extra=repo.settings.ignore_lines,
+        )
+        return VerifyResult(result.ok, result.failures)
+
+    return verify
+
+
+@dataclass(frozen=True, slots=True)
+class HostRecovery:
+    run_id: str
+    host: str
+    action: RecoveryAction
+    message: str
+    instructions: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryReport:
+    recover_run: str | None
+    runs: tuple[str, ...]
+    """The unfinished runs that were looked at."""
+    hosts: tuple[HostRecovery, ...]
+    closed_runs: tuple[str, ...]
+    record_sha: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        actions = {h.action for h in self.hosts}
+        if RecoveryAction.UNKNOWN in actions:
+            return ExitCode.ROLLBACK_FAILED
+        return ExitCode.ROLLED_BACK if RecoveryAction.ROLLED_BACK in actions else ExitCode.OK
+
+
+def check_unfinished(repo: NetworkRepo) -> None:
+    """Refuse to start a run while an earlier one is unfinished (call at the start of every run)."""
+    runs = [r for r in unfinished_runs(repo) if r.hosts]
+    if not runs:
+        return
+    first = runs[0]
+    hosts = ", ".join(h.host for h in first.hosts)
+    more = f" (and {len(runs) - 1} more run(s))" if len(runs) > 1 else ""
+    raise UnfinishedRunError(
+        f"run {first.run_id} ({first.kind}) of {first.user} stopped mid-change on {hosts}{more}",
+        file=str(first.journal),
+        hint="`netimmutable recover` inspects those devices and confirms, rolls back or reports them",
+    )
+
+
+# --------------------------------------------------------------------------------------- one host
+class _Host:
+    """Recovery of one in-flight host."""
+
+    def __init__(
+        self,
+        flight: InFlight,
+        device: RecoverDevice,
+        records: Records,
+        secrets: Secrets,
+        verify: Verifier,
+        journal: Journal,
+        recover_id: str,
+        extra: Sequence[str],
+    ) -> None:
+        self.f, self.dev, self.records, self.secrets = flight, device, records, secrets
+        self.verify, self.journal, self.recover_id, self.extra = verify, journal, recover_id, extra
+        self.new = records.artifact(flight.release, flight.host) if flight.release else None
+        self.new_expect = records.expectations(flight.release, flight.host) if flight.release else None
+        self.target, self.target_expect, self.target_label = self._target()
+
+    def _target(self) -> tuple[str | None, str | None, str]:
+        f, rec = self.f, self.records
+        if f.rollback_release:
+            label = f"last-good release {f.rollback_release[:10]}"
+            return (
+                rec.artifact(f.rollback_release, f.host),
+                rec.expectations(f.rollback_release, f.host),
+                label,
+            )
+        if f.rollback_blob:
+            return rec.read_blob(f.rollback_blob), None, "the config captured before the first deployment"
+        good = rec.last_good(f.host)
+        if good is not None and good.run_id != f.run_id and good.release != f.release:
+            label = f"last-good release {good.release[:10]}"
+            return rec.artifact(good.release, f.host), rec.expectations(good.release, f.host), label
+        return None, None, "no rollback target"
+
+    def _before(self, step: Step, reason: str = "") -> None:
+        """Journal a step of the recovery with everything a later recovery needs, should this one die."""
+        f = self.f
+        self.journal.before(
+            f.host,
+            step,
+            release=f.release,
+            rollback_release=f.rollback_release,
+            rollback_blob=f.rollback_blob,
+            recovering=f.run_id,
+            reason=reason,
+        )
+
+    def _on(self, config: str | None, running: str) -> bool:
+        if config is None:
+            return False
+        return not convergence_diff(self.secrets.resolve(config), running, self.dev.platform, self.extra)
+
+    def _result(self, action: RecoveryAction, message: str, instructions: str = "") -> HostRecovery:
+        return HostRecovery(self.f.run_id, self.f.host, action, self.secrets.mask(message), instructions)
+
+    def run(self) -> HostRecovery:
+        f, dev = self.f, self.dev
+        for _ in range(2):
+            pending, running = dev.has_pending_commit(), dev.running_config()
+            if self._on(self.new, running):
+                return self._on_new(pending)
+            if self._on(self.target, running):
+                return self._on_target(pending)
+            if pending:  # the run's commit (or a rollback's) waits for a confirm: cancel it, look again
+                self._before("rollback", reason="cancel pending commit")
+                dev.rollback_driver()
+                self.journal.after(f.host, "rollback", "ok")
+                continue
+            break
+        if not f.committed:
+            return self._result(
+                RecoveryAction.UNKNOWN,
+                f"the device runs neither release {(f.release or '?')[:10]} nor {self.target_label}, "
+                f"and run {f.run_id} never committed on it: someone else changed it",
+                "compare it with `netimmutable verify --limit HOST`, fix it, then "
+                "`netimmutable recover --forget HOST`",
+            )
+        return self._roll_back("it runs neither the new release nor the rollback target")
+
+    def _on_new(self, pending: bool) -> HostRecovery:
+        f = self.f
+        assert self.new is not None  # noqa: S101 - _on() was true
+        checked = self.verify(
+            VerifyRequest(self.dev, f.host, self.secrets.resolve(self.new), self.new_expect, "artifact")
+        )
+        if not checked.ok:
+            return self._roll_back(
+                "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
+            )
+        if pending:
+            self._before("confirm")
+            self.dev.confirm()
+            self.journal.after(f.host, "confirm", "ok")
+        assert f.release is not None  # noqa: S101 - self.new exists
+        self.records.mark_good(f.host, f.release, self.recover_id)
+        done = "confirmed the pending commit; " if pending else ""
+        return self._result(
+            RecoveryAction.CONFIRMED, f"{done}release {f.release[:10]} verified and recorded good"
+        )
+
+    def _on_target(self, pending: bool) -> HostRecovery:
+        f = self.f
+        assert self.target is not None  # noqa: S101 - _on() was true
+        if pending:  # a commit of the target itself (a rollback) waits: confirming keeps the target
+            self._before("confirm", reason="keep the rollback target")
+            self.dev.confirm()
+            self.journal.after(f.host, "confirm", "ok")
+        checked = self.verify(
+            VerifyRequest(
+                self.dev, f.host, self.secrets.resolve(self.target), self.target_expect, "rollback target"
+            )
+        )
+        if not checked.ok:
+            return self._result(
+                RecoveryAction.UNKNOWN,
+                f"back on {self.target_label} but its checks fail: {'; '.join(checked.failures)}",
+                "a person must look at the device; then `netimmutable recover --forget HOST`",
+            )
+        return self._result(RecoveryAction.ALREADY_BACK, f"back on {self.target_label}, verified")
+
+    def _roll_back(self, why: str) -> HostRecovery:
+        f, dev = self.f, self.dev
+        if self.target is None:
+            return self._result(
+                RecoveryAction.UNKNOWN,
+                f"{why}; and no rollback target is known",
+                "push a known-good release by hand: `netimmutable rollback HOST --to REV`",
+            )
+        self._before("rollback", reason=why[:200])
+        if dev.has_pending_commit():
+            dev.rollback_driver()  # cancel the pending commit first: back to its pre-commit config
+        if not self._on(self.target, dev.running_config()):
+            dev.load_replace(self.secrets.resolve(self.target))
+            try:
+                dev.commit(f"netimmutable recover {self.recover_id}: back to {self.target_label}", None)
+            except NetImmutableError:
+                dev.discard()
+                raise
+        self.journal.after(f.host, "rollback", "ok")
+        checked = self.verify(
+            VerifyRequest(
+                dev, f.host, self.secrets.resolve(self.target), self.target_expect, "rollback target"
+            )
+        )
+        if not checked.ok:
+            return self._result(
+                RecoveryAction.UNKNOWN,
+                f"{why}; rolled back to {self.target_label}, but its checks fail: "
+                + "; ".join(checked.failures),
+                "a person must look at the device; then `netimmutable recover --forget HOST`",
+            )
+        return self._result(
+            RecoveryAction.ROLLED_BACK, f"{why}; rolled back to {self.target_label}, verified"
+        )
+
+
+# ------------------------------------------------------------------------------------------- runs
+def _open_default(host: Host) -> RecoverDevice:
+    from netimmutable.device import Device
+
+    return Device.open(host)
+
+
+def recover(
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    loaded: LoadedInventory,
+    *,
+    hosts: Collection[str] = (),
+    verifier: Verifier | None = None,
+    open_device: Callable[[Host], RecoverDevice] | None = None,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> RecoveryReport:
+    """Settle every in-flight host of every unfinished run (only ``hosts`` when given)."""
+    runs = unfinished_runs(repo)
+    if not runs:
+        return RecoveryReport(None, (), (), ())
+    records = Records(repo, gitrepo)
+    verify = verifier or default_verifier(repo)
+    opener = open_device or _open_default
+    recover_id = new_run_id()
+    started = utc_now()
+    results: list[HostRecovery] = []
+    dead = {r.run_id for r in runs}
+    with (
+        repo_lock(repo, recover_id, "recover", takeover=dead),
+        Journal.open(repo, recover_id, kind="recover") as journal,
+    ):
+        secrets = Secrets(repo)
+        for run in runs:
+            original = Journal.attach(repo, run.run_id)
+            try:
+                for flight in run.hosts:
+                    if hosts and flight.host not in hosts:
+                        continue
+                    progress(f"{flight.host}: recovering run {run.run_id} (last step: {flight.step})")
+                    outcome = _recover_host(
+                        repo, loaded, flight, records, secrets, verify, journal, recover_id, opener
+                    )
+                    results.append(outcome)
+                    progress(f"{flight.host}: {outcome.action}: {outcome.message}")
+                    if outcome.action is not RecoveryAction.UNKNOWN:
+                        original.finish(flight.host, f"recovered by {recover_id}: {outcome.action}")
+                        journal.finish(flight.host, str(outcome.action))
+
+            finally:
+                original.abandon()
+        closed = _close_settled(repo, runs, recover_id)
+    record_sha = None
+    if results:
+        release = next((r.release for r in runs if r.release), None)
+        record = RunRecord(
+            run_id=recover_id,
+            kind="recover",
+            release=release,
+            started_utc=started,
+            ended_utc=utc_now(),
+            operator=records.operator(),
+            hosts=tuple(HostRecord(h.host, _OUTCOME[h.action], h.message, release=release) for h in results),
+            message="recovery of run(s) " + ", ".join(sorted(dead)),
+        )
+        record_sha = records.write_run(record, {})
+    return RecoveryReport(recover_id, tuple(sorted(dead)), tuple(results), closed, record_sha)
+
+
+def _recover_host(
+    repo: NetworkRepo,
+    loaded: LoadedInventory,
+    flight: InFlight,
+    records: Records,
+    secrets: Secrets,
+    verify: Verifier,
+    journal: Journal,
+    recover_id: str,
+    opener: Callable[[Host], RecoverDevice],
+) -> HostRecovery:
+    host = loaded.inventory.hosts.get(flight.host)
+    if host is None:
+        return HostRecovery(
+            flight.run_id,
+            flight.host,
+            RecoveryAction.UNKNOWN,
+            "the host is no longer in the inventory",
+            "put it back in the inventory, or check it by hand and `netimmutable recover --forget HOST`",
+        )
+    lock = device_lock(repo, flight.host, flight.run_id, f"recover {recover_id}", takeover={flight.run_id})
+    try:
+        lock.acquire()
+    except NetImmutableError as exc:
+        return HostRecovery(flight.run_id, flight.host, RecoveryAction.UNKNOWN, exc.message, exc.hint or "")
+    try:
+        prepare_hosts(repo, [host])
+        try:
+            device = opener(host)
+        except NetImmutableError as exc:
+            deadline = (
+                f" (its revert timer was due {flight.revert_deadline_utc})"
+                if flight.revert_deadline_utc
+                else ""
+            )
+            outcome = HostRecovery(
+                flight.run_id,
+                flight.host,
+                RecoveryAction.UNKNOWN,
+                f"cannot reach the device: {exc.message}{deadline}",
+                "run `netimmutable recover` again once the device is reachable",
+            )
+        else:
+            try:
+                outcome = _Host(
+                    flight, device, records, secrets, verify, journal, recover_id, repo.settings.ignore_lines
+                ).run()
+            except NetImmutableError as exc:
+                outcome = HostRecovery(
+                    flight.run_id,
+                    flight.host,
+                    RecoveryAction.UNKNOWN,
+                    secrets.mask(f"recovery failed: {exc.message}"),
+                    "check the device by hand, then `netimmutable recover` again (or `--forget HOST`)",
+                )
+            finally:
+                device.close()
+    except BaseException:
+        lock.keep("recovery was interrupted")
+        raise
+    if outcome.action is RecoveryAction.UNKNOWN:
+        lock.keep(f"UNKNOWN after recovery {recover_id}: {outcome.message[:120]}")
+    lock.release()
+    return outcome
+
+
+def _close_settled(repo: NetworkRepo, runs: Sequence[UnfinishedRun], recover_id: str) -> tuple[str, ...]:
+    """Close the journals of runs with nothing left in flight and remove their leftover (stale) locks."""
+    left = {r.run_id: r for r in unfinished_runs(repo)}
+    closed: list[str] = []
+    for run in runs:
+        remaining = left.get(run.run_id)
+        if remaining is not None and remaining.hosts:
+            continue
+        if remaining is not None and not remaining.closed:
+            Journal.attach(repo, run.run_id).close(by=recover_id)
+        closed.append(run.run_id)
+        for held in list_locks(repo):
+            if held.info is not None and held.info.run_id == run.run_id and held.info.stale:
+                held.path.unlink(missing_ok=True)
+    return tuple(closed)
+
+
+def forget(repo: NetworkRepo, host: str, who: str) -> list[str]:
+    """A person checked ``host`` by hand: finish it in every unfinished run and drop its kept lock."""
+    touched: list[str] = []
+    for run in unfinished_runs(repo):
+        if any(h.host == host for h in run.hosts):
+            journal = Journal.attach(repo, run.run_id)
+            journal.finish(host, f"forgotten by {who}")
+            if not run.closed and len(run.hosts) == 1:
+                journal.close(by=who)
+            else:
+                journal.abandon()
+            touched.append(run.run_id)
+    for held in list_locks(repo):
+        if held.path.name == f"device-{host}.lock" and (held.info is None or held.info.stale):
+            held.path.unlink(missing_ok=True)
+    return touched

@@ -1,0 +1,183 @@
+"""The change window on the real FRR lab (routers in network namespaces, over SSH).
+
+Each test gets its own network repository (git) whose first release is what the lab's routers run, and a
+first deploy that records every router good on it; routers are reset to that release afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from netimmutable.artifacts import commit_release, open_git
+from netimmutable.deploy import deploy
+from netimmutable.deploy_model import DeployOptions, Outcome, RunReport
+from netimmutable.inventory import load_inventory
+from netimmutable.records import HostOutcome, Records
+from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
+from netimmutable.repo import open_repo
+from netimmutable.scaffold import init_repo
+
+from .conftest import FrrLab, FrrRouter, record_timing
+
+pytestmark = pytest.mark.integration
+
+SETTINGS = """\
+version: 1
+approval_branch: main
+deploy:
+  canary: 1
+  max_failures: 1
+  on_failure: stop
+  revert_in: 120
+  settle_timeout: 15
+  settle_interval: 0.5
+"""
+
+
+@dataclass
+class FrrNet:
+    root: Path
+    lab: FrrLab
+    first: str
+
+    def commit(self, message: str) -> str:
+        repo = open_repo(self.root)
+        loaded = load_inventory(repo)
+        rendered = render_hosts(repo, loaded.hosts())
+        write_snapshots(repo, rendered, compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()]))
+        result = commit_release(repo, open_git(repo), rendered, message)
+        assert result.release is not None
+        return result.release.sha
+
+    def edit_hosts(self, pattern: str, replacement: str, host: str) -> None:
+        path = self.root / "inventory" / "hosts.yaml"
+        text = path.read_text()
+        start = text.index(f"\n{host}:")
+        new = text[:start] + re.sub(pattern, replacement, text[start:], count=1)
+        assert new != text
+        path.write_text(new)
+
+    def deploy(self, **options: object) -> RunReport:
+        return deploy(open_repo(self.root), DeployOptions(**options))  # type: ignore[arg-type]
+
+    def records(self) -> Records:
+        repo = open_repo(self.root)
+        return Records(repo, open_git(repo))
+
+    def router(self, name: str) -> FrrRouter:
+        return self.lab.router(name)
+
+
+def _wait_established(router: FrrRouter, timeout: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout
+    while (count := router.established()) < router.bgp_peers and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return count
+
+
+@pytest.fixture
+def frr_net(frr_lab: FrrLab, tmp_path: Path) -> Iterator[FrrNet]:
+    root = init_repo(tmp_path / "network")
+    for name in ("inventory", "templates"):
+        shutil.rmtree(root / name, ignore_errors=True)
+        shutil.copytree(frr_lab.repo / name, root / name)
+    (root / "netimmutable.yaml").write_text(SETTINGS)
+    (root / ".netimmutable").mkdir(exist_ok=True)
+    shutil.copy2(
+        frr_lab.repo / ".netimmutable" / "connections.yaml", root / ".netimmutable" / "connections.yaml"
+    )
+    for router in frr_lab.routers.values():
+        router.reset()
+    net = FrrNet(root, frr_lab, "")
+    net.first = net.commit("first release: what the lab runs")
+    started = time.monotonic()
+    baseline = net.deploy()
+    record_timing("deploy_frr_verify_4_unchanged", time.monotonic() - started)
+    assert baseline.exit_code == 0, [(h.host, h.outcome, h.message) for h in baseline.hosts]
+    try:
+        yield net
+    finally:
+        for router in frr_lab.routers.values():
+            router.reset()
+
+
+def test_good_change_deployed_verified_confirmed(frr_net: FrrNet) -> None:
+    frr_net.edit_hosts(r"announce: \[([^\]]*)\]", r"announce: [\1, 10.255.111.0/24]", "r1")
+    frr_net.edit_hosts(
+        r"(static_routes:\n)", r"\1      - {prefix: 10.255.111.0/24, nexthop: blackhole}\n", "r1"
+    )
+    release = frr_net.commit("r1: announce 10.255.111.0/24")
+
+    started = time.monotonic()
+    report = frr_net.deploy()
+    record_timing("deploy_frr_good_change_4_hosts", time.monotonic() - started)
+
+    assert report.exit_code == 0, [(h.host, h.outcome, h.message) for h in report.hosts]
+    assert report.host("r1").outcome is Outcome.DEPLOYED  # type: ignore[union-attr]
+    r1 = frr_net.router("r1")
+    assert "network 10.255.111.0/24" in r1.running()
+    assert "network 10.255.111.0/24" in r1.startup()  # confirmed: saved
+    assert r1.established() == r1.bgp_peers
+    assert frr_net.records().last_good("r1").release == release  # type: ignore[union-attr]
+    run = frr_net.records().runs(limit=1)[0]
+    assert run.host("r1").outcome is HostOutcome.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_wrong_remote_as_detected_and_rolled_back(frr_net: FrrNet) -> None:
+    frr_net.edit_hosts(r"(\{address: 10\.255\.12\.1, remote_as: )\d+", r"\g<1>65009", "r2")
+    bad = frr_net.commit("r2: wrong remote-as for r1")
+
+    started = time.monotonic()
+    report = frr_net.deploy()
+    record_timing("deploy_frr_bad_change_rollback", time.monotonic() - started)
+
+    assert report.exit_code == 4
+    r2_result = report.host("r2")
+    assert r2_result is not None and r2_result.outcome is Outcome.ROLLED_BACK, r2_result
+    assert "10.255.12.1" in r2_result.message and "rolled back to last-good" in r2_result.message
+    r2 = frr_net.router("r2")
+    assert r2.running() == r2.baseline
+    assert _wait_established(r2) == r2.bgp_peers  # BGP re-established
+    assert _wait_established(frr_net.router("r1")) == frr_net.router("r1").bgp_peers
+    assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]
+    run = frr_net.records().runs(limit=1)[0]
+    assert run.release == bad
+    assert run.host("r2").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
+
+
+def test_unknown_drift_refuses_the_host(frr_net: FrrNet) -> None:
+    r3 = frr_net.router("r3")
+    r3.oob_edit(["ip route 10.9.0.0/24 blackhole"])
+    frr_net.edit_hosts(r"announce: \[([^\]]*)\]", r"announce: [\1, 10.255.113.0/24]", "r3")
+    frr_net.commit("r3: announce 10.255.113.0/24")
+
+    report = frr_net.deploy(canary="0")
+
+    result = report.host("r3")
+    assert result is not None and result.outcome is Outcome.SKIPPED and result.cause == "drift"
+    assert "+ip route 10.9.0.0/24 blackhole" in result.drift
+    assert "ip route 10.9.0.0/24 blackhole" in r3.running()
+    assert "10.255.113.0/24" not in r3.running()
+    assert report.exit_code == 1
+
+
+def test_canary_failure_stops_the_window(frr_net: FrrNet) -> None:
+    frr_net.edit_hosts(r"(\{address: 10\.255\.12\.1, remote_as: )\d+", r"\g<1>65009", "r2")
+    frr_net.edit_hosts(r"announce: \[([^\]]*)\]", r"announce: [\1, 10.255.111.0/24]", "r1")
+    frr_net.commit("r1 good, r2 bad")
+    r1_before = frr_net.router("r1").running()
+
+    report = frr_net.deploy(canary="r2")
+
+    assert report.exit_code == 4
+    assert report.stopped.startswith("the canary failed")
+    assert frr_net.router("r1").running() == r1_before
+    assert report.host("r1").cause == "not-attempted"  # type: ignore[union-attr]
+    assert frr_net.router("r2").running() == frr_net.router("r2").baseline

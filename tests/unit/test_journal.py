@@ -1,0 +1,106 @@
+"""The run journal: fsynced before each step, unfinished runs found after a crash, clean runs closed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from netimmutable.journal import Journal, journal_path, unfinished, unfinished_runs
+from netimmutable.repo import NetworkRepo
+from netimmutable.settings import Settings
+from tests.unit.records_fixtures import run_python
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> NetworkRepo:
+    return NetworkRepo(root=tmp_path, settings=Settings())
+
+
+def test_clean_run_leaves_nothing_unfinished(repo: NetworkRepo) -> None:
+    with Journal.open(repo, "run-1", release="a" * 40) as journal:
+        journal.before("r1", "load", release="a" * 40)
+        journal.after("r1", "load", "ok")
+        journal.before("r1", "commit", revert_in=60, rollback_release="b" * 40)
+        journal.after("r1", "commit", "ok")
+        journal.finish("r1", "confirmed")
+    assert unfinished(repo) == []
+    lines = [json.loads(x) for x in journal_path(repo, "run-1").read_text().splitlines()]
+    assert [x["type"] for x in lines] == ["open", "before", "after", "before", "after", "finish", "close"]
+    assert all(x["utc"].endswith("Z") for x in lines)
+
+
+_CRASH = """
+import os, signal, sys
+from pathlib import Path
+from netimmutable.journal import Journal
+from netimmutable.repo import NetworkRepo
+from netimmutable.settings import Settings
+repo = NetworkRepo(root=Path(sys.argv[1]), settings=Settings())
+journal = Journal.open(repo, "run-k", release="c" * 40)
+journal.before("r1", "load")
+journal.after("r1", "load", "ok")
+journal.finish("r1", "unchanged")
+journal.before("r2", "load")
+journal.after("r2", "load", "ok")
+journal.record("r2", "commit", {"revert_in": 30, "last_good_release": "d" * 40, "target": ["x"]})
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_sigkilled_run_is_unfinished_with_its_in_flight_hosts(repo: NetworkRepo) -> None:
+    proc = run_python(_CRASH, str(repo.root))
+    assert proc.returncode == -signal.SIGKILL
+    with journal_path(repo, "run-k").open("a") as handle:
+        handle.write('{"type": "after", "host": "r2", "st')  # a line cut short by the crash
+    [run] = unfinished_runs(repo)
+    assert (run.run_id, run.alive, run.closed) == ("run-k", False, False)
+    assert run.pid > 0 and run.pid != os.getpid()
+    [flight] = run.hosts
+    assert flight.host == "r2" and flight.steps == ("load", "commit") and flight.step_outcome is None
+    assert flight.committed and flight.revert_in == 30
+    assert flight.release == "c" * 40 and flight.rollback_release == "d" * 40
+    assert unfinished(repo) == [flight]
+
+
+def test_a_live_run_is_not_unfinished(repo: NetworkRepo) -> None:
+    journal = Journal.open(repo, "run-live")
+    journal.before("r1", "commit")
+    assert unfinished_runs(repo) == []
+    assert [r.run_id for r in unfinished_runs(repo, include_alive=True)] == ["run-live"]
+    journal.abandon()
+
+
+def test_exception_leaves_journal_open_and_unresolved_survives_close(repo: NetworkRepo) -> None:
+    data = journal_path(repo, "run-x")
+    with pytest.raises(RuntimeError), Journal.open(repo, "run-x") as journal:
+        journal.before("r1", "commit")
+        raise RuntimeError("boom")
+    assert b'"close"' not in data.read_bytes()
+    with Journal.open(repo, "run-u") as journal:
+        journal.before("r2", "commit")
+        journal.before("r3", "commit")
+        journal.finish("r3", "confirmed")
+        journal.unresolved("r2", "unreachable after commit")
+    # run-x's process (this one) is alive: only the closed run with an unresolved host shows
+    [run] = unfinished_runs(repo)
+    assert run.run_id == "run-u" and run.closed and [h.host for h in run.hosts] == ["r2"]
+    Journal.attach(repo, "run-u").finish("r2", "recovered")
+    assert unfinished_runs(repo) == []
+
+
+def test_entries_are_durable_before_the_step(repo: NetworkRepo) -> None:
+    journal = Journal.open(repo, "run-d")
+    journal.before("r1", "commit", revert_deadline_utc="2024-01-01T00:05:00Z")
+    # what another process reads right now (no close, no flush by us) already holds the entry
+    text = journal_path(repo, "run-d").read_text()
+    assert '"revert_deadline_utc": "2024-01-01T00:05:00Z"' in text
+    with pytest.raises(TypeError):
+        journal.before("r1", "commit", config={"a": 1})
+    with pytest.raises(ValueError, match="unknown journal step"):
+        journal.before("r1", "reboot")  # type: ignore[arg-type]
+    journal.close()
+    assert journal_path(repo, "run-d").exists()

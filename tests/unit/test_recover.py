@@ -1,0 +1,150 @@
+"""SIGKILL a run mid-change, then recover: confirm only what verifies, roll back the rest, else UNKNOWN."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from netimmutable.artifacts import open_git
+from netimmutable.inventory import load_inventory
+from netimmutable.journal import unfinished
+from netimmutable.locks import list_locks
+from netimmutable.records import Records
+from netimmutable.recover import RecoveryAction, UnfinishedRunError, check_unfinished, recover
+from tests.unit.netrepo_helpers import run_cli
+from tests.unit.records_fixtures import BAD_CHANGE, GOOD_CHANGE, Net, make_net, release, run_python
+
+_DEPLOY = """
+import os, signal, sys
+from pathlib import Path
+from netimmutable.artifacts import open_git
+from netimmutable.connections import prepare_hosts
+from netimmutable.device import Device
+from netimmutable.inventory import load_inventory
+from netimmutable.journal import Journal
+from netimmutable.locks import device_lock, repo_lock
+from netimmutable.records import Records
+from netimmutable.repo import open_repo
+root, new, good, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+repo = open_repo(root)
+records = Records(repo, open_git(repo))
+host = load_inventory(repo).inventory.hosts["r1"]
+prepare_hosts(repo, [host])
+repo_lock(repo, "run-dead").acquire()
+device_lock(repo, "r1", "run-dead").acquire()
+journal = Journal.open(repo, "run-dead", release=new)
+dev = Device.open(host)
+journal.before("r1", "load", release=new)
+dev.load_replace(records.artifact(new, "r1"))
+journal.after("r1", "load", "ok")
+if kill_at == "after-load":
+    os.kill(os.getpid(), signal.SIGKILL)
+journal.before("r1", "commit", release=new, rollback_release=good, revert_in=300)
+dev.commit("deploy", 300)
+journal.after("r1", "commit", "ok")
+if kill_at == "after-commit":
+    os.kill(os.getpid(), signal.SIGKILL)
+journal.before("r1", "rollback", rollback_release=good)
+dev.rollback_driver()
+dev.load_replace(records.artifact(good, "r1"))
+os.kill(os.getpid(), signal.SIGKILL)  # during the rollback, before its commit
+"""
+
+
+def _crash(net: Net, new: str, kill_at: str) -> None:
+    records = Records(net.repo, open_git(net.repo))
+    records.mark_good("r1", net.first, "run-before")
+    done = run_python(_DEPLOY, str(net.root), new, net.first, kill_at)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert [f.host for f in unfinished(net.repo)] == ["r1"]
+
+
+def _recover(net: Net) -> tuple[RecoveryAction, str]:
+    repo = net.repo
+    report = recover(repo, open_git(repo), load_inventory(repo))
+    [host] = report.hosts
+    return host.action, host.message
+
+
+def test_killed_after_commit_good_release_is_verified_and_confirmed(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    new = release(net.root, "r1 description", GOOD_CHANGE)
+    _crash(net, new, "after-commit")
+    assert net.lab.has_pending("r1")
+    with pytest.raises(UnfinishedRunError, match="run-dead"):
+        check_unfinished(net.repo)
+    action, message = _recover(net)
+    assert action is RecoveryAction.CONFIRMED, message
+    assert not net.lab.has_pending("r1")
+    assert net.lab.running("r1") == net.lab.startup("r1")
+    good = Records(net.repo, open_git(net.repo)).last_good("r1")
+    assert good is not None and good.release == new
+    assert unfinished(net.repo) == [] and list_locks(net.repo) == []
+    check_unfinished(net.repo)
+    [run] = Records(net.repo, open_git(net.repo)).runs(limit=1)
+    assert run.kind == "recover" and str(run.hosts[0].outcome) == "confirmed"
+
+
+def test_killed_after_commit_bad_release_is_rolled_back(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    good_config = net.lab.running("r1")
+    new = release(net.root, "wrong AS", BAD_CHANGE)
+    _crash(net, new, "after-commit")
+    action, message = _recover(net)
+    assert action is RecoveryAction.ROLLED_BACK, message
+    assert "post-checks fail" in message
+    assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
+    good = Records(net.repo, open_git(net.repo)).last_good("r1")
+    assert good is not None and good.release == net.first  # never recorded good without verification
+    assert unfinished(net.repo) == [] and list_locks(net.repo) == []
+
+
+@pytest.mark.parametrize("kill_at", ["after-load", "during-rollback"])
+def test_killed_before_commit_or_mid_rollback_ends_back_on_last_good(tmp_path: Path, kill_at: str) -> None:
+    net = make_net(tmp_path)
+    good_config = net.lab.running("r1")
+    new = release(net.root, "wrong AS", BAD_CHANGE)
+    _crash(net, new, kill_at)
+    action, message = _recover(net)
+    assert action is RecoveryAction.ALREADY_BACK, message
+    assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
+    assert list_locks(net.repo) == []
+
+
+def test_unreachable_device_is_unknown_keeps_lock_then_recovers(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    new = release(net.root, "r1 description", GOOD_CHANGE)
+    _crash(net, new, "after-commit")
+    net.lab.set_knobs("r1", unreachable=True)
+    result = run_cli(["recover", "--repo", str(net.root)])
+    assert result.exit_code == 5
+    assert "unknown" in result.stdout and "once the device is reachable" in result.stdout
+    [lock] = list_locks(net.repo)
+    assert lock.info is not None and "UNKNOWN" in lock.info.kept and lock.info.run_id == "run-dead"
+    assert [f.host for f in unfinished(net.repo)] == ["r1"]
+
+    net.lab.clear_knobs("r1")
+    result = run_cli(["recover", "--repo", str(net.root), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert '"action": "confirmed"' in result.stdout
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+    history = run_cli(["history", "r1", "--repo", str(net.root)])
+    assert history.stdout.count("recover") >= 2
+    status = run_cli(["status", "--repo", str(net.root), "--format", "json"])
+    assert status.exit_code == 0 and new in status.stdout
+
+
+def test_recover_list_and_nothing_to_do(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    result = run_cli(["recover", "--repo", str(net.root)])
+    assert result.exit_code == 0 and "nothing to recover" in result.stdout
+    new = release(net.root, "r1 description", GOOD_CHANGE)
+    _crash(net, new, "after-load")
+    listed = run_cli(["recover", "--list", "--repo", str(net.root)])
+    assert "run-dead" in listed.stdout and "load" in listed.stdout
+    unlock = run_cli(["unlock", "r1", "--repo", str(net.root)])
+    assert unlock.exit_code == 1  # the run must be recovered first
+    forgot = run_cli(["recover", "--forget", "r1", "--repo", str(net.root)])
+    assert forgot.exit_code == 0 and unfinished(net.repo) == []
