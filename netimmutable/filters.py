@@ -50,7 +50,8 @@ def peer_address(value: Any) -> str:
     if net.num_addresses == 2:
         hosts = [net.network_address, net.broadcast_address]
     elif net.num_addresses == 4:
-        hosts = list(net.hosts())
+        # the two middle addresses (IPv6 hosts() would also count the last one of a /126)
+        hosts = [net.network_address + 1, net.network_address + 2]
     else:
         raise ValueError(f"{value!r} is not a point-to-point prefix (/30, /31, /126, /127)")
     others = [h for h in hosts if h != iface.ip]

@@ -51,9 +51,14 @@ def init_repo(target: Path, *, example: bool = False) -> Path:
         raise RepoError(f"{target} exists and is not empty", hint="choose a new folder")
     target.mkdir(parents=True, exist_ok=True)
     if example:
-        for name in ("inventory", "templates", "snapshots"):
+        # inputs only: the first `netimmutable commit` renders snapshots/ and makes the first release
+        # (copied snapshots would land in the init commit, which is not a release, and the first
+        # `diff` would show every device as added)
+        for name in ("inventory", "templates"):
             shutil.copytree(EXAMPLE_DIR / name, target / name, ignore=shutil.ignore_patterns(".*"))
         shutil.copyfile(EXAMPLE_DIR / SETTINGS_FILE, target / SETTINGS_FILE)
+        (target / "snapshots").mkdir()
+        (target / "snapshots" / ".gitkeep").write_text("")
     else:
         (target / SETTINGS_FILE).write_text(SETTINGS_TEMPLATE)
         for rel, content in EMPTY_FILES.items():

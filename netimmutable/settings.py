@@ -116,7 +116,7 @@ def _coerce(value: Any, annotation: str, where: str, label: str, line: int) -> A
 
 def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any:
     if not isinstance(data, dict):
-        raise SettingsError(f"{prefix or 'settings'} must be a mapping", file=label, line=line)
+        raise SettingsError(f"{prefix.rstrip('.') or 'settings'} must be a mapping", file=label, line=line)
     known = {f.name: f for f in fields(cls)}
     values: dict[str, Any] = {}
     for key, value in data.items():

@@ -21,6 +21,9 @@ MAX_YAML_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_VALUE_TAG = "tag:yaml.org,2002:value"
 
 
 class LocatedDict(dict[str, Any]):
@@ -44,8 +47,30 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     allow_multiline = False
 
 
+def _expanded_within(node: yaml.Node, limit: int) -> bool:
+    """Whether the document, every alias expanded, has at most ``limit`` nodes (a fast, iterative count
+    that gives up as soon as it passes the limit; a cycle always passes it)."""
+    stack: list[Any] = [node]
+    count = 0
+    pop, extend = stack.pop, stack.extend
+    mapping, sequence = yaml.MappingNode, yaml.SequenceNode
+    while stack:
+        item = pop()
+        if type(item) is tuple:  # a (key, value) pair of a mapping
+            extend(item)
+            continue
+        count += 1
+        if count > limit:
+            return False
+        if isinstance(item, (mapping, sequence)):
+            extend(item.value)
+    return True
+
+
 def _check_expansion(node: yaml.Node, label: str) -> None:
     """Refuse documents whose aliases expand beyond MAX_EXPANDED_NODES (billion laughs)."""
+    if _expanded_within(node, MAX_EXPANDED_NODES):
+        return  # the usual case; otherwise the exact walk below finds the node to name
     sizes: dict[int, int] = {}
 
     def size(n: yaml.Node) -> int:
@@ -71,28 +96,48 @@ def _check_expansion(node: yaml.Node, label: str) -> None:
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
-    loader.flatten_mapping(node)
+    # flatten_mapping puts the keys merged in by `<<: *anchor` first: the mapping's own keys override them
+    # (YAML merge semantics); only a key written twice in the mapping itself is a duplicate.
+    key_tags = [key_node.tag for key_node, _ in node.value]
+    if _MERGE_TAG in key_tags or _VALUE_TAG in key_tags:
+        own_count = sum(1 for tag in key_tags if tag != _MERGE_TAG)
+        loader.flatten_mapping(node)
+        first_own = len(node.value) - own_count
+    else:
+        first_own = 0  # nothing to flatten: every key is the mapping's own
+    merged = first_own > 0
     result = LocatedDict()
     result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
+    key_lines = result.key_lines
+    own: set[str] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
+        # plain strings (most keys and values) skip construct_object's bookkeeping: same constructor
+        if key_node.tag == _STR_TAG and type(key_node) is yaml.ScalarNode:
+            key: Any = _construct_str(loader, key_node)
+        else:
+            key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
         if not isinstance(key, (str, int, float, bool)):
             raise InputError(f"mapping key {key!r} must be a plain scalar", file=loader.file_label, line=line)
-        key_text = str(key)
-        if key_text in result:
+        key_text = key if type(key) is str else str(key)
+        if (key_text in own) if merged else (key_text in result):
             raise InputError(
-                f"duplicate key {key_text!r} (first at line {result.key_lines[key_text]})",
+                f"duplicate key {key_text!r} (first at line {key_lines[key_text]})",
                 file=loader.file_label,
                 line=line,
             )
-        result[key_text] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key_text] = line
+        if merged and index >= first_own:
+            own.add(key_text)
+        if value_node.tag == _STR_TAG and type(value_node) is yaml.ScalarNode:
+            result[key_text] = _construct_str(loader, value_node)
+        else:
+            result[key_text] = loader.construct_object(value_node, deep=True)
+        key_lines[key_text] = line
     return result
 
 
 def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
-    value = str(loader.construct_scalar(node))
+    value = node.value if type(node) is yaml.ScalarNode else str(loader.construct_scalar(node))
     bad = _CONTROL.search(value)
     if bad and not (loader.allow_multiline and bad.group() == "\n"):
         what = "a newline" if bad.group() == "\n" else f"control character {bad.group()!r}"
@@ -105,15 +150,20 @@ def _construct_str(loader: _Loader, node: yaml.ScalarNode) -> str:
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_Loader.add_constructor("tag:yaml.org,2002:str", _construct_str)
+_Loader.add_constructor(_STR_TAG, _construct_str)
 
 
-def to_plain(value: Any) -> Any:
-    """Located containers -> plain dicts and lists, so templates and messages see ordinary types."""
+def to_plain(value: Any, *, sort_keys: bool = False) -> Any:
+    """Located containers -> plain dicts and lists, so templates and messages see ordinary types.
+
+    ``sort_keys`` puts every mapping's keys in sorted order, so whoever iterates the result sees the same
+    order however the YAML file ordered them (rendering is independent of dict order).
+    """
     if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
+        keys = sorted(value) if sort_keys else list(value)
+        return {k: to_plain(value[k], sort_keys=sort_keys) for k in keys}
     if isinstance(value, list):
-        return [to_plain(v) for v in value]
+        return [to_plain(v, sort_keys=sort_keys) for v in value]
     return value
 
 
@@ -129,6 +179,8 @@ def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> A
         return loader.construct_document(node)
     except InputError:
         raise
+    except RecursionError:
+        raise InputError("YAML nested too deeply", file=label) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

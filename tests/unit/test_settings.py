@@ -1,0 +1,124 @@
+"""``netimmutable.yaml``: defaults, and every kind of invalid setting refused with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netimmutable.errors import SettingsError
+from netimmutable.settings import SETTINGS_FILE, Settings, load_settings, settings_from_mapping
+from netimmutable.yamlio import load_yaml_text
+
+from .netrepo_helpers import make_netrepo, run_cli
+
+
+def _load(tmp_path: Path, text: str) -> Settings:
+    (tmp_path / SETTINGS_FILE).write_text(text)
+    return load_settings(tmp_path)
+
+
+def _error(tmp_path: Path, text: str) -> SettingsError:
+    with pytest.raises(SettingsError) as info:
+        _load(tmp_path, text)
+    assert info.value.file == SETTINGS_FILE
+    return info.value
+
+
+def test_empty_file_means_all_defaults(tmp_path: Path) -> None:
+    assert _load(tmp_path, "# nothing set\n") == Settings()
+
+
+def test_values_are_read_and_ints_accepted_for_numbers(tmp_path: Path) -> None:
+    s = _load(
+        tmp_path,
+        "approval_branch: release\nsnapshots_dir: out/configs\nignore_lines: ['^! time']\n"
+        "deploy:\n  batch_size: 3\n  on_failure: rollback-all\n  settle_timeout: 5\n"
+        "verify:\n  unreachable_is_failure: false\n",
+    )
+    assert s.approval_branch == "release"
+    assert s.snapshots_dir == "out/configs"
+    assert s.ignore_lines == ("^! time",)
+    assert (s.deploy.batch_size, s.deploy.on_failure, s.deploy.workers) == (3, "rollback-all", 10)
+    assert s.deploy.settle_timeout == 5.0 and isinstance(s.deploy.settle_timeout, float)
+    assert s.verify.unreachable_is_failure is False
+
+
+def test_the_file_init_writes_is_valid_and_equals_the_defaults(tmp_path: Path) -> None:
+    make_netrepo(tmp_path / "net")
+    assert load_settings(tmp_path / "net") == Settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("version: 1\napprovalbranch: main\n", 2, "unknown setting 'approvalbranch'"),
+        ("deploy:\n  batch_size: 2\n  batchsize: 3\n", 3, "unknown setting 'deploy.batchsize'"),
+        ("verify:\n  worker: 3\n", 2, "unknown setting 'verify.worker'"),
+        ("deploy:\n  batch_size: ten\n", 2, "deploy.batch_size must be an integer, got 'ten'"),
+        ("deploy:\n  batch_size: true\n", 2, "deploy.batch_size must be an integer, got True"),
+        ("deploy:\n  batch_size: 2.5\n", 2, "deploy.batch_size must be an integer"),
+        ("deploy:\n  revert_in: -1\n", 2, "deploy.revert_in must not be negative"),
+        ("deploy:\n  settle_timeout: soon\n", 2, "deploy.settle_timeout must be a number"),
+        ("verify:\n  unreachable_is_failure: 1\n", 2, "must be true or false"),
+        ("approval_branch: 7\n", 1, "approval_branch must be a string"),
+        ("ignore_lines: '^!'\n", 1, "ignore_lines must be a list of strings"),
+        ("ignore_lines: [1]\n", 1, "ignore_lines must be a list of strings"),
+        (
+            "deploy:\n  on_failure: panic\n",
+            2,
+            "deploy.on_failure must be one of stop, rollback-all, continue",
+        ),
+        ("deploy: 5\n", 1, "deploy must be a mapping"),
+        ("inventory_dir: ../elsewhere\n", 1, "inventory_dir must be a path inside the repository"),
+        ("templates_dir: /etc\n", 1, "templates_dir must be a path inside the repository"),
+        ("snapshots_dir: out/../../x\n", 1, "snapshots_dir must be a path inside the repository"),
+        ("connections_file: ../../conn.yaml\n", 1, "connections_file must be a path inside the repository"),
+    ],
+)
+def test_invalid_settings_are_located(tmp_path: Path, text: str, line: int, fragment: str) -> None:
+    err = _error(tmp_path, text)
+    assert err.line == line
+    assert fragment in err.message
+    assert str(err).startswith(f"{SETTINGS_FILE}:{line}: ")
+
+
+def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
+    err = _error(tmp_path, "snapshot_dir: x\n")
+    assert "known: " in err.message and "snapshots_dir" in err.message
+
+
+def test_unsupported_version(tmp_path: Path) -> None:
+    assert "unsupported settings version 2" in _error(tmp_path, "version: 2\n").message
+
+
+def test_workers_must_be_at_least_one(tmp_path: Path) -> None:
+    assert "at least 1" in _error(tmp_path, "deploy:\n  workers: 0\n").message
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    assert "must be a mapping" in _error(tmp_path, "- a\n- b\n").message
+
+
+def test_yaml_errors_in_settings_are_located(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match=r"^netimmutable\.yaml:2: duplicate key") as info:
+        _load(tmp_path, "version: 1\nversion: 1\n")
+    assert info.value.__class__.__name__ == "InputError"
+
+
+def test_settings_from_mapping_without_lines() -> None:
+    with pytest.raises(SettingsError, match="unknown setting 'nope'"):
+        settings_from_mapping({"nope": 1})
+    assert settings_from_mapping(load_yaml_text("deploy: {canary: 2}\n", "s")).deploy.canary == 2
+
+
+def test_cli_reports_a_settings_error_with_file_and_line(tmp_path: Path) -> None:
+    root = tmp_path / "net"
+    make_netrepo(root)
+    settings = root / SETTINGS_FILE
+    settings.write_text(settings.read_text() + "deploy_batch: 3\n")
+    line = settings.read_text().count("\n")
+    result = run_cli(["render", "--repo", str(root)])
+    assert result.exit_code == 1
+    assert f"error: {SETTINGS_FILE}:{line}: unknown setting 'deploy_batch'" in result.stderr
+    assert not (root / "snapshots" / "a1.cfg").exists()
