@@ -16,11 +16,12 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from nornir.core.inventory import Host
 
 from netimmutable.errors import RenderError
 from netimmutable.filters import FILTERS, TESTS
+from netimmutable.render_cache import RenderCache
 from netimmutable.repo import NetworkRepo
 from netimmutable.secretref import secret_placeholder
 
@@ -72,7 +73,8 @@ class SnapshotStatus:
 
 
 def make_environment(templates_dir: Path) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    # Immutable: a template cannot change data (e.g. `ntp.append(...)`) that other hosts' renders share.
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -105,6 +107,8 @@ def _template_location(exc: BaseException, templates_dir: Path) -> tuple[str | N
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, jinja2.UndefinedError):
+        if exc.message and "is unsafe" in exc.message:
+            return f"template tried something the sandbox forbids: {exc.message}"
         return f"undefined variable: {exc.message}"
     if isinstance(exc, SecurityError):
         return f"template tried something the sandbox forbids: {exc}"
@@ -172,15 +176,38 @@ def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> R
 
 
 def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost, ...]:
-    """Render every host; raise one RenderError naming every failure when any host fails."""
+    """Render every host; raise one RenderError naming every failure when any host fails.
+
+    A host whose inputs and snapshots are unchanged since it was last rendered takes its artifacts from
+    ``snapshots/`` instead (see ``render_cache``): the result is byte for byte the same.
+    """
     env = make_environment(repo.templates_dir)
+    cache = RenderCache.open(repo)
     rendered: list[RenderedHost] = []
     failures: list[RenderError] = []
     for host in hosts:
+        key = cache.key(host)
+        hit = cache.lookup(host, key)
+        if hit is not None:
+            rendered.append(
+                RenderedHost(
+                    name=host.name,
+                    platform=hit.platform,
+                    template=hit.template,
+                    config=hit.files[f"{host.name}{CONFIG_SUFFIX}"],
+                    expect_template=hit.expect_template,
+                    expectations=hit.files.get(f"{host.name}{EXPECT_SUFFIX}"),
+                )
+            )
+            continue
         try:
-            rendered.append(_render_one(env, host, repo.templates_dir))
+            item = _render_one(env, host, repo.templates_dir)
         except RenderError as exc:
             failures.append(exc)
+            continue
+        rendered.append(item)
+        cache.record(host, key, item.platform, item.template, item.expect_template, item.files())
+    cache.save()
     if failures:
         first = failures[0]
         more = "".join(f"\n  {f}" for f in failures[1:])

@@ -131,7 +131,10 @@ def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any
             values[key] = _build(_SECTIONS[key], value, f"{where}.", label, key_line)
         else:
             values[key] = _coerce(value, annotation, where, label, key_line)
-            if key in _PATH_KEYS and (Path(values[key]).is_absolute() or ".." in Path(values[key]).parts):
+            parts = Path(values[key]).parts if key in _PATH_KEYS else ()
+            if key in _PATH_KEYS and (
+                not parts or Path(values[key]).is_absolute() or ".." in parts or parts[0] == ".git"
+            ):
                 raise SettingsError(
                     f"{where} must be a path inside the repository, got {value!r}", file=label, line=key_line
                 )

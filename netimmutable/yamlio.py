@@ -153,6 +153,13 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 _Loader.add_constructor(_STR_TAG, _construct_str)
 
 
+def _refuse_binary(loader: _Loader, node: yaml.Node) -> None:
+    raise InputError("!!binary values are not accepted", file=loader.file_label, line=node.start_mark.line + 1)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
+
+
 def to_plain(value: Any, *, sort_keys: bool = False) -> Any:
     """Located containers -> plain dicts and lists, so templates and messages see ordinary types.
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import git
 
 from netimmutable.artifacts import (
     commit_release,
+    host_of,
+    hosts_in,
     open_git,
     previous_release,
     read_artifacts,
@@ -27,9 +30,9 @@ from netimmutable.cli.common import (
 )
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import load_inventory, select_hosts
-from netimmutable.release_diff import diff_artifacts, format_json, format_markdown, format_text
+from netimmutable.release_diff import HostDiff, diff_artifacts, format_json, format_markdown, format_text
 from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
-from netimmutable.repo import open_repo
+from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import init_repo
 
 __all__ = ["COMMANDS"]
@@ -165,6 +168,39 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
             )
 
 
+def _diff_since_deployed(
+    repo: NetworkRepo, gitrepo: git.Repo, head: str, head_label: str, new: dict[str, str]
+) -> tuple[HostDiff, ...]:
+    """Per device: its last-good release vs ``head``; devices never deployed: the release before."""
+    from netimmutable.records import Records
+
+    records = Records(repo, gitrepo)
+    snap = repo.settings.snapshots_dir
+    prev = previous_release(gitrepo, head)
+    cache: dict[str, dict[str, str]] = {}
+
+    def artifacts_at(sha: str | None) -> dict[str, str]:
+        if sha is None:
+            return {}
+        if sha not in cache:
+            cache[sha] = read_artifacts(gitrepo, sha, snap)
+        return cache[sha]
+
+    hosts = (
+        set(hosts_in(new))
+        | set(records.good_hosts())
+        | set(hosts_in(artifacts_at(prev.sha if prev else None)))
+    )
+    diffs: list[HostDiff] = []
+    for host in sorted(hosts):
+        good = records.last_good(host)
+        base = good.release if good else (prev.sha if prev else None)
+        old_files = {f: t for f, t in artifacts_at(base).items() if host_of(f) == host}
+        new_files = {f: t for f, t in new.items() if host_of(f) == host}
+        diffs.extend(diff_artifacts(old_files, new_files, base[:10] if base else "(none)", head_label))
+    return tuple(diffs)
+
+
 def _colour_diff(text: str) -> str:
     lines = []
     for line in text.splitlines(keepends=True):
@@ -198,8 +234,8 @@ def diff_command(
     """Per-device diffs of rendered configs between two revisions.
 
     With no revisions: per device, the release last deployed on it (its last-good record) vs HEAD;
-    devices never deployed compare with the release before HEAD. With B only: the release before B
-    vs B. Markdown output is ready to paste as a merge-request comment (a summary table and one
+    devices never deployed compare with the release before HEAD. With A only: A vs HEAD.
+    Markdown output is ready to paste as a merge-request comment (a summary table and one
     collapsible section per device).
 
     \b
@@ -214,32 +250,7 @@ def diff_command(
     snap = repo.settings.snapshots_dir
     new = read_artifacts(gitrepo, b.sha, snap)
     if rev_a is None and rev_b is None:
-        # per device: its last-good release (deployment records) vs HEAD; never deployed: the previous one
-        from netimmutable.artifacts import host_of
-        from netimmutable.records import Records
-
-        records = Records(repo, gitrepo)
-        prev = previous_release(gitrepo, b.sha)
-        cache: dict[str, dict[str, str]] = {}
-        groups: dict[str | None, tuple[dict[str, str], dict[str, str]]] = {}
-        for host in sorted({host_of(f) for f in new} | set(records.good_hosts())):
-            good = records.last_good(host)
-            base = good.release if good else (prev.sha if prev else None)
-            if base is not None and base not in cache:
-                cache[base] = read_artifacts(gitrepo, base, snap)
-            old_files, new_files = groups.setdefault(base, ({}, {}))
-            old_files.update({f: t for f, t in cache.get(base or "", {}).items() if host_of(f) == host})
-            new_files.update({f: t for f, t in new.items() if host_of(f) == host})
-        diffs = tuple(
-            sorted(
-                (
-                    d
-                    for base, (old_files, new_files) in groups.items()
-                    for d in diff_artifacts(old_files, new_files, base[:10] if base else "(none)", b.short)
-                ),
-                key=lambda d: d.host,
-            )
-        )
+        diffs = _diff_since_deployed(repo, gitrepo, b.sha, b.short, new)
         a_label = "last deployed"
     else:
         if rev_a is None:
