@@ -1,0 +1,342 @@
+"""The change window on the command line: ``deploy``, ``rollback`` and ``demo``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from netimmutable.cli.common import (
+    CliExit,
+    emit_json,
+    err_console,
+    filter_option,
+    limit_option,
+    out_console,
+    parse_filters,
+    parse_limit,
+    repo_option,
+)
+from netimmutable.deploy_model import DeployOptions, Outcome, ProgressEvent, RunReport
+from netimmutable.exitcodes import ExitCode
+from netimmutable.repo import open_repo
+
+__all__ = ["COMMANDS", "ProgressView", "print_report"]
+
+DEPLOY_EXIT_CODES = """\b
+Exit codes:
+  0  every host deployed (or unchanged) and verified
+  1  error, or a host refused/skipped/failed before any change (drift, plan, unreachable, rejected, Ctrl-C)
+  4  post-checks failed and the host(s) were rolled back automatically (verified)
+  5  a rollback failed or a device is UNKNOWN: a person must act
+"""
+
+_STYLE = {
+    Outcome.DEPLOYED: "green",
+    Outcome.UNCHANGED: "green",
+    Outcome.SKIPPED: "yellow",
+    Outcome.FAILED_BEFORE_CHANGE: "yellow",
+    Outcome.ROLLED_BACK: "bold yellow",
+    Outcome.ROLLBACK_FAILED: "bold red",
+    Outcome.UNKNOWN: "bold red",
+}
+
+
+class ProgressView:
+    """Live progress per host and phase: a rich table on a terminal, plain lines otherwise (thread-safe)."""
+
+    def __init__(self, console: Console, *, live: bool | None = None) -> None:
+        self.console = console
+        self.live_enabled = console.is_terminal if live is None else live
+        self.rows: dict[str, tuple[str, str, Outcome | None]] = {}
+        self._lock = threading.Lock()
+        self._live: Live | None = None
+
+    def __enter__(self) -> ProgressView:
+        if self.live_enabled:
+            self._live = Live(self._table(), console=self.console, refresh_per_second=8, transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def _table(self) -> Group:
+        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+        table.add_column("host")
+        table.add_column("phase")
+        table.add_column("")
+        for host, (phase, message, outcome) in sorted(self.rows.items()):
+            style = _STYLE.get(outcome, "") if outcome else "cyan"
+            table.add_row(host, f"[{style}]{escape(outcome.value if outcome else phase)}[/]", escape(message))
+        return Group(table)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            first = event.message.splitlines()[0] if event.message else ""
+            if event.host is None:
+                self.console.print(f"[bold]==[/] {escape(event.message)}")
+            elif self._live is not None:
+                self.rows[event.host] = (event.phase.value, first, event.outcome)
+                self._live.update(self._table())
+            else:
+                label = event.outcome.value if event.outcome else event.phase.value
+                self.console.print(
+                    f"  {escape(event.host)}: {escape(label)}: {escape(first)}", soft_wrap=True
+                )
+
+
+def print_report(report: RunReport, console: Console) -> None:
+    """The human summary of a run: one line per host, details of every host that did not succeed."""
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("host", "outcome", "release", "time", "message"):
+        table.add_column(column)
+    for h in report.hosts:
+        style = _STYLE.get(h.outcome, "")
+        table.add_row(
+            h.host,
+            f"[{style}]{h.outcome.value}[/]",
+            (h.release or "-")[:10],
+            f"{h.seconds:.1f}s",
+            escape(h.message.splitlines()[0]),
+        )
+    console.print(table)
+    for h in report.hosts:
+        if h.outcome.ok or h.cause in ("not-attempted", "interrupted"):
+            continue
+        console.print(f"\n[bold]{escape(h.host)}[/] ({h.outcome.value}):")
+        console.print(escape(h.message), soft_wrap=True)
+        if h.drift:
+            console.print("drift (last-good vs running):")
+            console.print(escape(h.drift.rstrip()), soft_wrap=True)
+        if h.device_diff and h.outcome in (Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED, Outcome.UNKNOWN):
+            console.print("the change that was pushed (device diff):")
+            console.print(escape(h.device_diff.rstrip()), soft_wrap=True)
+    if report.stopped:
+        console.print(f"\n[bold]window stopped:[/] {escape(report.stopped)}")
+    counts = ", ".join(f"{n} {o.value}" for o in Outcome if (n := report.count(o)))
+    console.print(f"\nrun {report.run_id} ({report.kind}, {report.seconds:.1f}s): {counts}")
+    if report.record_sha:
+        console.print(f"recorded as {report.record_sha[:10]} (refs/netimmutable/runs)")
+    if report.record_error:
+        console.print(f"[bold red]the run record could not be written:[/] {escape(report.record_error)}")
+    code = report.exit_code
+    if code == ExitCode.ROLLED_BACK:
+        console.print("[bold yellow]verification failed; affected hosts were rolled back and verified[/]")
+    elif code == ExitCode.ROLLBACK_FAILED:
+        console.print("[bold red]a rollback failed or a device is UNKNOWN: a person must act[/]")
+
+
+def _common_window_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--revert-in",
+            type=click.IntRange(min=0),
+            default=None,
+            metavar="SECONDS",
+            help="Device-side revert timer of each commit (0: none). Default: deploy.revert_in.",
+        ),
+        click.option(
+            "--settle-timeout",
+            type=click.FloatRange(min=0),
+            default=None,
+            metavar="SECONDS",
+            help="How long post-checks keep polling. Default: deploy.settle_timeout.",
+        ),
+        click.option(
+            "--settle-interval",
+            type=click.FloatRange(min=0),
+            default=None,
+            metavar="SECONDS",
+            help="Seconds between post-check rounds. Default: deploy.settle_interval.",
+        ),
+        click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel hosts per batch."),
+        click.option(
+            "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+        ),
+        repo_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _finish(report: RunReport, fmt: str) -> None:
+    if fmt == "json":
+        emit_json(report.to_json())
+    else:
+        print_report(report, out_console())
+    if report.exit_code:
+        raise CliExit(ExitCode(report.exit_code))
+
+
+@click.command("deploy", epilog=DEPLOY_EXIT_CODES)
+@click.argument("rev", required=False)
+@click.option(
+    "--canary", default=None, metavar="N|HOSTS", help="First batch: N hosts or named hosts (0: none)."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), default=None, help="Hosts per batch after the canary."
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The window ends (as --on-failure says) once this many hosts failed.",
+)
+@click.option(
+    "--on-failure",
+    type=click.Choice(["stop", "rollback-all", "continue"]),
+    default=None,
+    help="When the failure budget is spent: stop; roll back every host deployed in this run; or go on.",
+)
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Refuse hosts that changed since this saved plan (`netimmutable plan --save FILE`).",
+)
+@click.option("--force-drift", is_flag=True, help="Push over unknown drift (recorded in the run record).")
+@click.option("--allow-dirty", is_flag=True, help="Deploy with a dirty working tree (recorded).")
+@click.option("--allow-stale", is_flag=True, help="Deploy although snapshots/ is stale (recorded).")
+@click.option("-m", "--message", default=None, help="Commit message sent to devices that keep one.")
+@limit_option
+@filter_option
+@_common_window_options
+def deploy_command(
+    rev: str | None,
+    canary: str | None,
+    batch_size: int | None,
+    max_failures: int | None,
+    on_failure: str | None,
+    plan_file: str | None,
+    force_drift: bool,
+    allow_dirty: bool,
+    allow_stale: bool,
+    message: str | None,
+    limit: str | None,
+    filters: tuple[str, ...],
+    revert_in: int | None,
+    settle_timeout: float | None,
+    settle_interval: float | None,
+    workers: int | None,
+    fmt: str,
+    repo_path: Path | None,
+) -> None:
+    """Push an approved release (default: the approval branch's head) in a change window.
+
+    Per host: pre-checks (reachable, no unknown drift, plan unchanged, state captured), full replace with a
+    device-side revert timer where the platform has one, post-checks (converged, expectations hold, no
+    regression), then confirm and record good, or roll back automatically and verify the rollback.
+    The canary goes first; a canary failure stops the window before any other host is touched.
+    Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
+
+    \b
+    Examples:
+      netimmutable deploy
+      netimmutable deploy HEAD --canary r1 --batch-size 5
+      netimmutable deploy --plan plan.json --max-failures 2 --on-failure rollback-all
+      netimmutable deploy --limit r2 --revert-in 120 --format json
+    """
+    repo = open_repo(repo_path)
+    options = DeployOptions(
+        rev=rev,
+        limit=parse_limit(limit),
+        filters=parse_filters(filters),
+        canary=canary,
+        batch_size=batch_size,
+        workers=workers,
+        max_failures=max_failures,
+        on_failure=on_failure,  # type: ignore[arg-type]  # click.Choice guarantees an OnFailure
+        revert_in=revert_in,
+        settle_timeout=settle_timeout,
+        settle_interval=settle_interval,
+        plan_file=plan_file,
+        force_drift=force_drift,
+        allow_dirty=allow_dirty,
+        allow_stale=allow_stale,
+        message=message,
+    )
+    from netimmutable.deploy import deploy
+
+    with ProgressView(err_console()) as view:
+        report = deploy(repo, options, progress=view)
+    _finish(report, fmt)
+
+
+@click.command("rollback", epilog=DEPLOY_EXIT_CODES)
+@click.argument("hosts", nargs=-1, required=True)
+@click.option(
+    "--to", "to_rev", default=None, metavar="REV", help="Release to push (default: each host's last-good)."
+)
+@_common_window_options
+def rollback_command(
+    hosts: tuple[str, ...],
+    to_rev: str | None,
+    revert_in: int | None,
+    settle_timeout: float | None,
+    settle_interval: float | None,
+    workers: int | None,
+    fmt: str,
+    repo_path: Path | None,
+) -> None:
+    """Push each host's last-good release (or REV) through the same pipeline and checks as a deploy.
+
+    Drift is shown, not refused (the host is expected to be off its last-good). When the pushed release
+    fails its checks, the host goes back to the config it ran before this rollback (exit 4).
+
+    \b
+    Examples:
+      netimmutable rollback r2
+      netimmutable rollback r1 r2 --to 3f2a9c1
+      netimmutable rollback r2 --format json
+    """
+    repo = open_repo(repo_path)
+    options = DeployOptions(
+        revert_in=revert_in, settle_timeout=settle_timeout, settle_interval=settle_interval, workers=workers
+    )
+    from netimmutable.deploy import rollback
+
+    with ProgressView(err_console()) as view:
+        report = rollback(repo, hosts, to_rev, options, progress=view)
+    _finish(report, fmt)
+
+
+@click.command("demo")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Build the demo here (a new folder; default: a temporary one).",
+)
+@click.option("--keep", is_flag=True, help="Keep the demo folder and its simulated lab afterwards.")
+def demo_command(directory: Path | None, keep: bool) -> None:
+    """The whole story on simulated devices, no privileges, well under a minute.
+
+    In a temporary folder: a network repo with the example network (four routers, eBGP ring), simulated
+    devices, a first release, a plan, a good deploy, then a bad change (a wrong BGP remote-as) whose deploy
+    fails its post-checks and is rolled back automatically; finally `status`.
+
+    \b
+    Examples:
+      netimmutable demo
+      netimmutable demo --dir /tmp/mynet --keep
+    """
+    from netimmutable.demo import run_demo
+
+    ok = run_demo(directory, keep=keep)
+    if not ok:
+        raise CliExit(ExitCode.ERROR)
+
+
+COMMANDS = [deploy_command, rollback_command, demo_command]

@@ -1,0 +1,566 @@
+"""The change window: gate, canary, batches, failure budget, failure policy, Ctrl-C, one run record.
+
+    gate (approved release, artifacts untouched, snapshots current, plan)  -> hosts and their jobs
+    tell which hosts have no device-side revert timer
+    lock the repository and every targeted device
+    canary batch -> batches of --batch-size, hosts of a batch in parallel (Nornir)
+        each host: netimmutable.push.run_host (pre-checks, push, post-checks, confirm or roll back)
+        after each batch: failure budget spent? -> stop | rollback-all | continue
+    run record (Records.write_run), journal closed, locks released (a host left UNKNOWN keeps its lock)
+
+Nornir runs the per-host pipeline; its ``AggregatedResult`` becomes typed ``HostResult``s in one place
+(``_collect``). Ctrl-C (SIGINT) sets a cancel token: hosts not yet changed stop untouched, changed hosts
+finish their checks or roll back; no pending commit or candidate is left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import FrameType
+from typing import Any
+
+import git
+from nornir.core.inventory import Host
+from nornir.core.task import AggregatedResult, Result, Task
+
+from netimmutable.artifacts import check_approved, hosts_in, open_git, read_artifacts
+from netimmutable.deploy_gate import Prepared, gate, prepare
+from netimmutable.deploy_model import (
+    CancelToken,
+    DeployOptions,
+    HostDevice,
+    HostJob,
+    HostResult,
+    Outcome,
+    Phase,
+    PipelineEnv,
+    Progress,
+    ProgressEvent,
+    RunReport,
+    plan_window,
+    to_host_outcome,
+)
+from netimmutable.device import Device
+from netimmutable.errors import InputError, NetImmutableError
+from netimmutable.inventory import LoadedInventory, load_inventory, make_nornir, select_hosts
+from netimmutable.journal import Journal
+from netimmutable.locks import device_locks, repo_lock
+from netimmutable.push import run_host
+from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
+from netimmutable.repo import NetworkRepo
+from netimmutable.secrets import Secrets
+from netimmutable.settings import OnFailure
+
+__all__ = ["deploy", "rollback"]
+
+
+# ------------------------------------------------------------------------------ running
+class _Window:
+    """State of one run: shared by the worker threads through the PipelineEnv callbacks."""
+
+    def __init__(
+        self,
+        repo: NetworkRepo,
+        gitrepo: git.Repo,
+        records: Records,
+        progress: Progress,
+        run_id: str,
+        *,
+        defer_good: bool,
+    ) -> None:
+        self.repo = repo
+        self.gitrepo = gitrepo
+        self.records = records
+        self.progress = progress
+        self.run_id = run_id
+        self.cancel = CancelToken()
+        self.secrets = Secrets(repo)
+        self.defer_good = defer_good
+        self.deferred: dict[str, str] = {}
+        self.git_lock = threading.Lock()
+        self.journal: Journal | None = None
+
+    def emit(self, message: str, phase: Phase = Phase.WINDOW) -> None:
+        try:
+            self.progress(ProgressEvent(None, phase, message))
+        except KeyboardInterrupt:
+            self.cancel.cancel()
+
+    def mark_good(self, host: str, release: str) -> None:
+        if not release:
+            return
+        with self.git_lock:
+            if self.defer_good:
+                self.deferred[host] = release
+            else:
+                self.records.mark_good(host, release, self.run_id)
+
+    def save_blob(self, text: str) -> str:
+        with self.git_lock:
+            return self.records.save_blob(text)
+
+    def env(self, host: Host, settle_timeout: float, settle_interval: float, message: str) -> PipelineEnv:
+        def opener() -> HostDevice:
+            return Device.open(host)
+
+        return PipelineEnv(
+            open_device=opener,
+            resolve=self.secrets.resolve,
+            mask=self.secrets.mask,
+            mark_good=self.mark_good,
+            settle_timeout=settle_timeout,
+            settle_interval=settle_interval,
+            commit_message=message,
+            extra_patterns=self.repo.settings.ignore_lines,
+            progress=self.progress,
+            cancel=self.cancel,
+            journal=self.journal if self.journal is not None else _NO_JOURNAL,
+            save_blob=self.save_blob,
+        )
+
+    @contextlib.contextmanager
+    def sigint(self) -> Iterator[None]:
+        """Ctrl-C sets the cancel token instead of killing threads mid-change (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(_signum: int, _frame: FrameType | None) -> None:
+            if not self.cancel.cancelled:
+                self.cancel.cancel()
+                self.emit(
+                    "interrupted (Ctrl-C): no new host starts; hosts already changed finish their checks "
+                    "or roll back"
+                )
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+class _NullJournal:
+    def before(self, host: str, step: Any, **details: Any) -> None:
+        return None
+
+    def after(self, host: str, step: Any, outcome: str) -> None:
+        return None
+
+    def finish(self, host: str, outcome: str) -> None:
+        return None
+
+
+_NO_JOURNAL = _NullJournal()
+
+
+def _host_task(task: Task, jobs: Mapping[str, HostJob], envs: Mapping[str, PipelineEnv]) -> Result:
+    return Result(host=task.host, result=run_host(jobs[task.host.name], envs[task.host.name]))
+
+
+def _collect(aggregated: AggregatedResult, jobs: Mapping[str, HostJob]) -> list[HostResult]:
+    """The one place a Nornir ``AggregatedResult`` becomes typed per-host results."""
+    out: list[HostResult] = []
+    for name, job in jobs.items():
+        multi = aggregated.get(name)
+        first = multi[0] if multi else None
+        if first is not None and not first.failed and isinstance(first.result, HostResult):
+            out.append(first.result)
+            continue
+        detail = "no result" if first is None else (str(first.exception or first.result) or "task failed")
+        out.append(
+            HostResult(
+                host=name,
+                outcome=Outcome.UNKNOWN,
+                message=f"internal error in the host pipeline: {detail}; check the device",
+                phase=Phase.DONE,
+                release=job.release,
+                cause="internal",
+            )
+        )
+    return out
+
+
+def _run_batch(
+    window: _Window,
+    loaded: LoadedInventory,
+    hosts: Mapping[str, Host],
+    jobs: Mapping[str, HostJob],
+    envs: Mapping[str, PipelineEnv],
+    workers: int,
+) -> list[HostResult]:
+    nornir = make_nornir([hosts[n] for n in jobs], loaded, workers)
+    with window.sigint():
+        aggregated = nornir.run(task=_host_task, name="netimmutable", jobs=jobs, envs=envs, on_failed=True)
+    return _collect(aggregated, jobs)
+
+
+def _not_attempted(job: HostJob, why: str, cause: str = "not-attempted") -> HostResult:
+    return HostResult(
+        host=job.host,
+        outcome=Outcome.SKIPPED,
+        message=f"not attempted: {why}",
+        phase=Phase.CONNECT,
+        release=job.release,
+        cause=cause,
+    )
+
+
+# ------------------------------------------------------------------------------ the window
+def _quiet(_event: ProgressEvent) -> None:
+    return None
+
+
+def _failed(result: HostResult) -> bool:
+    return not result.outcome.ok and result.cause not in ("not-attempted", "interrupted")
+
+
+def _after_rollback_all(original: HostResult, restore: HostResult) -> HostResult:
+    """A deployed host's final result once ``--on-failure rollback-all`` tried to put it back."""
+    target = original.rollback_target or "its last-good configuration"
+    if restore.outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED):
+        outcome, message = (
+            Outcome.ROLLED_BACK,
+            f"deployed and verified, then returned to {target} by --on-failure rollback-all (verified)",
+        )
+    else:
+        outcome = Outcome.UNKNOWN if restore.outcome is Outcome.UNKNOWN else Outcome.ROLLBACK_FAILED
+        message = f"--on-failure rollback-all could not return it to {target}: {restore.message}"
+    return replace(
+        original,
+        outcome=outcome,
+        message=message,
+        failures=(*original.failures, *restore.failures),
+        post_digest=restore.post_digest,
+        post_config_digest=restore.post_config_digest,
+        seconds=round(original.seconds + restore.seconds, 3),
+        notes=(*original.notes, *restore.notes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Policy:
+    kind: str
+    release: str | None
+    batches: tuple[tuple[str, ...], ...]
+    canary: bool
+    max_failures: int
+    on_failure: OnFailure
+    flags: tuple[str, ...]
+    message: str
+
+
+def _rollback_all(
+    window: _Window, loaded: LoadedInventory, prepared: Prepared, results: dict[str, HostResult]
+) -> None:
+    deployed = [r for r in results.values() if r.outcome is Outcome.DEPLOYED]
+    if not deployed:
+        return
+    window.emit(
+        "--on-failure rollback-all: returning every host deployed in this run to its last-good: "
+        + ", ".join(r.host for r in deployed)
+    )
+    jobs: dict[str, HostJob] = {}
+    for result in deployed:
+        job = prepared.jobs[result.host]
+        target = job.last_good_artifact if job.last_good_artifact is not None else result.captured_config
+        if target is None:
+            results[result.host] = replace(
+                result, outcome=Outcome.ROLLBACK_FAILED, message="rollback-all: no rollback target was kept"
+            )
+            continue
+        jobs[result.host] = HostJob(
+            host=job.host,
+            platform=job.platform,
+            release=job.last_good_release or "",
+            artifact=target,
+            expectations=job.last_good_expectations,
+            expectations_required=False,
+            last_good_release=job.release,
+            last_good_artifact=job.artifact,
+            last_good_expectations=job.expectations,
+            revert_in=job.revert_in,
+            purpose="rollback-all",
+        )
+        window.deferred.pop(job.host, None)
+    envs = {
+        name: window.env(
+            prepared.hosts[name], prepared.settle_timeout, prepared.settle_interval, "rollback-all"
+        )
+        for name in jobs
+    }
+    for restore in _run_batch(window, loaded, prepared.hosts, jobs, envs, prepared.workers):
+        results[restore.host] = _after_rollback_all(results[restore.host], restore)
+
+
+def _batches(
+    window: _Window,
+    loaded: LoadedInventory,
+    prepared: Prepared,
+    policy: _Policy,
+    results: dict[str, HostResult],
+) -> str:
+    """Run the batches in order until the window ends; returns why it ended early ('' when it did not)."""
+    for index, batch in enumerate(policy.batches):
+        if window.cancel.cancelled:
+            return "interrupted (Ctrl-C)"
+        is_canary = policy.canary and index == 0
+        label = "canary" if is_canary else f"batch {index + (0 if policy.canary else 1)}"
+        window.emit(f"{label}: {', '.join(batch)}")
+        jobs = {name: prepared.jobs[name] for name in batch}
+        envs = {
+            name: window.env(
+                prepared.hosts[name], prepared.settle_timeout, prepared.settle_interval, policy.message
+            )
+            for name in batch
+        }
+        for result in _run_batch(window, loaded, prepared.hosts, jobs, envs, prepared.workers):
+            results[result.host] = result
+        failures = [r for r in results.values() if _failed(r)]
+        if is_canary and any(_failed(results[n]) for n in batch):
+            return "the canary failed: no other host was touched"
+        if policy.on_failure != "continue" and len(failures) >= policy.max_failures:
+            return (
+                f"failure budget spent: {len(failures)} host(s) failed (--max-failures {policy.max_failures})"
+            )
+        if window.cancel.cancelled:
+            return "interrupted (Ctrl-C)"
+    return ""
+
+
+def _run_window(
+    window: _Window,
+    loaded: LoadedInventory,
+    prepared: Prepared,
+    policy: _Policy,
+    results: dict[str, HostResult],
+) -> str:
+    with window.sigint():
+        stopped = _batches(window, loaded, prepared, policy, results)
+        if stopped:
+            window.emit(f"window stopped: {stopped}")
+        cause = "interrupted" if window.cancel.cancelled else "not-attempted"
+        for name, job in prepared.jobs.items():
+            if name not in results:
+                results[name] = _not_attempted(job, stopped or "the window stopped", cause)
+        if stopped and policy.on_failure == "rollback-all" and not window.cancel.cancelled:
+            _rollback_all(window, loaded, prepared, results)
+    for host, release in window.deferred.items():
+        if results[host].outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED):
+            window.records.mark_good(host, release, window.run_id)
+    return stopped
+
+
+def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, policy: _Policy) -> RunReport:
+    repo = window.repo
+    started, clock = utc_now(), time.monotonic()
+    if prepared.no_timer:
+        window.emit(
+            "no device-side revert timer on "
+            + ", ".join(prepared.no_timer)
+            + ": if the connection is lost after a commit, the device keeps the change; netimmutable rolls "
+            "back by full replace with the last-good artifact"
+        )
+    results: dict[str, HostResult] = {}
+    journal: Journal | None = None
+    with (
+        repo_lock(repo, window.run_id, policy.kind),
+        device_locks(repo, prepared.jobs, window.run_id, policy.kind) as locks,
+    ):
+        try:
+            journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
+            window.journal = journal
+            stopped = _run_window(window, loaded, prepared, policy, results)
+        except BaseException:
+            for name, job in prepared.jobs.items():
+                results.setdefault(name, _not_attempted(job, "the run was aborted", "interrupted"))
+            _write_record(window, prepared, policy, results, started, "aborted")
+            if journal is not None:
+                journal.abandon()
+            raise
+        unknown = [r.host for r in results.values() if r.outcome is Outcome.UNKNOWN]
+        for name in unknown:
+            locks[name].keep(
+                f"run {window.run_id} left {name} UNKNOWN: check it, then `netimmutable recover`"
+            )
+        record_sha, record_error = _write_record(window, prepared, policy, results, started, stopped)
+        if unknown:
+            journal.abandon()  # stays unfinished: `netimmutable recover` picks it up
+        else:
+            journal.close()
+    return RunReport(
+        run_id=window.run_id,
+        kind=policy.kind,
+        release=policy.release,
+        started_utc=started,
+        ended_utc=utc_now(),
+        operator=window.records.operator(),
+        hosts=tuple(results[name] for name in prepared.jobs),
+        flags=policy.flags,
+        no_timer_hosts=prepared.no_timer,
+        stopped=stopped,
+        interrupted=window.cancel.cancelled,
+        record_sha=record_sha,
+        record_error=record_error,
+        seconds=round(time.monotonic() - clock, 3),
+    )
+
+
+def _write_record(
+    window: _Window,
+    prepared: Prepared,
+    policy: _Policy,
+    results: Mapping[str, HostResult],
+    started: str,
+    stopped: str,
+) -> tuple[str | None, str | None]:
+    hosts = []
+    for name, job in prepared.jobs.items():
+        r = results[name]
+        target = None
+        if r.changed:
+            target = job.last_good_release or ("captured" if r.captured_config else None)
+        hosts.append(
+            HostRecord(
+                host=name,
+                outcome=to_host_outcome(r),
+                message=r.message,
+                release=r.release or None,
+                device_diff=r.device_diff,
+                pre_config_digest=r.pre_config_digest,
+                post_config_digest=r.post_config_digest,
+                pre_state_digest=r.pre_digest,
+                post_state_digest=r.post_digest,
+                rollback_target=target,
+            )
+        )
+    run = RunRecord(
+        run_id=window.run_id,
+        kind=policy.kind,
+        release=policy.release,
+        started_utc=started,
+        ended_utc=utc_now(),
+        operator=window.records.operator(),
+        hosts=tuple(hosts),
+        flags=policy.flags,
+        message=stopped,
+    )
+    captured = {r.host: r.captured_config for r in results.values() if r.captured_config}
+    try:
+        with window.git_lock:
+            return window.records.write_run(run, captured), None
+    except NetImmutableError as exc:
+        return None, str(exc)
+
+
+# ------------------------------------------------------------------------------ entry points
+def deploy(repo: NetworkRepo, options: DeployOptions, progress: Progress = _quiet) -> RunReport:
+    """Run a change window for an approved release (see the module docstring)."""
+    gitrepo = open_git(repo)
+    loaded = load_inventory(repo)
+    gated = gate(repo, gitrepo, loaded, options)
+    in_release = set(hosts_in(gated.artifacts))
+    selected = [h for h in select_hosts(loaded, options.limit, options.filters) if h.name in in_release]
+    if options.limit:
+        missing = sorted(set(options.limit) - in_release)
+        if missing:
+            raise InputError(f"release {gated.release.short} has no artifacts for: {', '.join(missing)}")
+    if not selected:
+        raise InputError("no hosts selected", hint="check --limit / --filter")
+    records = Records(repo, gitrepo)
+    settings = repo.settings.deploy
+    on_failure: OnFailure = options.on_failure or settings.on_failure
+    run_id = new_run_id()
+    window = _Window(repo, gitrepo, records, progress, run_id, defer_good=on_failure == "rollback-all")
+    releases = {h.name: gated.release.sha for h in selected}
+    prepared = prepare(
+        repo, gitrepo, records, selected, releases, {gated.release.sha: gated.artifacts}, options
+    )
+    window.secrets.require(
+        [j.artifact for j in prepared.jobs.values()]
+        + [j.last_good_artifact for j in prepared.jobs.values() if j.last_good_artifact]
+    )
+    for note in gated.notes:
+        window.emit(f"gate: {note}")
+    canary = options.canary if options.canary is not None else str(settings.canary)
+    policy = _Policy(
+        kind="deploy",
+        release=gated.release.sha,
+        batches=plan_window(
+            list(prepared.jobs),
+            canary,
+            options.batch_size or settings.batch_size,
+            changing={n for n, j in prepared.jobs.items() if j.artifact != j.last_good_artifact},
+        ),
+        canary=canary.strip() not in ("0", ""),
+        max_failures=max(1, settings.max_failures if options.max_failures is None else options.max_failures),
+        on_failure=on_failure,
+        flags=options.flags(),
+        message=options.message or f"netimmutable deploy {gated.release.short} (run {run_id})",
+    )
+    window.emit(
+        f"deploying release {gated.release.short} ({gated.release.summary}) to {len(prepared.jobs)} host(s) "
+        f"in {len(policy.batches)} batch(es); on failure: {on_failure}, max failures: {policy.max_failures}"
+    )
+    return _execute(window, loaded, prepared, policy)
+
+
+def rollback(
+    repo: NetworkRepo,
+    hosts: Sequence[str],
+    to_rev: str | None,
+    options: DeployOptions,
+    progress: Progress = _quiet,
+) -> RunReport:
+    """Push each host's last-good release (or ``to_rev``) through the same pipeline and checks."""
+    gitrepo = open_git(repo)
+    loaded = load_inventory(repo)
+    selected = list(select_hosts(loaded, hosts))
+    if not selected:
+        raise InputError("name at least one host to roll back")
+    records = Records(repo, gitrepo)
+    releases: dict[str, str] = {}
+    if to_rev is not None:
+        release = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
+        releases = {h.name: release.sha for h in selected}
+    else:
+        for host in selected:
+            good = records.last_good(host.name)
+            if good is None:
+                raise InputError(
+                    f"{host.name} has no last-good release to roll back to",
+                    host=host.name,
+                    hint="use --to REV",
+                )
+            releases[host.name] = good.release
+    artifacts = {
+        sha: read_artifacts(gitrepo, sha, repo.settings.snapshots_dir)
+        for sha in sorted(set(releases.values()))
+    }
+    run_id = new_run_id()
+    window = _Window(repo, gitrepo, records, progress, run_id, defer_good=False)
+    prepared = prepare(repo, gitrepo, records, selected, releases, artifacts, options, purpose="rollback")
+    window.secrets.require([j.artifact for j in prepared.jobs.values()])
+    names = list(prepared.jobs)
+    size = options.batch_size or repo.settings.deploy.batch_size
+    policy = _Policy(
+        kind="rollback",
+        release=next(iter(releases.values())) if to_rev is not None else None,
+        batches=tuple(tuple(names[i : i + size]) for i in range(0, len(names), size)),
+        canary=False,
+        max_failures=len(names) + 1,
+        on_failure="continue",
+        flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ())),
+        message=f"netimmutable rollback (run {run_id})",
+    )
+    window.emit(
+        "rolling back "
+        + ", ".join(f"{n} to {releases[n][:10]}" for n in names)
+        + " (drift is shown, not refused: the device is expected to be off its last-good)"
+    )
+    return _execute(window, loaded, prepared, policy)

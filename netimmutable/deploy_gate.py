@@ -1,0 +1,163 @@
+"""Before a change window touches anything: the gate (approved, untouched artifacts, current snapshots, plan)
+and one ``HostJob`` per host (its release, its last-good target, its revert timer, its expectations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import git
+from nornir.core.inventory import Host
+
+from netimmutable.artifacts import Release, artifacts_digest, check_approved, read_artifacts
+from netimmutable.connections import driver_name, prepare_hosts
+from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
+from netimmutable.drivers.capabilities import revert_in_for
+from netimmutable.errors import ApprovalError, InputError
+from netimmutable.inventory import LoadedInventory
+from netimmutable.records import Records
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, compare_snapshots, render_hosts
+from netimmutable.repo import NetworkRepo
+
+__all__ = ["Gate", "Prepared", "gate", "prepare"]
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    release: Release
+    artifacts: Mapping[str, str]
+    notes: tuple[str, ...]
+
+
+def gate(repo: NetworkRepo, gitrepo: git.Repo, loaded: LoadedInventory, options: DeployOptions) -> Gate:
+    """Only approved releases whose artifacts are what netimmutable rendered and committed."""
+    rev = options.rev or f"refs/heads/{repo.settings.approval_branch}"
+    release = check_approved(repo, gitrepo, rev, allow_dirty=options.allow_dirty)
+    artifacts = read_artifacts(gitrepo, release.sha, repo.settings.snapshots_dir)
+    notes: list[str] = []
+    if not artifacts:
+        raise ApprovalError(f"release {release.short} has no artifacts in {repo.settings.snapshots_dir}/")
+    if release.digest is None or release.digest != artifacts_digest(artifacts):
+        problem = (
+            "was not made by `netimmutable commit` (no digest trailer)"
+            if release.digest is None
+            else "has artifacts that differ from its digest trailer (edited by hand?)"
+        )
+        if not options.allow_stale:
+            raise ApprovalError(
+                f"release {release.short} {problem}",
+                hint="render and commit with `netimmutable commit`; --allow-stale overrides (recorded)",
+            )
+        notes.append(f"release {problem}; allowed by --allow-stale")
+    head = gitrepo.head.commit.hexsha if gitrepo.head.is_valid() else None
+    if head == release.sha and not options.allow_dirty:
+        status = compare_snapshots(repo, render_hosts(repo, loaded.hosts()), [h.name for h in loaded.hosts()])
+        if not status.current:
+            stale = [*status.stale, *status.missing, *status.orphaned]
+            if not options.allow_stale:
+                raise ApprovalError(
+                    f"snapshots/ is not what the inputs render ({', '.join(stale[:5])})",
+                    hint="run `netimmutable commit`; --allow-stale overrides (recorded)",
+                )
+            notes.append("stale snapshots allowed by --allow-stale")
+    return Gate(release=release, artifacts=artifacts, notes=tuple(notes))
+
+
+def _in_release(gitrepo: git.Repo, sha: str, path: str) -> bool:
+    try:
+        gitrepo.commit(sha).tree / path
+    except KeyError:
+        return False
+    return True
+
+
+def _expectations_required(repo: NetworkRepo, gitrepo: git.Repo, sha: str, host: Host) -> bool:
+    """Whether the release configures expectations for ``host`` (then a missing/empty file fails)."""
+    if host.get("expect_template"):
+        return True
+    return _in_release(gitrepo, sha, f"{repo.settings.templates_dir}/{host.platform}/expect.j2")
+
+
+def _plan_pins(plan_file: str | None, release: str, hosts: Sequence[str]) -> dict[str, PlanPin]:
+    """Per host, what a saved plan saw (``--plan FILE``); the pipeline refuses hosts that changed since."""
+    if plan_file is None:
+        return {}
+    from netimmutable.plan import deploy_pins
+
+    return deploy_pins(plan_file, release, hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    hosts: dict[str, Host]
+    jobs: dict[str, HostJob]
+    no_timer: tuple[str, ...]
+    settle_timeout: float
+    settle_interval: float
+    workers: int
+
+
+def prepare(
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    records: Records,
+    selected: Sequence[Host],
+    releases: Mapping[str, str],
+    artifacts: Mapping[str, Mapping[str, str]],
+    options: DeployOptions,
+    *,
+    purpose: str = "deploy",
+) -> Prepared:
+    """One ``HostJob`` per host: its release's artifacts, its last-good target, its revert timer."""
+    policy = repo.settings.deploy
+    timer = policy.revert_in if options.revert_in is None else options.revert_in
+    hosts = {h.name: h for h in selected}
+    prepare_hosts(repo, list(hosts.values()))
+    pins = _plan_pins(options.plan_file, next(iter(releases.values()), ""), list(hosts))
+    jobs: dict[str, HostJob] = {}
+    no_timer: list[str] = []
+    for name, host in hosts.items():
+        release = releases[name]
+        files = artifacts[release]
+        artifact = files.get(f"{name}{CONFIG_SUFFIX}")
+        if artifact is None:
+            raise InputError(f"release {release[:10]} has no artifact for host {name}", host=name)
+        try:
+            revert = revert_in_for(driver_name(host), timer) if timer else None
+        except ValueError as exc:
+            raise InputError(str(exc), host=name) from None
+        if revert is None:
+            no_timer.append(name)
+        good = records.last_good(name) if purpose != "rollback" else None
+        last_good_artifact = last_good_expect = None
+        if good is not None:
+            last_good_artifact = records.artifact(good.release, name)
+            last_good_expect = records.expectations(good.release, name)
+        elif purpose != "rollback":
+            last_good_artifact = records.captured_config(name)
+        jobs[name] = HostJob(
+            host=name,
+            platform=str(host.platform),
+            release=release,
+            artifact=artifact,
+            expectations=files.get(f"{name}{EXPECT_SUFFIX}"),
+            expectations_required=_expectations_required(repo, gitrepo, release, host),
+            last_good_release=good.release if good is not None else None,
+            last_good_artifact=last_good_artifact,
+            last_good_expectations=last_good_expect,
+            revert_in=revert,
+            force_drift=options.force_drift or purpose == "rollback",
+            plan=pins.get(name),
+            purpose=purpose,
+        )
+    return Prepared(
+        hosts=hosts,
+        jobs=jobs,
+        no_timer=tuple(no_timer),
+        settle_timeout=policy.settle_timeout if options.settle_timeout is None else options.settle_timeout,
+        settle_interval=policy.settle_interval
+        if options.settle_interval is None
+        else options.settle_interval,
+        workers=options.workers or policy.workers,
+    )

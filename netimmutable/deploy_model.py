@@ -1,0 +1,389 @@
+"""What flows through a change window: jobs, per-host results and outcomes, progress events, the run report.
+
+Frozen dataclasses with tuples; outcomes are ``Enum``s. ``netimmutable.push`` turns a ``HostJob`` into a
+``HostResult``; ``netimmutable.deploy`` strings hosts into a window and returns a ``RunReport``.
+
+Examples:
+    >>> Outcome.ROLLED_BACK.value, Outcome.UNCHANGED.ok
+    ('rolled-back', True)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from netimmutable.checks import StateDevice
+from netimmutable.errors import InputError
+from netimmutable.records import HostOutcome
+from netimmutable.settings import OnFailure
+
+__all__ = [
+    "CancelToken",
+    "DeployOptions",
+    "HostDevice",
+    "HostJob",
+    "HostResult",
+    "Journal",
+    "NullJournal",
+    "Outcome",
+    "Phase",
+    "PipelineEnv",
+    "PlanPin",
+    "Progress",
+    "ProgressEvent",
+    "RunReport",
+    "exit_code_of",
+    "plan_window",
+    "to_host_outcome",
+]
+
+
+class Outcome(StrEnum):
+    """How one host ended; every targeted host ends in exactly one."""
+
+    DEPLOYED = "deployed"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled-back"
+    ROLLBACK_FAILED = "rollback-failed"
+    FAILED_BEFORE_CHANGE = "failed-before-change"
+    UNKNOWN = "unknown"
+
+    @property
+    def ok(self) -> bool:
+        return self in (Outcome.DEPLOYED, Outcome.UNCHANGED)
+
+
+class Phase(StrEnum):
+    WINDOW = "window"
+    CONNECT = "connect"
+    PRECHECK = "pre-check"
+    LOAD = "load"
+    COMMIT = "commit"
+    POSTCHECK = "post-check"
+    CONFIRM = "confirm"
+    ROLLBACK = "rollback"
+    VERIFY_ROLLBACK = "verify-rollback"
+    DONE = "done"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    host: str | None
+    """None for an event of the whole window (batches, policy decisions)."""
+    phase: Phase
+    message: str
+    outcome: Outcome | None = None
+
+
+class CancelToken:
+    """Set on Ctrl-C: hosts not yet changed stop, changed hosts finish their checks or roll back."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+class Journal(Protocol):
+    """``netimmutable.journal.Journal``: written (and fsynced) before every device-changing step."""
+
+    def before(self, host: str, step: Any, **details: Any) -> None: ...
+    def after(self, host: str, step: Any, outcome: str) -> None: ...
+    def finish(self, host: str, outcome: str) -> None: ...
+
+
+class NullJournal:
+    """No journal (tests of the pipeline alone)."""
+
+    def before(self, host: str, step: Any, **details: Any) -> None:
+        return None
+
+    def after(self, host: str, step: Any, outcome: str) -> None:
+        return None
+
+    def finish(self, host: str, outcome: str) -> None:
+        return None
+
+
+class HostDevice(StateDevice, Protocol):
+    """The part of ``netimmutable.device.Device`` the pipeline uses."""
+
+    def load_replace(self, config: str) -> None: ...
+    def compare(self) -> str: ...
+    def discard(self) -> None: ...
+    def commit(self, message: str, revert_in: int | None) -> None: ...
+    def confirm(self) -> None: ...
+    def has_pending_commit(self) -> bool: ...
+    def rollback_driver(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPin:
+    """What a reviewed plan saw on this host: the deploy refuses the host when the device changed since."""
+
+    running_digest: str
+    diff_digest: str
+    check: Callable[[str, str], str | None]
+    """(running config, device diff) -> why they differ from the plan, or None when they match."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostJob:
+    """Everything one host's pipeline needs; artifacts hold secret placeholders, never values."""
+
+    host: str
+    platform: str
+    release: str
+    artifact: str
+    expectations: str | None
+    expectations_required: bool
+    last_good_release: str | None
+    last_good_artifact: str | None
+    """What the device should run now (drift check) and the rollback target; None on a first deployment."""
+    last_good_expectations: str | None = None
+    revert_in: int | None = None
+    force_drift: bool = False
+    plan: PlanPin | None = None
+    purpose: str = "deploy"
+    """'deploy', 'rollback' (rollback command) or 'rollback-all' (window policy): shown in messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostResult:
+    host: str
+    outcome: Outcome
+    message: str
+    phase: Phase
+    """The phase the host ended in (where it failed, or DONE)."""
+    release: str
+    device_diff: str = ""
+    drift: str = ""
+    failures: tuple[str, ...] = ()
+    pre_digest: str | None = None
+    post_digest: str | None = None
+    pre_config_digest: str | None = None
+    post_config_digest: str | None = None
+    rollback_target: str | None = None
+    captured_config: str | None = None
+    """First deployment: the (masked) running config captured before the push, the rollback target."""
+    changed: bool = False
+    """The device's configuration was changed by this host's run (and, after a rollback, changed back)."""
+    cause: str = ""
+    """Why a host was skipped or failed before a change: drift, plan, pending-commit, unreachable, rejected,
+    interrupted, not-attempted, checks ("" otherwise)."""
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineEnv:
+    open_device: Callable[[], HostDevice]
+    resolve: Callable[[str], str]
+    """Secret placeholders -> values (only ever sent to or compared with the device)."""
+    mask: Callable[[str], str]
+    """Values -> placeholders (for everything shown or stored)."""
+    mark_good: Callable[[str, str], None]
+    """(host, release) -> record the release verified good on the host."""
+    settle_timeout: float
+    settle_interval: float
+    commit_message: str
+    extra_patterns: tuple[str, ...] = ()
+    progress: Callable[[ProgressEvent], None] = lambda _e: None
+    cancel: CancelToken = field(default_factory=CancelToken)
+    journal: Journal = field(default_factory=NullJournal)
+    save_blob: Callable[[str], str] | None = None
+    """Stores a (masked) captured running config in git, for the journal; returns the blob sha."""
+    reconnect_tries: int = 3
+    reconnect_delay: float = 1.0
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployOptions:
+    """A change window's options; None means the setting of ``netimmutable.yaml`` (``deploy:``)."""
+
+    rev: str | None = None
+    limit: tuple[str, ...] = ()
+    filters: tuple[tuple[str, str], ...] = ()
+    canary: str | None = None
+    """A number of hosts ("2") or host names ("r1,r3"); "0" for none."""
+    batch_size: int | None = None
+    workers: int | None = None
+    max_failures: int | None = None
+    on_failure: OnFailure | None = None
+    revert_in: int | None = None
+    """Seconds of the device-side revert timer; 0 for none."""
+    settle_timeout: float | None = None
+    settle_interval: float | None = None
+    plan_file: str | None = None
+    force_drift: bool = False
+    allow_dirty: bool = False
+    allow_stale: bool = False
+    message: str | None = None
+
+    def flags(self) -> tuple[str, ...]:
+        """The options as given, for the run record (overrides are explicit)."""
+        out: list[str] = []
+        for name, value in (
+            ("--canary", self.canary),
+            ("--batch-size", self.batch_size),
+            ("--workers", self.workers),
+            ("--max-failures", self.max_failures),
+            ("--on-failure", self.on_failure),
+            ("--revert-in", self.revert_in),
+            ("--settle-timeout", self.settle_timeout),
+            ("--plan", self.plan_file),
+            ("--limit", ",".join(self.limit) or None),
+        ):
+            if value is not None:
+                out.append(f"{name}={value}")
+        out += [f"--filter={k}={v}" for k, v in self.filters]
+        for name, on in (
+            ("--force-drift", self.force_drift),
+            ("--allow-dirty", self.allow_dirty),
+            ("--allow-stale", self.allow_stale),
+        ):
+            if on:
+                out.append(name)
+        return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    run_id: str
+    kind: str
+    release: str | None
+    started_utc: str
+    ended_utc: str
+    operator: str
+    hosts: tuple[HostResult, ...]
+    flags: tuple[str, ...] = ()
+    no_timer_hosts: tuple[str, ...] = ()
+    stopped: str = ""
+    """Why the window ended early ('' when every host was attempted)."""
+    interrupted: bool = False
+    record_sha: str | None = None
+    record_error: str | None = None
+    seconds: float = 0.0
+
+    def host(self, name: str) -> HostResult | None:
+        return next((h for h in self.hosts if h.host == name), None)
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for h in self.hosts if h.outcome is outcome)
+
+    @property
+    def exit_code(self) -> int:
+        return exit_code_of(self)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "release": self.release,
+            "started_utc": self.started_utc,
+            "ended_utc": self.ended_utc,
+            "operator": self.operator,
+            "flags": list(self.flags),
+            "no_timer_hosts": list(self.no_timer_hosts),
+            "stopped": self.stopped,
+            "interrupted": self.interrupted,
+            "record": self.record_sha,
+            "record_error": self.record_error,
+            "seconds": self.seconds,
+            "exit_code": self.exit_code,
+            "hosts": [
+                {
+                    "host": h.host,
+                    "outcome": h.outcome.value,
+                    "message": h.message,
+                    "phase": h.phase.value,
+                    "release": h.release,
+                    "cause": h.cause,
+                    "changed": h.changed,
+                    "device_diff": h.device_diff,
+                    "drift": h.drift,
+                    "failures": list(h.failures),
+                    "rollback_target": h.rollback_target,
+                    "pre_state_digest": h.pre_digest,
+                    "post_state_digest": h.post_digest,
+                    "seconds": h.seconds,
+                    "notes": list(h.notes),
+                }
+                for h in self.hosts
+            ],
+        }
+
+
+def exit_code_of(report: RunReport) -> int:
+    """0 ok; 5 a rollback failed or a device is UNKNOWN; 4 checks failed and rolled back; 1 otherwise."""
+    outcomes = {h.outcome for h in report.hosts}
+    if outcomes & {Outcome.ROLLBACK_FAILED, Outcome.UNKNOWN}:
+        return 5
+    if Outcome.ROLLED_BACK in outcomes:
+        return 4
+    if outcomes - {Outcome.DEPLOYED, Outcome.UNCHANGED} or report.interrupted or report.record_error:
+        return 1
+    return 0
+
+
+def to_host_outcome(result: HostResult) -> HostOutcome:
+    """The records' outcome of a host result."""
+    if result.outcome is Outcome.SKIPPED:
+        return HostOutcome.REFUSED if result.cause in ("drift", "plan") else HostOutcome.SKIPPED
+    if result.outcome is Outcome.FAILED_BEFORE_CHANGE:
+        return HostOutcome.UNREACHABLE if result.cause == "unreachable" else HostOutcome.FAILED
+    return {
+        Outcome.DEPLOYED: HostOutcome.CONFIRMED,
+        Outcome.UNCHANGED: HostOutcome.UNCHANGED,
+        Outcome.ROLLED_BACK: HostOutcome.ROLLED_BACK,
+        Outcome.ROLLBACK_FAILED: HostOutcome.ROLLBACK_FAILED,
+    }.get(result.outcome, HostOutcome.UNKNOWN)
+
+
+# ------------------------------------------------------------------------------ window shape
+def plan_window(
+    hosts: Sequence[str], canary: str, batch_size: int, changing: Collection[str] = ()
+) -> tuple[tuple[str, ...], ...]:
+    """The batches of a window: the canary batch first (when any), then batches of ``batch_size``.
+
+    A canary of N hosts takes them from ``changing`` first (hosts whose artifact differs from their
+    last-good): a canary with nothing to change would prove nothing.
+
+    Examples:
+        >>> plan_window(["r1", "r2", "r3", "r4"], "1", 2)
+        (('r1',), ('r2', 'r3'), ('r4',))
+        >>> plan_window(["r1", "r2", "r3", "r4"], "1", 10, changing={"r3"})
+        (('r3',), ('r1', 'r2', 'r4'))
+        >>> plan_window(["r1", "r2", "r3", "r4"], "r3,r4", 10)
+        (('r3', 'r4'), ('r1', 'r2'))
+        >>> plan_window(["r1", "r2"], "0", 10)
+        (('r1', 'r2'),)
+    """
+    names = list(hosts)
+    spec = canary.strip()
+    if spec.isdigit():
+        ordered = [n for n in names if n in changing] + [n for n in names if n not in changing]
+        first = ordered[: int(spec)]
+    else:
+        first = [n.strip() for n in spec.split(",") if n.strip()]
+        unknown = [n for n in first if n not in names]
+        if unknown:
+            raise InputError(f"--canary names host(s) not in this window: {', '.join(unknown)}")
+    rest = [n for n in names if n not in first]
+    size = max(1, batch_size)
+    batches = [tuple(rest[i : i + size]) for i in range(0, len(rest), size)]
+    return ((tuple(first),) if first else ()) + tuple(batches)

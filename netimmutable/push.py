@@ -1,0 +1,546 @@
+"""The per-host pipeline of a change window: pre-checks, push, post-checks, confirm or roll back.
+
+One call of ``run_host`` takes one host from "about to change" to exactly one ``Outcome``:
+
+    connect -> pre-check (no pending commit, no unknown drift, plan still true, pre-state)
+            -> load_replace + compare (nothing to change: verify only -> UNCHANGED)
+            -> commit (device-side revert timer where the platform has one)
+            -> post-check -> confirm -> mark good                          -> DEPLOYED
+                          '-> roll back (cancel the pending commit, or full replace with the
+                              last-good artifact) -> verify it the same way   -> ROLLED_BACK | ROLLBACK_FAILED
+    device unreachable after a change and its state not provable           -> UNKNOWN
+
+A candidate is always discarded in ``finally``; a pending commit is never left behind. Device errors are data
+(outcomes with messages); only programming errors propagate. The journal is written (and fsynced, by the
+journal) before every device-changing step, so a killed run can be recovered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+from netimmutable.checks import (
+    ChangeScope,
+    CheckTarget,
+    PostCheckResult,
+    PreCheckResult,
+    change_scope,
+    convergence_diff,
+    post_check,
+    pre_check,
+)
+from netimmutable.deploy_model import (
+    HostDevice,
+    HostJob,
+    HostResult,
+    Outcome,
+    Phase,
+    PipelineEnv,
+    PlanPin,
+    ProgressEvent,
+)
+from netimmutable.errors import DeviceError, NetImmutableError
+from netimmutable.normalize import config_digest, normalize
+
+__all__ = ["PlanPin", "run_host"]  # PlanPin: re-exported for netimmutable.plan
+
+
+class _Stop(Exception):
+    def __init__(self, result: HostResult) -> None:
+        self.result = result
+        super().__init__(result.message)
+
+
+class _HostRun:
+    """One host's run; holds the session and what has been done to the device so far."""
+
+    def __init__(self, job: HostJob, env: PipelineEnv) -> None:
+        self.job = job
+        self.env = env
+        self.device: HostDevice | None = None
+        self.loaded = False
+        self.committed = False
+        self.pending = False
+        self.started = time.monotonic()
+        self.pre: PreCheckResult | None = None
+        self.diff = ""
+        self.drift = ""
+        self.notes: list[str] = []
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def emit(self, phase: Phase, message: str, outcome: Outcome | None = None) -> None:
+        try:
+            self.env.progress(ProgressEvent(self.job.host, phase, message, outcome))
+        except KeyboardInterrupt:
+            self.env.cancel.cancel()  # Ctrl-C delivered through the progress display
+        except Exception:  # noqa: BLE001, S110 - a broken display must never break a change window
+            pass
+
+    def before(self, step: str, **details: Any) -> None:
+        """Journal (durably) that ``step`` is about to change the device."""
+        self.env.journal.before(self.job.host, step, release=self.job.release or None, **details)
+
+    def after(self, step: str, outcome: str = "ok") -> None:
+        try:
+            self.env.journal.after(self.job.host, step, outcome[:200])
+        except NetImmutableError as exc:
+            self.notes.append(f"journal: {exc.message}")
+
+    def config_digest(self, config: str) -> str:
+        """Digest of a config as shown and stored (secrets masked, normalized)."""
+        return config_digest(normalize(self.env.mask(config), self.job.platform, self.env.extra_patterns))
+
+    def result(self, outcome: Outcome, message: str, phase: Phase, **extra: Any) -> HostResult:
+        pre = self.pre
+        captured = None
+        if self.job.last_good_artifact is None and pre is not None and self.committed:
+            captured = self.env.mask(pre.running)
+        values: dict[str, Any] = {
+            "device_diff": self.env.mask(self.diff),
+            "drift": self.env.mask(self.drift),
+            "pre_digest": pre.state.digest if pre is not None else None,
+            "pre_config_digest": self.config_digest(pre.running) if pre is not None else None,
+            "rollback_target": self.rollback_label() if self.committed else None,
+            "captured_config": captured,
+            "changed": self.committed,
+            "notes": tuple(self.notes),
+        }
+        values.update(extra)
+        return HostResult(
+            host=self.job.host,
+            outcome=outcome,
+            message=self.env.mask(message),
+            phase=phase,
+            release=self.job.release,
+            seconds=round(time.monotonic() - self.started, 3),
+            **values,
+        )
+
+    def stop(self, outcome: Outcome, message: str, phase: Phase, **extra: Any) -> _Stop:
+        return _Stop(self.result(outcome, message, phase, **extra))
+
+    def post_values(self, checked: PostCheckResult) -> dict[str, Any]:
+        return {
+            "post_digest": checked.state.digest if checked.state else None,
+            "post_config_digest": self.config_digest(checked.running) if checked.running else None,
+        }
+
+    def dev(self) -> HostDevice:
+        assert self.device is not None  # noqa: S101 - set by connect() before any step uses it
+        return self.device
+
+    def rollback_label(self) -> str:
+        if self.job.last_good_artifact is None:
+            return "the running config captured before the push (first deployment)"
+        release = self.job.last_good_release
+        return f"last-good release {release[:10]}" if release else "the last-good configuration"
+
+    def rollback_config(self) -> str:
+        if self.job.last_good_artifact is not None:
+            return self.env.resolve(self.job.last_good_artifact)
+        assert self.pre is not None  # noqa: S101 - a change is only made after the pre-check
+        return self.pre.running
+
+    # ------------------------------------------------------------------------------------------ the run
+    @property
+    def artifact_digest(self) -> str:
+        return config_digest(normalize(self.job.artifact, self.job.platform, self.env.extra_patterns))
+
+    def run(self) -> HostResult:
+        try:
+            result = self.steps()
+        except _Stop as stop:
+            result = stop.result
+        finally:
+            self.cleanup()
+        if result.outcome is not Outcome.UNKNOWN:  # UNKNOWN stays in flight for `netimmutable recover`
+            with contextlib.suppress(NetImmutableError):
+                self.env.journal.finish(self.job.host, result.outcome.value)
+        return result
+
+    def connect(self) -> None:
+        if self.device is not None:
+            self.device.close()
+            self.device = None
+        self.device = self.env.open_device()
+
+    def steps(self) -> HostResult:
+        if self.env.cancel.cancelled:
+            return self.result(
+                Outcome.SKIPPED,
+                "not started: the window was interrupted (Ctrl-C)",
+                Phase.CONNECT,
+                cause="interrupted",
+            )
+        self.emit(Phase.CONNECT, "connecting")
+        try:
+            self.connect()
+        except DeviceError as exc:
+            return self.result(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"unreachable: {exc.message}",
+                Phase.CONNECT,
+                cause="unreachable",
+            )
+        self.precheck()
+        self.load()
+        if not self.diff.strip():
+            return self.verify_unchanged()
+        if self.env.cancel.cancelled:
+            return self.result(
+                Outcome.SKIPPED,
+                "interrupted (Ctrl-C) before the change; device untouched",
+                Phase.LOAD,
+                cause="interrupted",
+            )
+        self.commit()
+        return self.check_and_confirm()
+
+    def precheck(self) -> None:
+        job, dev = self.job, self.dev()
+        self.emit(Phase.PRECHECK, "pre-checks: pending commits, drift, state")
+        try:
+            if self.has_pending(dev):
+                raise self.stop(
+                    Outcome.FAILED_BEFORE_CHANGE,
+                    "the device has a commit pending confirmation from someone else; "
+                    "confirm it or roll it back first",
+                    Phase.PRECHECK,
+                    cause="pending-commit",
+                )
+            last_good = (
+                self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
+            )
+            self.pre = pre_check(dev, last_good, self.env.extra_patterns)
+        except DeviceError as exc:
+            raise self.stop(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"pre-check failed: {exc.message}",
+                Phase.PRECHECK,
+                cause="unreachable",
+            ) from None
+        self.drift = self.pre.drift
+        if self.drift:
+            if not job.force_drift:
+                raise self.stop(
+                    Outcome.SKIPPED,
+                    "unknown drift: the running config differs from the last-good release "
+                    f"{(job.last_good_release or '')[:10]}; refusing this host (--force-drift overrides)",
+                    Phase.PRECHECK,
+                    cause="drift",
+                )
+            self.notes.append("drift overridden with --force-drift")
+
+    @staticmethod
+    def has_pending(dev: HostDevice) -> bool:
+        try:
+            return dev.has_pending_commit()
+        except DeviceError as exc:
+            if "not supported" in exc.message:
+                return False
+            raise
+
+    def load(self) -> None:
+        job, dev = self.job, self.dev()
+        self.emit(Phase.LOAD, "loading the candidate (full replace) and taking the device's diff")
+        self.before("load", artifact_digest=self.artifact_digest)
+        try:
+            self.loaded = True
+            dev.load_replace(self.env.resolve(job.artifact))
+            self.diff = dev.compare()
+        except DeviceError as exc:
+            self.after("load", exc.message)
+            raise self.stop(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"candidate refused: {exc.message}",
+                Phase.LOAD,
+                cause="rejected",
+            ) from None
+        self.after("load")
+        if job.plan is not None:
+            assert self.pre is not None  # noqa: S101
+            why = job.plan.check(self.pre.running, self.diff)
+            if why:
+                raise self.stop(
+                    Outcome.SKIPPED,
+                    f"the device changed since the plan was made: {why}",
+                    Phase.LOAD,
+                    cause="plan",
+                )
+
+    def discard(self) -> None:
+        if self.loaded and self.device is not None:
+            self.loaded = False
+            self.before("discard")
+            try:
+                self.device.discard()
+            except DeviceError as exc:
+                self.notes.append(f"discarding the candidate failed: {exc.message}")
+                self.after("discard", exc.message)
+                return
+            self.after("discard")
+
+    def check_target(self, rollback: bool = False) -> CheckTarget:
+        job = self.job
+        if rollback:
+            return CheckTarget(self.rollback_config(), job.last_good_expectations, False, "rollback target")
+        return CheckTarget(self.env.resolve(job.artifact), job.expectations, job.expectations_required)
+
+    def post(self, target: CheckTarget, scope: ChangeScope) -> PostCheckResult:
+        assert self.pre is not None  # noqa: S101
+        return post_check(
+            self.dev(),
+            target,
+            self.pre.state,
+            scope,
+            settle_timeout=self.env.settle_timeout,
+            settle_interval=self.env.settle_interval,
+            extra=self.env.extra_patterns,
+            cancelled=lambda: self.env.cancel.cancelled,
+        )
+
+    def verify_unchanged(self) -> HostResult:
+        self.discard()
+        self.emit(Phase.POSTCHECK, "nothing to change: verifying")
+        try:
+            checked = self.post(self.check_target(), ChangeScope())
+        except (DeviceError, NetImmutableError) as exc:
+            return self.result(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"verification failed: {exc.message}",
+                Phase.POSTCHECK,
+                cause="checks",
+            )
+        if not checked.ok:
+            return self.result(
+                Outcome.FAILED_BEFORE_CHANGE,
+                "nothing to change, but the checks fail: " + "; ".join(checked.failures),
+                Phase.POSTCHECK,
+                cause="checks",
+                failures=checked.failures,
+                **self.post_values(checked),
+            )
+        message = "nothing to change; verified"
+        message += self.record_good()
+        return self.result(Outcome.UNCHANGED, message, Phase.DONE, **self.post_values(checked))
+
+    def record_good(self) -> str:
+        try:
+            self.env.mark_good(self.job.host, self.job.release)
+        except NetImmutableError as exc:
+            return f" (but recording it as good failed: {exc.message})"
+        return ""
+
+    def commit(self) -> None:
+        job, dev = self.job, self.dev()
+        timer = (
+            f" (device reverts in {job.revert_in}s unless confirmed)"
+            if job.revert_in
+            else " (no device timer)"
+        )
+        self.emit(Phase.COMMIT, "committing" + timer)
+        assert self.pre is not None  # noqa: S101
+        if job.last_good_artifact is None:
+            self.notes.append(
+                "no last-good: the running config captured before the push is the rollback target"
+            )
+        blob = None
+        if job.last_good_artifact is None and self.env.save_blob is not None:
+            blob = self.env.save_blob(self.env.mask(self.pre.running))
+        deadline = None
+        if job.revert_in:
+            deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + job.revert_in))
+        self.before(
+            "commit",
+            artifact_digest=self.artifact_digest,
+            rollback_release=job.last_good_release,
+            rollback_blob=blob,
+            rollback_digest=self.config_digest(self.rollback_config()),
+            revert_in=job.revert_in,
+            revert_deadline_utc=deadline,
+        )
+        try:
+            dev.commit(self.env.commit_message, job.revert_in)
+            self.loaded = False
+            self.committed = True
+            self.pending = job.revert_in is not None
+            self.after("commit")
+        except DeviceError as exc:
+            self.after("commit", exc.message)
+            self.loaded = False
+            self.committed = True  # assume the worst until the device proves otherwise
+            self.pending = job.revert_in is not None
+            if self.unchanged_after_failed_commit():
+                self.committed = self.pending = False
+                raise self.stop(
+                    Outcome.FAILED_BEFORE_CHANGE,
+                    f"commit refused: {exc.message}",
+                    Phase.COMMIT,
+                    cause="rejected",
+                ) from None
+            raise self.stop_after_rollback(f"commit failed: {exc.message}", ()) from None
+
+    def unchanged_after_failed_commit(self) -> bool:
+        """After a failed commit: is the device provably still on its pre-change config?"""
+        assert self.pre is not None  # noqa: S101
+        try:
+            if self.device is None or self.last_error_probe() is not None:
+                self.connect()
+            dev = self.dev()
+            if self.has_pending(dev):
+                return False
+            return not convergence_diff(
+                self.pre.running, dev.running_config(), dev.platform, self.env.extra_patterns
+            )
+        except DeviceError:
+            return False
+
+    def last_error_probe(self) -> DeviceError | None:
+        try:
+            self.dev().running_config()
+        except DeviceError as exc:
+            return exc
+        return None
+
+    def check_and_confirm(self) -> HostResult:
+        job = self.job
+        self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s)")
+        assert self.pre is not None  # noqa: S101
+        before = (
+            self.env.resolve(job.last_good_artifact)
+            if job.last_good_artifact is not None
+            else self.pre.running
+        )
+        try:
+            checked = self.post(self.check_target(), change_scope(before, self.env.resolve(job.artifact)))
+        except NetImmutableError as exc:
+            raise self.stop_after_rollback(f"post-check could not run: {exc.message}", ()) from None
+        if not checked.ok:
+            reason = "post-check failed: " + "; ".join(checked.failures)
+            if checked.convergence:
+                reason += "\n" + checked.convergence
+            raise self.stop_after_rollback(reason, checked.failures)
+        if self.pending:
+            self.emit(Phase.CONFIRM, "confirming the commit")
+            self.before("confirm")
+            try:
+                self.dev().confirm()
+            except DeviceError as exc:
+                self.after("confirm", exc.message)
+                raise self.stop_after_rollback(f"confirm failed: {exc.message}", ()) from None
+            self.after("confirm")
+            self.pending = False
+        message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s)"
+        message += self.record_good()
+        return self.result(
+            Outcome.DEPLOYED,
+            message,
+            Phase.DONE,
+            **self.post_values(checked),
+            notes=(*self.notes, *checked.notes),
+        )
+
+    # ------------------------------------------------------------------------------------------ rollback
+    def reconnect(self) -> bool:
+        for attempt in range(max(1, self.env.reconnect_tries)):
+            try:
+                self.connect()
+                return True
+            except DeviceError:
+                if attempt + 1 < self.env.reconnect_tries:
+                    time.sleep(self.env.reconnect_delay)
+        return False
+
+    def stop_after_rollback(self, reason: str, failures: tuple[str, ...]) -> _Stop:
+        return _Stop(self.rollback(reason, failures))
+
+    def rollback(self, reason: str, failures: tuple[str, ...]) -> HostResult:
+        """Put the device back on its rollback target and prove it; never leave a pending commit."""
+        self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
+        target = self.rollback_config()
+        self.before(
+            "rollback",
+            rollback_release=self.job.last_good_release,
+            rollback_digest=self.config_digest(target),
+            revert_in=self.job.revert_in if self.pending else None,
+        )
+        if (self.device is None or self.last_error_probe() is not None) and not self.reconnect():
+            unknown = f"{reason}\nthe device is unreachable after the change; " + (
+                f"its revert timer ({self.job.revert_in}s) should put {self.rollback_label()} back: "
+                "verify with `netimmutable verify`"
+                if self.pending
+                else "it may still run the new release: check it and run `netimmutable rollback`"
+            )
+            return self.result(Outcome.UNKNOWN, unknown, Phase.ROLLBACK, failures=failures)
+        dev = self.dev()
+        try:
+            if self.has_pending(dev):
+                dev.rollback_driver()  # cancels the pending commit: back to the pre-commit config
+            self.pending = False
+            if convergence_diff(target, dev.running_config(), dev.platform, self.env.extra_patterns):
+                dev.load_replace(target)
+                self.loaded = True
+                dev.commit(f"netimmutable rollback: {self.env.commit_message}", None)
+                self.loaded = False
+        except DeviceError as exc:
+            self.after("rollback", exc.message)
+            return self.result(
+                Outcome.ROLLBACK_FAILED,
+                f"{reason}\nrollback failed: {exc.message}; the device needs a person",
+                Phase.ROLLBACK,
+                failures=failures,
+            )
+        self.after("rollback")
+        self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
+        try:
+            checked = self.post(self.check_target(rollback=True), ChangeScope())
+        except NetImmutableError as exc:
+            return self.result(
+                Outcome.ROLLBACK_FAILED,
+                f"{reason}\nthe rollback could not be verified: {exc.message}",
+                Phase.VERIFY_ROLLBACK,
+                failures=failures,
+            )
+        if not checked.ok:
+            return self.result(
+                Outcome.ROLLBACK_FAILED,
+                f"{reason}\nrolled back to {self.rollback_label()}, but its verification failed: "
+                + "; ".join(checked.failures),
+                Phase.VERIFY_ROLLBACK,
+                failures=(*failures, *checked.failures),
+                **self.post_values(checked),
+            )
+        return self.result(
+            Outcome.ROLLED_BACK,
+            f"{reason}\nrolled back to {self.rollback_label()} and verified",
+            Phase.DONE,
+            failures=failures,
+            **self.post_values(checked),
+        )
+
+    def cleanup(self) -> None:
+        """Discard any candidate; never leave a pending commit of this run; close the session."""
+        dev = self.device
+        if dev is None:
+            return
+        self.discard()
+        if self.pending:
+            try:
+                if self.has_pending(dev):
+                    dev.rollback_driver()
+                    self.notes.append("a pending commit was cancelled during cleanup")
+                self.pending = False
+            except DeviceError as exc:
+                self.notes.append(f"cancelling the pending commit failed: {exc.message}")
+        dev.close()
+        self.device = None
+
+
+def run_host(job: HostJob, env: PipelineEnv) -> HostResult:
+    """Take one host through the pipeline; the result says how it ended (never raises for device trouble)."""
+    run = _HostRun(job, env)
+    result = run.run()
+    run.emit(Phase.DONE, result.message.splitlines()[0], result.outcome)
+    return result

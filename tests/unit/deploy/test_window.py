@@ -1,0 +1,172 @@
+"""Failure modes of the change window on simulated devices: lost connections, unreachable devices, no
+device-side timer, Ctrl-C, a plan that no longer holds."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
+from netimmutable.drivers import capabilities
+from netimmutable.records import HostOutcome
+
+from .conftest import Net
+
+
+def test_hosts_without_device_side_timer_are_announced_and_still_rolled_back(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        capabilities.CAPABILITIES, "sim", replace(capabilities.CAPABILITIES["sim"], revert_timer=False)
+    )
+    net.wrong_remote_as("r2")
+
+    report = net.deploy()
+
+    assert report.no_timer_hosts == ("r1", "r2", "r3", "r4")
+    first_host_event = next(i for i, e in enumerate(net.events) if e.host is not None)
+    warning = next(i for i, e in enumerate(net.events) if "no device-side revert timer" in e.message)
+    assert warning < first_host_event
+    assert "r1, r2, r3, r4" in net.events[warning].message
+    commit = next(e for e in net.events if e.host == "r2" and e.phase is Phase.COMMIT)
+    assert "no device timer" in commit.message
+    r2 = report.host("r2")
+    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK
+    assert report.exit_code == 4
+    assert "remote-as 65001" in net.lab.running("r2")
+    net.no_pending()
+
+
+def test_connection_lost_after_commit_reconnects_and_rolls_back(net: Net) -> None:
+    net.announce("r1", "10.255.111.0/24")
+    net.lab.set_knobs("r1", drop_after_commit=True)
+
+    report = net.deploy()
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert "connection" in r1.message
+    assert net.lab.running("r1") == net.artifact(net.first, "r1")
+    net.no_pending()
+    assert report.exit_code == 4
+
+
+def test_unreachable_host_fails_before_change(net: Net) -> None:
+    net.announce("r3", "10.255.113.0/24")
+    net.lab.set_knobs("r3", unreachable=True)
+
+    report = net.deploy(canary="0")
+
+    r3 = report.host("r3")
+    assert r3 is not None and r3.outcome is Outcome.FAILED_BEFORE_CHANGE and r3.cause == "unreachable"
+    assert "unreachable" in r3.message
+    assert report.exit_code == 1
+    record = net.records().runs(limit=1)[0].host("r3")
+    assert record is not None and record.outcome is HostOutcome.UNREACHABLE
+
+
+def test_pending_commit_of_someone_else_refuses_the_host(net: Net) -> None:
+    from netimmutable.drivers.sim import SimDriver
+
+    other = SimDriver("r4", optional_args={"lab_dir": str(net.lab.root)})
+    other.open()
+    other.load_replace_candidate(config=net.lab.running("r4") + "ip route 10.8.0.0/24 blackhole\n")
+    other.commit_config(revert_in=300)
+    other.close()
+
+    report = net.deploy(limit=("r4",), force_drift=True)
+
+    r4 = report.host("r4")
+    assert r4 is not None and r4.outcome is Outcome.FAILED_BEFORE_CHANGE and r4.cause == "pending-commit"
+    assert net.lab.has_pending("r4")  # not ours: left alone
+
+
+def test_ctrl_c_after_commit_rolls_back_at_once_and_stops_the_window(net: Net) -> None:
+    net.wrong_remote_as("r1", peer="10.255.12.2", wrong=65099)
+
+    def progress(event: ProgressEvent) -> None:
+        if event.host == "r1" and event.phase is Phase.POSTCHECK:
+            raise KeyboardInterrupt
+
+    started = time.monotonic()
+    report = net.deploy(progress=progress, settle_timeout=30)
+
+    assert time.monotonic() - started < 10  # did not wait for the 30 s settle time
+    assert report.interrupted
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert any("interrupted (Ctrl-C)" in f for f in r1.failures)
+    assert [h.cause for h in report.hosts[1:]] == ["interrupted"] * 3
+    assert "remote-as 65002" in net.lab.running("r1")
+    net.no_pending()
+    assert report.exit_code == 4
+    assert net.records().runs(limit=1)[0].run_id == report.run_id
+
+
+def test_ctrl_c_before_commit_leaves_the_device_untouched(net: Net) -> None:
+    net.announce("r1", "10.255.111.0/24")
+    generation = net.lab.state("r1").generation
+
+    def progress(event: ProgressEvent) -> None:
+        if event.host == "r1" and event.phase is Phase.LOAD:
+            raise KeyboardInterrupt
+
+    report = net.deploy(progress=progress)
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "interrupted"
+    assert net.lab.state("r1").generation == generation
+    assert report.exit_code == 1
+    net.no_pending()
+
+
+def test_sigint_to_a_running_deploy_rolls_back_and_leaves_no_pending_commit(net: Net) -> None:
+    net.wrong_remote_as("r2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netimmutable", "deploy", "--repo", str(net.root), "--settle-timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "r2: post-check" in line:
+            break
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    text = "".join(seen) + err
+
+    assert proc.returncode == 4, text + out
+    assert "interrupted (Ctrl-C)" in text
+    assert "rolled-back" in out
+    assert "remote-as 65001" in net.lab.running("r2")
+    net.no_pending()
+    assert not list((net.root / ".netimmutable" / "locks").glob("*.lock"))
+
+
+def test_plan_refuses_a_host_that_changed_since_the_plan(net: Net, tmp_path: Path) -> None:
+    net.announce("r1", "10.255.111.0/24")
+    plan = tmp_path / "plan.json"
+    result = net.cli("plan", "--save", str(plan))
+    assert result.exit_code == 3, result.output
+    net.lab.edit("r1", add=["ip route 10.7.0.0/24 blackhole"])
+
+    report = net.deploy(plan_file=str(plan), force_drift=True)
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "plan", r1
+    assert "changed since the plan" in r1.message
+    assert "10.7.0.0/24" in net.lab.running("r1")
+    assert report.exit_code == 1
+    assert f"--plan={plan}" in net.records().runs(limit=1)[0].flags
