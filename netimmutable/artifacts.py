@@ -159,8 +159,9 @@ def commit_release(
 ) -> CommitResult:
     """Commit inputs and snapshots as one release. Returns ``release=None`` when nothing changed."""
     paths = [p for p in _release_paths(repo) if (repo.root / p).exists()]
-    unrelated = tuple(sorted(set(_porcelain(gitrepo)) - set(_porcelain(gitrepo, *paths))))
-    changed = tuple(sorted(_porcelain(gitrepo, *paths)))
+    release_dirty = _porcelain(gitrepo, *paths)  # one `git status` per question, not two
+    unrelated = tuple(sorted(set(_porcelain(gitrepo)) - set(release_dirty)))
+    changed = tuple(sorted(release_dirty))
     if not changed:
         return CommitResult(release=None, changed_files=(), unrelated_dirty=unrelated)
     files = {name: content for item in rendered for name, content in item.files().items()}

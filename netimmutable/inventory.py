@@ -26,6 +26,7 @@ from nornir.core.inventory import (
 from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
+from netimmutable.inventory_cache import InventoryCache
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
 
@@ -132,7 +133,7 @@ def _element_fields(spec: LocatedDict, what: str, label: str) -> dict[str, Any]:
         "port": port,
         "username": spec.get("username"),
         "platform": spec.get("platform"),
-        "data": to_plain(data),
+        "data": to_plain(data, sort_keys=True),
         "connection_options": _connection_options(
             spec.get("connection_options"), label, spec.line_of("connection_options")
         ),
@@ -153,7 +154,14 @@ def _load_file(repo: NetworkRepo, name: str, required: bool) -> tuple[LocatedDic
 
 
 def load_inventory(repo: NetworkRepo) -> LoadedInventory:
-    """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory."""
+    """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
+
+    The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
+    """
+    cache = InventoryCache.open(repo)
+    cached = cache.load()
+    if cached is not None:
+        return LoadedInventory(inventory=cached[0], host_lines=cached[1], hosts_file=cached[2])
     hosts_raw, hosts_label = _load_file(repo, "hosts.yaml", required=True)
     groups_raw, groups_label = _load_file(repo, "groups.yaml", required=False)
     defaults_raw, defaults_label = _load_file(repo, "defaults.yaml", required=False)
@@ -212,6 +220,7 @@ def load_inventory(repo: NetworkRepo) -> LoadedInventory:
         hosts[name] = host
         host_lines[name] = line
     inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
+    cache.store(inventory, host_lines, hosts_label)
     return LoadedInventory(inventory=inventory, host_lines=host_lines, hosts_file=hosts_label)
 
 

@@ -122,8 +122,19 @@ class HostOutcome(StrEnum):
             return cls.UNKNOWN
 
 
-_SEVERITY = {o: i for i, o in enumerate(HostOutcome)}
-_SEVERITY.update({HostOutcome.ROLLBACK_FAILED: 100, HostOutcome.UNKNOWN: 99})
+# How a run is summed up: its most severe host outcome (a skipped host says less than a rolled-back one).
+_SEVERITY = {
+    HostOutcome.UNCHANGED: 0,
+    HostOutcome.CONFIRMED: 1,
+    HostOutcome.SKIPPED: 2,
+    HostOutcome.REFUSED: 3,
+    HostOutcome.UNREACHABLE: 4,
+    HostOutcome.FAILED: 5,
+    HostOutcome.REVERTED: 6,
+    HostOutcome.ROLLED_BACK: 7,
+    HostOutcome.UNKNOWN: 99,
+    HostOutcome.ROLLBACK_FAILED: 100,
+}
 
 
 @dataclass(frozen=True, slots=True)
