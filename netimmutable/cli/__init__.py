@@ -47,7 +47,13 @@ def main() -> None:
 
 def _register() -> None:
     # One module per command group; each exposes COMMANDS (a list of click commands).
-    from netimmutable.cli import deploy_commands, lab_commands, records_commands, repo_commands, verify_commands
+    from netimmutable.cli import (
+        deploy_commands,
+        lab_commands,
+        records_commands,
+        repo_commands,
+        verify_commands,
+    )
 
     for module in (repo_commands, lab_commands, verify_commands, records_commands, deploy_commands):
         for command in module.COMMANDS:

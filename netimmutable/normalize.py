@@ -1,0 +1,385 @@
+"""Normalization of configuration text before any comparison: one place, used by plan, checks and verify.
+
+Two configurations that the device treats the same must normalize to the same text, and a real change
+must never be normalized away. Per platform this drops:
+
+- whitespace noise: CRLF, trailing spaces, blank lines (leading indentation is kept: it is structure);
+- volatile lines: "Building configuration...", "Current configuration : N bytes", "Last configuration
+  change", "NVRAM config last updated", "! Time:", version banners (FRR's ``frr version``, IOS ``version``,
+  Junos ``version ...;``), IOS ``ntp clock-period``; ``frr defaults`` is kept (it changes behaviour);
+- comment and separator lines where the platform ignores them (``!`` in FRR and Cisco-like syntax) and
+  structural closers that the indentation already says (FRR ``exit``/``exit-address-family``/``end``);
+- order noise only where the platform does not care (FRR: runs of ``interface`` blocks, static routes,
+  prefix-list entries with sequence numbers, route-map entries), by sorting those runs;
+- lines matching extra patterns (``ignore_lines`` in ``netimmutable.yaml``, searched in each line).
+
+Secrets: artifacts hold ``<<secret:name>>`` placeholders. Comparison is on resolved text (``secrets``
+maps names to values: placeholders are replaced by values), display is masked (``mask`` puts placeholders
+back for known values and hides any other value after ``password``/``secret``/... keywords).
+
+Examples:
+    >>> normalize("frr version 8.4.4\\nhostname r1  \\r\\n!\\n\\nend\\n", "frr")
+    'hostname r1\\n'
+    >>> config_digest("hostname r1\\n")[:15]
+    'sha256:7e139a0a'
+    >>> print(normalized_diff("hostname r1\\n", "frr version 9\\nhostname r9\\n", "frr"), end="")
+    --- expected
+    +++ running
+    @@ -1 +1 @@
+    -hostname r1
+    +hostname r9
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from netimmutable.errors import SettingsError
+from netimmutable.secretref import SECRET_RE
+from netimmutable.settings import SETTINGS_FILE
+
+__all__ = [
+    "MASK",
+    "PlatformRules",
+    "config_digest",
+    "diff_normalized",
+    "is_ignored",
+    "mask",
+    "normalize",
+    "normalized_diff",
+    "resolve_secrets",
+    "rules_for",
+]
+
+MASK = "<<masked>>"
+"""Shown in place of a value after a secret keyword that is not a known secret placeholder."""
+
+BlockKey = Callable[[str], tuple[str, ...] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformRules:
+    """What one platform ignores. ``block_keys`` give a sort key for a top-level block the platform
+    treats as unordered among its neighbours of the same kind (None: not such a block)."""
+
+    name: str
+    volatile: tuple[re.Pattern[str], ...] = ()
+    comment_prefix: str | None = None
+    closers: frozenset[str] = frozenset()
+    block_key: BlockKey | None = None
+
+
+def _patterns(*texts: str) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(t) for t in texts)
+
+
+_COMMON_VOLATILE = (
+    r"^Building configuration\.*\s*$",
+    r"^Current configuration\s*:?\s*(\d+ bytes)?\s*$",
+)
+
+_WEEKDAY_TIMESTAMP = (
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d+ "
+    r"\d\d:\d\d:\d\d(\.\d+)?( \S+)?$"
+)
+
+
+def _natural(text: str) -> tuple[str, ...]:
+    """A sort key where digit runs compare as numbers ("eth2" before "eth10")."""
+    return tuple(part.zfill(12) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+_FRR_SEQ_LINE = re.compile(r"^(ipv6|ip) prefix-list (\S+) seq (\d+) ")
+_FRR_ROUTE_MAP = re.compile(r"^route-map (\S+) (permit|deny) (\d+)$")
+_FRR_STATIC = re.compile(r"^(ip|ipv6) route \S")
+
+
+def _frr_block_key(header: str) -> tuple[str, ...] | None:
+    """FRR keeps these in its own order whatever order they were entered in."""
+    if header.startswith("interface "):
+        return ("interface", *_natural(header))
+    if _FRR_STATIC.match(header):
+        return ("static", header)
+    found = _FRR_SEQ_LINE.match(header)
+    if found:
+        return ("prefix-list", found[1], found[2], found[3].zfill(12))
+    found = _FRR_ROUTE_MAP.match(header)
+    if found:
+        return ("route-map", found[1], found[3].zfill(12))
+    return None
+
+
+_FRR = PlatformRules(
+    name="frr",
+    volatile=_patterns(*_COMMON_VOLATILE, r"^frr version ", r"^! ?Time:"),
+    comment_prefix="!",
+    closers=frozenset({"exit", "exit-address-family", "exit-vrf", "exit-vnc", "quit", "end"}),
+    block_key=_frr_block_key,
+)
+_CISCO_VOLATILE = (
+    *_COMMON_VOLATILE,
+    r"^! ?Last configuration change",
+    r"^! ?NVRAM config last updated",
+    r"^! ?No configuration change since last restart",
+    r"^! ?Time:",
+    r"^! ?Command: show running-config",
+    r"^! ?Running configuration last done at",
+    r"^! ?device: ",
+    r"^version \S",
+    r"^ntp clock-period \d+",
+)
+_CISCO = PlatformRules(
+    name="cisco", volatile=_patterns(*_CISCO_VOLATILE), comment_prefix="!", closers=frozenset({"end"})
+)
+_IOSXR = PlatformRules(
+    name="iosxr",
+    volatile=_patterns(
+        *_CISCO_VOLATILE, r"^!! IOS XR Configuration", r"^!! Last configuration change", _WEEKDAY_TIMESTAMP
+    ),
+    comment_prefix="!",
+    closers=frozenset({"end"}),
+)
+_JUNOS = PlatformRules(
+    name="junos",
+    volatile=_patterns(
+        r"^## Last (changed|commit):", r"^## Image name:", r"^version \S+;$", r"^set version \S+$"
+    ),
+)
+_GENERIC = PlatformRules(name="generic")
+
+_PLATFORMS: dict[str, PlatformRules] = {
+    "frr": _FRR,
+    "sim": _FRR,
+    "ios": _CISCO,
+    "cisco_ios": _CISCO,
+    "eos": _CISCO,
+    "arista_eos": _CISCO,
+    "nxos": _CISCO,
+    "nxos_ssh": _CISCO,
+    "cisco_nxos": _CISCO,
+    "iosxr": _IOSXR,
+    "iosxr_netconf": _IOSXR,
+    "cisco_xr": _IOSXR,
+    "junos": _JUNOS,
+    "juniper_junos": _JUNOS,
+}
+
+
+def rules_for(platform: str) -> PlatformRules:
+    """The rules of ``platform``; unknown platforms only lose whitespace noise and extra patterns.
+
+    Examples:
+        >>> rules_for("sim").name, rules_for("eos").name, rules_for("acme_os").name
+        ('frr', 'cisco', 'generic')
+    """
+    return _PLATFORMS.get(platform, _GENERIC)
+
+
+@lru_cache(maxsize=256)
+def _compile_extra(patterns: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for text in patterns:
+        try:
+            compiled.append(re.compile(text))
+        except re.error as exc:
+            raise SettingsError(
+                f"ignore_lines: {text!r} is not a valid regular expression ({exc})", file=SETTINGS_FILE
+            ) from None
+    return tuple(compiled)
+
+
+def is_ignored(line: str, platform: str, extra_patterns: Sequence[str] = ()) -> bool:
+    """Whether normalization drops ``line`` on ``platform`` (blank, volatile, comment, closer, extra).
+
+    Examples:
+        >>> is_ignored("frr version 8.4.4", "frr"), is_ignored("frr defaults traditional", "frr")
+        (True, False)
+        >>> is_ignored(" exit-address-family", "frr"), is_ignored("! Last configuration change at x", "ios")
+        (True, True)
+        >>> is_ignored("snmp-server location lab 1", "frr", [r"^snmp-server location"])
+        True
+    """
+    rules = rules_for(platform)
+    return _ignored(line.rstrip(), rules, _compile_extra(tuple(extra_patterns)))
+
+
+def _ignored(line: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...]) -> bool:
+    stripped = line.strip()
+    if not stripped:
+        return True
+    if rules.comment_prefix is not None and stripped.startswith(rules.comment_prefix):
+        return True
+    if stripped in rules.closers:
+        return True
+    return any(p.search(line) for p in rules.volatile) or any(p.search(line) for p in extra)
+
+
+def resolve_secrets(text: str, secrets: Mapping[str, str]) -> str:
+    """Replace ``<<secret:name>>`` placeholders by their values; unknown names stay as placeholders.
+
+    Examples:
+        >>> resolve_secrets(" neighbor 10.0.0.2 password <<secret:bgp>>", {"bgp": "s3cret"})
+        ' neighbor 10.0.0.2 password s3cret'
+        >>> resolve_secrets("password <<secret:other>>", {"bgp": "s3cret"})
+        'password <<secret:other>>'
+    """
+    return SECRET_RE.sub(lambda m: secrets.get(m[1], m[0]), text)
+
+
+def _sorted_runs(blocks: list[list[str]], key: BlockKey) -> list[list[str]]:
+    """Sort each run of neighbouring blocks that share a kind (the first element of their key)."""
+    out: list[list[str]] = []
+    run: list[tuple[tuple[str, ...], list[str]]] = []
+
+    def flush() -> None:
+        out.extend(block for _, block in sorted(run, key=lambda item: (item[0], item[1])))
+        run.clear()
+
+    for block in blocks:
+        k = key(block[0])
+        if k is None or (run and run[0][0][0] != k[0]):
+            flush()
+        if k is None:
+            out.append(block)
+        else:
+            run.append((k, block))
+    flush()
+    return out
+
+
+def normalize(
+    config: str,
+    platform: str,
+    extra_patterns: Sequence[str] = (),
+    secrets: Mapping[str, str] | None = None,
+) -> str:
+    """The comparison form of ``config`` on ``platform`` (see the module docstring). Idempotent.
+
+    With ``secrets``, placeholders are resolved first, so a config with placeholders compares equal to
+    the device's text holding the values. Never show this form with secrets: pass it through ``mask``.
+
+    Examples:
+        >>> print(normalize("interface eth10\\n ip address 10.0.0.5/30\\nexit\\n!\\n"
+        ...                 "interface eth2\\n description x\\nexit\\n", "frr"), end="")
+        interface eth2
+         description x
+        interface eth10
+         ip address 10.0.0.5/30
+        >>> normalize("Building configuration...\\n\\nCurrent configuration : 1542 bytes\\n"
+        ...           "! Last configuration change at 10:00:01 UTC Mon Mar 1 2021\\nhostname r1\\n", "ios")
+        'hostname r1\\n'
+        >>> normalize("hostname r1\\nsnmp-server contact x\\n", "eos", [r"^snmp-server contact "])
+        'hostname r1\\n'
+    """
+    rules = rules_for(platform)
+    extra = _compile_extra(tuple(extra_patterns))
+    text = resolve_secrets(config, secrets) if secrets else config
+    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept = [ln for ln in lines if not _ignored(ln, rules, extra)]
+    if rules.block_key is not None and kept:
+        blocks: list[list[str]] = []
+        for ln in kept:
+            if blocks and ln[:1].isspace():
+                blocks[-1].append(ln)
+            else:
+                blocks.append([ln])
+        kept = [ln for block in _sorted_runs(blocks, rules.block_key) for ln in block]
+    return "\n".join(kept) + "\n" if kept else ""
+
+
+_SENSITIVE = re.compile(
+    r"(?P<lead>\b(?:password|secret|key-string|authentication-key|md5|snmp-server community|pre-shared-key|"
+    r"encrypted-password)\s+(?:\d{1,2}\s+)?)(?P<value>\"[^\"]*\"|\S+)"
+)
+
+
+def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool = True) -> str:
+    """The display form: known secret values become their placeholders again, and (``unknown``) any other
+    value after a secret keyword (password, secret, key-string, ...) becomes ``<<masked>>``.
+
+    Examples:
+        >>> mask(" neighbor 10.0.0.2 password s3cret\\n", {"bgp": "s3cret"})
+        ' neighbor 10.0.0.2 password <<secret:bgp>>\\n'
+        >>> mask(" neighbor 10.0.0.2 password hunter2\\nenable secret 5 $1$abc\\n")
+        ' neighbor 10.0.0.2 password <<masked>>\\nenable secret 5 <<masked>>\\n'
+        >>> mask("password <<secret:vty>>")
+        'password <<secret:vty>>'
+    """
+    if secrets:
+        for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
+            if value:
+                text = text.replace(value, f"<<secret:{name}>>")
+
+    if not unknown:
+        return text
+
+    def hide(match: re.Match[str]) -> str:
+        value = match["value"]
+        return match[0] if SECRET_RE.fullmatch(value) else f"{match['lead']}{MASK}"
+
+    return _SENSITIVE.sub(hide, text)
+
+
+def config_digest(normalized: str) -> str:
+    """``sha256:<hex>`` of a normalized text (the hash compared before any diff is computed).
+
+    Examples:
+        >>> config_digest("a\\n") == config_digest(normalize("a  \\r\\n\\n", "frr"))
+        True
+    """
+    return "sha256:" + hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def diff_normalized(
+    expected: str,
+    running: str,
+    expected_label: str = "expected",
+    running_label: str = "running",
+    secrets: Mapping[str, str] | None = None,
+) -> str:
+    """Unified diff of two texts that are already normalized, masked for display ("" when equal).
+
+    Examples:
+        >>> print(diff_normalized("a\\nb\\n", "a\\nc\\n"), end="")
+        --- expected
+        +++ running
+        @@ -1,2 +1,2 @@
+         a
+        -b
+        +c
+    """
+    if expected == running:
+        return ""
+    lines = difflib.unified_diff(
+        expected.splitlines(), running.splitlines(), expected_label, running_label, lineterm=""
+    )
+    return "".join(mask(line, secrets) + "\n" for line in lines)
+
+
+def normalized_diff(
+    expected: str,
+    running: str,
+    platform: str,
+    extra: Sequence[str] = (),
+    expected_label: str = "expected",
+    running_label: str = "running",
+    secrets: Mapping[str, str] | None = None,
+) -> str:
+    """Unified diff of the normalized texts ("" when they are equal after normalization), masked.
+
+    Examples:
+        >>> normalized_diff("hostname r1\\nend\\n", "frr version 8.4\\nhostname r1\\n!\\n", "frr")
+        ''
+    """
+    return diff_normalized(
+        normalize(expected, platform, extra, secrets),
+        normalize(running, platform, extra, secrets),
+        expected_label,
+        running_label,
+        secrets,
+    )

@@ -1,0 +1,423 @@
+"""``netimmutable verify``: does every device still run exactly its committed configuration?
+
+For each selected host: find its baseline (the artifact of its last-good release from the deployment
+records, or of ``--against REV``), read the running config, normalize both (``netimmutable.normalize``),
+compare digests, and compute a diff only when they differ. With ``expectations``, the host's
+``.expect.yaml`` of the same release is evaluated on the device (NAPALM ``compliance_report``). Hosts run in
+parallel through Nornir; the Nornir results become typed ``HostResult`` s in one place (``_outcome``).
+
+Nothing here changes a device: one session per host, ``get_config`` and the getters of the expectations.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import git
+from nornir.core.inventory import Host
+from nornir.core.task import AggregatedResult, MultiResult, Result, Task
+
+from netimmutable import __version__
+from netimmutable.artifacts import open_git, read_artifacts, resolve_release
+from netimmutable.checks import compliance_failures, expectations_problem
+from netimmutable.connections import prepare_hosts
+from netimmutable.device import Device
+from netimmutable.errors import ConnectError, NetImmutableError
+from netimmutable.inventory import LoadedInventory, make_nornir
+from netimmutable.normalize import config_digest, diff_normalized, mask, normalize
+from netimmutable.records import Records, new_run_id, utc_now
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
+from netimmutable.repo import NetworkRepo
+from netimmutable.secrets import Secrets, secret_names
+from netimmutable.verify_model import HostResult, HostState, Remediation, VerifyPolicy, VerifyReport
+
+__all__ = [
+    "Baseline",
+    "VerifyOptions",
+    "load_baselines",
+    "read_running",
+    "remediation_for",
+    "run_verify",
+]
+
+_WHOLE_RELEASE_READ = 20
+"""Read every artifact of a release at once when at least this many hosts use it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What one host should run. ``config`` None: nothing to compare with (``problem`` says why)."""
+
+    host: str
+    release: str | None
+    source: str
+    """``last-good`` or ``rev``."""
+    config: str | None = None
+    expectations: str | None = None
+    problem: str = ""
+    problem_state: HostState = HostState.NO_BASELINE
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    against: str | None = None
+    expectations: bool = False
+    workers: int = 50
+    policy: VerifyPolicy = field(default_factory=VerifyPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    extra: tuple[str, ...]
+    secrets: Mapping[str, str]
+    expectations: bool
+    snapshots_dir: str = "snapshots"
+
+
+def load_baselines(
+    repo: NetworkRepo, gitrepo: git.Repo, names: Sequence[str], against: str | None
+) -> tuple[str | None, dict[str, Baseline]]:
+    """Each host's baseline; returns (the ``--against`` release sha or None, host -> baseline)."""
+    snap = repo.settings.snapshots_dir
+    if against is not None:
+        release = resolve_release(gitrepo, against).sha
+        files = read_artifacts(gitrepo, release, snap)
+        out: dict[str, Baseline] = {}
+        for name in names:
+            config = files.get(f"{name}{CONFIG_SUFFIX}")
+            problem = (
+                "" if config is not None else f"release {release[:10]} has no {snap}/{name}{CONFIG_SUFFIX}"
+            )
+            out[name] = Baseline(name, release, "rev", config, files.get(f"{name}{EXPECT_SUFFIX}"), problem)
+        return release, out
+    records = Records(repo, gitrepo)
+    good: dict[str, str | None] = {}
+    for name in names:
+        entry = records.last_good(name)
+        good[name] = entry.release if entry else None
+    users: dict[str, int] = {}
+    for release_sha in good.values():
+        if release_sha:
+            users[release_sha] = users.get(release_sha, 0) + 1
+    whole = {sha: read_artifacts(gitrepo, sha, snap) for sha, n in users.items() if n >= _WHOLE_RELEASE_READ}
+    result: dict[str, Baseline] = {}
+    for name, release_sha in good.items():
+        if release_sha is None:
+            result[name] = Baseline(
+                name,
+                None,
+                "last-good",
+                problem="never deployed: no last-good release is recorded for this host "
+                f"(refs/netimmutable/good/{name})",
+            )
+            continue
+        if release_sha in whole:
+            config = whole[release_sha].get(f"{name}{CONFIG_SUFFIX}")
+            expect = whole[release_sha].get(f"{name}{EXPECT_SUFFIX}")
+        else:
+            config = records.artifact(release_sha, name)
+            expect = records.expectations(release_sha, name)
+        if config is None:
+            result[name] = Baseline(
+                name,
+                release_sha,
+                "last-good",
+                problem=f"the last-good release {release_sha[:10]} has no {snap}/{name}{CONFIG_SUFFIX}",
+                problem_state=HostState.ERROR,
+            )
+        else:
+            result[name] = Baseline(name, release_sha, "last-good", config, expect)
+    return None, result
+
+
+def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> tuple[Remediation, ...]:
+    """Commands a person can run next (docs/verify.md explains them).
+
+    Examples:
+        >>> [r.command for r in remediation_for(HostState.DRIFT, "r1", None)]
+        ['netimmutable rollback r1', 'netimmutable show-running r1']
+    """
+    release = baseline.release[:10] if baseline and baseline.release else None
+    if state is HostState.DRIFT:
+        to = f" --to {release}" if baseline is not None and baseline.source == "rev" and release else ""
+        target = f"release {release}" if release else "its last-good release"
+        return (
+            Remediation(
+                "restore",
+                f"netimmutable rollback {host}{to}",
+                f"put {host} back on {target} (full replace, verified)",
+            ),
+            Remediation(
+                "adopt",
+                f"netimmutable show-running {host}",
+                "show the running config (secrets masked); to keep the change, put it into templates/"
+                "inventory, `netimmutable commit`, review the release diff and deploy it",
+            ),
+        )
+    if state is HostState.EXPECTATIONS_FAILED:
+        return (
+            Remediation(
+                "check",
+                f"netimmutable verify --limit {host} --expectations",
+                "the config is as committed but the device state is not as expected: check neighbours, "
+                "links and the expectations file; verify again once fixed",
+            ),
+        )
+    if state is HostState.NO_BASELINE:
+        return (
+            Remediation(
+                "deploy",
+                f"netimmutable deploy --limit {host}",
+                "deploy an approved release to the host (or fetch the deployment records: "
+                "`git fetch origin 'refs/netimmutable/*:refs/netimmutable/*'`)",
+            ),
+        )
+    if state is HostState.UNREACHABLE:
+        return (
+            Remediation(
+                "check",
+                f"netimmutable verify --limit {host}",
+                "check the device, its address in .netimmutable/connections.yaml and the credentials",
+            ),
+        )
+    return ()
+
+
+def _result(host: Host, state: HostState, baseline: Baseline | None, **kwargs: Any) -> HostResult:
+    return HostResult(
+        host=host.name,
+        platform=str(host.platform),
+        state=state,
+        checked_utc=kwargs.pop("checked_utc", None) or utc_now(),
+        release=baseline.release if baseline else None,
+        baseline=baseline.source if baseline else "last-good",
+        remediation=remediation_for(state, host.name, baseline),
+        **kwargs,
+    )
+
+
+def _message(exc: NetImmutableError, ctx: _Context) -> str:
+    text = exc.message + (f"\nhint: {exc.hint}" if exc.hint else "")
+    return mask(text, ctx.secrets)
+
+
+def _check(host: Host, baseline: Baseline, ctx: _Context) -> HostResult:
+    """Verify one host against its baseline (runs in a Nornir worker thread)."""
+    started = time.monotonic()
+    when = utc_now()
+    assert baseline.config is not None  # noqa: S101 - hosts without a baseline never reach a device
+    platform = str(host.platform)
+    problem = expectations_problem(baseline.expectations, False) if ctx.expectations else None
+    want_compliance = ctx.expectations and baseline.expectations is not None and problem is None
+    report: Mapping[str, Any] | None = None
+    try:
+        with Device.open(host) as device:
+            running = device.running_config()
+            if want_compliance:
+                assert baseline.expectations is not None  # noqa: S101 - checked above
+                report = device.compliance(baseline.expectations, f"{host.name}{EXPECT_SUFFIX}")
+    except ConnectError as exc:
+        return _result(
+            host,
+            HostState.UNREACHABLE,
+            baseline,
+            checked_utc=when,
+            message=_message(exc, ctx),
+            duration_s=time.monotonic() - started,
+        )
+    except NetImmutableError as exc:
+        return _result(
+            host,
+            HostState.ERROR,
+            baseline,
+            checked_utc=when,
+            message=_message(exc, ctx),
+            duration_s=time.monotonic() - started,
+        )
+    expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
+    running_n = normalize(running, platform, ctx.extra, ctx.secrets)
+    failed: tuple[str, ...] = ()
+    if problem is not None:
+        failed = (problem,)
+    elif report is not None:
+        failed = tuple(mask(f, ctx.secrets) for f in compliance_failures(report))
+    if not ctx.expectations:
+        expectations = "not-run"
+    elif baseline.expectations is None:
+        expectations = "none-defined"
+    else:
+        expectations = "failed" if failed else "passed"
+    digests = {
+        "expected_digest": config_digest(mask(expected_n, ctx.secrets, unknown=False)),
+        "running_digest": config_digest(mask(running_n, ctx.secrets, unknown=False)),
+    }
+    common: dict[str, Any] = {
+        "checked_utc": when,
+        "expectations": expectations,
+        "failed_expectations": failed,
+        **digests,
+    }
+    if config_digest(expected_n) != config_digest(running_n):
+        label = baseline.release[:10] if baseline.release else "baseline"
+        diff = diff_normalized(
+            expected_n,
+            running_n,
+            f"{label}:{ctx.snapshots_dir}/{host.name}{CONFIG_SUFFIX}",
+            f"{host.name}:running",
+            ctx.secrets,
+        )
+        changed = sum(1 for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
+        return _result(
+            host,
+            HostState.DRIFT,
+            baseline,
+            diff=diff,
+            message=f"the running config differs from release {label} ({changed} line(s) changed)",
+            duration_s=time.monotonic() - started,
+            **common,
+        )
+    if failed:
+        return _result(
+            host,
+            HostState.EXPECTATIONS_FAILED,
+            baseline,
+            message=f"{len(failed)} expectation(s) failed",
+            duration_s=time.monotonic() - started,
+            **common,
+        )
+    return _result(host, HostState.IN_SYNC, baseline, duration_s=time.monotonic() - started, **common)
+
+
+def _outcome(host: Host, multi: MultiResult | None, baseline: Baseline) -> HostResult:
+    """The one place where a Nornir result becomes a typed host result."""
+    if multi is None or len(multi) == 0:
+        return _result(host, HostState.ERROR, baseline, message="no result was produced for this host")
+    first = multi[0]
+    if isinstance(first.result, HostResult) and not first.failed:
+        return first.result
+    exc = first.exception
+    detail = f"{type(exc).__name__}: {exc}" if exc is not None else str(first.result)
+    return _result(host, HostState.ERROR, baseline, message=f"internal error while verifying: {detail}")
+
+
+class _Progress:
+    """A Nornir processor that reports each finished host (from worker threads)."""
+
+    def __init__(self, baselines: Mapping[str, Baseline], callback: Callable[[HostResult], None]) -> None:
+        self._baselines = baselines
+        self._callback = callback
+
+    def task_started(self, task: Task) -> None:
+        pass
+
+    def task_completed(self, task: Task, result: AggregatedResult) -> None:
+        pass
+
+    def task_instance_started(self, task: Task, host: Host) -> None:
+        pass
+
+    def task_instance_completed(self, task: Task, host: Host, result: MultiResult) -> None:
+        self._callback(_outcome(host, result, self._baselines[host.name]))
+
+    def subtask_instance_started(self, task: Task, host: Host) -> None:
+        pass
+
+    def subtask_instance_completed(self, task: Task, host: Host, result: MultiResult) -> None:
+        pass
+
+
+def _verify_task(task: Task, baselines: Mapping[str, Baseline], ctx: _Context) -> Result:
+    return Result(host=task.host, result=_check(task.host, baselines[task.host.name], ctx))
+
+
+def _resolve_secrets(
+    repo: NetworkRepo, baselines: dict[str, Baseline]
+) -> tuple[dict[str, str], dict[str, Baseline]]:
+    """Values of every secret the baselines reference; a host whose secret has no value becomes an error."""
+    needed = {name: secret_names([b.config]) for name, b in baselines.items() if b.config is not None}
+    if not any(needed.values()):
+        return {}, baselines
+    provider = Secrets(repo)
+    updated = dict(baselines)
+    for host, names in needed.items():
+        for secret in sorted(names):
+            try:
+                provider.value(secret)
+            except NetImmutableError as exc:
+                updated[host] = Baseline(
+                    host,
+                    baselines[host].release,
+                    baselines[host].source,
+                    problem=f"cannot compare: {exc.message}",
+                    problem_state=HostState.ERROR,
+                )
+                break
+    return dict(provider.resolved), updated
+
+
+def run_verify(
+    repo: NetworkRepo,
+    loaded: LoadedInventory,
+    hosts: Sequence[Host],
+    options: VerifyOptions,
+    progress: Callable[[HostResult], None] | None = None,
+) -> VerifyReport:
+    """Verify ``hosts`` (see the module docstring). Device problems are results, never exceptions."""
+    started_utc, started = utc_now(), time.monotonic()
+    run_id = new_run_id()
+    with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
+        against_release, baselines = load_baselines(repo, gitrepo, [h.name for h in hosts], options.against)
+    values, baselines = _resolve_secrets(repo, baselines)
+    ctx = _Context(
+        tuple(repo.settings.ignore_lines), values, options.expectations, repo.settings.snapshots_dir
+    )
+    results: dict[str, HostResult] = {}
+    reachable: list[Host] = []
+    for host in hosts:
+        baseline = baselines[host.name]
+        if baseline.config is None:
+            results[host.name] = _result(host, baseline.problem_state, baseline, message=baseline.problem)
+            if progress is not None:
+                progress(results[host.name])
+        else:
+            reachable.append(host)
+    if reachable:
+        prepare_hosts(repo, reachable)
+        nornir = make_nornir(reachable, loaded, options.workers)
+        if progress is not None:
+            nornir = nornir.with_processors([_Progress(baselines, progress)])
+        aggregated = nornir.run(task=_verify_task, baselines=baselines, ctx=ctx)
+        for host in reachable:
+            results[host.name] = _outcome(host, aggregated.get(host.name), baselines[host.name])
+    return VerifyReport(
+        run_id=run_id,
+        started_utc=started_utc,
+        finished_utc=utc_now(),
+        tool_version=__version__,
+        against=options.against,
+        against_release=against_release,
+        expectations=options.expectations,
+        policy=options.policy,
+        hosts=tuple(results[h.name] for h in hosts),
+        duration_s=time.monotonic() - started,
+    )
+
+
+def read_running(repo: NetworkRepo, host: Host, *, normalized: bool = False) -> str:
+    """The host's running config for people (``show-running``): secrets masked, optionally normalized.
+
+    Values of secrets its last-good artifact references are shown as their placeholders (when they can be
+    resolved); any other value after a secret keyword is masked.
+    """
+    with open_git(repo) as gitrepo:
+        _, baselines = load_baselines(repo, gitrepo, [host.name], None)
+    values, _ = _resolve_secrets(repo, baselines)
+    prepare_hosts(repo, [host])
+    with Device.open(host) as device:
+        running = device.running_config()
+    if normalized:
+        running = normalize(running, str(host.platform), repo.settings.ignore_lines)
+    return mask(running, values)

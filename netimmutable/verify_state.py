@@ -1,0 +1,160 @@
+"""The last verify outcome of each host: ``.netimmutable/verify-state.json`` (local), read by ``status``.
+
+    {"schema_version": 1,
+     "hosts": {"r1": {"when_utc": "2024-05-01T02:00:03Z", "state": "in-sync", "release": "<sha>",
+                      "baseline": "last-good", "run_id": "20240501T020000Z-1a2b3c4d", "message": ""}}}
+
+A run updates only the hosts it verified; others keep their entry. Writes are atomic (a temporary file in
+the same folder, then ``os.replace``) and serialized by a lock file, so concurrent runs lose no host and a
+reader never sees half a file. A missing or unreadable file reads as "never verified".
+
+Examples:
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "verify-state.json"
+    >>> entry = VerifyStateEntry("r1", "2024-05-01T02:00:03Z", "drift", "ab12", "last-good")
+    >>> update_state_file(path, [entry])
+    >>> read_state_file(path)["r1"].state
+    'drift'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from netimmutable.repo import NetworkRepo
+from netimmutable.verify_model import VerifyReport
+
+__all__ = [
+    "STATE_FILE",
+    "STATE_SCHEMA_VERSION",
+    "VerifyStateEntry",
+    "read_state_file",
+    "read_verify_state",
+    "record_report",
+    "state_path",
+    "update_state_file",
+]
+
+STATE_FILE = "verify-state.json"
+STATE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyStateEntry:
+    """One host's last verification."""
+
+    host: str
+    when_utc: str
+    state: str
+    """A ``HostState`` value: in-sync, drift, expectations-failed, unreachable, no-baseline, error."""
+    release: str | None
+    baseline: str = "last-good"
+    run_id: str = ""
+    message: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("host")
+        return data
+
+    @classmethod
+    def from_json(cls, host: str, data: Any) -> VerifyStateEntry | None:
+        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+            return None
+        release = data.get("release")
+        return cls(
+            host=host,
+            when_utc=str(data.get("when_utc") or ""),
+            state=str(data["state"]),
+            release=None if release is None else str(release),
+            baseline=str(data.get("baseline") or "last-good"),
+            run_id=str(data.get("run_id") or ""),
+            message=str(data.get("message") or ""),
+        )
+
+
+def state_path(repo: NetworkRepo) -> Path:
+    return repo.local_dir / STATE_FILE
+
+
+def read_state_file(path: Path) -> dict[str, VerifyStateEntry]:
+    """Host -> last verification; ``{}`` when the file is missing or not readable as a state file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    hosts = data.get("hosts") if isinstance(data, dict) else None
+    if not isinstance(hosts, dict):
+        return {}
+    out: dict[str, VerifyStateEntry] = {}
+    for name, value in hosts.items():
+        entry = VerifyStateEntry.from_json(str(name), value)
+        if entry is not None:
+            out[str(name)] = entry
+    return out
+
+
+def read_verify_state(repo: NetworkRepo) -> dict[str, VerifyStateEntry]:
+    """The last verification of every host that was ever verified from this checkout (for ``status``)."""
+    return read_state_file(state_path(repo))
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with (path.parent / f"{path.name}.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def update_state_file(path: Path, entries: Iterable[VerifyStateEntry]) -> None:
+    """Merge ``entries`` into the state file at ``path`` (atomically, under a lock)."""
+    with _locked(path):
+        current = read_state_file(path)
+        for entry in entries:
+            current[entry.host] = entry
+        payload = {
+            "schema_version": STATE_SCHEMA_VERSION,
+            "hosts": {name: current[name].to_json() for name in sorted(current)},
+        }
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(payload, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def record_report(repo: NetworkRepo, report: VerifyReport) -> None:
+    """Remember every verified host's outcome of ``report``."""
+    update_state_file(
+        state_path(repo),
+        (
+            VerifyStateEntry(
+                host=h.host,
+                when_utc=h.checked_utc,
+                state=str(h.state),
+                release=h.release,
+                baseline=h.baseline,
+                run_id=report.run_id,
+                message=h.message.splitlines()[0] if h.message else "",
+            )
+            for h in report.hosts
+        ),
+    )
