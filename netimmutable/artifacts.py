@@ -11,6 +11,7 @@ import getpass
 import hashlib
 import os
 import socket
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ __all__ = [
     "Release",
     "artifacts_digest",
     "check_approved",
+    "close_all_git",
     "commit_release",
     "dirty_paths",
     "git_env",
@@ -69,13 +71,26 @@ class CommitResult:
     unrelated_dirty: tuple[str, ...]
 
 
+_OPENED: weakref.WeakSet[git.Repo] = weakref.WeakSet()
+
+
 def open_git(repo: NetworkRepo) -> git.Repo:
+    """The network repository's git repo. Use it as a context manager, or rely on ``close_all_git``."""
     try:
-        return git.Repo(repo.root)
+        gitrepo = git.Repo(repo.root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise RepoError(
             f"{repo.root} is not a git repository", hint="`netimmutable init` creates one, or run `git init`"
         ) from None
+    _OPENED.add(gitrepo)
+    return gitrepo
+
+
+def close_all_git() -> None:
+    """Close every repo ``open_git`` handed out (stops git's cat-file helpers); run after each command."""
+    for gitrepo in list(_OPENED):
+        gitrepo.close()
+    _OPENED.clear()
 
 
 def git_env(gitrepo: git.Repo) -> dict[str, str]:

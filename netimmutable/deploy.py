@@ -461,7 +461,11 @@ def _write_record(
 # ------------------------------------------------------------------------------ entry points
 def deploy(repo: NetworkRepo, options: DeployOptions, progress: Progress = _quiet) -> RunReport:
     """Run a change window for an approved release (see the module docstring)."""
-    gitrepo = open_git(repo)
+    with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
+        return _deploy(repo, gitrepo, options, progress)
+
+
+def _deploy(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progress: Progress) -> RunReport:
     loaded = load_inventory(repo)
     gated = gate(repo, gitrepo, loaded, options)
     in_release = set(hosts_in(gated.artifacts))
@@ -518,7 +522,18 @@ def rollback(
     progress: Progress = _quiet,
 ) -> RunReport:
     """Push each host's last-good release (or ``to_rev``) through the same pipeline and checks."""
-    gitrepo = open_git(repo)
+    with open_git(repo) as gitrepo:
+        return _rollback(repo, gitrepo, hosts, to_rev, options, progress)
+
+
+def _rollback(
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    hosts: Sequence[str],
+    to_rev: str | None,
+    options: DeployOptions,
+    progress: Progress,
+) -> RunReport:
     loaded = load_inventory(repo)
     selected = list(select_hosts(loaded, hosts))
     if not selected:

@@ -3,11 +3,26 @@
 Sessions are opened through nornir_napalm's ``napalm`` connection plugin, so the driver is picked by the
 host's platform (or the ``driver`` of connections.yaml): any installed NAPALM driver, or the package's own
 ``frr`` and ``sim``.
+
+Opening a session is retried: devices with a full session table or a slow AAA server refuse or time out a
+login now and then, and a change window must not report that as a failed device. A ``ConnectError`` is
+retried up to ``CONNECT_ATTEMPTS`` times in all, waiting ``CONNECT_BACKOFF`` seconds, doubled after each
+attempt, with jitter (so parallel workers do not retry in step). Nothing else is retried: missing
+credentials (``CredentialsError``), a refused config (``ConfigRejected``) and other device errors fail at
+once.
+
+Examples:
+    >>> [round(backoff_delay(n, 0.5, jitter=1.0), 2) for n in (1, 2, 3)]
+    [0.5, 1.0, 2.0]
+    >>> 0.25 <= backoff_delay(1, 0.5) <= 0.5
+    True
 """
 
 from __future__ import annotations
 
+import random
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -21,7 +36,12 @@ from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
 from netimmutable.errors import ConfigRejected, ConnectError, CredentialsError, DeviceError, InputError
 from netimmutable.yamlio import load_yaml_text, to_plain
 
-__all__ = ["Device"]
+__all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
+
+CONNECT_ATTEMPTS = 3
+"""Connection attempts in all when opening a session (session limits, slow AAA)."""
+CONNECT_BACKOFF = 0.5
+"""Seconds before the first retry; doubled before each further one, then jittered."""
 
 T = TypeVar("T")
 _CONFIG = Config()
@@ -58,6 +78,22 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
 
 
+def backoff_delay(attempt: int, base: float, jitter: float | None = None) -> float:
+    """Seconds to wait after failed attempt ``attempt`` (1-based): ``base * 2**(attempt-1)`` times a jitter
+    factor in [0.5, 1] (random unless given)."""
+    factor = random.uniform(0.5, 1.0) if jitter is None else jitter  # noqa: S311 - not cryptographic
+    return float(base * 2 ** (attempt - 1) * factor)
+
+
+def _drop_connection(host: Host) -> None:
+    """Close the host's session if it has one; a connection that is already gone is not an error."""
+    if CONNECTION in host.connections:
+        try:
+            host.close_connection(CONNECTION)
+        except Exception:  # noqa: BLE001 - closing a dead session must not mask the real outcome
+            host.connections.pop(CONNECTION, None)
+
+
 class Device:
     """An open NAPALM session; use ``with Device.open(host) as dev:``."""
 
@@ -69,7 +105,16 @@ class Device:
         self._driver = driver
 
     @classmethod
-    def open(cls, host: Host) -> Device:
+    def open(
+        cls,
+        host: Host,
+        *,
+        attempts: int = CONNECT_ATTEMPTS,
+        backoff: float = CONNECT_BACKOFF,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Device:
+        """Open a session, retrying connection failures (see the module docstring); raises the last
+        ``ConnectError`` (its message says how many attempts were made) or ``CredentialsError`` at once."""
         params = host.get_connection_parameters(CONNECTION)
         optional_args = (params.extras or {}).get("optional_args") or {}
         driver = str(params.platform or host.platform)
@@ -79,19 +124,26 @@ class Device:
                 "or a key_file in .netimmutable/connections.yaml",
                 host=host.name,
             )
-        if CONNECTION in host.connections:
-            host.close_connection(CONNECTION)
-        with _wrapped(host.name, "connect"):
-            host.open_connection(CONNECTION, configuration=_CONFIG)
+        attempts = max(1, attempts)
+        for attempt in range(1, attempts + 1):
+            _drop_connection(host)
+            try:
+                with _wrapped(host.name, "connect"):
+                    host.open_connection(CONNECTION, configuration=_CONFIG)
+                break
+            except ConnectError as exc:
+                if attempt >= attempts:
+                    if attempts > 1:
+                        raise ConnectError(
+                            f"{exc.message} (after {attempts} attempts)", host=host.name
+                        ) from exc.__cause__
+                    raise
+                sleep(backoff_delay(attempt, backoff))
         return cls(host, host.connections[CONNECTION].connection)
 
     def close(self) -> None:
         """Close the session; a connection that is already gone is not an error."""
-        if CONNECTION in self.host.connections:
-            try:
-                self.host.close_connection(CONNECTION)
-            except Exception:  # noqa: BLE001 - closing a dead session must not mask the real outcome
-                self.host.connections.pop(CONNECTION, None)
+        _drop_connection(self.host)
 
     def __enter__(self) -> Device:
         return self

@@ -154,7 +154,9 @@ _Loader.add_constructor(_STR_TAG, _construct_str)
 
 
 def _refuse_binary(loader: _Loader, node: yaml.Node) -> None:
-    raise InputError("!!binary values are not accepted", file=loader.file_label, line=node.start_mark.line + 1)
+    raise InputError(
+        "!!binary values are not accepted", file=loader.file_label, line=node.start_mark.line + 1
+    )
 
 
 _Loader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)

@@ -56,6 +56,9 @@ class NetImmutableGroup(click.Group):
     """A click group that turns netimmutable errors into a one-paragraph message and an exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from netimmutable.artifacts import close_all_git
+
+        ctx.call_on_close(close_all_git)
         try:
             return super().invoke(ctx)
         except CliExit as done:

@@ -144,7 +144,8 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
     rendered = render_hosts(repo, loaded.hosts())
     status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()])
     write_snapshots(repo, rendered, status)
-    result = commit_release(repo, open_git(repo), rendered, message)
+    with open_git(repo) as gitrepo:
+        result = commit_release(repo, gitrepo, rendered, message)
     if fmt == "json":
         emit_json(
             {
