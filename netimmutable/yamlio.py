@@ -67,9 +67,14 @@ def _expanded_within(node: yaml.Node, limit: int) -> bool:
     return True
 
 
-def _check_expansion(node: yaml.Node, label: str) -> None:
-    """Refuse documents whose aliases expand beyond MAX_EXPANDED_NODES (billion laughs)."""
-    if _expanded_within(node, MAX_EXPANDED_NODES):
+def _check_expansion(node: yaml.Node, label: str, text_length: int) -> None:
+    """Refuse documents whose aliases add more than MAX_EXPANDED_NODES values (billion laughs).
+
+    Every node takes at least one character of the text, so an alias-free document never has more nodes
+    than characters: the budget is MAX_EXPANDED_NODES on top of the text's length.
+    """
+    limit = MAX_EXPANDED_NODES + text_length
+    if _expanded_within(node, limit):
         return  # the usual case; otherwise the exact walk below finds the node to name
     sizes: dict[int, int] = {}
 
@@ -83,7 +88,7 @@ def _check_expansion(node: yaml.Node, label: str) -> None:
             total += sum(size(k) + size(v) for k, v in n.value)
         elif isinstance(n, yaml.SequenceNode):
             total += sum(size(c) for c in n.value)
-        if total > MAX_EXPANDED_NODES:
+        if total > limit:
             raise InputError(
                 f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values (a YAML bomb?)",
                 file=label,
@@ -184,7 +189,7 @@ def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> A
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node, label)
+        _check_expansion(node, label, len(text))
         return loader.construct_document(node)
     except InputError:
         raise

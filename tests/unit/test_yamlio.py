@@ -109,8 +109,15 @@ def test_moderate_aliases_are_fine() -> None:
 
 def test_expansion_limit_counts_expanded_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(yamlio, "MAX_EXPANDED_NODES", 50)
-    text = "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nb: [*a, *a, *a, *a, *a, *a]\n"
+    text = "a: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nb: [" + ", ".join(["*a"] * 30) + "]\n"
     assert "YAML bomb" in _error(text).message
+
+
+def test_expansion_limit_does_not_refuse_large_alias_free_documents(monkeypatch: pytest.MonkeyPatch) -> None:
+    # only what aliases add counts against the limit: a big plain inventory is not a bomb
+    monkeypatch.setattr(yamlio, "MAX_EXPANDED_NODES", 50)
+    text = "".join(f"h{i}: {{a: [1, 2, 3, 4, 5]}}\n" for i in range(200))
+    assert len(yamlio.load_yaml_text(text, "f.yaml")) == 200
 
 
 def test_deep_nesting_is_a_located_error_not_a_crash() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks of netimmutable against the limit and its peers: `python -m bench` (see docs/performance.md)."""

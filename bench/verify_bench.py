@@ -1,0 +1,102 @@
+"""Verify: `netimmutable verify` over a fleet of sim devices vs the device-time model, and peak memory.
+
+The measured run happens in a child process (``python -m bench.verify_bench CHILD-ARGS``) so its peak
+RSS is verify's own, not the high-water mark of the benchmarks that ran before it in the parent.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import BenchResult, quiet
+from bench.simfleet import DeviceClock, make_fleet
+
+__all__ = ["run"]
+
+FULL = {"hosts": 5000, "workers": 200, "latency": 0.1}
+QUICK = {"hosts": 40, "workers": 20, "latency": 0.05}
+GIB = 1024**3
+
+
+def _child(root: Path, hosts: int, workers: int, latency: float) -> dict[str, float]:
+    from netimmutable.cli import main
+
+    t0 = time.perf_counter()
+    make_fleet(root, hosts, latency)
+    setup = time.perf_counter() - t0
+    clock = DeviceClock()
+    clock.install()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    out = root / "verify.json"
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    with quiet():
+        code = main(
+            ["verify", "--against", "HEAD", "--workers", str(workers), "-o", str(out), "--repo", str(root)],
+            standalone_mode=False,
+        )
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    report = json.loads(out.read_text())
+    states: dict[str, int] = {}
+    for item in report.get("hosts", []):
+        state = str(item.get("state"))
+        states[state] = states.get(state, 0) + 1
+    return {
+        "exit_code": code or 0,
+        "setup_s": setup,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "device_calls": clock.calls,
+        "device_seconds": clock.seconds,
+        "model_s": clock.model(hosts, workers),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rss_before_bytes": rss_before,
+        "states": states,  # type: ignore[dict-item]
+    }
+
+
+def run(work: Path, quick: bool) -> BenchResult:
+    size = QUICK if quick else FULL
+    result = BenchResult("verify")
+    result.inputs = {**size, "expectations": False, "against": "HEAD"}
+    root = work / "net"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.verify_bench", str(root), json.dumps(size)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parent.parent,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"verify child failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    hosts = size["hosts"]
+    result.inputs["states"] = data["states"]
+    result.inputs["verify_exit_code"] = data["exit_code"]
+    result.inputs["device_calls_per_host"] = round(data["device_calls"] / hosts, 2)
+    result.figure("fleet setup (render, commit, sim devices)", data["setup_s"], "s", "not part of the ratio")
+    result.figure("netimmutable verify", data["wall_s"], "s", f"{hosts / data['wall_s']:.0f} hosts/s")
+    result.figure(
+        "device-time model",
+        data["model_s"],
+        "s",
+        f"ceil({hosts}/{size['workers']}) waves x {data['device_seconds'] / hosts:.2f} s device time/host",
+    )
+    result.figure("netimmutable cpu per host", data["cpu_s"] / hosts * 1000, "ms")
+    result.figure("peak RSS (child process)", data["peak_rss_bytes"] / 2**20, "MiB")
+    result.ratio("verify vs model", ("verify wall", data["wall_s"]), ("model", data["model_s"]), "<=", 1.2)
+    result.ratio(
+        "verify peak memory vs 1.5 GiB", ("peak RSS", data["peak_rss_bytes"] / GIB), ("1 GiB", 1.0), "<", 1.5
+    )
+    if data["states"].get("in-sync", 0) != hosts:
+        result.notes.append(f"not every host was in sync: {data['states']}")
+    return result
+
+
+if __name__ == "__main__":
+    params = json.loads(sys.argv[2])
+    print(json.dumps(_child(Path(sys.argv[1]), params["hosts"], params["workers"], params["latency"])))

@@ -1,0 +1,47 @@
+"""`python -m bench --quick` runs end to end and writes results.json of the documented shape (no timings)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_writes_results(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "render,release", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    data = json.loads(out.read_text())
+    assert data["machine"]["cpu_count"] >= 1
+    assert {"python", "versions"} <= set(data["machine"])
+    assert {"netimmutable", "jinja2", "nornir", "git"} <= set(data["machine"]["versions"])
+    assert data["run"]["quick"] is True
+    assert set(data["benchmarks"]) == {"render", "release"}
+    for bench in data["benchmarks"].values():
+        assert bench["status"] == "ok", bench
+        assert bench["inputs"]
+        assert bench["figures"]
+        for figure in bench["figures"]:
+            assert {"name", "value", "unit"} <= set(figure)
+        for ratio in bench["ratios"]:
+            assert {"name", "value", "target", "passed", "numerator", "denominator"} <= set(ratio)
+            assert isinstance(ratio["passed"], bool)
+    render = data["benchmarks"]["render"]
+    assert render["inputs"]["outputs_identical"] is True
+    assert {r["name"] for r in render["ratios"]} == {
+        "render vs bare jinja2",
+        "nornir pipeline vs render",
+        "re-render unchanged vs full",
+    }
+    assert data["benchmarks"]["release"]["inputs"]["same_git_tree"] is True
+    assert "summary" in data
