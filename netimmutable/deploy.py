@@ -53,7 +53,7 @@ from netimmutable.locks import device_locks, repo_lock
 from netimmutable.push import run_host
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
-from netimmutable.secrets import Secrets
+from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
 
 __all__ = ["deploy", "rollback"]
@@ -514,6 +514,17 @@ def _deploy(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progre
     return _execute(window, loaded, prepared, policy)
 
 
+def _learn_recorded_secrets(secrets: Secrets, records: Records, hosts: Sequence[str]) -> None:
+    """Resolve (best effort) the secrets of each host's recorded last-good config: the device most likely
+    holds those values, and a rollback's device diff and captured config must show them as placeholders."""
+    for host in hosts:
+        with contextlib.suppress(NetImmutableError):
+            config = records.good_artifact(host)
+            for name in sorted(secret_names([config or ""])):
+                with contextlib.suppress(SecretError):
+                    secrets.value(name)
+
+
 def rollback(
     repo: NetworkRepo,
     hosts: Sequence[str],
@@ -561,6 +572,7 @@ def _rollback(
     window = _Window(repo, gitrepo, records, progress, run_id, defer_good=False)
     prepared = prepare(repo, gitrepo, records, selected, releases, artifacts, options, purpose="rollback")
     window.secrets.require([j.artifact for j in prepared.jobs.values()])
+    _learn_recorded_secrets(window.secrets, records, list(prepared.jobs))
     names = list(prepared.jobs)
     size = options.batch_size or repo.settings.deploy.batch_size
     policy = _Policy(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,7 +195,7 @@ def plan_checker(
 class _Job:
     artifact: str | None
     resolve: Callable[[str], str]
-    secrets: Mapping[str, str]
+    secrets: Mapping[str, str] = field(repr=False)  # Nornir logs task arguments (INFO): never the values
     extra: tuple[str, ...]
     open_device: Callable[[Host], PlanDevice]
 

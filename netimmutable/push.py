@@ -41,8 +41,9 @@ from netimmutable.deploy_model import (
     PlanPin,
     ProgressEvent,
 )
-from netimmutable.errors import DeviceError, NetImmutableError
+from netimmutable.errors import ConnectError, DeviceError, NetImmutableError
 from netimmutable.normalize import config_digest, normalize
+from netimmutable.normalize import mask as mask_display
 
 __all__ = ["PlanPin", "run_host"]  # PlanPin: re-exported for netimmutable.plan
 
@@ -83,10 +84,15 @@ class _HostRun:
         self.env.journal.before(self.job.host, step, release=self.job.release or None, **details)
 
     def after(self, step: str, outcome: str = "ok") -> None:
-        try:
-            self.env.journal.after(self.job.host, step, outcome[:200])
+        try:  # device errors may quote config lines: mask before storing (and before cutting)
+            self.env.journal.after(self.job.host, step, self.shown(outcome)[:200])
         except NetImmutableError as exc:
             self.notes.append(f"journal: {exc.message}")
+
+    def shown(self, text: str) -> str:
+        """``text`` safe to show and store: values of this run's secrets as their placeholders, and any other
+        value after a secret keyword (a value the device holds that this run did not resolve) masked."""
+        return mask_display(self.env.mask(text))
 
     def config_digest(self, config: str) -> str:
         """Digest of a config as shown and stored (secrets masked, normalized)."""
@@ -98,8 +104,8 @@ class _HostRun:
         if self.job.last_good_artifact is None and pre is not None and self.committed:
             captured = self.env.mask(pre.running)
         values: dict[str, Any] = {
-            "device_diff": self.env.mask(self.diff),
-            "drift": self.env.mask(self.drift),
+            "device_diff": self.shown(self.diff),
+            "drift": self.shown(self.drift),
             "pre_digest": pre.state.digest if pre is not None else None,
             "pre_config_digest": self.config_digest(pre.running) if pre is not None else None,
             "rollback_target": self.rollback_label() if self.committed else None,
@@ -108,10 +114,13 @@ class _HostRun:
             "notes": tuple(self.notes),
         }
         values.update(extra)
+        for key in ("notes", "failures"):  # may quote device errors
+            if key in values:
+                values[key] = tuple(self.shown(text) for text in values[key])
         return HostResult(
             host=self.job.host,
             outcome=outcome,
-            message=self.env.mask(message),
+            message=self.shown(message),
             phase=phase,
             release=self.job.release,
             seconds=round(time.monotonic() - self.started, 3),
@@ -252,11 +261,12 @@ class _HostRun:
             self.diff = dev.compare()
         except DeviceError as exc:
             self.after("load", exc.message)
+            lost = isinstance(exc, ConnectError)  # the session broke: nothing was refused
             raise self.stop(
                 Outcome.FAILED_BEFORE_CHANGE,
-                f"candidate refused: {exc.message}",
+                f"{'connection lost before the change' if lost else 'candidate refused'}: {exc.message}",
                 Phase.LOAD,
-                cause="rejected",
+                cause="unreachable" if lost else "rejected",
             ) from None
         self.after("load")
         if job.plan is not None:
@@ -374,11 +384,13 @@ class _HostRun:
             self.pending = job.revert_in is not None
             if self.unchanged_after_failed_commit():
                 self.committed = self.pending = False
+                lost = isinstance(exc, ConnectError)  # the session broke: nothing was refused
                 raise self.stop(
                     Outcome.FAILED_BEFORE_CHANGE,
-                    f"commit refused: {exc.message}",
+                    f"{'connection lost during the commit' if lost else 'commit refused'}: {exc.message}"
+                    + ("; the device is verified unchanged" if lost else ""),
                     Phase.COMMIT,
-                    cause="rejected",
+                    cause="unreachable" if lost else "rejected",
                 ) from None
             raise self.stop_after_rollback(f"commit failed: {exc.message}", ()) from None
 

@@ -26,11 +26,12 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
+import re
 import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -64,6 +65,7 @@ GOOD_PREFIX = f"{RECORDS_NAMESPACE}/good/"
 GOOD_LOG_REF = f"{RECORDS_NAMESPACE}/good-log"
 RUNS_REF = f"{RECORDS_NAMESPACE}/runs"
 RUN_SCHEMA = "netimmutable.run/1"
+_FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _RETRIES = 50
 
 
@@ -265,6 +267,8 @@ class Records:
     def __init__(self, repo: NetworkRepo, gitrepo: git.Repo) -> None:
         self.repo = repo
         self.git = gitrepo
+        self._snapshot_index: dict[str, dict[str, bytes]] = {}
+        """release commit sha -> snapshot file name -> blob binsha (a commit's tree never changes)."""
 
     # ---------------------------------------------------------------------------------------- plumbing
     def _run(self, *args: str, data: bytes | None = None, strip: bool = True) -> str:
@@ -357,10 +361,37 @@ class Records:
         release = self.ref(good_ref(host))
         if release is None:
             return None
-        meta = self._good_table().get(host)
-        if meta and meta.get("release") == release:
-            return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
-        return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
+        return _good_entry(host, release, self._good_table().get(host))
+
+    def last_good_many(self, hosts: Iterable[str]) -> dict[str, GoodEntry | None]:
+        """``last_good`` of every host in ``hosts``, with two git calls in all instead of two per host."""
+        names = list(dict.fromkeys(hosts))
+        refs = {good_ref(host): host for host in names}  # validates every name, as last_good does
+        found: dict[str, str | None] = dict.fromkeys(names)
+        if names:
+            out = self.git.git.for_each_ref(
+                "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)", GOOD_PREFIX
+            )
+            for line in out.splitlines():
+                ref, kind, sha, peeled_kind, peeled = [*line.split(" "), "", "", "", ""][:5]
+                host = refs.get(ref)
+                if host is None:
+                    continue
+                if kind == "commit":
+                    found[host] = sha
+                elif kind == "tag" and peeled_kind == "commit":
+                    found[host] = peeled
+                else:  # anything rev-parse peels differently (nested tags, ...): ask it
+                    found[host] = self.ref(ref)
+        table = self._good_table() if any(found.values()) else {}
+        result: dict[str, GoodEntry | None] = {}
+        for host in names:
+            release = found[host]
+            if release is None:
+                result[host] = None
+                continue
+            result[host] = _good_entry(host, release, table.get(host))
+        return result
 
     def mark_good(self, host: str, release_sha: str, run_id: str) -> None:
         """Record ``release_sha`` as verified good on ``host`` (call only after verification passed)."""
@@ -393,8 +424,26 @@ class Records:
             return False
         return True
 
+    def _snapshot_blobs(self, release: str) -> dict[str, bytes]:
+        """File name -> blob binsha of the snapshots folder of commit ``release`` (a full sha), read once:
+        looking each path up from the commit parses the whole folder's tree again, per host."""
+        index = self._snapshot_index.get(release)
+        if index is None:
+            try:
+                tree = self.git.commit(release).tree / self.repo.settings.snapshots_dir
+                index = {blob.name: blob.binsha for blob in tree.blobs}
+            except (KeyError, ValueError, TypeError, AttributeError):
+                index = {}
+            self._snapshot_index[release] = index
+        return index
+
     def _artifact(self, release: str, host: str, suffix: str) -> str | None:
-        path = f"{self.repo.settings.snapshots_dir}/{host}{suffix}"
+        name = f"{host}{suffix}"
+        if _FULL_SHA.fullmatch(release):
+            binsha = self._snapshot_blobs(release).get(name)
+            if binsha is not None:
+                return str(self.git.odb.stream(binsha).read().decode("utf-8"))
+        path = f"{self.repo.settings.snapshots_dir}/{name}"
         try:
             blob = self.git.commit(release).tree / path
         except (KeyError, ValueError):
@@ -560,6 +609,13 @@ class Records:
         except git.GitCommandError:
             return False
         return True
+
+
+def _good_entry(host: str, release: str, meta: Mapping[str, str] | None) -> GoodEntry:
+    """The entry of a good ref pointing at ``release``; ``meta``: the host's line of ``good.json``."""
+    if meta and meta.get("release") == release:
+        return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
+    return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
 
 
 def _dumps(data: Any) -> str:

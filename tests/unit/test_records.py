@@ -107,6 +107,26 @@ def test_last_good_and_good_artifact(tmp_path: Path) -> None:
         good_ref("../etc")
 
 
+def test_last_good_many_matches_last_good(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    records = _records(net.root)
+    assert records.last_good_many([]) == {}
+    assert records.last_good_many(["r1", "r2"]) == {"r1": None, "r2": None}
+    records.mark_good("r1", net.first, "run-1")
+    second = release(net.root, "second", {"inventory/hosts.yaml": ("65001", "65011")})
+    records.mark_good("r2", second, "run-2")
+    git(net.root, "update-ref", good_ref("r3"), second)  # set by hand: no metadata
+    git(net.root, "tag", "-a", "-m", "annotated", "good-tag", net.first)
+    git(net.root, "update-ref", good_ref("r4"), git(net.root, "rev-parse", "good-tag").strip())
+    hosts = ["r1", "r2", "r3", "r4", "r5", "r1"]
+    many = records.last_good_many(hosts)
+    assert list(many) == ["r1", "r2", "r3", "r4", "r5"]
+    assert many == {host: records.last_good(host) for host in hosts}
+    assert many["r4"] is not None and many["r4"].release == net.first
+    with pytest.raises(RepoError):
+        records.last_good_many(["r1", "../etc"])
+
+
 def test_good_release_survives_force_push_and_gc(tmp_path: Path) -> None:
     net = make_net(tmp_path)
     second = release(net.root, "second", {"inventory/hosts.yaml": ("65001", "65011")})
