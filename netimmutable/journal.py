@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any, Literal, get_args
 
 from netimmutable.errors import NetImmutableError
+from netimmutable.fileio import fsync_dir
 from netimmutable.locks import pid_alive
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
@@ -111,7 +112,7 @@ class Journal:
                 "pid_start": _process_start(pid),
             }
         )
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return journal
 
     @classmethod
@@ -192,14 +193,6 @@ class Journal:
             self.close()
         else:
             self.abandon()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True, slots=True)

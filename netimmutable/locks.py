@@ -36,6 +36,7 @@ from pathlib import Path
 from types import TracebackType
 
 from netimmutable.errors import LockHeld, NetImmutableError
+from netimmutable.fileio import fsync_dir
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
 
@@ -213,7 +214,7 @@ class Lock:
                     if not self.takeover or not self._take_over(tmp):
                         raise _held_error(self.path, read_lock(self.path)) from None
                 self._held = True
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
                 return self
             raise _held_error(self.path, read_lock(self.path))
         finally:
@@ -257,14 +258,6 @@ class Lock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def repo_lock(

@@ -28,6 +28,7 @@ from nornir.core.task import AggregatedResult, Result, Task
 
 from netimmutable.errors import ApprovalError, ConnectError, DeviceError, InputError, NetImmutableError
 from netimmutable.exitcodes import ExitCode
+from netimmutable.fileio import atomic_write_text
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.normalize import config_digest, mask, normalize
 from netimmutable.push import PlanPin
@@ -292,9 +293,7 @@ def make_plan(
 # ------------------------------------------------------------------------------------ save and load
 def save_plan(plan: Plan, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
 
 
 def load_plan(path: Path) -> Plan:

@@ -20,6 +20,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from nornir.core.inventory import Host
 
 from netimmutable.errors import RenderError
+from netimmutable.fileio import atomic_write_text
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.render_cache import RenderCache
 from netimmutable.repo import NetworkRepo
@@ -271,10 +272,7 @@ def write_snapshots(repo: NetworkRepo, rendered: Sequence[RenderedHost], status:
     for item in rendered:
         for name, content in item.files().items():
             if name in changed:
-                path = repo.snapshots_dir / name
-                tmp = path.with_name(f".{name}.tmp")
-                tmp.write_bytes(content.encode("utf-8"))
-                tmp.replace(path)
+                atomic_write_text(repo.snapshots_dir / name, content)
     for name in status.orphaned:
         (repo.snapshots_dir / name).unlink(missing_ok=True)
     return len(changed) + len(status.orphaned)

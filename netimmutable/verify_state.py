@@ -22,13 +22,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from netimmutable.fileio import atomic_write_text
 from netimmutable.repo import NetworkRepo
 from netimmutable.verify_model import VerifyReport
 
@@ -128,17 +127,7 @@ def update_state_file(path: Path, entries: Iterable[VerifyStateEntry]) -> None:
             "schema_version": STATE_SCHEMA_VERSION,
             "hosts": {name: current[name].to_json() for name in sorted(current)},
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(payload, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n", durable=True)
 
 
 def record_report(repo: NetworkRepo, report: VerifyReport) -> None:

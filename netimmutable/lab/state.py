@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from netimmutable.fileio import atomic_write_text
 from netimmutable.lab.model import LabKind
 from netimmutable.lab.netns import Tracked
 
@@ -68,9 +69,7 @@ class LabState:
 def save_state(repo_root: Path, state: LabState) -> None:
     folder = lab_dir(repo_root)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(folder / STATE_FILE)
+    atomic_write_text(folder / STATE_FILE, json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n")
 
 
 def load_state(repo_root: Path) -> LabState | None:

@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +31,7 @@ from typing import Any
 
 from netimmutable.drivers.sim.knobs import Knobs
 from netimmutable.drivers.sim.parse import canonical, model_of
+from netimmutable.fileio import atomic_write_text
 
 __all__ = ["DeviceState", "DeviceStore", "Event", "LabStore", "NoSuchDevice", "Pending", "valid_host"]
 
@@ -132,12 +132,6 @@ class DeviceState:
         return replace(self, history=(*self.history, event)[-HISTORY_KEEP:])
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 @contextmanager
 def _flock(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -200,7 +194,11 @@ class LabStore:
         except FileNotFoundError:
             return
         for entry in entries:
-            if entry.stat().st_mtime <= now:
+            try:
+                due = entry.stat().st_mtime <= now
+            except FileNotFoundError:  # confirmed or rolled back by another session since the scan
+                continue
+            if due:
                 try:
                     self.device(entry.name).load()
                 except NoSuchDevice:
@@ -232,7 +230,7 @@ class LabStore:
                     hosts.add(host)
                 path = self._index_file(address)
                 if hosts:
-                    _atomic_write(path, "\n".join(sorted(hosts)) + "\n")
+                    atomic_write_text(path, "\n".join(sorted(hosts)) + "\n")
                 else:
                     path.unlink(missing_ok=True)
 
@@ -248,7 +246,7 @@ class LabStore:
                 if stale.name not in table and not stale.name.startswith("."):
                     stale.unlink()
             for address, hosts in table.items():
-                _atomic_write(self._index_file(address), "\n".join(sorted(hosts)) + "\n")
+                atomic_write_text(self._index_file(address), "\n".join(sorted(hosts)) + "\n")
         return len(table)
 
 
@@ -283,7 +281,7 @@ class DeviceStore:
             "create", "", at=now
         )
         with self.lock():
-            _atomic_write(self.state_file, json.dumps(state.to_json()))
+            atomic_write_text(self.state_file, json.dumps(state.to_json()))
             self.lab.reindex_host(self.host, (), model_of(text).addresses())
         return state
 
@@ -307,7 +305,7 @@ class DeviceStore:
         if new.running != old.running:
             new = replace(new, generation=old.generation + 1, changed_at=time.time())
         new = new.with_event(kind, session, message)
-        _atomic_write(self.state_file, json.dumps(new.to_json()))
+        atomic_write_text(self.state_file, json.dumps(new.to_json()))
         if new.pending != old.pending:
             self.lab.mark_pending(self.host, None if new.pending is None else new.pending.deadline)
         if new.running != old.running:
@@ -353,12 +351,12 @@ class DeviceStore:
             if knobs == Knobs():
                 self.knobs_file.unlink(missing_ok=True)
             else:
-                _atomic_write(self.knobs_file, json.dumps(knobs.to_dict()))
+                atomic_write_text(self.knobs_file, json.dumps(knobs.to_dict()))
 
     def update_knobs(self, **changes: Any) -> Knobs:
         with self.lock():
             knobs = self.knobs().updated(**changes)
-            _atomic_write(self.knobs_file, json.dumps(knobs.to_dict()))
+            atomic_write_text(self.knobs_file, json.dumps(knobs.to_dict()))
             return knobs
 
     def spend_failure(self, step: str) -> Knobs | None:
@@ -371,5 +369,5 @@ class DeviceStore:
                 return None
             spent = knobs.after_failure()
             if spent != knobs:
-                _atomic_write(self.knobs_file, json.dumps(spent.to_dict()))
+                atomic_write_text(self.knobs_file, json.dumps(spent.to_dict()))
             return knobs
