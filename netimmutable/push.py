@@ -18,6 +18,7 @@ journal) before every device-changing step, so a killed run can be recovered.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import Any
 
@@ -44,6 +45,8 @@ from netimmutable.deploy_model import (
 from netimmutable.errors import ConnectError, DeviceError, NetImmutableError
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["PlanPin", "run_host"]  # PlanPin: re-exported for netimmutable.plan
 
@@ -76,8 +79,8 @@ class _HostRun:
             self.env.progress(ProgressEvent(self.job.host, phase, message, outcome))
         except KeyboardInterrupt:
             self.env.cancel.cancel()  # Ctrl-C delivered through the progress display
-        except Exception:  # noqa: BLE001, S110 - a broken display must never break a change window
-            pass
+        except Exception:  # noqa: BLE001 - a broken display must never break a change window
+            _log.warning("progress display failed for %s", self.job.host, exc_info=True)
 
     def before(self, step: str, **details: Any) -> None:
         """Journal (durably) that ``step`` is about to change the device."""
