@@ -178,6 +178,9 @@ class SynthSpec:
     prefix_lists: int = 1
     prefix_list_entries: int = 16
     seed: int = 7
+    paired: bool = False
+    """Sim fleets: hosts 2j and 2j+1 share a link (``swp0``, 198.18.0.0/15) and peer over it in eBGP, with
+    no other BGP neighbour: the expectations (every session up) then hold on ``sim`` devices."""
 
 
 def host_names(count: int) -> list[str]:
@@ -188,6 +191,11 @@ def _p2p(index: int) -> tuple[str, str]:
     """The two ends (/31) of point-to-point link ``index`` in 100.64.0.0/10."""
     base = int(ipaddress.IPv4Address("100.64.0.0")) + 2 * index
     return f"{ipaddress.IPv4Address(base)}/31", str(ipaddress.IPv4Address(base + 1))
+
+
+def _pair_address(i: int) -> str:
+    """Host ``i``'s end of the link it shares with host ``i ^ 1`` (paired fleets)."""
+    return str(ipaddress.IPv4Address(int(ipaddress.IPv4Address("198.18.0.0")) + i))
 
 
 def _host_yaml(i: int, name: str, spec: SynthSpec, rng: random.Random, generation: int = 0) -> str:
@@ -212,10 +220,19 @@ def _host_yaml(i: int, name: str, spec: SynthSpec, rng: random.Random, generatio
             f"      - {{name: swp{k + 1}, address: {local}, mtu: 9216, "
             f"description: spine-{k % 4:02d}:swp{i % 64 + 1} cid {circuit}{gen}{extra}}}"
         )
-    lines.append("    bgp_neighbors:")
-    for k in range(spec.interfaces):
-        _local, peer = _p2p(i * spec.interfaces + k)
-        lines.append(f"      - {{address: {peer}, remote_as: {65000 + k % 4}}}")
+    if spec.paired:
+        partner = i ^ 1
+        lines.append(f"      - {{name: swp0, address: {_pair_address(i)}/31, mtu: 9216, description: pair}}")
+        lines.append("    bgp_neighbors:")
+        if partner < spec.hosts:
+            lines.append(f"      - {{address: {_pair_address(partner)}, remote_as: {4200000000 + partner}}}")
+        else:
+            lines[-1] += " []"
+    else:
+        lines.append("    bgp_neighbors:")
+        for k in range(spec.interfaces):
+            _local, peer = _p2p(i * spec.interfaces + k)
+            lines.append(f"      - {{address: {peer}, remote_as: {65000 + k % 4}}}")
     lines.append("    announce:")
     for k in range(spec.announce):
         lines.append(

@@ -45,3 +45,29 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
     }
     assert data["benchmarks"]["release"]["inputs"]["same_git_tree"] is True
     assert "summary" in data
+
+
+def test_quick_device_benches_run(tmp_path: Path) -> None:
+    """Change window and verify over sim devices (their expectations must hold), frr skipped in --quick."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "changewindow,verify,frr", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    benches = json.loads(out.read_text())["benchmarks"]
+    window = benches["changewindow"]
+    assert window["status"] == "ok", window
+    hosts = window["inputs"]["hosts"]
+    assert window["inputs"]["outcomes"] == {"deployed": hosts}
+    assert window["inputs"]["deploy_exit_code"] == 0
+    assert window["inputs"]["commits_per_host"] == [1]
+    assert {r["name"] for r in window["ratios"]} == {"deploy vs model"}
+    verify = benches["verify"]
+    assert verify["status"] == "ok", verify
+    assert verify["inputs"]["states"] == {"in-sync": verify["inputs"]["hosts"]}
+    assert benches["frr"]["status"] == "skipped" and benches["frr"]["reason"]
