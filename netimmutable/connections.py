@@ -122,11 +122,12 @@ def prepare_hosts(repo: NetworkRepo, hosts: Sequence[Host]) -> None:
         extras["optional_args"] = optional_args
         if entry.get("timeout"):
             extras["timeout"] = int(entry["timeout"])
+        driver = entry.get("driver") or existing.platform or host.platform
         host.connection_options[CONNECTION] = ConnectionOptions(
             hostname=host.hostname,
             port=host.port,
             username=username,
-            platform=entry.get("driver") or existing.platform or host.platform,
+            platform=driver,
             extras=extras,
         )
-        host.password = lookup_password(host.name)
+        host.password = None if driver in KEYLESS_DRIVERS else lookup_password(host.name)
