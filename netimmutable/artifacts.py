@@ -36,6 +36,7 @@ __all__ = [
     "commit_release",
     "dirty_paths",
     "git_env",
+    "git_identity",
     "host_of",
     "hosts_in",
     "open_git",
@@ -95,19 +96,27 @@ def close_all_git() -> None:
     _OPENED.clear()
 
 
-def git_env(gitrepo: git.Repo) -> dict[str, str]:
-    """Environment for commits: the user's git identity, or a clear fallback when none is configured."""
-    env: dict[str, str] = {}
+def git_identity(gitrepo: git.Repo) -> tuple[str, str, bool]:
+    """(name, email, configured): the user's git identity, or a clear fallback when none is configured."""
     reader = gitrepo.config_reader()
     name = reader.get_value("user", "name", default="") or os.environ.get("GIT_AUTHOR_NAME", "")
     email = reader.get_value("user", "email", default="") or os.environ.get("GIT_AUTHOR_EMAIL", "")
-    if not name or not email:
-        user = getpass.getuser()
-        fallback_name, fallback_email = f"{user} (netimmutable)", f"{user}@{socket.gethostname()}"
-        for role in ("AUTHOR", "COMMITTER"):
-            env[f"GIT_{role}_NAME"] = str(name or fallback_name)
-            env[f"GIT_{role}_EMAIL"] = str(email or fallback_email)
-    return env
+    if name and email:
+        return str(name), str(email), True
+    user = getpass.getuser()
+    return str(name or f"{user} (netimmutable)"), str(email or f"{user}@{socket.gethostname()}"), False
+
+
+def git_env(gitrepo: git.Repo) -> dict[str, str]:
+    """Environment for commits: the fallback identity when the user has none configured."""
+    name, email, configured = git_identity(gitrepo)
+    if configured:
+        return {}
+    return {
+        f"GIT_{role}_{key}": value
+        for role in ("AUTHOR", "COMMITTER")
+        for key, value in (("NAME", name), ("EMAIL", email))
+    }
 
 
 def artifacts_digest(files: Mapping[str, str]) -> str:

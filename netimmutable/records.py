@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import io
 import json
 import re
 import socket
@@ -37,8 +38,9 @@ from enum import StrEnum
 from typing import Any
 
 import git
+from gitdb import IStream
 
-from netimmutable.artifacts import git_env
+from netimmutable.artifacts import git_env, git_identity
 from netimmutable.errors import RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -269,6 +271,8 @@ class Records:
         self.git = gitrepo
         self._snapshot_index: dict[str, dict[str, bytes]] = {}
         """release commit sha -> snapshot file name -> blob binsha (a commit's tree never changes)."""
+        self._verified: dict[str, str] = {}
+        """release name as given -> the commit it was verified to be (objects never change)."""
 
     # ---------------------------------------------------------------------------------------- plumbing
     def _run(self, *args: str, data: bytes | None = None, strip: bool = True) -> str:
@@ -294,29 +298,35 @@ class Records:
         except git.GitCommandError:
             return None
 
+    def _store(self, kind: bytes, data: bytes) -> str:
+        """Write one object into the repository's object store, in process (no git subprocess)."""
+        return str(self.git.odb.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+
     def save_blob(self, text: str) -> str:
         """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
-        return self._run("hash-object", "-w", "--stdin", data=text.encode("utf-8")).strip()
+        return self._store(b"blob", text.encode("utf-8"))
 
     def read_blob(self, sha: str) -> str:
         return self._run("cat-file", "blob", sha, strip=False)
 
     def _tree(self, entries: Mapping[str, str | Mapping[str, str]]) -> str:
         """Write a tree: name -> text (a blob) or name -> {name -> text} (a sub-tree of blobs)."""
-        lines = []
-        for name in sorted(entries):
-            value = entries[name]
+        items: list[tuple[bytes, bytes]] = []  # (sort key, raw entry); git sorts a tree's name as "name/"
+        for name, value in entries.items():
+            raw_name = name.encode("utf-8")
             if isinstance(value, str):
-                lines.append(f"100644 blob {self.save_blob(value)}\t{name}")
+                mode, sha, key = b"100644", self.save_blob(value), raw_name
             else:
-                lines.append(f"040000 tree {self._tree(value)}\t{name}")
-        return self._run("mktree", data=("\n".join(lines) + "\n").encode() if lines else b"").strip()
+                mode, sha, key = b"40000", self._tree(value), raw_name + b"/"
+            items.append((key, mode + b" " + raw_name + b"\0" + bytes.fromhex(sha)))
+        return self._store(b"tree", b"".join(raw for _, raw in sorted(items)))
 
     def _commit(self, tree: str, parents: tuple[str, ...], message: str) -> str:
-        args = ["commit-tree", tree]
-        for parent in parents:
-            args += ["-p", parent]
-        return self._run(*args, data=message.encode("utf-8")).strip()
+        name, email, _ = git_identity(self.git)
+        stamp = f"{name} <{email}> {int(time.time())} +0000"
+        lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {stamp}", f"committer {stamp}"]
+        body = message if message.endswith("\n") else message + "\n"
+        return self._store(b"commit", ("\n".join(lines) + "\n\n" + body).encode("utf-8"))
 
     def _update_ref(self, ref: str, new: str, old: str | None, reason: str) -> bool:
         """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved."""
@@ -396,10 +406,13 @@ class Records:
     def mark_good(self, host: str, release_sha: str, run_id: str) -> None:
         """Record ``release_sha`` as verified good on ``host`` (call only after verification passed)."""
         ref = good_ref(host)
-        try:
-            release = str(self.git.git.rev_parse("--verify", f"{release_sha}^{{commit}}")).strip()
-        except git.GitCommandError:
-            raise RepoError(f"unknown release {release_sha!r}", host=host) from None
+        release = self._verified.get(release_sha)
+        if release is None:
+            try:
+                release = str(self.git.git.rev_parse("--verify", f"{release_sha}^{{commit}}")).strip()
+            except git.GitCommandError:
+                raise RepoError(f"unknown release {release_sha!r}", host=host) from None
+            self._verified[release_sha] = release
         for _ in range(_RETRIES):
             if self._update_ref(ref, release, self.ref(ref), f"netimmutable: good {host} run {run_id}"):
                 break
