@@ -269,11 +269,14 @@ def regressions(pre: StateSnapshot, post: StateSnapshot, scope: ChangeScope) -> 
     """
     found: list[str] = []
     for before in pre.bgp_peers:
-        if (
-            scope.all_neighbors
-            or before.address in scope.neighbors
-            or "get_bgp_neighbors" in post.unsupported
-        ):
+        if scope.all_neighbors or before.address in scope.neighbors:
+            continue
+        if "get_bgp_neighbors" in post.unsupported:  # it answered before (pre has peers): proves nothing now
+            if before.is_up:
+                found.append(
+                    f"get_bgp_neighbors answered before the change and not after it: BGP neighbour "
+                    f"{before.address} (Established before) cannot be checked"
+                )
             continue
         after = post.peer(before.vrf, before.address)
         vrf = "" if before.vrf in ("global", "default") else f" (vrf {before.vrf})"
@@ -293,7 +296,13 @@ def regressions(pre: StateSnapshot, post: StateSnapshot, scope: ChangeScope) -> 
                 f"{after.received_prefixes} now"
             )
     for before_if in pre.interfaces:
-        if not before_if.is_up or before_if.name in scope.interfaces or "get_interfaces" in post.unsupported:
+        if not before_if.is_up or before_if.name in scope.interfaces:
+            continue
+        if "get_interfaces" in post.unsupported:  # it answered before (pre has interfaces)
+            found.append(
+                f"get_interfaces answered before the change and not after it: interface {before_if.name} "
+                "cannot be checked"
+            )
             continue
         after_if = post.interface(before_if.name)
         if after_if is None or not after_if.is_up:

@@ -29,7 +29,7 @@ from nornir.core.inventory import Host
 from nornir.core.task import AggregatedResult, Result, Task
 
 from netimmutable.artifacts import check_approved, hosts_in, open_git, read_artifacts
-from netimmutable.deploy_gate import Prepared, gate, prepare
+from netimmutable.deploy_gate import Prepared, check_rendered, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
     DeployOptions,
@@ -52,6 +52,7 @@ from netimmutable.journal import Journal
 from netimmutable.locks import device_locks, repo_lock
 from netimmutable.push import run_host
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
+from netimmutable.recover import check_unfinished
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
@@ -368,10 +369,10 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         )
     results: dict[str, HostResult] = {}
     journal: Journal | None = None
-    with (
-        repo_lock(repo, window.run_id, policy.kind),
-        device_locks(repo, prepared.jobs, window.run_id, policy.kind) as locks,
-    ):
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(repo_lock(repo, window.run_id, policy.kind))
+        check_unfinished(repo)  # a killed or UNKNOWN-ending run must be recovered first
+        locks = stack.enter_context(device_locks(repo, prepared.jobs, window.run_id, policy.kind))
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
             window.journal = journal
@@ -379,20 +380,29 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         except BaseException:
             for name, job in prepared.jobs.items():
                 results.setdefault(name, _not_attempted(job, "the run was aborted", "interrupted"))
+            if journal is not None:
+                for name in sorted(journal.in_flight()):  # the journal stays unfinished for `recover`
+                    locks[name].keep(f"run {window.run_id} was aborted mid-change: `netimmutable recover`")
             _write_record(window, prepared, policy, results, started, "aborted")
             if journal is not None:
                 journal.abandon()
             raise
-        unknown = [r.host for r in results.values() if r.outcome is Outcome.UNKNOWN]
-        for name in unknown:
+        # a device in no verified state keeps its lock and stays in flight in the journal (unresolved)
+        unsettled = sorted({r.host for r in results.values() if r.outcome.unsettled} | journal.in_flight())
+        for name in unsettled:
+            result = results[name]
             locks[name].keep(
-                f"run {window.run_id} left {name} UNKNOWN: check it, then `netimmutable recover`"
+                f"run {window.run_id} left {name} {result.outcome.value}: check it, then "
+                "`netimmutable recover`"
+            )
+            journal.unresolved(name, result.message.splitlines()[0][:200] if result.message else "")
+            results[name] = replace(
+                result,
+                message=result.message
+                + "\nits device lock is kept and the run stays unfinished: `netimmutable recover` settles it",
             )
         record_sha, record_error = _write_record(window, prepared, policy, results, started, stopped)
-        if unknown:
-            journal.abandon()  # stays unfinished: `netimmutable recover` picks it up
-        else:
-            journal.close()
+        journal.close()  # hosts left unresolved stay unfinished: `netimmutable recover` picks them up
     return RunReport(
         run_id=window.run_id,
         kind=policy.kind,
@@ -551,9 +561,10 @@ def _rollback(
         raise InputError("name at least one host to roll back")
     records = Records(repo, gitrepo)
     releases: dict[str, str] = {}
+    given = None
     if to_rev is not None:
-        release = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
-        releases = {h.name: release.sha for h in selected}
+        given = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
+        releases = {h.name: given.sha for h in selected}
     else:
         for host in selected:
             good = records.last_good(host.name)
@@ -568,6 +579,10 @@ def _rollback(
         sha: read_artifacts(gitrepo, sha, repo.settings.snapshots_dir)
         for sha in sorted(set(releases.values()))
     }
+    if given is not None:  # a given release passes the deploy's gate (last-good ones did when deployed)
+        note = check_rendered(given, artifacts[given.sha], allow_stale=options.allow_stale)
+        if note:
+            progress(ProgressEvent(None, Phase.WINDOW, f"gate: {note}"))
     run_id = new_run_id()
     window = _Window(repo, gitrepo, records, progress, run_id, defer_good=False)
     prepared = prepare(repo, gitrepo, records, selected, releases, artifacts, options, purpose="rollback")

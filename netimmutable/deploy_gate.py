@@ -20,7 +20,7 @@ from netimmutable.records import Records
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, compare_snapshots, render_hosts
 from netimmutable.repo import NetworkRepo
 
-__all__ = ["Gate", "Prepared", "gate", "prepare"]
+__all__ = ["Gate", "Prepared", "check_rendered", "expectations_required", "gate", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,24 @@ class Gate:
     release: Release
     artifacts: Mapping[str, str]
     notes: tuple[str, ...]
+
+
+def check_rendered(release: Release, artifacts: Mapping[str, str], *, allow_stale: bool) -> str | None:
+    """Refuse a release whose artifacts are not what ``netimmutable commit`` rendered and committed (digest
+    trailer); with ``allow_stale`` return the note to record instead."""
+    if release.digest is not None and release.digest == artifacts_digest(artifacts):
+        return None
+    problem = (
+        "was not made by `netimmutable commit` (no digest trailer)"
+        if release.digest is None
+        else "has artifacts that differ from its digest trailer (edited by hand?)"
+    )
+    if not allow_stale:
+        raise ApprovalError(
+            f"release {release.short} {problem}",
+            hint="render and commit with `netimmutable commit`; --allow-stale overrides (recorded)",
+        )
+    return f"release {problem}; allowed by --allow-stale"
 
 
 def gate(repo: NetworkRepo, gitrepo: git.Repo, loaded: LoadedInventory, options: DeployOptions) -> Gate:
@@ -38,18 +56,9 @@ def gate(repo: NetworkRepo, gitrepo: git.Repo, loaded: LoadedInventory, options:
     notes: list[str] = []
     if not artifacts:
         raise ApprovalError(f"release {release.short} has no artifacts in {repo.settings.snapshots_dir}/")
-    if release.digest is None or release.digest != artifacts_digest(artifacts):
-        problem = (
-            "was not made by `netimmutable commit` (no digest trailer)"
-            if release.digest is None
-            else "has artifacts that differ from its digest trailer (edited by hand?)"
-        )
-        if not options.allow_stale:
-            raise ApprovalError(
-                f"release {release.short} {problem}",
-                hint="render and commit with `netimmutable commit`; --allow-stale overrides (recorded)",
-            )
-        notes.append(f"release {problem}; allowed by --allow-stale")
+    note = check_rendered(release, artifacts, allow_stale=options.allow_stale)
+    if note:
+        notes.append(note)
     head = gitrepo.head.commit.hexsha if gitrepo.head.is_valid() else None
     if head == release.sha and not options.allow_dirty:
         status = compare_snapshots(repo, render_hosts(repo, loaded.hosts()), [h.name for h in loaded.hosts()])
@@ -72,7 +81,7 @@ def _in_release(gitrepo: git.Repo, sha: str, path: str) -> bool:
     return True
 
 
-def _expectations_required(repo: NetworkRepo, gitrepo: git.Repo, sha: str, host: Host) -> bool:
+def expectations_required(repo: NetworkRepo, gitrepo: git.Repo, sha: str, host: Host) -> bool:
     """Whether the release configures expectations for ``host`` (then a missing/empty file fails)."""
     if host.get("expect_template"):
         return True
@@ -142,7 +151,7 @@ def prepare(
             release=release,
             artifact=artifact,
             expectations=files.get(f"{name}{EXPECT_SUFFIX}"),
-            expectations_required=_expectations_required(repo, gitrepo, release, host),
+            expectations_required=expectations_required(repo, gitrepo, release, host),
             last_good_release=good.release if good is not None else None,
             last_good_artifact=last_good_artifact,
             last_good_expectations=last_good_expect,

@@ -57,6 +57,11 @@ class Outcome(StrEnum):
     def ok(self) -> bool:
         return self in (Outcome.DEPLOYED, Outcome.UNCHANGED)
 
+    @property
+    def unsettled(self) -> bool:
+        """The device is in no verified state: it stays in flight in the journal, its lock is kept."""
+        return self in (Outcome.UNKNOWN, Outcome.ROLLBACK_FAILED)
+
 
 class Phase(StrEnum):
     WINDOW = "window"

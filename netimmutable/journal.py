@@ -86,6 +86,7 @@ class Journal:
         self._fd = fd
         self._lock = threading.Lock()
         self._closed = False
+        self._in_flight: set[str] = set()
 
     @classmethod
     def open(
@@ -144,6 +145,8 @@ class Journal:
             if not isinstance(value, str | int | float | bool | None):
                 raise TypeError(f"journal detail {key} must be a JSON scalar, got {type(value).__name__}")
         self._write({"type": "before", "host": host, "step": step, "details": details})
+        with self._lock:
+            self._in_flight.add(host)
 
     def after(self, host: str, step: Step, outcome: str) -> None:
         """Record that ``step`` returned (``"ok"``, or a short reason it did not)."""
@@ -152,6 +155,13 @@ class Journal:
     def finish(self, host: str, outcome: str) -> None:
         """``host`` is settled (confirmed and recorded, rolled back and verified, untouched): no recovery."""
         self._write({"type": "finish", "host": host, "outcome": outcome})
+        with self._lock:
+            self._in_flight.discard(host)
+
+    def in_flight(self) -> frozenset[str]:
+        """Hosts this journal object began a step on and has not finished: what ``recover`` would inspect."""
+        with self._lock:
+            return frozenset(self._in_flight)
 
     def unresolved(self, host: str, reason: str) -> None:
         """The run ends with ``host`` UNKNOWN: it stays in flight for ``recover`` even after ``close``."""

@@ -167,7 +167,7 @@ class _HostRun:
             result = stop.result
         finally:
             self.cleanup()
-        if result.outcome is not Outcome.UNKNOWN:  # UNKNOWN stays in flight for `netimmutable recover`
+        if not result.outcome.unsettled:  # UNKNOWN, ROLLBACK_FAILED stay in flight for `netimmutable recover`
             with contextlib.suppress(NetImmutableError):
                 self.env.journal.finish(self.job.host, result.outcome.value)
         return result
@@ -382,7 +382,8 @@ class _HostRun:
             self.after("commit")
         except DeviceError as exc:
             self.after("commit", exc.message)
-            self.loaded = False
+            # a refused commit may leave the candidate loaded (EOS config session, Junos candidate):
+            # ``loaded`` stays set so that cleanup discards it
             self.committed = True  # assume the worst until the device proves otherwise
             self.pending = job.revert_in is not None
             if self.unchanged_after_failed_commit():

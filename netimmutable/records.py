@@ -272,7 +272,7 @@ class Records:
         self._snapshot_index: dict[str, dict[str, bytes]] = {}
         """release commit sha -> snapshot file name -> blob binsha (a commit's tree never changes)."""
         self._verified: dict[str, str] = {}
-        """release name as given -> the commit it was verified to be (objects never change)."""
+        """full commit ids already verified to be commits (objects never change)."""
 
     # ---------------------------------------------------------------------------------------- plumbing
     def _run(self, *args: str, data: bytes | None = None, strip: bool = True) -> str:
@@ -412,7 +412,8 @@ class Records:
                 release = str(self.git.git.rev_parse("--verify", f"{release_sha}^{{commit}}")).strip()
             except git.GitCommandError:
                 raise RepoError(f"unknown release {release_sha!r}", host=host) from None
-            self._verified[release_sha] = release
+            if release == release_sha:  # only a full commit id is cached: names like `main` move
+                self._verified[release_sha] = release
         for _ in range(_RETRIES):
             if self._update_ref(ref, release, self.ref(ref), f"netimmutable: good {host} run {run_id}"):
                 break

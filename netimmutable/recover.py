@@ -28,6 +28,7 @@ from nornir.core.inventory import Host
 
 from netimmutable.checks import ChangeScope, CheckTarget, convergence_diff, post_check
 from netimmutable.connections import prepare_hosts
+from netimmutable.deploy_gate import expectations_required
 from netimmutable.errors import NetImmutableError
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
@@ -97,6 +98,8 @@ class VerifyRequest:
     config: str
     expectations: str | None
     label: str
+    expectations_required: bool = False
+    """The release configures expectations for the host: a missing or empty file fails (as in a deploy)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,10 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
 
     def verify(request: VerifyRequest) -> VerifyResult:
         target = CheckTarget(
-            request.config, request.expectations, request.expectations is not None, request.label
+            request.config,
+            request.expectations,
+            request.expectations is not None or request.expectations_required,
+            request.label,
         )
         result = post_check(
             request.device,  # type: ignore[arg-type]  # a Device is a StateDevice too
@@ -186,9 +192,11 @@ class _Host:
         journal: Journal,
         recover_id: str,
         extra: Sequence[str],
+        new_expect_required: bool = False,
     ) -> None:
         self.f, self.dev, self.records, self.secrets = flight, device, records, secrets
         self.verify, self.journal, self.recover_id, self.extra = verify, journal, recover_id, extra
+        self.new_expect_required = new_expect_required
         self.new = records.artifact(flight.release, flight.host) if flight.release else None
         self.new_expect = records.expectations(flight.release, flight.host) if flight.release else None
         self.target, self.target_expect, self.target_label = self._target()
@@ -259,7 +267,14 @@ class _Host:
         f = self.f
         assert self.new is not None  # noqa: S101 - _on() was true
         checked = self.verify(
-            VerifyRequest(self.dev, f.host, self.secrets.resolve(self.new), self.new_expect, "artifact")
+            VerifyRequest(
+                self.dev,
+                f.host,
+                self.secrets.resolve(self.new),
+                self.new_expect,
+                "artifact",
+                self.new_expect_required,
+            )
         )
         if not checked.ok:
             return self._roll_back(
@@ -373,7 +388,7 @@ def recover(
                         continue
                     progress(f"{flight.host}: recovering run {run.run_id} (last step: {flight.step})")
                     outcome = _recover_host(
-                        repo, loaded, flight, records, secrets, verify, journal, recover_id, opener
+                        repo, gitrepo, loaded, flight, records, secrets, verify, journal, recover_id, opener
                     )
                     results.append(outcome)
                     progress(f"{flight.host}: {outcome.action}: {outcome.message}")
@@ -403,6 +418,7 @@ def recover(
 
 def _recover_host(
     repo: NetworkRepo,
+    gitrepo: git.Repo,
     loaded: LoadedInventory,
     flight: InFlight,
     records: Records,
@@ -445,8 +461,17 @@ def _recover_host(
             )
         else:
             try:
+                required = _expectations_required(repo, gitrepo, flight.release, host)
                 outcome = _Host(
-                    flight, device, records, secrets, verify, journal, recover_id, repo.settings.ignore_lines
+                    flight,
+                    device,
+                    records,
+                    secrets,
+                    verify,
+                    journal,
+                    recover_id,
+                    repo.settings.ignore_lines,
+                    required,
                 ).run()
             except NetImmutableError as exc:
                 outcome = HostRecovery(
@@ -465,6 +490,16 @@ def _recover_host(
         lock.keep(f"UNKNOWN after recovery {recover_id}: {outcome.message[:120]}")
     lock.release()
     return outcome
+
+
+def _expectations_required(repo: NetworkRepo, gitrepo: git.Repo, release: str | None, host: Host) -> bool:
+    """Whether ``release`` configures expectations for ``host`` (unreadable: assume it does)."""
+    if not release:
+        return False
+    try:
+        return expectations_required(repo, gitrepo, release, host)
+    except Exception:  # noqa: BLE001 - a release git cannot read proves nothing: ask for expectations
+        return True
 
 
 def _close_settled(repo: NetworkRepo, runs: Sequence[UnfinishedRun], recover_id: str) -> tuple[str, ...]:
