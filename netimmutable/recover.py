@@ -18,6 +18,7 @@ record; hosts it settles are finished in the dead run's journal, which is closed
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -323,11 +324,12 @@ class _Host:
         if dev.has_pending_commit():
             dev.rollback_driver()  # cancel the pending commit first: back to its pre-commit config
         if not self._on(self.target, dev.running_config()):
-            dev.load_replace(self.secrets.resolve(self.target))
-            try:
+            try:  # a refused load may leave a candidate too: discard it, report the device's error
+                dev.load_replace(self.secrets.resolve(self.target))
                 dev.commit(f"netimmutable recover {self.recover_id}: back to {self.target_label}", None)
             except NetImmutableError:
-                dev.discard()
+                with contextlib.suppress(NetImmutableError):
+                    dev.discard()
                 raise
         self.journal.after(f.host, "rollback", "ok")
         checked = self.verify(
