@@ -406,7 +406,9 @@ class StateDevice(Protocol):
     def facts(self) -> dict[str, Any]: ...
     def interfaces(self) -> dict[str, Any]: ...
     def bgp_neighbors(self) -> dict[str, Any]: ...
-    def compliance(self, expectations_yaml: str, label: str = ...) -> dict[str, Any]: ...
+    def compliance(
+        self, expectations_yaml: str, label: str = ..., known: Mapping[str, Mapping[str, Any]] | None = ...
+    ) -> dict[str, Any]: ...
 
 
 def _unsupported(exc: DeviceError) -> bool:
@@ -415,6 +417,11 @@ def _unsupported(exc: DeviceError) -> bool:
 
 def capture_state(device: StateDevice) -> StateSnapshot:
     """Facts, interfaces and BGP neighbours, as far as the platform offers (others: ``unsupported``)."""
+    return _read_state(device)[0]
+
+
+def _read_state(device: StateDevice) -> tuple[StateSnapshot, dict[str, Mapping[str, Any]]]:
+    """The state snapshot, and the raw getter results it came from (for the compliance report)."""
     results: dict[str, Mapping[str, Any] | None] = {}
     unsupported: list[str] = []
     getters: dict[str, Callable[[], dict[str, Any]]] = {
@@ -430,13 +437,14 @@ def capture_state(device: StateDevice) -> StateSnapshot:
                 raise
             results[name] = None
             unsupported.append(name)
-    return state_from_napalm(
+    snapshot = state_from_napalm(
         device.name,
         results["get_facts"],
         results["get_interfaces"],
         results["get_bgp_neighbors"],
         unsupported,
     )
+    return snapshot, {name: value for name, value in results.items() if value is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -518,10 +526,11 @@ def post_check(
     attempts = 0
     while True:
         attempts += 1
-        state = capture_state(device)
+        state, raw = _read_state(device)
         failures_list: list[str] = []
         if target.expectations:
-            report = device.compliance(target.expectations, f"{device.name}.expect.yaml")
+            # the getters just read answer the report too: one device read per getter per round
+            report = device.compliance(target.expectations, f"{device.name}.expect.yaml", known=raw)
             failures_list.extend(f"expectations: {f}" for f in compliance_failures(report))
         if pre is not None:
             failures_list.extend(f"regression: {r}" for r in regressions(pre, state, scope))

@@ -20,15 +20,17 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import random
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
 
 from napalm.base import exceptions as napalm_exc
+from napalm.base import validate
 from nornir.core.configuration import Config
 from nornir.core.inventory import Host
 
@@ -194,12 +196,48 @@ class Device:
     def bgp_neighbors(self) -> dict[str, Any]:
         return dict(self._call("get_bgp_neighbors", self._driver.get_bgp_neighbors))
 
-    def compliance(self, expectations_yaml: str, label: str = "expectations") -> dict[str, Any]:
-        """NAPALM compliance_report of an expectations document (the ``.expect.yaml`` text)."""
+    def compliance(
+        self,
+        expectations_yaml: str,
+        label: str = "expectations",
+        known: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """NAPALM compliance_report of an expectations document (the ``.expect.yaml`` text).
+
+        ``known``: getter results read a moment ago in the same check round (e.g. ``get_bgp_neighbors``);
+        the report uses them instead of asking the device again. Other getters are called as usual.
+        """
         source = load_yaml_text(expectations_yaml, label)
         if not isinstance(source, list) or not source:
             raise InputError(
                 "expectations must be a non-empty list of getter checks", file=label, host=self.name
             )
         plain = to_plain(source)
-        return dict(self._call("compliance_report", self._driver.compliance_report, validation_source=plain))
+        if not known:
+            return dict(
+                self._call("compliance_report", self._driver.compliance_report, validation_source=plain)
+            )
+        getters = _KnownGetters(self._driver, known)
+        return dict(
+            self._call("compliance_report", validate.compliance_report, getters, validation_source=plain)
+        )
+
+
+class _KnownGetters:
+    """The driver, as NAPALM's compliance report sees it, answering some getters from results in hand."""
+
+    def __init__(self, driver: Any, known: Mapping[str, Mapping[str, Any]]) -> None:
+        self._driver = driver
+        self._known = known
+
+    def __getattr__(self, name: str) -> Any:
+        result = self._known.get(name)
+        if result is None:
+            return getattr(self._driver, name)
+
+        def getter(**kwargs: Any) -> Any:
+            if kwargs:  # a getter with arguments asks for something else: ask the device
+                return getattr(self._driver, name)(**kwargs)
+            return copy.deepcopy(result)
+
+        return getter

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -178,7 +179,9 @@ class FakeDevice:
         up = self.polls > self.up_after
         return {"global": {"peers": {"10.0.0.2": {"remote_as": 2, "is_up": up, "is_enabled": True}}}}
 
-    def compliance(self, expectations_yaml: str, label: str = "") -> dict[str, Any]:
+    def compliance(
+        self, expectations_yaml: str, label: str = "", known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
         return {"complies": True, "skipped": []}
 
 

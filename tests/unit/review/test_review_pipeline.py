@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netimmutable.checks import BgpPeerState, ChangeScope, InterfaceState, StateSnapshot, regressions
@@ -37,7 +38,9 @@ class ScriptedDevice:
     def bgp_neighbors(self) -> dict[str, Any]:
         return {"global": {"peers": {"10.0.0.2": {"remote_as": 65002, "is_up": True, "is_enabled": True}}}}
 
-    def compliance(self, expectations_yaml: str, label: str = "") -> dict[str, Any]:
+    def compliance(
+        self, expectations_yaml: str, label: str = "", known: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> dict[str, Any]:
         return {"complies": True, "skipped": []}
 
     def load_replace(self, config: str) -> None:
