@@ -126,6 +126,7 @@ def prepare(
     pins = _plan_pins(options.plan_file, next(iter(releases.values()), ""), list(hosts))
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
+    goods = records.last_good_many(list(hosts)) if purpose != "rollback" else {}
     for name, host in hosts.items():
         release = releases[name]
         files = artifacts[release]
@@ -138,7 +139,7 @@ def prepare(
             raise InputError(str(exc), host=name) from None
         if revert is None:
             no_timer.append(name)
-        good = records.last_good(name) if purpose != "rollback" else None
+        good = goods.get(name)
         last_good_artifact = last_good_expect = None
         if good is not None:
             last_good_artifact = records.artifact(good.release, name)
