@@ -342,6 +342,8 @@ def exit_code_of(report: RunReport) -> int:
         return 4
     if outcomes - {Outcome.DEPLOYED, Outcome.UNCHANGED} or report.interrupted or report.record_error:
         return 1
+    if any(h.cause == "record" for h in report.hosts):  # verified, but not recorded good
+        return 1
     return 0
 
 

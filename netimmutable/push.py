@@ -72,6 +72,7 @@ class _HostRun:
         self.diff = ""
         self.drift = ""
         self.notes: list[str] = []
+        self.good_error = False
 
     # ------------------------------------------------------------------------------------------ helpers
     def emit(self, phase: Phase, message: str, outcome: Outcome | None = None) -> None:
@@ -116,6 +117,8 @@ class _HostRun:
             "changed": self.committed,
             "notes": tuple(self.notes),
         }
+        if self.good_error:
+            values["cause"] = "record"
         values.update(extra)
         for key in ("notes", "failures"):  # may quote device errors
             if key in values:
@@ -343,6 +346,7 @@ class _HostRun:
         try:
             self.env.mark_good(self.job.host, self.job.release)
         except NetImmutableError as exc:
+            self.good_error = True  # the device is fine; the run is not: it exits 1 (cause "record")
             return f" (but recording it as good failed: {exc.message})"
         return ""
 

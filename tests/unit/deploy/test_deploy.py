@@ -3,8 +3,11 @@ records, exit code and message."""
 
 from __future__ import annotations
 
+import pytest
+
 from netimmutable.deploy_model import Outcome, Phase
-from netimmutable.records import HostOutcome
+from netimmutable.errors import RepoError
+from netimmutable.records import HostOutcome, Records
 
 from .conftest import Net
 
@@ -220,3 +223,24 @@ def test_rollback_command_pushes_a_given_release(net: Net) -> None:
     assert net.lab.running("r1") == net.artifact(net.first, "r1")
     assert net.records().last_good("r1").release == net.first  # type: ignore[union-attr]
     assert net.records().runs(limit=1)[0].kind == "rollback"
+
+
+def test_a_host_verified_but_not_recorded_good_makes_the_run_exit_1(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = net.announce("r1", "10.255.111.0/24")
+
+    def refuse(self: Records, host: str, release_sha: str, run_id: str) -> None:
+        raise RepoError("the records ref moved under us", host=host)
+
+    monkeypatch.setattr(Records, "mark_good", refuse)
+    report = net.deploy(limit=("r1",))
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is Outcome.DEPLOYED  # the device is on the release, verified
+    assert "recording it as good failed: the records ref moved under us" in r1.message
+    assert report.exit_code == 1  # ... but the run did not do all it must: a person looks
+    assert "network 10.255.111.0/24" in net.lab.running("r1")
+    net.no_pending()
+    good = net.records().last_good("r1")
+    assert good is not None and good.release == net.first and good.release != release
