@@ -107,9 +107,12 @@ def git_identity(gitrepo: git.Repo) -> tuple[str, str, bool]:
     return str(name or f"{user} (netimmutable)"), str(email or f"{user}@{socket.gethostname()}"), False
 
 
-def git_env(gitrepo: git.Repo) -> dict[str, str]:
-    """Environment for commits: the fallback identity when the user has none configured."""
-    name, email, configured = git_identity(gitrepo)
+def git_env(gitrepo: git.Repo, identity: tuple[str, str, bool] | None = None) -> dict[str, str]:
+    """Environment for commits: the fallback identity when the user has none configured.
+
+    ``identity``: a ``git_identity`` result already read (saves reading git's config again).
+    """
+    name, email, configured = identity or git_identity(gitrepo)
     if configured:
         return {}
     return {

@@ -35,10 +35,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 import git
-from gitdb import IStream
+from gitdb import IStream, LooseObjectDB
 
 from netimmutable.artifacts import git_env, git_identity
 from netimmutable.errors import RepoError
@@ -272,11 +273,19 @@ class Records:
         self._snapshot_index: dict[str, dict[str, bytes]] = {}
         """release commit sha -> snapshot file name -> blob binsha (a commit's tree never changes)."""
         self._verified: dict[str, str] = {}
+        self._loose: LooseObjectDB | None = None
+        self._operator: str | None = None
+        self._ident: tuple[str, str, bool] | None = None
         """full commit ids already verified to be commits (objects never change)."""
 
     # ---------------------------------------------------------------------------------------- plumbing
+    def _identity(self) -> tuple[str, str, bool]:
+        if self._ident is None:  # read git's config once per Records, not per object written
+            self._ident = git_identity(self.git)
+        return self._ident
+
     def _run(self, *args: str, data: bytes | None = None, strip: bool = True) -> str:
-        env = git_env(self.git)
+        env = git_env(self.git, self._identity())
         try:
             if data is None:
                 return str(self.git.git.execute(["git", *args], env=env, strip_newline_in_stdout=strip))
@@ -292,15 +301,20 @@ class Records:
             raise RepoError(f"git {args[0]} failed: {str(exc.stderr).strip() or exc}") from None
 
     def ref(self, name: str) -> str | None:
-        """The object a ref points at, or None when it does not exist."""
+        """The commit a full ref name (``refs/...``) points at, or None when it does not exist.
+
+        Read in process (loose ref file or packed-refs), like ``git rev-parse --verify REF^{commit}``.
+        """
         try:
-            return str(self.git.git.rev_parse("--verify", "--quiet", f"{name}^{{commit}}")).strip() or None
-        except git.GitCommandError:
+            return str(git.Reference(self.git, name, check_path=False).commit.hexsha)
+        except (ValueError, TypeError, OSError, git.BadObject, git.BadName):
             return None
 
     def _store(self, kind: bytes, data: bytes) -> str:
-        """Write one object into the repository's object store, in process (no git subprocess)."""
-        return str(self.git.odb.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        """Write one loose object into the repository's object store, in process (no git subprocess)."""
+        if self._loose is None:
+            self._loose = LooseObjectDB(str(Path(self.git.common_dir) / "objects"))
+        return str(self._loose.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
 
     def save_blob(self, text: str) -> str:
         """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
@@ -322,7 +336,7 @@ class Records:
         return self._store(b"tree", b"".join(raw for _, raw in sorted(items)))
 
     def _commit(self, tree: str, parents: tuple[str, ...], message: str) -> str:
-        name, email, _ = git_identity(self.git)
+        name, email, _ = self._identity()
         stamp = f"{name} <{email}> {int(time.time())} +0000"
         lines = [f"tree {tree}", *(f"parent {p}" for p in parents), f"author {stamp}", f"committer {stamp}"]
         body = message if message.endswith("\n") else message + "\n"
@@ -334,6 +348,18 @@ class Records:
         try:
             self.git.git.update_ref("-m", reason, ref, new, expected)
         except git.GitCommandError:
+            return False
+        return True
+
+    def _update_refs(self, updates: Iterable[tuple[str, str, str | None]], reason: str) -> bool:
+        """Compare-and-swap several refs in one transaction (each from old, None: must not exist)."""
+        lines = ["start"]
+        for ref, new, old in updates:
+            lines.append(f"update {ref} {new} {old if old is not None else '0' * len(new)}")
+        lines += ["prepare", "commit", ""]
+        try:
+            self._run("update-ref", "-m", reason, "--stdin", data="\n".join(lines).encode())
+        except RepoError:
             return False
         return True
 
@@ -414,20 +440,21 @@ class Records:
                 raise RepoError(f"unknown release {release_sha!r}", host=host) from None
             if release == release_sha:  # only a full commit id is cached: names like `main` move
                 self._verified[release_sha] = release
-        for _ in range(_RETRIES):
-            if self._update_ref(ref, release, self.ref(ref), f"netimmutable: good {host} run {run_id}"):
-                break
-        else:  # pragma: no cover - only with a writer that never stops
-            raise RepoError(f"could not update {ref}", host=host)
         entry = {"release": release, "run_id": run_id, "when_utc": utc_now(), "operator": self.operator()}
-
-        def build(tip: str | None) -> str:
+        message = f"good {host} {release[:10]} (run {run_id})"
+        for attempt in range(_RETRIES):
+            # the host's good ref and the good-log move together, in one transaction, or not at all
+            old, tip = self.ref(ref), self.ref(GOOD_LOG_REF)
             data = self._json_at(tip, "good.json") if tip else None
             hosts = dict((data or {}).get("hosts") or {})
             hosts[host] = entry
-            return self._tree({"good.json": _dumps({"hosts": hosts})})
-
-        self._append(GOOD_LOG_REF, build, f"good {host} {release[:10]} (run {run_id})")
+            log = self._commit(
+                self._tree({"good.json": _dumps({"hosts": hosts})}), (tip,) if tip else (), message
+            )
+            if self._update_refs(((ref, release, old), (GOOD_LOG_REF, log, tip)), f"netimmutable: {message}"):
+                return
+            time.sleep(0.01 * (attempt + 1))
+        raise RepoError(f"could not update {ref}: other writers kept moving it", host=host, hint="try again")
 
     def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
         """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it)."""
@@ -491,7 +518,9 @@ class Records:
 
     # ------------------------------------------------------------------------------------------ runs
     def operator(self) -> str:
-        return operator_identity(self.git)
+        if self._operator is None:
+            self._operator = operator_identity(self.git)
+        return self._operator
 
     def write_run(self, run: RunRecord, captured: Mapping[str, str]) -> str:
         """Append a run record (and the configs captured before first deployments); returns its commit."""
