@@ -216,7 +216,27 @@ def _ignored(line: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...]
         return True
     if stripped in rules.closers:
         return True
+    combined = _combined((*rules.volatile, *extra))
+    if combined is not None:
+        return combined.search(line) is not None
     return any(p.search(line) for p in rules.volatile) or any(p.search(line) for p in extra)
+
+
+_BACKREF = re.compile(r"\\[1-9]|\(\?P=")
+
+
+@lru_cache(maxsize=64)
+def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
+    """One alternation of every pattern (one scan per line instead of one per pattern); None when the
+    patterns cannot be joined (different flags, back-references, or a pattern that only compiles alone)."""
+    if not patterns or len({p.flags for p in patterns}) != 1:
+        return None
+    if any(_BACKREF.search(p.pattern) for p in patterns):  # group numbers would shift in an alternation
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p.pattern})" for p in patterns), patterns[0].flags)
+    except re.error:
+        return None
 
 
 def resolve_secrets(text: str, secrets: Mapping[str, str]) -> str:
