@@ -15,12 +15,12 @@ from netimmutable.errors import NetImmutableError, RollbackFailed
 from netimmutable.exitcodes import ExitCode
 
 __all__ = [
-    "FORMAT_CHOICES",
     "CliExit",
     "NetImmutableGroup",
     "emit_json",
     "err_console",
     "filter_option",
+    "format_option",
     "limit_option",
     "out_console",
     "parse_filters",
@@ -29,8 +29,6 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-FORMAT_CHOICES = ("text", "json")
 
 
 def out_console() -> Console:
@@ -81,6 +79,22 @@ def _escape(text: str) -> str:
 def emit_json(data: Any) -> None:
     """Write one JSON document to stdout (sorted keys, stable for diffs and machines)."""
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """``--format`` with the given choices; the first is the default."""
+
+    def decorate(func: F) -> F:
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(choices)),
+            default=choices[0],
+            show_default=True,
+            help="Output format.",
+        )(func)
+
+    return decorate
 
 
 def repo_option(func: F) -> F:

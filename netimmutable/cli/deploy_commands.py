@@ -17,6 +17,7 @@ from netimmutable.cli.common import (
     emit_json,
     err_console,
     filter_option,
+    format_option,
     limit_option,
     out_console,
     parse_filters,
@@ -159,9 +160,7 @@ def _common_window_options(func: Any) -> Any:
             help="Seconds between post-check rounds. Default: deploy.settle_interval.",
         ),
         click.option("--workers", type=click.IntRange(min=1), default=None, help="Parallel hosts per batch."),
-        click.option(
-            "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
-        ),
+        format_option("text", "json"),
         repo_option,
     ]
     for option in reversed(options):

@@ -7,23 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from netimmutable.cli.common import FORMAT_CHOICES, CliExit, emit_json, err_console, out_console, repo_option
+from netimmutable.cli.common import CliExit, emit_json, err_console, format_option, out_console, repo_option
 from netimmutable.exitcodes import ExitCode
 from netimmutable.lab import LabStatus, lab_down, lab_status, lab_up
 from netimmutable.repo import find_repo
 
 __all__ = ["COMMANDS"]
-
-
-def _format_option(func: click.decorators.FC) -> click.decorators.FC:
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_CHOICES),
-        default="text",
-        show_default=True,
-        help="Output format.",
-    )(func)
 
 
 def _print(status: LabStatus, fmt: str) -> None:
@@ -68,7 +57,7 @@ def lab() -> None:
 @lab.command("up")
 @repo_option
 @click.option("--sim", is_flag=True, help="Build the network from simulated devices (no privileges needed).")
-@_format_option
+@format_option("text", "json")
 def up_command(repo_path: Path | None, sim: bool, fmt: str) -> None:
     """Build the lab, load each router with snapshots/<host>.cfg, wait until every BGP session is up.
 
@@ -98,7 +87,7 @@ def down_command(repo_path: Path | None) -> None:
 
 @lab.command("status")
 @repo_option
-@_format_option
+@format_option("text", "json")
 def status_command(repo_path: Path | None, fmt: str) -> None:
     """Show the lab's routers and BGP sessions; exit 3 when a router or session is down.
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,7 @@ from netimmutable.cli.common import (
     emit_json,
     err_console,
     filter_option,
+    format_option,
     limit_option,
     out_console,
     parse_filters,
@@ -43,22 +44,10 @@ Exit codes:
 """
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _format_option(*choices: str) -> Callable[[F], F]:
-    def decorate(func: F) -> F:
-        return click.option(
-            "--format", "fmt", type=click.Choice(list(choices)), default="text", show_default=True
-        )(func)
-
-    return decorate
-
-
 # ------------------------------------------------------------------------------------------------ plan
 @click.command("plan", epilog=PLAN_EXIT_CODES)
 @click.argument("rev", required=False)
-@_format_option("text", "markdown", "json")
+@format_option("text", "markdown", "json")
 @click.option(
     "--save",
     "save",
@@ -138,7 +127,7 @@ def _short(sha: str | None) -> str:
 
 
 @click.command("status")
-@_format_option("text", "json")
+@format_option("text", "json")
 @limit_option
 @filter_option
 @repo_option
@@ -243,7 +232,7 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
 @click.command("history")
 @click.argument("host", required=False)
 @click.option("-n", "--max-count", "count", type=click.IntRange(min=1), default=20, show_default=True)
-@_format_option("text", "json")
+@format_option("text", "json")
 @repo_option
 def history_command(host: str | None, count: int, fmt: str, repo_path: Path | None) -> None:
     """Runs (deploy, rollback, recover), newest first; with HOST, only runs that touched it.
@@ -356,7 +345,7 @@ def _print_recovery(report: RecoveryReport, fmt: str) -> None:
     default=None,
     help="You checked HOST by hand: drop it from unfinished runs and remove its kept lock.",
 )
-@_format_option("text", "json")
+@format_option("text", "json")
 @limit_option
 @repo_option
 def recover_command(

@@ -22,6 +22,7 @@ from netimmutable.cli.common import (
     emit_json,
     err_console,
     filter_option,
+    format_option,
     limit_option,
     out_console,
     parse_filters,
@@ -64,7 +65,7 @@ def init_command(directory: Path, example: bool) -> None:
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 3 when snapshots/ is stale, missing or orphaned."
 )
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("text", "json")
 @limit_option
 @filter_option
 @repo_option
@@ -125,7 +126,7 @@ def render_command(
 
 @click.command("commit")
 @click.option("-m", "--message", default=None, help="Commit message (default: a summary of changed devices).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@format_option("text", "json")
 @repo_option
 def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> None:
     """Render every host and commit inputs and snapshots as one release.
@@ -223,9 +224,7 @@ def _colour_diff(text: str) -> str:
 @click.command("diff")
 @click.argument("rev_a", required=False)
 @click.argument("rev_b", required=False)
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True
-)
+@format_option("text", "markdown", "json")
 @click.option("--exit-code", is_flag=True, help="Exit 3 when any device differs.")
 @limit_option
 @repo_option
