@@ -26,6 +26,7 @@ from netimmutable.checks import compliance_failures, expectations_problem
 from netimmutable.connections import prepare_hosts
 from netimmutable.device import Device
 from netimmutable.errors import ConnectError, NetImmutableError
+from netimmutable.fanout import auto_processes, fan_out
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.normalize import config_digest, diff_normalized, mask, normalize
 from netimmutable.records import Records, new_run_id, utc_now
@@ -67,6 +68,8 @@ class VerifyOptions:
     expectations: bool = False
     workers: int = 50
     policy: VerifyPolicy = field(default_factory=VerifyPolicy)
+    processes: int = 0
+    """Processes to spread the hosts over (0: by fleet size and cores; 1: in this process)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,12 +397,19 @@ def run_verify(
             reachable.append(host)
     if reachable:
         prepare_hosts(repo, reachable)
-        nornir = make_nornir(reachable, loaded, options.workers)
-        if progress is not None:
-            nornir = nornir.with_processors([_Progress(baselines, progress)])
-        aggregated = nornir.run(task=_verify_task, baselines=baselines, ctx=ctx)
-        for host in reachable:
-            results[host.name] = _outcome(host, aggregated.get(host.name), baselines[host.name])
+        processes = options.processes or auto_processes(len(reachable))
+        workers = max(1, -(-options.workers // processes))  # the same concurrency in all
+
+        def work(chunk: Sequence[Host], emit: Callable[[HostResult], None]) -> list[HostResult]:
+            nornir = make_nornir(chunk, loaded, workers)
+            if progress is not None:
+                nornir = nornir.with_processors([_Progress(baselines, emit)])
+            aggregated = nornir.run(task=_verify_task, baselines=baselines, ctx=ctx)
+            return [_outcome(h, aggregated.get(h.name), baselines[h.name]) for h in chunk]
+
+        # checking a config is CPU work under one GIL: large fleets are spread over the cores
+        for result in fan_out(reachable, processes, work, progress):
+            results[result.host] = result
     return VerifyReport(
         run_id=run_id,
         started_utc=started_utc,

@@ -87,6 +87,13 @@ def _formats_for(outputs: tuple[Path, ...], fmt: str | None) -> list[tuple[str, 
     help="Hosts verified in parallel (default: verify.workers of netimmutable.yaml).",
 )
 @click.option(
+    "--processes",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Processes to spread the hosts over (0: one per core for large fleets; 1: a single process).",
+)
+@click.option(
     "--unreachable-ok/--unreachable-fails",
     "unreachable_ok",
     default=None,
@@ -113,6 +120,7 @@ def verify_command(
     fmt: str | None,
     outputs: tuple[Path, ...],
     workers: int | None,
+    processes: int,
     unreachable_ok: bool | None,
     allow_no_baseline: bool,
     quiet: bool,
@@ -157,6 +165,7 @@ def verify_command(
         against=against,
         expectations=expectations,
         workers=workers or repo.settings.verify.workers,
+        processes=processes,
         policy=VerifyPolicy(
             unreachable_is_failure=unreachable_fails, no_baseline_is_failure=not allow_no_baseline
         ),
