@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from netimmutable.fanout import HOSTS_PER_PROCESS, auto_processes, fan_out
+from netimmutable.fanout import HOSTS_PER_PROCESS, FanOutError, auto_processes, fan_out
 
 
 def _square_with_pid(
@@ -34,7 +34,7 @@ def test_every_item_is_worked_once_in_other_processes_and_streamed_back() -> Non
 
     assert sorted((i, sq) for i, sq, _ in results) == [(i, i * i) for i in range(40)]
     pids = {pid for _, _, pid in results}
-    assert os.getpid() not in pids and len(pids) >= 2  # the work really ran in children
+    assert os.getpid() not in pids and len(pids) == 3  # one child per slice, none of it in the parent
     assert sorted(seen) == sorted(results)  # each result reached the parent's callback once
 
 
@@ -48,8 +48,17 @@ def _boom(items: Sequence[int], emit: Callable[[int], None]) -> list[int]:
 
 
 def test_a_failing_child_raises_in_the_parent() -> None:
-    with pytest.raises(RuntimeError, match="child failed on"):
+    with pytest.raises(FanOutError, match="child failed on"):
         fan_out([1, 2, 3, 4], 2, _boom)
+
+
+def _die(items: Sequence[int], emit: Callable[[int], None]) -> list[int]:
+    os._exit(9)  # killed without reporting, as by the out-of-memory killer
+
+
+def test_a_child_that_dies_without_reporting_raises_in_the_parent() -> None:
+    with pytest.raises(FanOutError, match="died with exit code 9"):
+        fan_out([1, 2, 3, 4], 2, _die)
 
 
 def test_auto_processes_stays_in_process_for_small_fleets() -> None:
