@@ -6,7 +6,8 @@ Layout (names use the project prefix ``ni-``)::
     ni-<host>       eth0 10.255.200.N/24 (sshd), data veths from the inventory, FRR via frrinit.sh
 
 Each router runs in a private mount namespace with its own tmpfs ``/run``, its own ``/etc/frr`` and
-``/var/log/frr`` (bind mounts of folders under ``<repo>/.netimmutable/lab/<host>/``) and its own hostname,
+``/var/log/frr`` (bind mounts of folders under ``<repo>/.netimmutable/lab/<host>/``), an empty tmpfs as root's
+home (the lab host's dotfiles never run on a router) and its own hostname,
 so vtysh, frr-reload.py and frrinit.sh work there with their default paths, exactly as on a real box.
 """
 
@@ -61,6 +62,7 @@ REQUIRED_FILES = (
     "/usr/sbin/sshd",
     "/etc/frr/daemons",
 )
+ROUTER_HOME = "/root"  # the SSH user is root (see docs/lab.md)
 REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh-keygen")
 BGP_WAIT_SECONDS = 90.0
 
@@ -204,6 +206,9 @@ def _start_router(state: LabState, repo_root: Path, name: str, mgmt: str, author
     for cmd in (
         ["hostname", name],
         ["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"],
+        # root's home on a router is its own, as on a real one: the lab host's dotfiles (a ~/.bashrc that
+        # runs pyenv or prints text) would otherwise run on every SSH command and could garble its output
+        ["mount", "-t", "tmpfs", "-o", "mode=0700", "tmpfs", ROUTER_HOME],
         ["mkdir", "-p", "/run/sshd", "/run/frr"],
         ["chown", "frr:frr", "/run/frr"],
         ["mount", "--bind", str(rdir / "etc-frr"), "/etc/frr"],

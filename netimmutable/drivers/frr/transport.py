@@ -7,6 +7,7 @@ an unknown or changed key refuses the connection (paramiko ``RejectPolicy``).
 from __future__ import annotations
 
 import shlex
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,11 @@ class SshTransport:
             raise ConnectionException(
                 f"cannot connect to {opts.username}@{opts.hostname}:{opts.port}: {type(exc).__name__}: {exc}"
             ) from exc
+        transport = client.get_transport()
+        if transport is not None and isinstance(transport.sock, socket.socket):
+            # Every call is a short request/answer exchange on its own channel: without TCP_NODELAY, Nagle's
+            # algorithm holds the exec request back until the router's delayed ACK (~40 ms per call).
+            transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._client = client
 
     def close(self) -> None:
