@@ -1,23 +1,21 @@
 """A committed synthetic network whose hosts are ``sim`` devices, and a counter of device time.
 
-The counter wraps the sim driver's ``time.sleep`` (the only thing it sleeps for is injected latency), so
-the model is built from the calls the pipeline really made, not from a guess of them. It attributes each
-sleep to the device it was made for (the ``SimDriver`` calling it), and it can also measure the CPU the sim
-driver itself spends (``SimCpu``: thread CPU time inside ``SimDriver`` methods), which runs in process and
-would otherwise be billed to netimmutable.
+The counter wraps the sim driver's ``respond`` (every call answers through it, ``latency`` seconds after the
+request: the sim's own work happens within that response time, as a real device's does), so the model is
+built from the calls the pipeline really made, not from a guess of them. It attributes each call's device
+time to its device, and it can also measure the CPU the sim driver itself spends (``SimCpu``: thread CPU
+time inside ``SimDriver`` methods), which runs in process, under the same GIL as netimmutable.
 """
 
 from __future__ import annotations
 
 import inspect
 import math
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -39,7 +37,7 @@ class DeviceClock:
     """host -> [latency sleeps, commit-latency sleeps (longer than ``commit_over``), device seconds]."""
     commit_over: float = float("inf")
     first_at: float = 0.0
-    """``time.perf_counter()`` when the first sleep began / the last one ended (0: none yet)."""
+    """``time.monotonic()`` when the first device call began / the last one answered (0: none yet)."""
     last_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _original: Any = None
@@ -47,12 +45,10 @@ class DeviceClock:
     def install(self) -> None:
         from netimmutable.drivers.sim import driver
 
-        self._original = getattr(driver, "time")  # noqa: B009 - the module the driver sleeps through
-        real_sleep = time.sleep
+        self._original = driver.respond  # every latency of the sim passes through it
 
-        def sleep(seconds: float) -> None:
-            caller = sys._getframe(1).f_locals.get("self")  # the SimDriver sleeping for its device
-            host = str(getattr(caller, "hostname", "?"))
+        def respond(sim: Any, seconds: float, started: float) -> None:
+            host = str(getattr(sim, "hostname", "?"))
             with self._lock:
                 self.calls += 1
                 self.seconds += seconds
@@ -60,20 +56,18 @@ class DeviceClock:
                 entry[1 if seconds > self.commit_over else 0] += 1
                 entry[2] += seconds
                 if not self.first_at:
-                    self.first_at = time.perf_counter()
-            real_sleep(seconds)
+                    self.first_at = started
+            self._original(sim, seconds, started)
             with self._lock:
-                self.last_at = max(self.last_at, time.perf_counter())
+                self.last_at = max(self.last_at, time.monotonic())
 
-        patched = SimpleNamespace(**{n: getattr(time, n) for n in dir(time) if not n.startswith("_")})
-        patched.sleep = sleep
-        setattr(driver, "time", patched)  # noqa: B010
+        driver.respond = respond  # type: ignore[assignment]
 
     def uninstall(self) -> None:
         from netimmutable.drivers.sim import driver
 
         if self._original is not None:
-            setattr(driver, "time", self._original)  # noqa: B010
+            driver.respond = self._original
 
     def reset(self) -> None:
         with self._lock:

@@ -61,6 +61,16 @@ __all__ = ["deploy", "rollback"]
 
 
 # ------------------------------------------------------------------------------ running
+@dataclass(slots=True)
+class _Mark:
+    """A host's request to be recorded good, waiting for whoever writes the next group of marks."""
+
+    host: str
+    release: str
+    done: bool = False
+    error: BaseException | None = None
+
+
 class _Window:
     """State of one run: shared by the worker threads through the PipelineEnv callbacks."""
 
@@ -84,6 +94,8 @@ class _Window:
         self.defer_good = defer_good
         self.deferred: dict[str, str] = {}
         self.git_lock = threading.Lock()
+        self._marks_lock = threading.Lock()
+        self._marks: list[_Mark] = []
         self.journal: Journal | None = None
 
     def emit(self, message: str, phase: Phase = Phase.WINDOW) -> None:
@@ -93,13 +105,50 @@ class _Window:
             self.cancel.cancel()
 
     def mark_good(self, host: str, release: str) -> None:
+        """Record ``host`` good on ``release``; returns once the record is written (raises if it was not).
+
+        Hosts of a batch pass their checks at about the same moment: whoever takes the git lock writes the
+        marks of every host waiting for it in one transaction (one good-log commit, one ``update-ref``), so
+        a batch of 50 costs a few git writes instead of 50 serialized ones. When such a group write fails,
+        each of its hosts is marked alone, so one host's problem is never another's.
+        """
         if not release:
             return
+        mark = _Mark(host, release)
+        with self._marks_lock:
+            self._marks.append(mark)
         with self.git_lock:
+            if not mark.done:
+                with self._marks_lock:
+                    group, self._marks = self._marks, []
+                self._write_marks(group)
+        if mark.error is not None:
+            raise mark.error
+
+    def _write_marks(self, group: list[_Mark]) -> None:
+        """Write ``group`` (under the git lock): every mark ends done, with the error its host must raise."""
+        try:
             if self.defer_good:
-                self.deferred[host] = release
+                for mark in group:
+                    self.deferred[mark.host] = mark.release
+            elif len(group) == 1:
+                self.records.mark_good(group[0].host, group[0].release, self.run_id)
             else:
-                self.records.mark_good(host, release, self.run_id)
+                try:
+                    self.records.mark_good_many([(m.host, m.release) for m in group], self.run_id)
+                except Exception:  # noqa: BLE001 - then each host is marked alone and gets its own error
+                    for mark in group:
+                        try:
+                            self.records.mark_good(mark.host, mark.release, self.run_id)
+                        except Exception as exc:  # noqa: BLE001 - raised in the thread of its host
+                            mark.error = exc
+        except BaseException as exc:
+            for mark in group:
+                mark.error = mark.error or exc
+            raise
+        finally:
+            for mark in group:
+                mark.done = True
 
     def save_blob(self, text: str) -> str:
         with self.git_lock:
@@ -351,9 +400,12 @@ def _run_window(
                 results[name] = _not_attempted(job, stopped or "the window stopped", cause)
         if stopped and policy.on_failure == "rollback-all" and not window.cancel.cancelled:
             _rollback_all(window, loaded, prepared, results)
-    for host, release in window.deferred.items():
-        if results[host].outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED):
-            window.records.mark_good(host, release, window.run_id)
+    marks = [
+        (host, release)
+        for host, release in window.deferred.items()
+        if results[host].outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED)
+    ]
+    window.records.mark_good_many(marks, window.run_id)
     return stopped
 
 

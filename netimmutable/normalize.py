@@ -35,9 +35,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from netimmutable.errors import SettingsError
 from netimmutable.secretref import SECRET_RE
@@ -209,17 +212,26 @@ def is_ignored(line: str, platform: str, extra_patterns: Sequence[str] = ()) -> 
 
 
 def _ignored(line: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...]) -> bool:
-    stripped = line.strip()
-    if not stripped:
-        return True
-    if rules.comment_prefix is not None and stripped.startswith(rules.comment_prefix):
-        return True
-    if stripped in rules.closers:
-        return True
-    combined = _combined((*rules.volatile, *extra))
-    if combined is not None:
-        return combined.search(line) is not None
-    return any(p.search(line) for p in rules.volatile) or any(p.search(line) for p in extra)
+    return not _kept([line], rules, extra)
+
+
+def _kept(lines: Iterable[str], rules: PlatformRules, extra: tuple[re.Pattern[str], ...]) -> list[str]:
+    """The lines normalization keeps: not blank, not a comment or closer, no volatile or extra pattern."""
+    prefix, closers = rules.comment_prefix, rules.closers
+    patterns = (*rules.volatile, *extra)
+    combined = _combined(patterns)
+    kept: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped in closers or (prefix is not None and stripped.startswith(prefix)):
+            continue
+        if combined is not None:
+            if combined.search(line) is not None:
+                continue
+        elif any(p.search(line) for p in patterns):
+            continue
+        kept.append(line)
+    return kept
 
 
 _BACKREF = re.compile(r"\\[1-9]|\(\?P=")
@@ -272,6 +284,43 @@ def _sorted_runs(blocks: list[list[str]], key: BlockKey) -> list[list[str]]:
     return out
 
 
+class _Memo:
+    """The most recent results of ``normalize``, bounded by the characters they hold (thread-safe).
+
+    A deploy normalizes the same texts several times per host (the running config for the drift check,
+    then for its digest; the artifact for convergence, then for its digest): each is computed once.
+    """
+
+    def __init__(self, max_chars: int) -> None:
+        self.max_chars = max_chars
+        self._items: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> str | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[Any, ...], value: str, size: int) -> None:
+        if size > self.max_chars // 4:  # one huge config must not flush everything else
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (value, size)
+            self._chars += size
+            while self._chars > self.max_chars:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._chars -= dropped
+
+
+_MEMO = _Memo(max_chars=8_000_000)
+
+
 def normalize(
     config: str,
     platform: str,
@@ -296,11 +345,22 @@ def normalize(
         >>> normalize("hostname r1\\nsnmp-server contact x\\n", "eos", [r"^snmp-server contact "])
         'hostname r1\\n'
     """
-    rules = rules_for(platform)
-    extra = _compile_extra(tuple(extra_patterns))
+    extra = tuple(extra_patterns)
+    key = (config, platform, extra, tuple(sorted(secrets.items())) if secrets else ())
+    found = _MEMO.get(key)
+    if found is None:
+        found = _normalize(config, rules_for(platform), _compile_extra(extra), secrets)
+        _MEMO.put(key, found, len(config) + len(found))
+    return found
+
+
+def _normalize(
+    config: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...], secrets: Mapping[str, str] | None
+) -> str:
     text = resolve_secrets(config, secrets) if secrets else config
-    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    kept = [ln for ln in lines if not _ignored(ln, rules, extra)]
+    kept = _kept(
+        (ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")), rules, extra
+    )
     if rules.block_key is not None and kept:
         blocks: list[list[str]] = []
         for ln in kept:

@@ -32,7 +32,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -276,6 +276,9 @@ class Records:
         self._loose: LooseObjectDB | None = None
         self._operator: str | None = None
         self._ident: tuple[str, str, bool] | None = None
+        self._good_log: tuple[str, dict[str, dict[str, str]]] | None = None
+        """(good-log tip, its table) as this object last wrote or read it: a mark that finds the tip where it
+        left it does not read and parse ``good.json`` back from git."""
         """full commit ids already verified to be commits (objects never change)."""
 
     # ---------------------------------------------------------------------------------------- plumbing
@@ -383,10 +386,19 @@ class Records:
 
     # ------------------------------------------------------------------------------------------ good
     def _good_table(self) -> dict[str, dict[str, str]]:
-        tip = self.ref(GOOD_LOG_REF)
-        data = self._json_at(tip, "good.json") if tip else None
-        hosts = (data or {}).get("hosts") or {}
-        return {str(k): dict(v) for k, v in hosts.items()}
+        return self._good_table_at(self.ref(GOOD_LOG_REF))
+
+    def _good_table_at(self, tip: str | None) -> dict[str, dict[str, str]]:
+        """The hosts table of ``good.json`` at good-log commit ``tip`` (a copy: callers may change it)."""
+        if tip is None:
+            return {}
+        cached = self._good_log
+        if cached is None or cached[0] != tip:  # a commit never changes: the tip's sha names its table
+            data = self._json_at(tip, "good.json")
+            hosts = (data or {}).get("hosts") or {}
+            cached = (tip, {str(k): dict(v) for k, v in hosts.items()})
+            self._good_log = cached
+        return dict(cached[1])
 
     def good_hosts(self) -> list[str]:
         """Every host that has a last-good release."""
@@ -431,7 +443,9 @@ class Records:
 
     def mark_good(self, host: str, release_sha: str, run_id: str) -> None:
         """Record ``release_sha`` as verified good on ``host`` (call only after verification passed)."""
-        ref = good_ref(host)
+        self.mark_good_many([(host, release_sha)], run_id)
+
+    def _resolve_release(self, host: str, release_sha: str) -> str:
         release = self._verified.get(release_sha)
         if release is None:
             try:
@@ -440,21 +454,44 @@ class Records:
                 raise RepoError(f"unknown release {release_sha!r}", host=host) from None
             if release == release_sha:  # only a full commit id is cached: names like `main` move
                 self._verified[release_sha] = release
-        entry = {"release": release, "run_id": run_id, "when_utc": utc_now(), "operator": self.operator()}
-        message = f"good {host} {release[:10]} (run {run_id})"
+        return release
+
+    def mark_good_many(self, marks: Sequence[tuple[str, str]], run_id: str) -> None:
+        """``mark_good`` of several (host, release) pairs: every good ref and the good-log move in one
+        transaction, or none does (one good-log commit and one ``git update-ref`` for all of them)."""
+        if not marks:
+            return
+        latest = dict(marks)  # the last mark of a host wins, as it would one call after another
+        refs = {host: good_ref(host) for host in latest}  # validates every host name first
+        releases = {host: self._resolve_release(host, sha) for host, sha in latest.items()}
+        when, operator = utc_now(), self.operator()
+        entries = {
+            host: {"release": release, "run_id": run_id, "when_utc": when, "operator": operator}
+            for host, release in releases.items()
+        }
+        if len(releases) == 1:
+            ((host, release),) = releases.items()
+            message = f"good {host} {release[:10]} (run {run_id})"
+        else:
+            lines = (f"good {host} {release[:10]}" for host, release in sorted(releases.items()))
+            message = f"good {len(releases)} hosts (run {run_id})\n\n" + "\n".join(lines)
         for attempt in range(_RETRIES):
-            # the host's good ref and the good-log move together, in one transaction, or not at all
-            old, tip = self.ref(ref), self.ref(GOOD_LOG_REF)
-            data = self._json_at(tip, "good.json") if tip else None
-            hosts = dict((data or {}).get("hosts") or {})
-            hosts[host] = entry
-            log = self._commit(
-                self._tree({"good.json": _dumps({"hosts": hosts})}), (tip,) if tip else (), message
-            )
-            if self._update_refs(((ref, release, old), (GOOD_LOG_REF, log, tip)), f"netimmutable: {message}"):
+            # the hosts' good refs and the good-log move together, in one transaction, or not at all
+            olds = {host: self.ref(ref) for host, ref in refs.items()}
+            tip = self.ref(GOOD_LOG_REF)
+            hosts = self._good_table_at(tip)
+            hosts.update(entries)
+            log = self._commit(self._tree({"good.json": _dumps_good(hosts)}), (tip,) if tip else (), message)
+            updates = [(refs[host], releases[host], olds[host]) for host in sorted(refs)]
+            reason = f"netimmutable: {message.splitlines()[0]}"
+            if self._update_refs((*updates, (GOOD_LOG_REF, log, tip)), reason):
+                self._good_log = (log, hosts)
                 return
             time.sleep(0.01 * (attempt + 1))
-        raise RepoError(f"could not update {ref}: other writers kept moving it", host=host, hint="try again")
+        first = sorted(refs)[0]
+        raise RepoError(
+            f"could not update {refs[first]}: other writers kept moving it", host=first, hint="try again"
+        )
 
     def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
         """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it)."""
@@ -640,7 +677,7 @@ class Records:
                     for host, meta in tables[1].items():
                         if host not in merged or str(meta["when_utc"]) > str(merged[host]["when_utc"]):
                             merged[host] = meta
-                    tree = self._tree({"good.json": _dumps({"hosts": merged})})
+                    tree = self._tree({"good.json": _dumps_good(merged)})
                 new = self._commit(tree, (ours, theirs), "merge records fetched from a remote")
             if self._update_ref(ref, new, ours, "netimmutable: merge fetched records"):
                 return True
@@ -663,6 +700,15 @@ def _good_entry(host: str, release: str, meta: Mapping[str, str] | None) -> Good
 
 def _dumps(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _dumps_good(hosts: Mapping[str, Mapping[str, str]]) -> str:
+    """``good.json``: ``{"hosts": {host: entry}}`` with one host per line, sorted (a git diff of the good-log
+    shows one line per marked host). Written by the C JSON encoder: ``indent`` would take the pure-Python
+    one, which cost more than the rest of a good mark on a fleet of hundreds of hosts."""
+    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(", ", ": ")).encode
+    lines = ",\n".join(f"    {dumps(host)}: {dumps(hosts[host])}" for host in sorted(hosts))
+    return '{\n  "hosts": {\n' + lines + "\n  }\n}\n" if hosts else '{\n  "hosts": {}\n}\n'
 
 
 def _safe(name: str) -> str:

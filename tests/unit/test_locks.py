@@ -131,6 +131,20 @@ def test_device_locks_all_or_none_and_kept_lock(repo: NetworkRepo) -> None:
         device_lock(repo, "r2", "next").acquire()
 
 
+def test_device_locks_of_a_large_fleet_are_all_or_none_too(repo: NetworkRepo) -> None:
+    hosts = [f"leaf{i:02d}" for i in range(40)]  # above the size taken by several threads at once
+    with device_lock(repo, "leaf17", "other"), device_lock(repo, "leaf31", "third"):
+        with pytest.raises(LockHeld, match="leaf17") as held, device_locks(repo, hosts, "mine"):
+            pass
+        assert "other" in str(held.value)  # the first held host in name order, with its holder
+        assert [h.path.name for h in list_locks(repo)] == ["device-leaf17.lock", "device-leaf31.lock"]
+    with device_locks(repo, reversed(hosts), "mine") as locks:
+        assert list(locks) == hosts
+        assert all(lock.info.run_id == "mine" for lock in locks.values())
+        assert [h.path.name for h in list_locks(repo)] == [f"device-{h}.lock" for h in hosts]
+    assert list_locks(repo) == []
+
+
 def test_exactly_one_of_many_threads_wins(repo: NetworkRepo) -> None:
     import threading
 

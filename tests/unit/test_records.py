@@ -127,6 +127,38 @@ def test_last_good_many_matches_last_good(tmp_path: Path) -> None:
         records.last_good_many(["r1", "../etc"])
 
 
+def test_mark_good_many_moves_every_ref_and_the_log_in_one_transaction(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    records = _records(net.root)
+    records.mark_good("r1", net.first, "run-1")
+    log_before = git(net.root, "rev-parse", GOOD_LOG_REF).strip()
+    second = release(net.root, "second", {"inventory/hosts.yaml": ("65001", "65011")})
+
+    records.mark_good_many([("r1", second), ("r2", second), ("r3", net.first), ("r2", net.first)], "run-2")
+    many = records.last_good_many(["r1", "r2", "r3", "r4"])
+    assert {h: e.release if e else None for h, e in many.items()} == {
+        "r1": second,
+        "r2": net.first,  # the last mark of a host wins
+        "r3": net.first,
+        "r4": None,
+    }
+    assert {e.run_id for e in many.values() if e} == {"run-2"}
+    log = git(net.root, "log", "--format=%P %s", GOOD_LOG_REF, "-1").strip()
+    assert log == f"{log_before} good 3 hosts (run run-2)"  # one commit on top of the previous tip
+    table = json.loads(git(net.root, "show", f"{GOOD_LOG_REF}:good.json"))["hosts"]
+    assert sorted(table) == ["r1", "r2", "r3"] and table["r1"]["release"] == second
+
+    # all or nothing: one bad host name or release in the group moves no ref and writes no log entry
+    with pytest.raises(RepoError):
+        records.mark_good_many([("r4", second), ("../etc", second)], "run-3")
+    with pytest.raises(RepoError):
+        records.mark_good_many([("r4", second), ("r1", "0" * 40)], "run-3")
+    assert records.last_good("r4") is None
+    assert git(net.root, "rev-list", "--count", GOOD_LOG_REF).strip() == "2"
+    records.mark_good_many([], "run-4")  # nothing to do
+    assert git(net.root, "rev-list", "--count", GOOD_LOG_REF).strip() == "2"
+
+
 def test_good_release_survives_force_push_and_gc(tmp_path: Path) -> None:
     net = make_net(tmp_path)
     second = release(net.root, "second", {"inventory/hosts.yaml": ("65001", "65011")})

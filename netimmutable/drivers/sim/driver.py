@@ -24,13 +24,15 @@ process sees the same device. Semantics follow the ``frr`` driver:
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from napalm.base import NetworkDriver, models
 from napalm.base.exceptions import (
@@ -61,7 +63,32 @@ from netimmutable.drivers.sim.state import (
     Pending,
 )
 
-__all__ = ["SimDriver"]
+__all__ = ["SimDriver", "respond"]
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def respond(driver: SimDriver, seconds: float, started: float) -> None:
+    """Answer ``seconds`` after the request came in at ``started`` (``time.monotonic``): the device's response
+    time holds its own work, as a real device's does. Benchmarks wrap this to count device time."""
+    left = started + seconds - time.monotonic()
+    if left > 0:
+        time.sleep(left)
+
+
+def _device_call(method: _Method) -> _Method:
+    """A call to the device: it answers no sooner than its latency knobs say (see ``respond``)."""
+
+    @functools.wraps(method)
+    def call(self: SimDriver, *args: Any, **kwargs: Any) -> Any:
+        started, self._latency = time.monotonic(), 0.0
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            if self._latency:
+                respond(self, self._latency, started)
+
+    return cast(_Method, call)
 
 
 class SimDriver(NetworkDriver):  # type: ignore[misc]
@@ -91,6 +118,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         self._dropped = False
         self._replace: str | None = None
         self._merge: str | None = None
+        self._latency = 0.0  # the response time of the call in progress (``_device_call``)
 
     # ------------------------------------------------------------------------------------ session
     def _store(self) -> DeviceStore:
@@ -111,8 +139,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         if not store.exists:
             raise ConnectionClosedException(f"{self.hostname}: device is gone from {store.lab.root}")
         knobs = store.knobs()
-        if knobs.latency:
-            time.sleep(knobs.latency)
+        self._latency = knobs.latency
         if knobs.unreachable:
             self._dropped = True
             raise ConnectionClosedException(f"{self.hostname}: connection lost (device unreachable)")
@@ -132,13 +159,13 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         except NoSuchDevice as exc:
             raise ConnectionClosedException(f"{self.hostname}: device is gone") from exc
 
+    @_device_call
     def open(self) -> None:
         store = self._store()
         if not store.exists:
             raise ConnectionException(f"{self.hostname}: no such sim device in {store.lab.root}")
         knobs = store.knobs()
-        if knobs.latency:
-            time.sleep(knobs.latency)
+        self._latency = knobs.latency
         if knobs.unreachable:
             raise ConnectionException(f"{self.hostname}: connection timed out (device unreachable)")
         if knobs.fails_at("open"):
@@ -180,9 +207,11 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         else:
             self._merge = config
 
+    @_device_call
     def load_replace_candidate(self, filename: str | None = None, config: str | None = None) -> None:
         self._load("replace", filename, config)
 
+    @_device_call
     def load_merge_candidate(self, filename: str | None = None, config: str | None = None) -> None:
         self._load("merge", filename, config)
 
@@ -193,6 +222,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
             return merge(running, self._merge)
         return None
 
+    @_device_call
     def compare_config(self) -> str:
         store, _ = self._call("compare")
         running = self._state(store).running
@@ -204,11 +234,13 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         )
         return "\n".join(diff)
 
+    @_device_call
     def discard_config(self) -> None:
         self._call(None)
         self._replace = self._merge = None
 
     # ------------------------------------------------------------------------------------ commit
+    @_device_call
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         store, knobs = self._call("commit")
         if revert_in is not None and (
@@ -217,8 +249,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
             raise CommitConfirmException(f"{self.hostname}: revert_in must be a whole number of seconds >= 1")
         if self._replace is None and self._merge is None:
             return
-        if knobs.commit_latency:
-            time.sleep(knobs.commit_latency)
+        self._latency += knobs.commit_latency
 
         def apply(state: DeviceState) -> DeviceState:
             if state.pending is not None:
@@ -240,6 +271,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         if knobs.drop_after_commit:
             self._dropped = True
 
+    @_device_call
     def confirm_commit(self) -> None:
         store, _ = self._call("confirm")
 
@@ -250,10 +282,12 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
 
         store.change(apply, "confirm", self._session)
 
+    @_device_call
     def has_pending_commit(self) -> bool:
         store, _ = self._call(None)
         return self._state(store).pending is not None
 
+    @_device_call
     def rollback(self) -> None:
         store, _ = self._call("rollback")
 
@@ -265,6 +299,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         self._replace = self._merge = None
 
     # ------------------------------------------------------------------------------------ getters
+    @_device_call
     def get_config(
         self, retrieve: str = "all", full: bool = False, sanitized: bool = False, format: str = "text"
     ) -> models.ConfigurationDict:
@@ -291,6 +326,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         store, _ = self._call("getters")
         return store, self._state(store)
 
+    @_device_call
     def get_facts(self) -> models.FactsDict:
         _, state = self._getter_state()
         model = model_of(state.running)
@@ -306,6 +342,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
             "interface_list": [i.name for i in model.interfaces],
         }
 
+    @_device_call
     def get_interfaces(self) -> dict[str, models.InterfaceDict]:
         _, state = self._getter_state()
         out: dict[str, models.InterfaceDict] = {}
@@ -322,6 +359,7 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
             }
         return out
 
+    @_device_call
     def get_interfaces_ip(self) -> dict[str, models.InterfacesIPDict]:
         _, state = self._getter_state()
         out: dict[str, models.InterfacesIPDict] = {}
@@ -335,10 +373,12 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
                 out[iface.name] = entry
         return out
 
+    @_device_call
     def get_bgp_neighbors(self) -> dict[str, models.BGPStateNeighborsPerVRFDict]:
         store, state = self._getter_state()
         return bgp_neighbors(store.lab, self.hostname, state)
 
+    @_device_call
     def get_bgp_neighbors_detail(
         self, neighbor_address: str = ""
     ) -> dict[str, dict[int, list[models.PeerDetailsDict]]]:

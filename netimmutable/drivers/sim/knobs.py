@@ -35,7 +35,8 @@ def exception_class(name: str) -> type[Exception]:
 class Knobs:
     """What the simulated device does besides behaving well.
 
-    ``latency``: seconds added to every call; ``commit_latency``: more seconds for a commit;
+    ``latency``: the response time of every call (the device's own work happens within it, as on a real
+    device; a call whose work takes longer answers when it is done); ``commit_latency``: more for a commit;
     ``fail_step`` + ``fail_exception`` (+ ``fail_message``, ``fail_times`` = how many calls fail, None = all):
     that step raises that NAPALM exception; ``drop_after_commit``: the commit lands on the device, then the
     committing session's later calls raise ``ConnectionClosedException``; ``unreachable``: ``open`` (and

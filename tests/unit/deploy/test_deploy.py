@@ -3,11 +3,16 @@ records, exit code and message."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 
+from netimmutable.deploy import _Window
 from netimmutable.deploy_model import Outcome, Phase
 from netimmutable.errors import RepoError
-from netimmutable.records import HostOutcome, Records
+from netimmutable.records import GOOD_LOG_REF, HostOutcome, Records
+from tests.unit.records_fixtures import git
 
 from .conftest import Net
 
@@ -244,3 +249,80 @@ def test_a_host_verified_but_not_recorded_good_makes_the_run_exit_1(
     net.no_pending()
     good = net.records().last_good("r1")
     assert good is not None and good.release == net.first and good.release != release
+
+
+def _window(net: Net) -> _Window:
+    repo = net.repo
+    records = net.records()
+    return _Window(repo, records.git, records, lambda event: None, "run-marks", defer_good=False)
+
+
+def test_hosts_waiting_to_be_marked_good_are_written_as_one_group(net: Net) -> None:
+    window = _window(net)
+    log_before = int(git(net.root, "rev-list", "--count", GOOD_LOG_REF))
+    errors: list[RepoError] = []
+
+    def mark(host: str) -> None:
+        try:
+            window.mark_good(host, net.first)
+        except RepoError as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=mark, args=(host,)) for host in ("r1", "r2", "r3", "r4")]
+    with window.git_lock:  # another mark is being written: all four hosts queue up behind it
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(window._marks) < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(window._marks) == 4
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert int(git(net.root, "rev-list", "--count", GOOD_LOG_REF)) == log_before + 1
+    entries = net.records().last_good_many(["r1", "r2", "r3", "r4"])
+    assert all(e is not None and e.run_id == "run-marks" for e in entries.values())
+
+
+def test_a_failed_group_mark_falls_back_to_one_mark_per_host(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = net.announce("r1", "10.255.113.0/24")
+    original = Records.mark_good_many
+
+    def group_fails(self: Records, marks: list[tuple[str, str]], run_id: str) -> None:
+        if len(marks) > 1:
+            raise RepoError("the records ref moved under us")
+        original(self, marks, run_id)
+
+    def r2_fails(self: Records, host: str, release_sha: str, run_id: str) -> None:
+        if host == "r2":
+            raise RepoError("r2's good ref is locked", host=host)
+        original(self, [(host, release_sha)], run_id)
+
+    monkeypatch.setattr(Records, "mark_good_many", group_fails)
+    monkeypatch.setattr(Records, "mark_good", r2_fails)
+    window = _window(net)
+    with window.git_lock:
+        threads = [threading.Thread(target=window.mark_good, args=(h, release)) for h in ("r1", "r3")]
+        failed: list[RepoError] = []
+
+        def mark_r2() -> None:
+            try:
+                window.mark_good("r2", release)
+            except RepoError as exc:
+                failed.append(exc)
+
+        threads.append(threading.Thread(target=mark_r2))
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(window._marks) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(10)
+    assert [str(e.message) for e in failed] == ["r2's good ref is locked"]  # only r2's own error, in r2
+    entries = net.records().last_good_many(["r1", "r2", "r3"])
+    assert entries["r1"] is not None and entries["r1"].release == release
+    assert entries["r3"] is not None and entries["r3"].release == release
+    assert entries["r2"] is not None and entries["r2"].release == net.first  # not moved
