@@ -25,6 +25,7 @@ from typing import Any
 from nornir.core.inventory import ConnectionOptions, Host
 from nornir.core.plugins.connections import ConnectionPluginRegister
 
+from netimmutable import napalm_connection
 from netimmutable.errors import InventoryError
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml
@@ -45,6 +46,7 @@ _ENTRY_KEYS = frozenset({"hostname", "port", "username", "driver", "optional_arg
 
 if CONNECTION not in ConnectionPluginRegister.available:
     ConnectionPluginRegister.auto_register()
+napalm_connection.register(CONNECTION)
 
 
 def password_variable(host: str) -> str:

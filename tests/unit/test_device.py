@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from nornir.core.inventory import ConnectionOptions, Host
 
 from netimmutable.device import Device
@@ -50,3 +51,20 @@ def test_compliance_uses_known_getter_results_and_asks_the_device_for_the_rest(t
         assert report["get_facts"]["complies"] is True
         # the known mapping is not changed by the report
         assert bgp["global"]["peers"]["10.255.12.2"]["is_up"] is False
+
+
+def test_sessions_open_through_the_cached_driver_lookup(tmp_path: Path) -> None:
+    from netimmutable.drivers.sim import SimDriver
+    from netimmutable.errors import DeviceError
+    from netimmutable.napalm_connection import CachedNapalm, network_driver
+
+    with _device(tmp_path) as dev:
+        assert type(dev.host.connections["napalm"]) is CachedNapalm
+        assert isinstance(dev._driver, SimDriver)
+        assert dev._driver.optional_args["lab_dir"] == str(tmp_path / "lab")
+        assert dev.running_config().startswith("frr version")
+    assert network_driver("sim") is SimDriver
+    host = Host(name="r9", hostname="r9", platform="acme_nos")  # no such NAPALM driver
+    host.connection_options["napalm"] = ConnectionOptions(platform="acme_nos", password="not-a-secret")
+    with pytest.raises(DeviceError, match="acme_nos"):
+        Device.open(host, attempts=1)
