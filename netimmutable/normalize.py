@@ -100,10 +100,13 @@ def _natural(text: str) -> tuple[str, ...]:
 _FRR_SEQ_LINE = re.compile(r"^(ipv6|ip) prefix-list (\S+) seq (\d+) ")
 _FRR_ROUTE_MAP = re.compile(r"^route-map (\S+) (permit|deny) (\d+)$")
 _FRR_STATIC = re.compile(r"^(ip|ipv6) route \S")
+_FRR_BLOCK_STARTS = ("interface ", "ip ", "ipv6 ", "route-map ")
 
 
 def _frr_block_key(header: str) -> tuple[str, ...] | None:
     """FRR keeps these in its own order whatever order they were entered in."""
+    if not header.startswith(_FRR_BLOCK_STARTS):  # most headers: no pattern below can match
+        return None
     if header.startswith("interface "):
         return ("interface", *_natural(header))
     if _FRR_STATIC.match(header):
