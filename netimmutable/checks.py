@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from netimmutable.errors import DeviceError, InputError
 from netimmutable.normalize import normalized_diff
-from netimmutable.yamlio import load_yaml_text
+from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = [
     "COLLAPSE_RATIO",
@@ -378,7 +378,7 @@ def expectations_problem(text: str | None, required: bool) -> str | None:
             else None
         )
     try:
-        data = load_yaml_text(text, "expectations")
+        data = load_plain_yaml_text(text, "expectations")
     except InputError as exc:
         return f"the expectations file is not valid YAML: {exc.message}"
     if not data:

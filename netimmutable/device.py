@@ -36,7 +36,7 @@ from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
 from netimmutable.errors import ConfigRejected, ConnectError, CredentialsError, DeviceError, InputError
-from netimmutable.yamlio import load_yaml_text, to_plain
+from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
 
@@ -207,12 +207,11 @@ class Device:
         ``known``: getter results read a moment ago in the same check round (e.g. ``get_bgp_neighbors``);
         the report uses them instead of asking the device again. Other getters are called as usual.
         """
-        source = load_yaml_text(expectations_yaml, label)
-        if not isinstance(source, list) or not source:
+        plain = load_plain_yaml_text(expectations_yaml, label)
+        if not isinstance(plain, list) or not plain:
             raise InputError(
                 "expectations must be a non-empty list of getter checks", file=label, host=self.name
             )
-        plain = to_plain(source)
         if not known:
             return dict(
                 self._call("compliance_report", self._driver.compliance_report, validation_source=plain)

@@ -7,7 +7,10 @@ characters (a newline in a data value would inject configuration lines). Errors 
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +18,15 @@ import yaml
 
 from netimmutable.errors import InputError
 
-__all__ = ["MAX_EXPANDED_NODES", "MAX_YAML_BYTES", "LocatedDict", "load_yaml", "load_yaml_text", "to_plain"]
+__all__ = [
+    "MAX_EXPANDED_NODES",
+    "MAX_YAML_BYTES",
+    "LocatedDict",
+    "load_plain_yaml_text",
+    "load_yaml",
+    "load_yaml_text",
+    "to_plain",
+]
 
 MAX_YAML_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
@@ -226,3 +237,28 @@ def load_yaml(path: Path, label: str | None = None, *, allow_multiline: bool = F
         line = raw[: exc.start].count(b"\n") + 1
         raise InputError(f"not UTF-8 (byte 0x{raw[exc.start]:02x})", file=name, line=line) from None
     return load_yaml_text(text, name, allow_multiline=allow_multiline)
+
+
+_PLAIN_MEMO: OrderedDict[str, Any] = OrderedDict()
+_PLAIN_MEMO_LOCK = threading.Lock()
+_PLAIN_MEMO_ITEMS = 1024
+_PLAIN_MEMO_MAX_TEXT = 256 * 1024
+
+
+def load_plain_yaml_text(text: str, label: str) -> Any:
+    """``to_plain(load_yaml_text(text, label))``, remembered for small documents that are read again and
+    again (a host's expectations: by the pre-flight check, then by every check round). Each call returns
+    its own deep copy (callers such as NAPALM's compliance report change what they are given); a document
+    that fails to parse is never remembered, so every call raises its own located error."""
+    with _PLAIN_MEMO_LOCK:
+        found = _PLAIN_MEMO.get(text)
+        if found is not None:
+            _PLAIN_MEMO.move_to_end(text)
+    if found is None:
+        found = to_plain(load_yaml_text(text, label))
+        if found is not None and len(text) <= _PLAIN_MEMO_MAX_TEXT:
+            with _PLAIN_MEMO_LOCK:
+                _PLAIN_MEMO[text] = found
+                while len(_PLAIN_MEMO) > _PLAIN_MEMO_ITEMS:
+                    _PLAIN_MEMO.popitem(last=False)
+    return copy.deepcopy(found)

@@ -206,3 +206,19 @@ def test_to_plain_drops_locations_and_can_sort_keys() -> None:
     assert list(ordered["b"]) == ["y", "z"]
     assert list(ordered["b"]["y"][0]) == ["c", "d"]
     assert ordered == plain
+
+
+def test_plain_yaml_is_remembered_but_every_caller_gets_its_own_copy() -> None:
+    from netimmutable.yamlio import load_plain_yaml_text
+
+    text = "- get_facts:\n    hostname: r1\n- get_bgp_neighbors: {global: {peers: {}}}\n"
+    first = load_plain_yaml_text(text, "r1.expect.yaml")
+    assert first == [{"get_facts": {"hostname": "r1"}}, {"get_bgp_neighbors": {"global": {"peers": {}}}}]
+    assert type(first[0]) is dict  # plain containers, not the located ones
+    first[0]["get_facts"]["_mode"] = "strict"  # what a consumer may do to what it was given
+    again = load_plain_yaml_text(text, "other label")
+    assert again == [{"get_facts": {"hostname": "r1"}}, {"get_bgp_neighbors": {"global": {"peers": {}}}}]
+    for label in ("r1.expect.yaml", "r2.expect.yaml"):  # a bad document is never remembered
+        with pytest.raises(InputError) as exc:
+            load_plain_yaml_text("- get_facts: [\n", label)
+        assert exc.value.file == label and exc.value.line is not None
