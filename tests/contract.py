@@ -286,7 +286,10 @@ class DriverContract:
         )
         drv = dut.open_driver()
         try:
-            assert not drv.has_pending_commit()
+            # the timer clears its pending commit once its restore is done (it may still be finishing
+            # when the running config already reads as before: a revert in progress is still pending)
+            wait_for(lambda: not drv.has_pending_commit(), dut.settle_timeout, "the revert to finish")
+            assert dut.running() == before
         finally:
             drv.close()
 
@@ -323,6 +326,11 @@ class DriverContract:
             proc.stderr.close()
         assert proc.returncode == -signal.SIGKILL
         wait_for(lambda: dut.running() == before, dut.revert_in + dut.settle_timeout, "revert after SIGKILL")
+        drv = dut.open_driver()
+        try:  # the next test must start with no revert in progress
+            wait_for(lambda: not drv.has_pending_commit(), dut.settle_timeout, "the revert to finish")
+        finally:
+            drv.close()
 
     def test_confirm_cancels_the_revert(self, dut: DeviceUnderTest) -> None:
         drv = dut.open_driver()
