@@ -7,6 +7,7 @@ RSS is verify's own, not the high-water mark of the benchmarks that ran before i
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -21,6 +22,12 @@ __all__ = ["run"]
 FULL = {"hosts": 5000, "workers": 200, "latency": 0.1}
 QUICK = {"hosts": 40, "workers": 20, "latency": 0.05}
 GIB = 1024**3
+
+
+def _cpu_all() -> float:
+    """CPU seconds (user + system) of this process and of its children that ended (fan_out's workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _child(root: Path, hosts: int, workers: int, latency: float) -> dict[str, float]:
@@ -44,10 +51,12 @@ def _child(root: Path, hosts: int, workers: int, latency: float) -> dict[str, fl
     sim_cpu.uninstall()
     calls, seconds, model = clock.calls, clock.seconds, clock.model(hosts, workers)
     # then the product's default: large fleets are spread over the cores (fan_out)
+    cpu_before = _cpu_all()
     wall0 = time.perf_counter()
     with quiet():
         code = main(args, standalone_mode=False)
     wall = time.perf_counter() - wall0
+    cpu_all = _cpu_all() - cpu_before
     report = json.loads(out.read_text())
     states: dict[str, int] = {}
     for item in report.get("hosts", []):
@@ -58,6 +67,8 @@ def _child(root: Path, hosts: int, workers: int, latency: float) -> dict[str, fl
         "setup_s": setup,
         "wall_s": wall,
         "wall_single_s": wall_single,
+        "cpu_all_s": cpu_all,
+        "cpu_count": os.cpu_count() or 1,
         "cpu_s": cpu,
         "sim_cpu_s": sim_cpu.seconds,
         "device_calls": calls,
@@ -110,6 +121,14 @@ def run(work: Path, quick: bool) -> BenchResult:
         "netimmutable cpu per host (incl. sim driver; 1 process)", data["cpu_s"] / hosts * 1000, "ms"
     )
     result.figure("  of which the sim driver", data["sim_cpu_s"] / hosts * 1000, "ms", "in process")
+    busy = data["cpu_all_s"] / (data["wall_s"] * data["cpu_count"])
+    result.figure(
+        "cpu of the default run, all processes",
+        data["cpu_all_s"],
+        "s",
+        f"{busy:.0%} of {data['cpu_count']} cores for its whole wall time; "
+        f"{data['cpu_all_s'] / (data['model_s'] * data['cpu_count']):.0%} of the model's",
+    )
     result.figure("peak RSS (largest process)", data["peak_rss_bytes"] / 2**20, "MiB")
     result.ratio("verify vs model", ("verify wall", data["wall_s"]), ("model", data["model_s"]), "<=", 1.2)
     result.ratio(
