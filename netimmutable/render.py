@@ -259,26 +259,38 @@ def compare_snapshots(
     ``all_hosts`` is every inventory host when the whole inventory was rendered (then files of other hosts are
     orphaned); ``None`` for a limited render (orphans are not judged).
     """
+    return _compare(repo, rendered, all_hosts)[0]
+
+
+def _compare(
+    repo: NetworkRepo, rendered: Sequence[RenderedHost], all_hosts: Iterable[str] | None
+) -> tuple[SnapshotStatus, dict[str, StatKey]]:
+    """``compare_snapshots``, with the stat (taken before reading) of each file it read and found equal."""
     stale: list[str] = []
     missing: list[str] = []
+    equal: dict[str, StatKey] = {}
     for item in rendered:
         read = {name for name, _, _ in item.seen}  # read and hashed while rendering: equal
         for name, content in item.files().items():
             if name in read:
                 continue
-            path = repo.snapshots_dir / name
             try:
-                if path.read_bytes() != content.encode("utf-8"):
-                    stale.append(name)
+                raw, stat = read_verified(repo.snapshots_dir / name)
             except FileNotFoundError:
                 missing.append(name)
+                continue
+            if raw != content.encode("utf-8"):
+                stale.append(name)
+            else:
+                equal[name] = stat
     orphaned: list[str] = []
     if all_hosts is not None:
         expected = {name for item in rendered for name in item.files()}
         orphaned = sorted(f for f in _existing_artifacts(repo.snapshots_dir) if f not in expected)
-    return SnapshotStatus(
+    status = SnapshotStatus(
         stale=tuple(sorted(stale)), missing=tuple(sorted(missing)), orphaned=tuple(orphaned)
     )
+    return status, equal
 
 
 def write_snapshots(repo: NetworkRepo, rendered: Sequence[RenderedHost], status: SnapshotStatus) -> int:
@@ -367,8 +379,9 @@ def refresh_snapshots(
             return current
     loaded = load_inventory(repo)
     rendered = render_hosts(repo, select_hosts(loaded, limit, filters))
-    status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()] if whole else None)
+    status, equal = _compare(repo, rendered, [h.name for h in loaded.hosts()] if whole else None)
     written = _write_changed(repo, rendered, status) if write else {}
+    known = {**equal, **written}  # each file's stat when it was last known to hold its artifact
     digests: dict[str, str] = {}
     verified: dict[str, tuple[str, StatKey]] = {}
     for item in rendered:
@@ -379,8 +392,8 @@ def refresh_snapshots(
                 verified[name] = seen[name]
             else:
                 digests[name] = _sha256(content)
-                if name in written:
-                    verified[name] = (digests[name], written[name])
+                if name in known:
+                    verified[name] = (digests[name], known[name])
     if key is not None and inputs_key(repo) == key:  # the inputs did not change while rendering
         _record(repo, table, key, whole, len(rendered), digests, verified)
     return RenderSummary(
@@ -428,5 +441,6 @@ def _record(
         inputs = key.digest if len(verified) == len(digests) else None
         SnapshotTable(inputs=inputs, hosts=hosts, files=verified, stamp=0).save(repo)
     elif table.inputs == key.digest and verified:
+        table.forget_racy()  # entries not verified by this command must stay racy
         table.files.update(verified)
         table.save(repo)

@@ -270,14 +270,16 @@ class SnapshotTable:
         try:
             inputs = data["inputs"]
             hosts = data["hosts"]
-            files: dict[str, tuple[str, StatKey]] = {}
-            for name, (digest, size, mtime, ctime, ino) in data["files"].items():
-                if not all(type(v) is int for v in (size, mtime, ctime, ino)) or not isinstance(digest, str):
-                    return empty
-                files[name] = (digest, (size, mtime, ctime, ino))
+            files: dict[str, tuple[str, StatKey]] = {
+                name: (digest, (size, mtime, ctime, ino))
+                for name, (digest, size, mtime, ctime, ino) in data["files"].items()
+            }
         except (KeyError, TypeError, ValueError, AttributeError):
             return empty
+        # A stat that is not four ints never equals a file's (that file is hashed); a digest must be hex.
         if not (inputs is None or isinstance(inputs, str)) or type(hosts) is not int:
+            return empty
+        if not all(type(digest) is str and len(digest) == 64 for digest, _ in files.values()):
             return empty
         return cls(inputs=inputs, hosts=hosts, files=files, stamp=stamp)
 
@@ -289,6 +291,15 @@ class SnapshotTable:
         if stat[1] >= self.stamp or stat[2] >= self.stamp:
             return None  # racy: changed in the clock tick the table was written in?
         return entry[0]
+
+    def forget_racy(self) -> None:
+        """Drop the entries that are racy now: saving the table again would make them look older than it
+        (git smudges such entries in its index for the same reason)."""
+        self.files = {
+            name: entry
+            for name, entry in self.files.items()
+            if entry[1][1] < self.stamp and entry[1][2] < self.stamp
+        }
 
     def save(self, repo: NetworkRepo) -> None:
         write_entry(
