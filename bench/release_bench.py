@@ -2,7 +2,8 @@
 
 The tree is what a user has before committing: inventory, templates and freshly rendered snapshots
 (`netimmutable render` ran, as it does before review). Two copies start byte-equal; one is committed by
-netimmutable (which re-checks the render, computes the artifact digest and commits only release paths),
+netimmutable (which re-checks the render: through its stat table of snapshots/ when the inputs are those the
+render saw; computes the artifact digest and commits only release paths),
 the other by plain git. Then 5% of the hosts change, both trees get the same new files, and both commit again.
 """
 
