@@ -31,6 +31,7 @@ __all__ = [
     "digest_of",
     "entry_text",
     "read_entry",
+    "read_stamped_entry",
     "source_digest",
     "write_entry",
 ]
@@ -71,6 +72,21 @@ def read_entry(local_dir: Path, name: str) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         return None
     return data
+
+
+def read_stamped_entry(local_dir: Path, name: str) -> tuple[dict[str, Any], int] | None:
+    """Like ``read_entry``, with the entry file's mtime (ns): the file system's clock when it was written."""
+    if not cache_enabled():
+        return None
+    try:
+        with (local_dir / CACHE_DIR / name).open("rb") as handle:
+            mtime_ns = os.fstat(handle.fileno()).st_mtime_ns
+            data = json.loads(handle.read())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != _FORMAT:
+        return None
+    return data, mtime_ns
 
 
 def write_entry(local_dir: Path, name: str, data: dict[str, Any] | str) -> None:

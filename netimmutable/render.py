@@ -6,11 +6,12 @@ Rendering is all-or-nothing: when any selected host fails, nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import traceback
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +23,28 @@ from nornir.core.inventory import Host
 from netimmutable.errors import RenderError
 from netimmutable.fileio import atomic_write_text
 from netimmutable.filters import FILTERS, TESTS
-from netimmutable.render_cache import RenderCache
+from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.render_cache import (
+    InputsKey,
+    RenderCache,
+    SnapshotTable,
+    StatKey,
+    inputs_key,
+    read_verified,
+    stat_key,
+)
 from netimmutable.repo import NetworkRepo
 from netimmutable.secretref import secret_placeholder
 
 __all__ = [
     "CONFIG_SUFFIX",
     "EXPECT_SUFFIX",
+    "RenderSummary",
     "RenderedHost",
     "SnapshotStatus",
     "compare_snapshots",
     "make_environment",
+    "refresh_snapshots",
     "render_hosts",
     "write_snapshots",
 ]
@@ -51,6 +63,9 @@ class RenderedHost:
     config: str
     expect_template: str | None = None
     expectations: str | None = None
+    seen: tuple[tuple[str, str, StatKey], ...] = field(default=(), compare=False, repr=False)
+    """Snapshot files this was read from (a render cache hit): (file name, sha256, stat before reading).
+    Those files held exactly these artifacts: ``compare_snapshots`` does not read them again."""
 
     def files(self) -> dict[str, str]:
         """File name (inside snapshots/) -> content."""
@@ -198,6 +213,7 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
                     config=hit.files[f"{host.name}{CONFIG_SUFFIX}"],
                     expect_template=hit.expect_template,
                     expectations=hit.files.get(f"{host.name}{EXPECT_SUFFIX}"),
+                    seen=hit.seen,
                 )
             )
             continue
@@ -243,23 +259,38 @@ def compare_snapshots(
     ``all_hosts`` is every inventory host when the whole inventory was rendered (then files of other hosts are
     orphaned); ``None`` for a limited render (orphans are not judged).
     """
+    return _compare(repo, rendered, all_hosts)[0]
+
+
+def _compare(
+    repo: NetworkRepo, rendered: Sequence[RenderedHost], all_hosts: Iterable[str] | None
+) -> tuple[SnapshotStatus, dict[str, StatKey]]:
+    """``compare_snapshots``, with the stat (taken before reading) of each file it read and found equal."""
     stale: list[str] = []
     missing: list[str] = []
+    equal: dict[str, StatKey] = {}
     for item in rendered:
+        read = {name for name, _, _ in item.seen}  # read and hashed while rendering: equal
         for name, content in item.files().items():
-            path = repo.snapshots_dir / name
+            if name in read:
+                continue
             try:
-                if path.read_bytes() != content.encode("utf-8"):
-                    stale.append(name)
+                raw, stat = read_verified(repo.snapshots_dir / name)
             except FileNotFoundError:
                 missing.append(name)
+                continue
+            if raw != content.encode("utf-8"):
+                stale.append(name)
+            else:
+                equal[name] = stat
     orphaned: list[str] = []
     if all_hosts is not None:
         expected = {name for item in rendered for name in item.files()}
         orphaned = sorted(f for f in _existing_artifacts(repo.snapshots_dir) if f not in expected)
-    return SnapshotStatus(
+    status = SnapshotStatus(
         stale=tuple(sorted(stale)), missing=tuple(sorted(missing)), orphaned=tuple(orphaned)
     )
+    return status, equal
 
 
 def write_snapshots(repo: NetworkRepo, rendered: Sequence[RenderedHost], status: SnapshotStatus) -> int:
@@ -267,12 +298,149 @@ def write_snapshots(repo: NetworkRepo, rendered: Sequence[RenderedHost], status:
 
     Returns how many files changed. Each file is written atomically (temp file + rename).
     """
+    return len(_write_changed(repo, rendered, status)) + len(status.orphaned)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderSummary:
+    """What ``refresh_snapshots`` did."""
+
+    hosts: int
+    status: SnapshotStatus
+    """How snapshots/ compared with the render before anything was written."""
+    written: int
+    """Files written or removed (0 with ``write=False``)."""
+    digests: Mapping[str, str]
+    """File name -> sha256 (hex) of every rendered artifact."""
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _current_from_table(repo: NetworkRepo, table: SnapshotTable, key: InputsKey) -> RenderSummary | None:
+    """A complete render's result without rendering, when the inputs are those of the table's complete
+    render and every artifact file in snapshots/ is (by stat, or by hashing a changed or racy one) what
+    that render wrote; None otherwise (then render as usual)."""
+    if table.inputs is None or table.inputs != key.digest:
+        return None
+    snapshots = repo.snapshots_dir
+    found = 0
+    refreshed = False
+    try:
+        with os.scandir(snapshots) as entries:
+            for entry in entries:
+                name = entry.name
+                if not _ARTIFACT_RE.match(name):
+                    continue
+                known = table.files.get(name)
+                if known is None or not entry.is_file(follow_symlinks=False):
+                    return None  # an orphan, or not a plain file: let the full check judge it
+                found += 1
+                if table.digest_if_unchanged(name, stat_key(entry.stat(follow_symlinks=False))) is None:
+                    raw, stat = read_verified(snapshots / name)
+                    if hashlib.sha256(raw).hexdigest() != known[0]:
+                        return None
+                    table.files[name] = (known[0], stat)
+                    refreshed = True
+    except OSError:
+        return None
+    if found != len(table.files):
+        return None  # a file is missing
+    if refreshed:
+        table.save(repo)
+    return RenderSummary(
+        hosts=table.hosts,
+        status=SnapshotStatus(stale=(), missing=(), orphaned=()),
+        written=0,
+        digests={name: digest for name, (digest, _) in table.files.items()},
+    )
+
+
+def refresh_snapshots(
+    repo: NetworkRepo,
+    limit: Sequence[str] = (),
+    filters: Sequence[tuple[str, str]] = (),
+    *,
+    write: bool = True,
+) -> RenderSummary:
+    """Render the selected hosts (all by default), compare with snapshots/ and (``write``) bring it in line.
+
+    A complete render whose inputs are byte for byte those of the last complete render, with every file
+    in snapshots/ unchanged since (the stat table in ``render_cache``), is answered without loading the
+    inventory. Anything else renders (through the per-host cache) and records the stat table again.
+    """
+    whole = not limit and not filters
+    key = inputs_key(repo)
+    table = SnapshotTable.load(repo)
+    if whole and key is not None:
+        current = _current_from_table(repo, table, key)
+        if current is not None:
+            return current
+    loaded = load_inventory(repo)
+    rendered = render_hosts(repo, select_hosts(loaded, limit, filters))
+    status, equal = _compare(repo, rendered, [h.name for h in loaded.hosts()] if whole else None)
+    written = _write_changed(repo, rendered, status) if write else {}
+    known = {**equal, **written}  # each file's stat when it was last known to hold its artifact
+    digests: dict[str, str] = {}
+    verified: dict[str, tuple[str, StatKey]] = {}
+    for item in rendered:
+        seen = {name: (digest, stat) for name, digest, stat in item.seen}
+        for name, content in item.files().items():
+            if name in seen:
+                digests[name] = seen[name][0]
+                verified[name] = seen[name]
+            else:
+                digests[name] = _sha256(content)
+                if name in known:
+                    verified[name] = (digests[name], known[name])
+    if key is not None and inputs_key(repo) == key:  # the inputs did not change while rendering
+        _record(repo, table, key, whole, len(rendered), digests, verified)
+    return RenderSummary(
+        hosts=len(rendered),
+        status=status,
+        written=len(written) + len(status.orphaned) if write else 0,
+        digests=digests,
+    )
+
+
+def _write_changed(
+    repo: NetworkRepo, rendered: Sequence[RenderedHost], status: SnapshotStatus
+) -> dict[str, StatKey]:
+    """``write_snapshots``, returning each written file's stat taken right after it was written."""
     repo.snapshots_dir.mkdir(parents=True, exist_ok=True)
     changed = set(status.stale) | set(status.missing)
+    written: dict[str, StatKey] = {}
     for item in rendered:
         for name, content in item.files().items():
             if name in changed:
-                atomic_write_text(repo.snapshots_dir / name, content)
+                path = repo.snapshots_dir / name
+                atomic_write_text(path, content)
+                written[name] = stat_key(path.stat())
     for name in status.orphaned:
         (repo.snapshots_dir / name).unlink(missing_ok=True)
-    return len(changed) + len(status.orphaned)
+    return written
+
+
+def _record(
+    repo: NetworkRepo,
+    table: SnapshotTable,
+    key: InputsKey,
+    whole: bool,
+    hosts: int,
+    digests: Mapping[str, str],
+    verified: dict[str, tuple[str, StatKey]],
+) -> None:
+    """Update the stat table after a render of inputs ``key``: entries of the files just written or read.
+
+    The table names ``key`` as its complete render only when every artifact of a complete render is in it
+    (a --check that found a stale or missing file leaves it unnamed). A limited render adds entries only
+    to a table of the same inputs (its artifacts are then that complete render's).
+    """
+    if whole:
+        inputs = key.digest if len(verified) == len(digests) else None
+        SnapshotTable(inputs=inputs, hosts=hosts, files=verified, stamp=0).save(repo)
+    elif table.inputs == key.digest and verified:
+        table.forget_racy()  # entries not verified by this command must stay racy
+        table.files.update(verified)
+        table.save(repo)

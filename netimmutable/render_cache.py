@@ -7,6 +7,17 @@ render, a host whose key is unchanged and whose files in ``snapshots/`` still ha
 takes its artifacts from those files; any other host is rendered. A hit therefore returns byte for byte
 what rendering would return (rendering is deterministic), and a hand-edited or missing snapshot is
 always rendered again.
+
+``snapshots.json`` is a stat table of ``snapshots/``, like git's index: for each artifact file, its sha256
+and (size, mtime_ns, ctime_ns, inode) taken right after netimmutable wrote it, or before it read and hashed
+it. A file whose stat still matches its entry is not read again, unless the entry is *racy*: its mtime or
+ctime is not strictly older than the table file's own mtime (the file system's clock when the table was
+written), since a change in that same clock tick would leave the stat unchanged. An edit in place always
+moves ctime (``os.utime`` cannot set it), so a hand edit of the same size with a forged mtime is caught.
+The table also names the inputs of the last complete render (``inputs_key``: the bytes of the settings,
+inventory and templates, and netimmutable's source and versions) when every artifact of that render is in
+it: a command seeing the same inputs and matching files knows ``snapshots/`` is current without loading the
+inventory or keying any host.
 """
 
 from __future__ import annotations
@@ -22,13 +33,45 @@ from typing import Any
 from nornir.core.inventory import Host
 
 from netimmutable import __version__
-from netimmutable.localcache import digest_of, read_entry, source_digest, write_entry
+from netimmutable.inventory_cache import InventoryCache
+from netimmutable.localcache import (
+    digest_of,
+    read_entry,
+    read_stamped_entry,
+    source_digest,
+    write_entry,
+)
 from netimmutable.repo import NetworkRepo
+from netimmutable.settings import SETTINGS_FILE
 
-__all__ = ["CachedRender", "RenderCache"]
+__all__ = [
+    "CachedRender",
+    "InputsKey",
+    "RenderCache",
+    "SnapshotTable",
+    "StatKey",
+    "inputs_key",
+    "read_verified",
+    "stat_key",
+]
+
+StatKey = tuple[int, int, int, int]
+"""(size, mtime_ns, ctime_ns, inode) of a file."""
 
 _ENTRY = "render.json"
 _ATTRS = ("hostname", "port", "username", "platform")  # never the password
+_TABLE = "snapshots.json"
+
+
+def stat_key(st: os.stat_result) -> StatKey:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def read_verified(path: Path) -> tuple[bytes, StatKey]:
+    """The file's bytes and its stat taken *before* reading: a change after that stat moves its ctime."""
+    with path.open("rb") as handle:
+        st = os.fstat(handle.fileno())
+        return handle.read(), stat_key(st)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +81,8 @@ class CachedRender:
     files: dict[str, str]
     """File name -> content."""
     expect_template: str | None
+    seen: tuple[tuple[str, str, StatKey], ...] = ()
+    """(file name, sha256, stat before it was read) of each snapshot file the hit was read from."""
 
 
 def _templates_digest(templates_dir: Path) -> str | None:
@@ -54,6 +99,21 @@ def _templates_digest(templates_dir: Path) -> str | None:
     except OSError:
         return None
     return digest_of(*parts)
+
+
+def _env_key(repo: NetworkRepo) -> str | None:
+    """Digest of the templates tree, netimmutable's rendering source and versions; None: do not cache."""
+    templates = _templates_digest(repo.templates_dir)
+    if templates is None:
+        return None
+    return digest_of(
+        __version__,
+        sys.version,
+        metadata.version("jinja2"),
+        source_digest("render.py", "render_cache.py", "filters.py", "secretref.py"),
+        str(repo.templates_dir),
+        templates,
+    )
 
 
 def _own(element: Any, name: str) -> Any:
@@ -80,19 +140,8 @@ class RenderCache:
     @classmethod
     def open(cls, repo: NetworkRepo) -> RenderCache:
         loaded = read_entry(repo.local_dir, _ENTRY)
-        templates = _templates_digest(repo.templates_dir)
-        env_key = None
-        if templates is not None:
-            env_key = digest_of(
-                __version__,
-                sys.version,
-                metadata.version("jinja2"),
-                source_digest("render.py", "render_cache.py", "filters.py", "secretref.py"),
-                str(repo.templates_dir),
-                templates or "",
-            )
         hosts = loaded.get("hosts") if loaded else None
-        return cls(repo=repo, env_key=env_key, entries=hosts if isinstance(hosts, dict) else {})
+        return cls(repo=repo, env_key=_env_key(repo), entries=hosts if isinstance(hosts, dict) else {})
 
     def _element_key(self, element: Any) -> str:
         return repr(
@@ -125,16 +174,20 @@ class RenderCache:
             return None
         try:
             files: dict[str, str] = {}
+            seen: list[tuple[str, str, StatKey]] = []
+            snapshots = self.repo.snapshots_dir
             for name, digest in entry["files"].items():
-                raw = (self.repo.snapshots_dir / name).read_bytes()
+                raw, stat = read_verified(snapshots / name)
                 if hashlib.sha256(raw).hexdigest() != digest:
                     return None
                 files[name] = raw.decode("utf-8")
+                seen.append((name, digest, stat))
             return CachedRender(
                 platform=entry["platform"],
                 template=entry["template"],
                 files=files,
                 expect_template=entry["expect_template"],
+                seen=tuple(seen),
             )
         except (OSError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             return None
@@ -162,3 +215,99 @@ class RenderCache:
     def save(self) -> None:
         if self.changed:
             write_entry(self.repo.local_dir, _ENTRY, {"hosts": self.entries})
+
+
+@dataclass(frozen=True, slots=True)
+class InputsKey:
+    """Everything a complete render depends on, taken before (and again after) rendering."""
+
+    digest: str
+    probe: tuple[Any, ...]
+    """Stat data of the input files: a render is recorded only when it did not change meanwhile."""
+
+
+def inputs_key(repo: NetworkRepo) -> InputsKey | None:
+    """The inputs of a complete render of ``repo``; None when they cannot be keyed (the cache is off, a
+    templates folder links elsewhere, a file is unreadable)."""
+    inventory = InventoryCache.open(repo)
+    env_key = _env_key(repo)
+    if inventory.key is None or env_key is None:
+        return None
+    try:
+        settings = (repo.root / SETTINGS_FILE).read_bytes()
+    except OSError:
+        return None
+    digest = digest_of(
+        "complete render",
+        settings,
+        inventory.key,
+        env_key,
+        metadata.version("nornir"),
+        str(repo.snapshots_dir),
+    )
+    return InputsKey(digest=digest, probe=(inventory.probe, settings))
+
+
+@dataclass(slots=True)
+class SnapshotTable:
+    """The stat table of ``snapshots/`` (see the module docstring)."""
+
+    inputs: str | None
+    """The inputs key of the complete render whose every artifact ``files`` holds, or None."""
+    hosts: int
+    files: dict[str, tuple[str, StatKey]]
+    """File name -> (sha256 of its bytes, its stat when written or verified)."""
+    stamp: int
+    """mtime_ns of the table file when read (0: no table)."""
+
+    @classmethod
+    def load(cls, repo: NetworkRepo) -> SnapshotTable:
+        empty = cls(inputs=None, hosts=0, files={}, stamp=0)
+        loaded = read_stamped_entry(repo.local_dir, _TABLE)
+        if loaded is None:
+            return empty
+        data, stamp = loaded
+        try:
+            inputs = data["inputs"]
+            hosts = data["hosts"]
+            files: dict[str, tuple[str, StatKey]] = {
+                name: (digest, (size, mtime, ctime, ino))
+                for name, (digest, size, mtime, ctime, ino) in data["files"].items()
+            }
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return empty
+        # A stat that is not four ints never equals a file's (that file is hashed); a digest must be hex.
+        if not (inputs is None or isinstance(inputs, str)) or type(hosts) is not int:
+            return empty
+        if not all(type(digest) is str and len(digest) == 64 for digest, _ in files.values()):
+            return empty
+        return cls(inputs=inputs, hosts=hosts, files=files, stamp=stamp)
+
+    def digest_if_unchanged(self, name: str, stat: StatKey) -> str | None:
+        """The recorded sha256 of ``name`` when ``stat`` matches its entry and the entry is not racy."""
+        entry = self.files.get(name)
+        if entry is None or entry[1] != stat:
+            return None
+        if stat[1] >= self.stamp or stat[2] >= self.stamp:
+            return None  # racy: changed in the clock tick the table was written in?
+        return entry[0]
+
+    def forget_racy(self) -> None:
+        """Drop the entries that are racy now: saving the table again would make them look older than it
+        (git smudges such entries in its index for the same reason)."""
+        self.files = {
+            name: entry
+            for name, entry in self.files.items()
+            if entry[1][1] < self.stamp and entry[1][2] < self.stamp
+        }
+
+    def save(self, repo: NetworkRepo) -> None:
+        write_entry(
+            repo.local_dir,
+            _TABLE,
+            {
+                "inputs": self.inputs,
+                "hosts": self.hosts,
+                "files": {name: [digest, *stat] for name, (digest, stat) in sorted(self.files.items())},
+            },
+        )

@@ -30,9 +30,8 @@ from netimmutable.cli.common import (
     repo_option,
 )
 from netimmutable.exitcodes import ExitCode
-from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.release_diff import HostDiff, diff_artifacts, format_json, format_markdown, format_text
-from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
+from netimmutable.render import refresh_snapshots
 from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import init_repo
 
@@ -85,17 +84,13 @@ def render_command(
       netimmutable render --filter groups=edge --format json
     """
     repo = open_repo(repo_path)
-    loaded = load_inventory(repo)
     names, conditions = parse_limit(limit), parse_filters(filters)
-    hosts = select_hosts(loaded, names, conditions)
-    rendered = render_hosts(repo, hosts)
-    whole = not names and not conditions
-    status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()] if whole else None)
-    written = 0 if check else write_snapshots(repo, rendered, status)
+    summary = refresh_snapshots(repo, names, conditions, write=not check)
+    status, written = summary.status, summary.written
     if fmt == "json":
         emit_json(
             {
-                "hosts": len(rendered),
+                "hosts": summary.hosts,
                 "check": check,
                 "current": status.current,
                 "stale": list(status.stale),
@@ -108,7 +103,7 @@ def render_command(
         out = out_console()
         if check:
             if status.current:
-                out.print(f"snapshots are current ({len(rendered)} host(s))")
+                out.print(f"snapshots are current ({summary.hosts} host(s))")
             else:
                 for label, names_ in (
                     ("stale", status.stale),
@@ -119,7 +114,7 @@ def render_command(
                         out.print(f"{label:<9} {repo.settings.snapshots_dir}/{name}")
                 out.print("snapshots/ is not current: run `netimmutable render` and commit the result")
         else:
-            out.print(f"rendered {len(rendered)} host(s); {written} file(s) changed")
+            out.print(f"rendered {summary.hosts} host(s); {written} file(s) changed")
     if check and not status.current:
         raise CliExit(ExitCode.CHANGES)
 
@@ -141,12 +136,9 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
       netimmutable commit --format json
     """
     repo = open_repo(repo_path)
-    loaded = load_inventory(repo)
-    rendered = render_hosts(repo, loaded.hosts())
-    status = compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()])
-    write_snapshots(repo, rendered, status)
+    summary = refresh_snapshots(repo)
     with open_git(repo) as gitrepo:
-        result = commit_release(repo, gitrepo, rendered, message)
+        result = commit_release(repo, gitrepo, summary.digests, message)
     if fmt == "json":
         emit_json(
             {

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -152,6 +153,45 @@ def test_commit_renders_and_commits_a_release(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "nothing to commit" in result.stdout
     assert head(repo.root) == before
+
+
+@pytest.mark.parametrize("wait", [0.0, 0.05], ids=["same-tick", "later-tick"])
+def test_commit_after_a_same_size_hand_edit_with_a_forged_mtime_commits_the_render(
+    tmp_path: Path, wait: float
+) -> None:
+    repo = make_netrepo(tmp_path / "net")
+    assert run_cli(["render", "--repo", str(repo.root)]).exit_code == 0
+    assert run_cli(["render", "--check", "--repo", str(repo.root)]).exit_code == 0  # the stat table path
+    time.sleep(wait)
+    path = repo.snapshots_dir / "a1.cfg"
+    rendered, before = path.read_bytes(), path.stat()
+    edited = rendered.replace(b"a1", b"aX", 1)
+    assert edited != rendered and len(edited) == len(rendered)
+    path.write_bytes(edited)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    result = run_cli(["render", "--check", "--repo", str(repo.root)])
+    assert result.exit_code == 3 and "stale     snapshots/a1.cfg" in result.stdout
+    assert run_cli(["commit", "-m", "one", "--repo", str(repo.root)]).exit_code == 0
+    assert path.read_bytes() == rendered
+    assert git(repo.root, "show", "HEAD:snapshots/a1.cfg").encode() == rendered
+    assert git(repo.root, "status", "--porcelain") == ""
+
+
+def test_commit_with_a_staged_file_outside_the_release_and_a_rename_into_it(tmp_path: Path) -> None:
+    repo = make_netrepo(tmp_path / "net")
+    _release(repo.root, "one")
+    write_files(repo.root, {"notes.txt": "mine\n"})
+    commit_all(repo.root, "notes")
+    git(repo.root, "mv", "notes.txt", "templates/notes.txt")  # staged: a deletion outside, an add inside
+    write_files(repo.root, {"staged.txt": "staged\n"})
+    git(repo.root, "add", "staged.txt")
+    result = run_cli(["commit", "-m", "two", "--format", "json", "--repo", str(repo.root)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["changed_files"] == ["templates/notes.txt"]
+    shown = git(repo.root, "show", "--name-only", "--format=", "HEAD").split()
+    assert "templates/notes.txt" in shown and "staged.txt" not in shown
+    assert "A  staged.txt" in git(repo.root, "status", "--porcelain").splitlines()
 
 
 def test_commit_json_and_unrelated_files(tmp_path: Path) -> None:
