@@ -97,6 +97,17 @@ def _plan_pins(plan_file: str | None, release: str, hosts: Sequence[str]) -> dic
     return deploy_pins(plan_file, release, hosts)
 
 
+def _good_artifacts(records: Records, releases: Mapping[str, str]) -> dict[str, str | None]:
+    """Every host's last-good artifact and expectations (file name -> text), one batch per release."""
+    by_release: dict[str, list[str]] = {}
+    for host, release in releases.items():
+        by_release.setdefault(release, []).extend((f"{host}{CONFIG_SUFFIX}", f"{host}{EXPECT_SUFFIX}"))
+    files: dict[str, str | None] = {}
+    for release, names in by_release.items():
+        files.update(records.artifacts_many(release, names))
+    return files
+
+
 @dataclass(frozen=True, slots=True)
 class Prepared:
     hosts: dict[str, Host]
@@ -127,6 +138,7 @@ def prepare(
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
     goods = records.last_good_many(list(hosts)) if purpose != "rollback" else {}
+    good_files = _good_artifacts(records, {n: g.release for n, g in goods.items() if g is not None})
     for name, host in hosts.items():
         release = releases[name]
         files = artifacts[release]
@@ -142,8 +154,8 @@ def prepare(
         good = goods.get(name)
         last_good_artifact = last_good_expect = None
         if good is not None:
-            last_good_artifact = records.artifact(good.release, name)
-            last_good_expect = records.expectations(good.release, name)
+            last_good_artifact = good_files.get(f"{name}{CONFIG_SUFFIX}")
+            last_good_expect = good_files.get(f"{name}{EXPECT_SUFFIX}")
         elif purpose != "rollback":
             last_good_artifact = records.captured_config(name)
         jobs[name] = HostJob(

@@ -87,6 +87,9 @@ class Journal:
         self._lock = threading.Lock()
         self._closed = False
         self._in_flight: set[str] = set()
+        self._sync_lock = threading.Lock()
+        self._written = 0  # entries written (under _lock)
+        self._synced = 0  # entries known to be on disk (under _sync_lock)
 
     @classmethod
     def open(
@@ -134,7 +137,16 @@ class Journal:
                 raise NetImmutableError(f"journal of run {self.run_id} is closed", file=str(self.path))
             # one write() per entry on an O_APPEND descriptor: entries never interleave
             os.write(self._fd, line)
-            os.fsync(self._fd)
+            self._written += 1
+            mine = self._written
+        # Durable before returning. One fsync covers every entry written before it started, so hosts
+        # writing at the same moment share one (group commit) instead of queueing one fsync each.
+        with self._sync_lock:
+            if self._synced < mine:  # else an fsync that started after our write covered it
+                with self._lock:
+                    covered = self._written
+                os.fsync(self._fd)  # not closed: closing waits for _sync_lock and syncs first
+                self._synced = covered
 
     def before(self, host: str, step: Step, **details: Any) -> None:
         """Record (durably) that ``step`` is about to change ``host``. Call it before the step."""
@@ -181,16 +193,22 @@ class Journal:
         if self._closed:
             return
         self._write({"type": "close", "by": by or self.run_id})
-        with self._lock:
-            self._closed = True
-            os.close(self._fd)
+        self._close_fd()
 
     def abandon(self) -> None:
         """Close the file WITHOUT marking the run ended (it stays unfinished for ``recover``)."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                os.close(self._fd)
+        self._close_fd()
+
+    def _close_fd(self) -> None:
+        """Close the descriptor once every entry written to it is on disk (no fsync of it in flight)."""
+        with self._sync_lock, self._lock:
+            if self._closed:
+                return
+            if self._synced < self._written:
+                os.fsync(self._fd)
+                self._synced = self._written
+            self._closed = True
+            os.close(self._fd)
 
     def __enter__(self) -> Journal:
         return self

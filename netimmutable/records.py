@@ -41,7 +41,7 @@ from typing import Any
 import git
 from gitdb import IStream, LooseObjectDB
 
-from netimmutable.artifacts import git_env, git_identity
+from netimmutable.artifacts import git_env, git_identity, read_blobs
 from netimmutable.errors import RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -534,6 +534,24 @@ class Records:
 
     def expectations(self, release: str, host: str) -> str | None:
         return self._artifact(release, host, EXPECT_SUFFIX)
+
+    def artifacts_many(self, release: str, names: Iterable[str]) -> dict[str, str | None]:
+        """``snapshots/<name>`` at ``release`` for every file name in ``names`` (None where the release has
+        none), the blobs read through one ``git cat-file --batch``: the last-good artifacts of a fleet."""
+        wanted = list(dict.fromkeys(names))
+        if not _FULL_SHA.fullmatch(release):
+            return {name: self._artifact(release, name, "") for name in wanted}
+        index = self._snapshot_blobs(release)
+        shas = {name: index[name].hex() for name in wanted if name in index}
+        contents = read_blobs(self.git, list(shas.values()))
+        out: dict[str, str | None] = {}
+        for name in wanted:
+            sha = shas.get(name)
+            # not in the index (e.g. not a file of the snapshots folder): the one-by-one path decides
+            out[name] = (
+                contents[sha].decode("utf-8") if sha is not None else self._artifact(release, name, "")
+            )
+        return out
 
     def good_artifact(self, host: str) -> str | None:
         """The config of the host's last-good release, else the running config captured before its first

@@ -104,3 +104,46 @@ def test_entries_are_durable_before_the_step(repo: NetworkRepo) -> None:
         journal.before("r1", "reboot")  # type: ignore[arg-type]
     journal.close()
     assert journal_path(repo, "run-d").exists()
+
+
+def test_hosts_writing_at_once_share_fsyncs_and_every_entry_is_synced_before_it_returns(
+    repo: NetworkRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from netimmutable import journal as journal_module
+
+    real_fsync = os.fsync
+    synced_upto: list[int] = []  # file size at each fsync: what that fsync made durable
+    returned_at: dict[str, int] = {}  # host -> synced size when its before() returned
+
+    def slow_fsync(fd: int) -> None:
+        size = os.fstat(fd).st_size
+        time.sleep(0.02)  # a slow disk: writers pile up behind one fsync
+        real_fsync(fd)
+        synced_upto.append(size)
+
+    monkeypatch.setattr(journal_module.os, "fsync", slow_fsync)
+    journal = Journal.open(repo, "run-group", release="a" * 40)
+    barrier = threading.Barrier(20)
+
+    def host(i: int) -> None:
+        barrier.wait()
+        journal.before(f"r{i}", "load", release="a" * 40)
+        returned_at[f"r{i}"] = max(synced_upto)
+
+    threads = [threading.Thread(target=host, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    journal.close()
+    lines = journal_path(repo, "run-group").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    assert sorted(e["host"] for e in entries if e["type"] == "before") == sorted(f"r{i}" for i in range(20))
+    # each host's entry was inside the synced part of the file when before() returned
+    text = journal_path(repo, "run-group").read_bytes()
+    for name, upto in returned_at.items():
+        assert f'"host": "{name}"'.encode() in text[:upto], name
+    assert len(synced_upto) < 1 + 20 + 1  # open + 20 entries + close would be one fsync each

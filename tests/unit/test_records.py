@@ -159,6 +159,19 @@ def test_mark_good_many_moves_every_ref_and_the_log_in_one_transaction(tmp_path:
     assert git(net.root, "rev-list", "--count", GOOD_LOG_REF).strip() == "2"
 
 
+def test_artifacts_many_reads_what_artifact_reads(tmp_path: Path) -> None:
+    net = make_net(tmp_path)
+    records = _records(net.root)
+    names = ["r1.cfg", "r2.expect.yaml", "r9.cfg", "r1.cfg"]
+    many = records.artifacts_many(net.first, names)
+    assert list(many) == ["r1.cfg", "r2.expect.yaml", "r9.cfg"]
+    assert many["r1.cfg"] == records.artifact(net.first, "r1") == net.artifact("r1")
+    assert many["r2.expect.yaml"] == records.expectations(net.first, "r2") is not None
+    assert many["r9.cfg"] is None  # no such host in the release
+    short = records.artifacts_many(net.first[:12], ["r1.cfg"])  # a short name takes the one-by-one path
+    assert short == {"r1.cfg": net.artifact("r1")}
+
+
 def test_good_release_survives_force_push_and_gc(tmp_path: Path) -> None:
     net = make_net(tmp_path)
     second = release(net.root, "second", {"inventory/hosts.yaml": ("65001", "65011")})
