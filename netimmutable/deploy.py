@@ -529,7 +529,7 @@ def deploy(repo: NetworkRepo, options: DeployOptions, progress: Progress = _quie
 
 def _deploy(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progress: Progress) -> RunReport:
     loaded = load_inventory(repo)
-    gated = gate(repo, gitrepo, loaded, options)
+    gated = gate(repo, gitrepo, options)
     in_release = set(hosts_in(gated.artifacts))
     selected = [h for h in select_hosts(loaded, options.limit, options.filters) if h.name in in_release]
     if options.limit:

@@ -15,9 +15,8 @@ from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
 from netimmutable.drivers.capabilities import revert_in_for
 from netimmutable.errors import ApprovalError, InputError
-from netimmutable.inventory import LoadedInventory
 from netimmutable.records import Records
-from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, compare_snapshots, render_hosts
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, refresh_snapshots
 from netimmutable.repo import NetworkRepo
 
 __all__ = ["Gate", "Prepared", "check_rendered", "expectations_required", "gate", "prepare"]
@@ -48,7 +47,7 @@ def check_rendered(release: Release, artifacts: Mapping[str, str], *, allow_stal
     return f"release {problem}; allowed by --allow-stale"
 
 
-def gate(repo: NetworkRepo, gitrepo: git.Repo, loaded: LoadedInventory, options: DeployOptions) -> Gate:
+def gate(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions) -> Gate:
     """Only approved releases whose artifacts are what netimmutable rendered and committed."""
     rev = options.rev or f"refs/heads/{repo.settings.approval_branch}"
     release = check_approved(repo, gitrepo, rev, allow_dirty=options.allow_dirty)
@@ -61,7 +60,7 @@ def gate(repo: NetworkRepo, gitrepo: git.Repo, loaded: LoadedInventory, options:
         notes.append(note)
     head = gitrepo.head.commit.hexsha if gitrepo.head.is_valid() else None
     if head == release.sha and not options.allow_dirty:
-        status = compare_snapshots(repo, render_hosts(repo, loaded.hosts()), [h.name for h in loaded.hosts()])
+        status = refresh_snapshots(repo, write=False).status  # through the stat table when unchanged
         if not status.current:
             stale = [*status.stale, *status.missing, *status.orphaned]
             if not options.allow_stale:
