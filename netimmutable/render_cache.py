@@ -234,7 +234,9 @@ def inputs_key(repo: NetworkRepo) -> InputsKey | None:
     if inventory.key is None or env_key is None:
         return None
     try:
+        settings_stat = _stat_of(repo.root / SETTINGS_FILE)
         settings = (repo.root / SETTINGS_FILE).read_bytes()
+        templates = _templates_probe(repo.templates_dir)
     except OSError:
         return None
     digest = digest_of(
@@ -245,7 +247,25 @@ def inputs_key(repo: NetworkRepo) -> InputsKey | None:
         metadata.version("nornir"),
         str(repo.snapshots_dir),
     )
-    return InputsKey(digest=digest, probe=(inventory.probe, settings))
+    # the probe catches an input changed and changed back while a render read it: its bytes would be the
+    # same before and after, its stat not (an edit moves mtime and ctime; ctime cannot be set back)
+    return InputsKey(digest=digest, probe=(inventory.probe, settings, settings_stat, templates))
+
+
+def _stat_of(path: Path) -> tuple[int, int, int, int]:
+    stat = path.stat()
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+
+
+def _templates_probe(templates_dir: Path) -> tuple[tuple[str, int, int, int, int], ...]:
+    """(path, size, mtime, ctime, inode) of every file under ``templates_dir``, in a stable order."""
+    found: list[tuple[str, int, int, int, int]] = []
+    for folder, dirs, files in os.walk(templates_dir):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder, name)
+            found.append((path.relative_to(templates_dir).as_posix(), *_stat_of(path)))
+    return tuple(found)
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ Examples:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from netimmutable.errors import SettingsError
@@ -138,6 +138,8 @@ def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any
                 raise SettingsError(
                     f"{where} must be a path inside the repository, got {value!r}", file=label, line=key_line
                 )
+            if key in _PATH_KEYS:  # one spelling, as git prints paths: "./snapshots/" is "snapshots"
+                values[key] = PurePosixPath(*parts).as_posix()
     return replace(cls(), **values)
 
 

@@ -234,3 +234,26 @@ def test_commit_fails_cleanly_when_git_refuses(repo: NetworkRepo) -> None:
     with pytest.raises(RepoError, match=r"git commit failed: .*index\.lock"):
         commit_release(repo, open_git(repo), rendered, "x")
     assert head(repo.root) == before
+
+
+def test_a_file_staged_by_another_program_during_the_commit_stays_out_of_the_release(
+    repo: NetworkRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import git
+
+    loaded = load_inventory(repo)
+    rendered = render_hosts(repo, loaded.hosts())
+    write_snapshots(repo, rendered, compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()]))
+    (repo.root / "private.txt").write_text("not part of any release\n")
+
+    def status_then_someone_stages(self: git.Git, *args: str, **kwargs: object) -> str:
+        out = self._call_process("status", *args, **kwargs)
+        run_git(repo.root, "add", "private.txt")  # an editor staging on save, between status and commit
+        return str(out)
+
+    monkeypatch.setattr(git.Git, "status", status_then_someone_stages, raising=False)
+    result = commit_release(repo, open_git(repo), rendered, "release")
+    assert result.release is not None
+    files = _files_at(repo.root, result.release.sha)
+    assert "private.txt" not in files and any(f.startswith("snapshots/") for f in files)
+    assert run_git(repo.root, "status", "--porcelain", "private.txt").startswith("A ")  # still staged

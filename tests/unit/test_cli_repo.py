@@ -366,3 +366,26 @@ def test_installed_script_runs_the_story(tmp_path: Path) -> None:
     bad = run("diff", "no-such-rev", cwd=net)
     assert (bad.returncode, bad.stdout) == (1, "")
     assert "error: unknown revision 'no-such-rev'" in bad.stderr
+
+
+def test_folders_spelled_with_dot_or_trailing_slash_are_committed_as_a_release(tmp_path: Path) -> None:
+    target = tmp_path / "net"
+    assert run_cli(["init", str(target), "--example"]).exit_code == 0
+    settings = target / "netimmutable.yaml"
+    text = settings.read_text()
+    text = text.replace("snapshots_dir: snapshots ", "snapshots_dir: ./snapshots ")
+    text = text.replace("inventory_dir: inventory ", "inventory_dir: inventory/ ")
+    assert "./snapshots" in text and "inventory/ " in text
+    settings.write_text(text)
+    git(target, "commit", "-q", "-am", "folders spelled differently")
+    assert open_repo(target).settings.snapshots_dir == "snapshots"
+    assert open_repo(target).settings.inventory_dir == "inventory"
+    first = _release(target, "first release")
+    files = git(target, "show", "--name-only", "--format=", first).split()
+    assert "snapshots/r1.cfg" in files and "snapshots/r4.expect.yaml" in files
+    hosts = target / "inventory" / "hosts.yaml"
+    hosts.write_text(hosts.read_text().replace("description: to r2", "description: uplink to r2", 1))
+    second = _release(target, "r1 uplink")
+    files = git(target, "show", "--name-only", "--format=", second).split()
+    assert sorted(files) == ["inventory/hosts.yaml", "snapshots/r1.cfg", "snapshots/r1.expect.yaml"]
+    assert git(target, "status", "--porcelain") == ""

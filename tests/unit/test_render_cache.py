@@ -280,3 +280,30 @@ def test_rerendered_host_whose_files_did_not_change_is_recorded(tmp_path: Path) 
     table = _table(root)
     assert table.inputs is not None  # complete: r1.cfg was read (equal) and recorded
     assert sorted(table.files) == ["r1.cfg", "r2.cfg"]
+
+
+def test_a_template_changed_and_changed_back_during_a_render_is_not_recorded_as_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _repo(tmp_path)
+    template = root / "templates" / "frr" / "main.j2"
+    real_env, real_write = render_module.make_environment, render_module._write_changed
+
+    def switch_away(templates_dir: Path) -> object:  # `git switch feature` after the inputs were keyed
+        template.write_text(MAIN + "\n! feature-branch line\n")
+        return real_env(templates_dir)
+
+    def switch_back(*args: object) -> object:  # `git switch -` before they are keyed again
+        written = real_write(*args)
+        template.write_text(MAIN)
+        return written
+
+    monkeypatch.setattr(render_module, "make_environment", switch_away)
+    monkeypatch.setattr(render_module, "_write_changed", switch_back)
+    refresh_snapshots(open_repo(root))
+    monkeypatch.undo()
+    assert "feature-branch line" in (root / "snapshots" / "r1.cfg").read_text()  # what that render wrote
+    assert template.read_text() == MAIN  # the inputs are byte for byte what they were
+    result = run_cli(["render", "--check", "--repo", str(root)])
+    assert result.exit_code == 3, result.output  # stale: not taken from a table that says current
+    assert "r1.cfg" in result.output
