@@ -257,3 +257,15 @@ def test_a_file_staged_by_another_program_during_the_commit_stays_out_of_the_rel
     files = _files_at(repo.root, result.release.sha)
     assert "private.txt" not in files and any(f.startswith("snapshots/") for f in files)
     assert run_git(repo.root, "status", "--porcelain", "private.txt").startswith("A ")  # still staged
+
+
+def test_a_release_commit_moves_the_branch_by_one_commit_with_a_reflog_entry(repo: NetworkRepo) -> None:
+    before = head(repo.root)
+    (repo.root / "notes.txt").write_text("left alone, not staged\n")
+    result = _render_and_commit(repo, "first release")
+    assert result.release is not None
+    assert run_git(repo.root, "rev-parse", "refs/heads/main").strip() == result.release.sha
+    assert run_git(repo.root, "rev-parse", f"{result.release.sha}^").strip() == before
+    assert run_git(repo.root, "reflog", "-1", "--format=%gs", "main").strip() == "commit: first release"
+    assert all(f.startswith(("snapshots/", "inventory/", "templates/")) for f in _files_at(repo.root, "HEAD"))
+    assert run_git(repo.root, "status", "--porcelain").strip() == "?? notes.txt"  # index matches the commit
