@@ -21,7 +21,7 @@ from pathlib import Path
 import git
 
 from netimmutable import __version__
-from netimmutable.errors import ApprovalError, RepoError
+from netimmutable.errors import ApprovalError, InputError, RepoError
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, RenderedHost
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import SETTINGS_FILE
@@ -243,6 +243,7 @@ def commit_release(
     paths, what else is dirty) and ``commit -- <release paths>``.
     """
     paths = [p for p in _release_paths(repo) if (repo.root / p).exists()]
+    _refuse_ignored_inputs(repo, gitrepo)
     digest = artifacts_digest_of_hashes(_file_digests(rendered))
     try:
         # Staging first: afterwards the release paths' changes are all staged, and one `git status` tells
@@ -290,6 +291,30 @@ def commit_release(
     except git.GitCommandError as exc:
         raise RepoError(f"git commit failed: {exc.stderr.strip() or exc}") from None
     return CommitResult(release=_head_release(gitrepo), changed_files=changed, unrelated_dirty=unrelated)
+
+
+def _refuse_ignored_inputs(repo: NetworkRepo, gitrepo: git.Repo) -> None:
+    """Refuse a release whose inputs include files git ignores: the render reads them, the release commit
+    would not hold them, and the release would not render the same anywhere else (hidden files, such as
+    an editor's, are left alone)."""
+    folders = [
+        p for p in (repo.settings.templates_dir, repo.settings.inventory_dir) if (repo.root / p).is_dir()
+    ]
+    if not folders:
+        return
+    try:
+        out = gitrepo.git.ls_files("--others", "--ignored", "--exclude-standard", "-z", "--", *folders)
+    except git.GitCommandError as exc:
+        raise RepoError(f"git ls-files failed: {exc.stderr.strip() or exc}") from None
+    ignored = sorted(p for p in out.split("\0") if p and not Path(p).name.startswith("."))
+    if ignored:
+        more = f" (and {len(ignored) - 1} more)" if len(ignored) > 1 else ""
+        raise InputError(
+            f"git ignores this input file{more}: the render reads it but a release commit would not hold "
+            "it, so the release would not render the same from a clone",
+            file=ignored[0],
+            hint="stop ignoring it (.gitignore, .git/info/exclude) or move it out of the repository's inputs",
+        )
 
 
 def _commit_index_tree(gitrepo: git.Repo, paths: Sequence[str], message: str) -> bool:

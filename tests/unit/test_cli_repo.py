@@ -389,3 +389,23 @@ def test_folders_spelled_with_dot_or_trailing_slash_are_committed_as_a_release(t
     files = git(target, "show", "--name-only", "--format=", second).split()
     assert sorted(files) == ["inventory/hosts.yaml", "snapshots/r1.cfg", "snapshots/r1.expect.yaml"]
     assert git(target, "status", "--porcelain") == ""
+
+
+def test_a_template_git_ignores_is_refused_before_the_release(tmp_path: Path) -> None:
+    target = tmp_path / "net"
+    assert run_cli(["init", str(target), "--example"]).exit_code == 0
+    before = head(target)
+    main = target / "templates" / "frr" / "main.j2"
+    (target / "templates" / "frr" / "banner.j2").write_text("! managed by netimmutable\n")
+    main.write_text('{% include "frr/banner.j2" %}\n' + main.read_text())
+    (target / ".git" / "info" / "exclude").write_text("banner.j2\n.*.swp\n")
+    (target / "templates" / "frr" / ".main.j2.swp").write_text(
+        "an editor's swap file\n"
+    )  # hidden: left alone
+    result = run_cli(["commit", "-m", "with an ignored include", "--repo", str(target)])
+    assert result.exit_code == 1, result.output
+    assert "templates/frr/banner.j2: git ignores this input file" in result.stderr
+    assert head(target) == before  # nothing committed
+    (target / ".git" / "info" / "exclude").write_text(".*.swp\n")
+    assert run_cli(["commit", "-m", "with the include", "--repo", str(target)]).exit_code == 0
+    assert "templates/frr/banner.j2" in git(target, "show", "--name-only", "--format=", "HEAD").split()
