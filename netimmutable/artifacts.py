@@ -179,16 +179,20 @@ def dirty_paths(repo: NetworkRepo, gitrepo: git.Repo) -> tuple[str, ...]:
 
 
 def _release_from_commit(commit: git.Commit) -> Release:
-    message = str(commit.message)
+    author = f"{commit.author.name} <{commit.author.email}>"
+    return _release(commit.hexsha, author, commit.committed_date, str(commit.message))
+
+
+def _release(sha: str, author: str, committed: int, message: str) -> Release:
     digest = None
     for line in message.splitlines():
         if line.startswith(f"{DIGEST_TRAILER}: "):
             digest = line.split(": ", 1)[1].strip()
     return Release(
-        sha=commit.hexsha,
+        sha=sha,
         summary=message.splitlines()[0] if message else "",
-        author=f"{commit.author.name} <{commit.author.email}>",
-        committed_utc=_utc(commit.committed_date),
+        author=author,
+        committed_utc=_utc(committed),
         digest=digest,
     )
 
@@ -217,17 +221,7 @@ def _head_release(gitrepo: git.Repo) -> Release:
         "-1", "--format=%H%x00%an%x00%ae%x00%ct%x00%B", "HEAD", strip_newline_in_stdout=False
     )
     sha, name, email, committed, message = out.split("\0", 4)
-    digest = None
-    for line in message.splitlines():
-        if line.startswith(f"{DIGEST_TRAILER}: "):
-            digest = line.split(": ", 1)[1].strip()
-    return Release(
-        sha=sha,
-        summary=message.splitlines()[0] if message else "",
-        author=f"{name} <{email}>",
-        committed_utc=_utc(int(committed)),
-        digest=digest,
-    )
+    return _release(sha, f"{name} <{email}>", int(committed), message)
 
 
 def commit_release(
@@ -239,8 +233,9 @@ def commit_release(
     """Commit inputs and snapshots as one release. Returns ``release=None`` when nothing changed.
 
     ``rendered``: every rendered host, or file name -> sha256 (hex) of every artifact (``RenderSummary``).
-    Three git processes: ``add --all -- <release paths>``, one ``status`` (what changed in the release
-    paths, what else is dirty) and ``commit -- <release paths>``.
+    Refuses inputs git ignores (``ls-files``); then ``add --all -- <release paths>``, one ``status`` (what
+    changed in the release paths, what else is dirty) and the commit: the index's tree when only release
+    paths differ from HEAD (``_commit_index_tree``), else ``commit -- <release paths>``.
     """
     paths = [p for p in _release_paths(repo) if (repo.root / p).exists()]
     _refuse_ignored_inputs(repo, gitrepo)

@@ -63,15 +63,8 @@ def source_digest(*modules: str) -> str:
 
 def read_entry(local_dir: Path, name: str) -> dict[str, Any] | None:
     """The cache entry ``name`` as a JSON object, or None (absent, unreadable, corrupt, other format)."""
-    if not cache_enabled():
-        return None
-    try:
-        data = json.loads((local_dir / CACHE_DIR / name).read_bytes())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("format") != _FORMAT:
-        return None
-    return data
+    stamped = read_stamped_entry(local_dir, name)
+    return None if stamped is None else stamped[0]
 
 
 def read_stamped_entry(local_dir: Path, name: str) -> tuple[dict[str, Any], int] | None:

@@ -85,9 +85,14 @@ class CachedRender:
     """(file name, sha256, stat before it was read) of each snapshot file the hit was read from."""
 
 
-def _templates_digest(templates_dir: Path) -> str | None:
-    """Digest of every file (path and bytes) under ``templates_dir``; None when it cannot be taken safely."""
+_TemplatesProbe = tuple[tuple[str, StatKey], ...]
+
+
+def _templates_state(templates_dir: Path) -> tuple[str, _TemplatesProbe] | None:
+    """Digest of every file (path and bytes) under ``templates_dir``, and each file's stat taken before it
+    was read (the probe: an edit moves it even when it is undone); None when it cannot be taken safely."""
     parts: list[bytes | str] = []
+    probe: list[tuple[str, StatKey]] = []
     try:
         for folder, dirs, files in os.walk(templates_dir):
             if any(Path(folder, d).is_symlink() for d in dirs):
@@ -95,24 +100,24 @@ def _templates_digest(templates_dir: Path) -> str | None:
             dirs.sort()
             for name in sorted(files):
                 path = Path(folder, name)
-                parts += [path.relative_to(templates_dir).as_posix(), path.read_bytes()]
+                relative = path.relative_to(templates_dir).as_posix()
+                raw, stat = read_verified(path)
+                parts += [relative, raw]
+                probe.append((relative, stat))
     except OSError:
         return None
-    return digest_of(*parts)
+    return digest_of(*parts), tuple(probe)
 
 
-def _env_key(repo: NetworkRepo) -> str | None:
-    """Digest of the templates tree, netimmutable's rendering source and versions; None: do not cache."""
-    templates = _templates_digest(repo.templates_dir)
-    if templates is None:
-        return None
+def _env_key(repo: NetworkRepo, templates_digest: str) -> str:
+    """Digest of the templates tree, netimmutable's rendering source and versions."""
     return digest_of(
         __version__,
         sys.version,
         metadata.version("jinja2"),
         source_digest("render.py", "render_cache.py", "filters.py", "secretref.py"),
         str(repo.templates_dir),
-        templates,
+        templates_digest,
     )
 
 
@@ -141,7 +146,9 @@ class RenderCache:
     def open(cls, repo: NetworkRepo) -> RenderCache:
         loaded = read_entry(repo.local_dir, _ENTRY)
         hosts = loaded.get("hosts") if loaded else None
-        return cls(repo=repo, env_key=_env_key(repo), entries=hosts if isinstance(hosts, dict) else {})
+        templates = _templates_state(repo.templates_dir)
+        env_key = None if templates is None else _env_key(repo, templates[0])
+        return cls(repo=repo, env_key=env_key, entries=hosts if isinstance(hosts, dict) else {})
 
     def _element_key(self, element: Any) -> str:
         return repr(
@@ -230,42 +237,24 @@ def inputs_key(repo: NetworkRepo) -> InputsKey | None:
     """The inputs of a complete render of ``repo``; None when they cannot be keyed (the cache is off, a
     templates folder links elsewhere, a file is unreadable)."""
     inventory = InventoryCache.open(repo)
-    env_key = _env_key(repo)
-    if inventory.key is None or env_key is None:
+    templates = _templates_state(repo.templates_dir)
+    if inventory.key is None or templates is None:
         return None
     try:
-        settings_stat = _stat_of(repo.root / SETTINGS_FILE)
-        settings = (repo.root / SETTINGS_FILE).read_bytes()
-        templates = _templates_probe(repo.templates_dir)
+        settings, settings_stat = read_verified(repo.root / SETTINGS_FILE)
     except OSError:
         return None
     digest = digest_of(
         "complete render",
         settings,
         inventory.key,
-        env_key,
+        _env_key(repo, templates[0]),
         metadata.version("nornir"),
         str(repo.snapshots_dir),
     )
     # the probe catches an input changed and changed back while a render read it: its bytes would be the
     # same before and after, its stat not (an edit moves mtime and ctime; ctime cannot be set back)
-    return InputsKey(digest=digest, probe=(inventory.probe, settings, settings_stat, templates))
-
-
-def _stat_of(path: Path) -> tuple[int, int, int, int]:
-    stat = path.stat()
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-
-
-def _templates_probe(templates_dir: Path) -> tuple[tuple[str, int, int, int, int], ...]:
-    """(path, size, mtime, ctime, inode) of every file under ``templates_dir``, in a stable order."""
-    found: list[tuple[str, int, int, int, int]] = []
-    for folder, dirs, files in os.walk(templates_dir):
-        dirs.sort()
-        for name in sorted(files):
-            path = Path(folder, name)
-            found.append((path.relative_to(templates_dir).as_posix(), *_stat_of(path)))
-    return tuple(found)
+    return InputsKey(digest=digest, probe=(inventory.probe, settings, settings_stat, templates[1]))
 
 
 @dataclass(slots=True)
