@@ -35,14 +35,12 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from netimmutable.errors import SettingsError
+from netimmutable.memo import BoundedMemo
 from netimmutable.secretref import SECRET_RE
 from netimmutable.settings import SETTINGS_FILE
 
@@ -287,41 +285,9 @@ def _sorted_runs(blocks: list[list[str]], key: BlockKey) -> list[list[str]]:
     return out
 
 
-class _Memo:
-    """The most recent results of ``normalize``, bounded by the characters they hold (thread-safe).
-
-    A deploy normalizes the same texts several times per host (the running config for the drift check,
-    then for its digest; the artifact for convergence, then for its digest): each is computed once.
-    """
-
-    def __init__(self, max_chars: int) -> None:
-        self.max_chars = max_chars
-        self._items: OrderedDict[tuple[Any, ...], tuple[str, int]] = OrderedDict()
-        self._chars = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> str | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return None
-            self._items.move_to_end(key)
-            return found[0]
-
-    def put(self, key: tuple[Any, ...], value: str, size: int) -> None:
-        if size > self.max_chars // 4:  # one huge config must not flush everything else
-            return
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = (value, size)
-            self._chars += size
-            while self._chars > self.max_chars:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._chars -= dropped
-
-
-_MEMO = _Memo(max_chars=8_000_000)
+# A deploy normalizes the same texts several times per host (the running config for the drift check, then for
+# its digest; the artifact for convergence, then for its digest): each is computed once.
+_MEMO = BoundedMemo(max_size=8_000_000)  # characters of input and result
 
 
 def normalize(
@@ -353,7 +319,7 @@ def normalize(
     found = _MEMO.get(key)
     if found is None:
         found = _normalize(config, rules_for(platform), _compile_extra(extra), secrets)
-        _MEMO.put(key, found, len(config) + len(found))
+        _MEMO.put(key, found, size=len(config) + len(found))
     return found
 
 

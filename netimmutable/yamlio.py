@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import copy
 import re
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from netimmutable.errors import InputError
+from netimmutable.memo import BoundedMemo
 
 __all__ = [
     "MAX_EXPANDED_NODES",
@@ -239,10 +238,7 @@ def load_yaml(path: Path, label: str | None = None, *, allow_multiline: bool = F
     return load_yaml_text(text, name, allow_multiline=allow_multiline)
 
 
-_PLAIN_MEMO: OrderedDict[str, Any] = OrderedDict()
-_PLAIN_MEMO_LOCK = threading.Lock()
-_PLAIN_MEMO_ITEMS = 1024
-_PLAIN_MEMO_MAX_TEXT = 256 * 1024
+_PLAIN_MEMO = BoundedMemo(max_size=1024 * 256 * 1024, max_items=1024, max_entry=256 * 1024)  # chars
 
 
 def load_plain_yaml_text(text: str, label: str) -> Any:
@@ -250,15 +246,9 @@ def load_plain_yaml_text(text: str, label: str) -> Any:
     again (a host's expectations: by the pre-flight check, then by every check round). Each call returns
     its own deep copy (callers such as NAPALM's compliance report change what they are given); a document
     that fails to parse is never remembered, so every call raises its own located error."""
-    with _PLAIN_MEMO_LOCK:
-        found = _PLAIN_MEMO.get(text)
-        if found is not None:
-            _PLAIN_MEMO.move_to_end(text)
+    found = _PLAIN_MEMO.get(text)
     if found is None:
         found = to_plain(load_yaml_text(text, label))
-        if found is not None and len(text) <= _PLAIN_MEMO_MAX_TEXT:
-            with _PLAIN_MEMO_LOCK:
-                _PLAIN_MEMO[text] = found
-                while len(_PLAIN_MEMO) > _PLAIN_MEMO_ITEMS:
-                    _PLAIN_MEMO.popitem(last=False)
+        if found is not None:
+            _PLAIN_MEMO.put(text, found, size=len(text))
     return copy.deepcopy(found)
