@@ -671,9 +671,7 @@ class Records:
         return changed
 
     def _table_at(self, ref: str) -> dict[str, dict[str, str]]:
-        tip = self.ref(ref)
-        data = self._json_at(tip, "good.json") if tip else None
-        return {str(k): dict(v) for k, v in ((data or {}).get("hosts") or {}).items()}
+        return self._good_table_at(self.ref(ref))
 
     def _merge_chain(
         self, ref: str, theirs_ref: str, tables: tuple[dict[str, Any], dict[str, Any]] | None
