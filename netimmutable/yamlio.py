@@ -18,6 +18,7 @@ from netimmutable.errors import InputError
 from netimmutable.memo import BoundedMemo
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_EXPANDED_NODES",
     "MAX_YAML_BYTES",
     "LocatedDict",
@@ -29,6 +30,9 @@ __all__ = [
 
 MAX_YAML_BYTES = 32 * 1024 * 1024
 MAX_EXPANDED_NODES = 2_000_000
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and sequences accepted (inventory data is a few levels deep). Checked by
+netimmutable itself, so the error is the same whatever PyYAML or libyaml would do with deeper input."""
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -108,6 +112,51 @@ def _check_expansion(node: yaml.Node, label: str, text_length: int) -> None:
         return total
 
     size(node)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    """The mappings and sequences directly inside ``node`` (scalars add no nesting level)."""
+    if isinstance(node, yaml.MappingNode):
+        parts = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        parts = list(node.value)
+    else:
+        return []
+    return [part for part in parts if isinstance(part, (yaml.MappingNode, yaml.SequenceNode))]
+
+
+def _check_depth(node: yaml.Node, label: str) -> None:
+    """Refuse documents nested deeper than MAX_DEPTH, naming the line where the limit is passed.
+
+    Iterative, and each node is measured once: an alias is the node it names, so a node met again counts
+    its known height from where the alias stands (the line named is the alias's). A recursive alias is
+    infinitely deep and refused like any other too-deep document.
+    """
+    heights: dict[int, int] = {}
+    on_path: set[int] = set()
+    # (node, its depth, line of the node that holds it, whether its children are measured)
+    stack: list[tuple[yaml.Node, int, int, bool]] = [(node, 1, node.start_mark.line + 1, False)]
+    while stack:
+        item, depth, holder_line, done = stack.pop()
+        key = id(item)
+        if done:
+            on_path.discard(key)
+            heights[key] = 1 + max((heights[id(c)] for c in _children(item)), default=0)
+            continue
+        line = item.start_mark.line + 1
+        if key in heights or key in on_path:
+            if key in on_path or depth - 1 + heights[key] > MAX_DEPTH:
+                why = " (a recursive alias)" if key in on_path else ""
+                raise InputError(
+                    f"YAML nested more than {MAX_DEPTH} levels deep{why}", file=label, line=holder_line
+                )
+            continue
+        if depth > MAX_DEPTH:
+            raise InputError(f"YAML nested more than {MAX_DEPTH} levels deep", file=label, line=line)
+        on_path.add(key)
+        stack.append((item, depth, holder_line, True))
+        # document order: an anchor comes before its aliases, so it is measured where it is written
+        stack.extend((child, depth + 1, line, False) for child in reversed(_children(item)))
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedDict:
@@ -200,6 +249,7 @@ def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> A
         if node is None:
             return None
         _check_expansion(node, label, len(text))
+        _check_depth(node, label)
         return loader.construct_document(node)
     except InputError:
         raise

@@ -19,3 +19,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was started with --update-golden."""
     return bool(request.config.getoption("--update-golden"))
+
+
+_UNGROUPED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook has tagged the grouped tests
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Notice when pytest-xdist's groups did not take (a pytest/xdist pairing that ignores them): the
+    real-router tests would then bring up two labs at once and fail far from the cause."""
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        for item in items:
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid:
+                item.stash[_UNGROUPED] = True
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.stash.get(_UNGROUPED, False):
+        pytest.fail(
+            "pytest-xdist ignored this test's xdist_group, so tests that share one FRR lab could run in two "
+            "workers at once: install the pytest and pytest-xdist versions pyproject.toml's dev extra allows"
+        )

@@ -36,6 +36,7 @@ from netimmutable.lab.netns import (
     run,
     spawn_holder,
     stop_tracked,
+    wait_pid_file,
 )
 from netimmutable.lab.state import (
     LabState,
@@ -65,6 +66,11 @@ REQUIRED_FILES = (
 ROUTER_HOME = "/root"  # the SSH user is root (see docs/lab.md)
 REQUIRED_TOOLS = ("ip", "unshare", "nsenter", "ssh-keygen")
 BGP_WAIT_SECONDS = 90.0
+START_WAIT_SECONDS = 20.0
+"""How long a router's daemons (FRR's and sshd) may take to write their pid files; generous for a loaded
+machine, where `frrinit.sh start` can return before every daemon has written its own."""
+FRR_DAEMONS = ("watchfrr", "zebra", "staticd", "bgpd")
+"""The daemons a lab router runs (zebra and staticd always; bgpd enabled by the lab), each with a pid file."""
 
 
 def check_prerequisites() -> None:
@@ -217,7 +223,7 @@ def _start_router(state: LabState, repo_root: Path, name: str, mgmt: str, author
         nsenter(holder, cmd)
     out = nsenter(holder, [FRRINIT, "start"], check=False, timeout=60)
     (rdir / "frrinit.log").write_text(out, encoding="utf-8")
-    for pid, what in _frr_pids(holder):
+    for pid, what in _frr_pids(holder, name, rdir / "frrinit.log"):
         state.track(Tracked(pid, inode, f"{name} {what}"))
     sshd_config = rdir / "sshd_config"
     sshd_config.write_text(
@@ -225,23 +231,21 @@ def _start_router(state: LabState, repo_root: Path, name: str, mgmt: str, author
     )
     nsenter(holder, ["/usr/sbin/sshd", "-f", str(sshd_config), "-E", str(rdir / "sshd.log")])
     pid_file = Path(f"/proc/{holder}/root/run/sshd.pid")
-    deadline = time.monotonic() + 5
-    while not pid_file.is_file() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if not pid_file.is_file():
-        raise LabError(f"sshd did not start on {name}; see {rdir / 'sshd.log'}", host=name)
-    state.track(Tracked(int(pid_file.read_text().strip()), inode, f"{name} sshd"))
+    sshd = wait_pid_file(
+        pid_file, what=f"sshd on {name}", timeout=START_WAIT_SECONDS, log=rdir / "sshd.log", host=name
+    )
+    state.track(Tracked(sshd, inode, f"{name} sshd"))
 
 
-def _frr_pids(holder: int) -> list[tuple[int, str]]:
+def _frr_pids(holder: int, name: str, log: Path) -> list[tuple[int, str]]:
+    """The pids of the router's FRR daemons, each waited for until its pid file is complete."""
     run_frr = Path(f"/proc/{holder}/root/run/frr")
     found = []
-    for pid_file in sorted(run_frr.glob("*.pid")):
-        text = pid_file.read_text(encoding="utf-8").strip()
-        if text.isdigit():
-            found.append((int(text), pid_file.stem))
-    if not any(what == "bgpd" for _, what in found):
-        raise LabError("FRR did not start (no bgpd); see frrinit.log in the lab folder")
+    for daemon in FRR_DAEMONS:
+        pid_file = run_frr / f"{daemon}.pid"
+        what = f"FRR's {daemon} on {name}"
+        pid = wait_pid_file(pid_file, what=what, timeout=START_WAIT_SECONDS, log=log, host=name)
+        found.append((pid, daemon))
     return found
 
 

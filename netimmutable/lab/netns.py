@@ -31,6 +31,7 @@ __all__ = [
     "run",
     "spawn_holder",
     "stop_tracked",
+    "wait_pid_file",
 ]
 
 NETNS_DIR = Path("/run/netns")
@@ -95,6 +96,31 @@ def netns_pids(name: str) -> tuple[int, ...]:
     return tuple(int(tok) for tok in out.split() if tok.isdigit())
 
 
+def wait_pid_file(
+    path: Path, *, what: str, timeout: float, log: Path | None = None, host: str | None = None
+) -> int:
+    """The pid a daemon wrote to ``path``, once the file holds a number and that process runs.
+
+    Daemons create their pid file before they write it (and may write it after they fork), so a file that
+    exists can still be empty for a moment: poll until it is complete, for at most ``timeout`` seconds,
+    then raise a ``LabError`` that says what did not start and where its log is.
+    """
+    deadline = time.monotonic() + timeout
+    text = ""
+    while True:
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            text = ""
+        if text.isdigit() and Path(f"/proc/{text}").exists():
+            return int(text)
+        if time.monotonic() > deadline:
+            seen = f"it holds {text!r}" if text else "it is missing or empty"
+            where = f"; see {log}" if log is not None else ""
+            raise LabError(f"{what} did not start within {timeout:.0f} s ({path}: {seen}){where}", host=host)
+        time.sleep(0.02)
+
+
 def _pid_netns_inode(pid: int) -> int | None:
     try:
         return Path(f"/proc/{pid}/ns/net").stat().st_ino
@@ -105,6 +131,21 @@ def _pid_netns_inode(pid: int) -> int | None:
 def alive(proc: Tracked) -> bool:
     """True while ``proc`` still runs in the namespace it was started in (pid reuse safe)."""
     return _pid_netns_inode(proc.pid) == proc.netns_inode
+
+
+def _zombie(pid: int) -> bool:
+    """True while ``pid`` is a process that has exited but was not reaped by its parent yet."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
+
+
+def _gone(proc: Tracked) -> bool:
+    """True once ``proc`` neither runs nor waits to be reaped. A daemon that forked away is reaped by init
+    (or the nearest subreaper), which may take a moment after it exits."""
+    return not alive(proc) and not _zombie(proc.pid)
 
 
 def spawn_holder(netns: str, log: Path) -> int:
@@ -164,8 +205,10 @@ def nsenter(
     )
 
 
-def stop_tracked(procs: Iterable[Tracked], *, grace: float = 3.0) -> None:
-    """SIGTERM each still-alive tracked process, then SIGKILL what is left after ``grace`` seconds."""
+def stop_tracked(procs: Iterable[Tracked], *, grace: float = 3.0, reap_timeout: float = 30.0) -> None:
+    """SIGTERM each still-alive tracked process, SIGKILL what is left after ``grace`` seconds, then wait
+    (at most ``reap_timeout`` seconds) until every one of them is reaped: on return none is left, not even as
+    a zombie, or a ``LabError`` names the ones that are."""
     procs = list(procs)
     pending = [p for p in procs if alive(p)]
     for proc in pending:
@@ -180,12 +223,23 @@ def stop_tracked(procs: Iterable[Tracked], *, grace: float = 3.0) -> None:
     while pending and time.monotonic() < deadline:
         pending = [p for p in pending if alive(p)]
         time.sleep(0.05)
-    for proc in procs:
-        child = _CHILDREN.pop(proc.pid, None)
-        if child is not None and not alive(proc):
-            child.wait(timeout=grace)
     if pending:
         raise LabError("processes did not stop: " + ", ".join(f"{p.what} (pid {p.pid})" for p in pending))
+    for proc in procs:
+        child = _CHILDREN.pop(proc.pid, None)
+        if child is not None:
+            child.wait(timeout=grace)  # ours: reap it now
+    unreaped = [p for p in procs if not _gone(p)]
+    deadline = time.monotonic() + reap_timeout
+    while unreaped and time.monotonic() < deadline:
+        time.sleep(0.05)
+        unreaped = [p for p in unreaped if not _gone(p)]
+    if unreaped:
+        raise LabError(
+            f"processes stopped but were not reaped by their parent within {reap_timeout:.0f} s: "
+            + ", ".join(f"{p.what} (pid {p.pid})" for p in unreaped),
+            hint="their parent (usually init) is not collecting exited children: `ps -o ppid= -p PID`",
+        )
 
 
 def _signal(proc: Tracked, sig: signal.Signals) -> None:

@@ -25,6 +25,7 @@ from napalm.base import NetworkDriver
 from netimmutable.errors import LabError
 from netimmutable.lab import LabStatus, lab_down, lab_up
 from netimmutable.lab.frr_lab import bgp_established, check_prerequisites
+from netimmutable.lab.netns import alive
 from netimmutable.lab.state import load_state
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +47,14 @@ def _require_lab() -> None:
     if os.environ.get("CI"):
         pytest.fail(f"integration tests cannot run in CI: {reason}")
     pytest.skip(reason)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
 
 
 def _copy_example(target: Path) -> Path:
@@ -166,6 +175,7 @@ def frr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrrLab]:
     _require_lab()
     repo = _copy_example(tmp_path_factory.mktemp("frr-lab") / "network")
     status = lab_up(repo)
+    state = None
     try:
         state = load_state(repo)
         assert state is not None
@@ -182,7 +192,11 @@ def frr_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrrLab]:
         }
         yield FrrLab(repo, status, routers)
     finally:
+        started = list((load_state(repo) or state).processes) if state is not None else []
         lab_down(repo)
+    # lab_down returns only when every process it started is gone: not running, not even a zombie
+    left = [p for p in started if alive(p) or _is_zombie(p.pid)]
+    assert not left, f"lab_down returned while processes it started were still there: {left}"
     netns = Path("/run/netns")
     leftover = [p.name for p in netns.iterdir() if p.name.startswith("ni-")] if netns.is_dir() else []
     assert not leftover, f"lab_down left namespaces behind: {leftover}"

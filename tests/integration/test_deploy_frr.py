@@ -26,7 +26,8 @@ from netimmutable.scaffold import init_repo
 
 from .conftest import FrrLab, FrrRouter, record_timing
 
-pytestmark = pytest.mark.integration
+# one lab per machine: every real-router test runs in the same xdist worker, one after another
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
 
 SETTINGS = """\
 version: 1

@@ -7,7 +7,8 @@ import pytest
 from tests.contract import DeviceUnderTest, DriverContract
 from tests.integration.conftest import FrrLab, FrrRouter
 
-pytestmark = pytest.mark.integration
+# one lab per machine: every real-router test runs in the same xdist worker, one after another
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
 
 
 class TestFrrContract(DriverContract):

@@ -17,7 +17,8 @@ from napalm.base.exceptions import (
 from tests.contract import lines_of, wait_for, with_line
 from tests.integration.conftest import FrrLab, FrrRouter, record_timing
 
-pytestmark = pytest.mark.integration
+# one lab per machine: every real-router test runs in the same xdist worker, one after another
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
 
 STATIC = "ip route 10.254.240.0/24 blackhole"
 # accepted by vtysh's syntax check, refused by bgpd: frr-reload.py applies the static route, then fails

@@ -11,7 +11,8 @@ from netimmutable.errors import LabError
 from netimmutable.lab import lab_down, lab_status, lab_up
 from tests.integration.conftest import REPO, FrrLab
 
-pytestmark = pytest.mark.integration
+# one lab per machine: every real-router test runs in the same xdist worker, one after another
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
 
 
 def test_status_reports_every_router_established(frr_lab: FrrLab) -> None:

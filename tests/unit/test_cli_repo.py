@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
+import sysconfig
 import time
 from pathlib import Path
 
@@ -342,8 +342,10 @@ def test_help_shows_examples_and_exit_codes() -> None:
 
 
 def test_installed_script_runs_the_story(tmp_path: Path) -> None:
-    script = shutil.which("netimmutable")
-    assert script is not None, "the netimmutable console script is not installed (pip install -e .)"
+    # the script pip installed beside this interpreter: found whether or not its folder is on PATH (a venv's
+    # python run by its full path, as the README's commands allow)
+    script = str(Path(sysconfig.get_path("scripts")) / "netimmutable")
+    assert Path(script).is_file(), f"no netimmutable console script at {script} (pip install -e .)"
     env = {**os.environ, "GIT_AUTHOR_NAME": "T", "GIT_AUTHOR_EMAIL": "t@example.net"}
     env.update(GIT_COMMITTER_NAME="T", GIT_COMMITTER_EMAIL="t@example.net")
 

@@ -121,9 +121,30 @@ def test_expansion_limit_does_not_refuse_large_alias_free_documents(monkeypatch:
 
 
 def test_deep_nesting_is_a_located_error_not_a_crash() -> None:
+    # whichever refuses it first (libyaml's own limit, or netimmutable's), it is a located InputError
     err = _error("a: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert (err.file, err.line) == ("f.yaml", 1)
+
+
+def test_nesting_beyond_the_limit_names_the_line_where_it_is_passed() -> None:
+    text = "a:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(yamlio.MAX_DEPTH)) + "  x: 1\n"
+    err = _error(text)
     assert err.file == "f.yaml"
-    assert "nested too deeply" in err.message
+    assert err.line == yamlio.MAX_DEPTH + 1  # the mapping that is one level too deep starts there
+    ok = "a:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(yamlio.MAX_DEPTH - 2)) + "  x: 1\n"
+    assert load_yaml_text(ok, "f.yaml") is not None
+
+
+def test_aliases_count_their_depth_where_they_are_used() -> None:
+    deep = "&d " + "[" * 40 + "]" * 40
+    err = _error(f"a: {deep}\nb: " + "[" * 30 + "*d" + "]" * 30 + "\n")
+    assert (err.file, err.line) == ("f.yaml", 2)  # where the alias is used, not where it was defined
+    assert load_yaml_text(f"a: {deep}\nb: [*d]\n", "f.yaml") is not None
+
+
+def test_a_recursive_alias_is_refused_with_its_line() -> None:
+    err = _error("a: 1\nb: &r [x, *r]\n")
+    assert (err.file, err.line) == ("f.yaml", 2)
 
 
 @pytest.mark.parametrize(
