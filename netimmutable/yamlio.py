@@ -226,6 +226,15 @@ def _refuse_binary(loader: _Loader, node: yaml.Node) -> None:
 _Loader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
 
 
+def _refuse_tag(loader: _Loader, node: yaml.Node) -> None:
+    raise InputError(f"tag not allowed ({node.tag})", file=loader.file_label, line=node.start_mark.line + 1)
+
+
+# PyYAML's fallback for a tag no constructor knows (python/object, !Ref, ...): refused here, by its type,
+# rather than by recognising the words of PyYAML's own message
+_Loader.add_constructor(None, _refuse_tag)
+
+
 def to_plain(value: Any, *, sort_keys: bool = False) -> Any:
     """Located containers -> plain dicts and lists, so templates and messages see ordinary types.
 
@@ -259,8 +268,6 @@ def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> A
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or str(exc)
-        if "could not determine a constructor" in str(exc):
-            problem = f"tag not allowed ({problem.strip()})"
         raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=label) from None

@@ -10,6 +10,7 @@ import pytest
 from netimmutable.artifacts import open_git
 from netimmutable.connections import prepare_hosts
 from netimmutable.device import Device
+from netimmutable.errors import InputError
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.plan import (
@@ -182,5 +183,6 @@ def test_plan_cli_exit_codes_formats_and_save(tmp_path: Path) -> None:
     net.lab.set_knobs("r1", unreachable=True)
     result = run_cli(["plan", "--repo", str(net.root), "--limit", "r1"])
     assert result.exit_code == 1 and "unreachable" in result.stdout
-    with pytest.raises(Exception, match="plan"):
+    with pytest.raises(InputError) as missing:
         load_plan(tmp_path / "nope.json")
+    assert missing.value.file == str(tmp_path / "nope.json")
