@@ -57,18 +57,33 @@ def lab() -> None:
 @lab.command("up")
 @repo_option
 @click.option("--sim", is_flag=True, help="Build the network from simulated devices (no privileges needed).")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Remove a lab that is up and build it anew (refused while a run is in flight).",
+)
 @format_option("text", "json")
-def up_command(repo_path: Path | None, sim: bool, fmt: str) -> None:
+def up_command(repo_path: Path | None, sim: bool, rebuild: bool, fmt: str) -> None:
     """Build the lab, load each router with snapshots/<host>.cfg, wait until every BGP session is up.
+
+    A lab that is already up is left exactly as it is (its status is printed); --rebuild replaces it, and is
+    refused while a deploy, rollback or recover of the repository is in flight.
 
     \b
     Examples:
       sudo netimmutable lab up
       netimmutable lab up --sim --repo ./mynet
+      sudo netimmutable lab up --rebuild    # start again from the committed snapshots
     """
     root = find_repo(repo_path)
-    err_console().print(f"building the {'sim' if sim else 'FRR'} lab of {root} ...")
-    _print(lab_up(root, sim=sim), fmt)
+    kind = "sim" if sim else "FRR"
+    err_console().print(f"{'rebuilding' if rebuild else 'bringing up'} the {kind} lab of {root} ...")
+    status = lab_up(root, sim=sim, rebuild=rebuild)
+    if status.already_up:
+        err_console().print(
+            f"the {kind} lab was already up: nothing changed (`netimmutable lab up --rebuild` builds it anew)"
+        )
+    _print(status, fmt)
 
 
 @lab.command("down")

@@ -39,6 +39,8 @@ class LabStatus:
     """UTC time (ISO 8601) the lab came up."""
     up_seconds: float | None = None
     """How long `lab up` took, BGP convergence included."""
+    already_up: bool = False
+    """`lab up` found this lab up and touched nothing (``--rebuild`` builds it anew)."""
 
     @property
     def healthy(self) -> bool:
@@ -52,6 +54,7 @@ class LabStatus:
             "kind": self.kind,
             "started_at": self.started_at,
             "up_seconds": self.up_seconds,
+            "already_up": self.already_up,
             "connections_file": str(self.connections_file) if self.connections_file else None,
             "routers": [
                 {
