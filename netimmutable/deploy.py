@@ -150,9 +150,9 @@ class _Window:
             for mark in group:
                 mark.done = True
 
-    def save_blob(self, text: str) -> str:
+    def keep_captured(self, host: str, text: str) -> str:
         with self.git_lock:
-            return self.records.save_blob(text)
+            return self.records.keep_captured(host, self.run_id, text)
 
     def env(self, host: Host, settle_timeout: float, settle_interval: float, message: str) -> PipelineEnv:
         def opener() -> HostDevice:
@@ -170,7 +170,7 @@ class _Window:
             progress=self.progress,
             cancel=self.cancel,
             journal=self.journal if self.journal is not None else _NO_JOURNAL,
-            save_blob=self.save_blob,
+            keep_captured=self.keep_captured,
         )
 
     @contextlib.contextmanager

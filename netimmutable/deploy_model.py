@@ -207,8 +207,9 @@ class PipelineEnv:
     progress: Callable[[ProgressEvent], None] = lambda _e: None
     cancel: CancelToken = field(default_factory=CancelToken)
     journal: Journal = field(default_factory=NullJournal)
-    save_blob: Callable[[str], str] | None = None
-    """Stores a (masked) captured running config in git, for the journal; returns the blob sha."""
+    keep_captured: Callable[[str, str], str] | None = None
+    """Stores a host's (masked) captured running config in git where gc cannot remove it, for the journal;
+    (host, text) -> the blob sha."""
     reconnect_tries: int = 3
     reconnect_delay: float = 1.0
 

@@ -11,9 +11,9 @@
 
 Steps: ``load``, ``commit``, ``confirm``, ``rollback``, ``discard``. Details the recovery reads (all optional,
 JSON scalars): ``release`` (sha being pushed), ``artifact_digest``, ``rollback_release`` (last-good release
-sha), ``rollback_blob`` (git blob of the captured running config for a first deployment, see
-``Records.save_blob``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``. Never put
-resolved secrets or whole configs in details.
+sha), ``rollback_blob`` (git blob of the captured running config for a first deployment, kept referenced
+by ``Records.keep_captured``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``. Never
+put resolved secrets or whole configs in details.
 
 A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
 ``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a

@@ -364,8 +364,8 @@ class _HostRun:
                 "no last-good: the running config captured before the push is the rollback target"
             )
         blob = None
-        if job.last_good_artifact is None and self.env.save_blob is not None:
-            blob = self.env.save_blob(self.env.mask(self.pre.running))
+        if job.last_good_artifact is None and self.env.keep_captured is not None:
+            blob = self.env.keep_captured(job.host, self.env.mask(self.pre.running))
         deadline = None
         if job.revert_in:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + job.revert_in))

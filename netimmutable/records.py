@@ -7,6 +7,11 @@
     refs/netimmutable/runs          -> chain of record commits, one per run; each tree holds ``run.json``
                                        and ``rollback/<host>.cfg`` (running configs captured before a
                                        first deployment). Merge commits (from ``fetch_records``) hold none.
+    refs/netimmutable/captured/<host>/<run id>
+                                    -> the blob of the running config captured before <host>'s first
+                                       deployment, written before the push: the journal names that blob, and
+                                       this ref keeps it from ``git gc`` until the run's record holds it
+                                       (then it is deleted; one left by a killed run is harmless)
 
 Everything is written with plumbing (``hash-object -w``, ``mktree``, ``commit-tree``) and published with
 ``update-ref <ref> <new> <expected-old>``: a writer that lost a race re-reads the tip and tries again, so
@@ -65,6 +70,7 @@ __all__ = [
 
 RECORDS_NAMESPACE = "refs/netimmutable"
 GOOD_PREFIX = f"{RECORDS_NAMESPACE}/good/"
+CAPTURED_PREFIX = f"{RECORDS_NAMESPACE}/captured/"
 GOOD_LOG_REF = f"{RECORDS_NAMESPACE}/good-log"
 RUNS_REF = f"{RECORDS_NAMESPACE}/runs"
 RUN_SCHEMA = "netimmutable.run/1"
@@ -99,6 +105,12 @@ def good_ref(host: str) -> str:
     if not HOST_NAME_RE.match(host) or host.endswith((".lock", ".")) or ".." in host:
         raise RepoError(f"host name {host!r} cannot be used in a git ref name", host=host)
     return f"{GOOD_PREFIX}{host}"
+
+
+def _captured_ref(host: str, run_id: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", run_id) is None:  # new_run_id: UTC time and hex
+        raise RepoError(f"run id {run_id!r} cannot be used in a git ref name")
+    return f"{CAPTURED_PREFIX}{good_ref(host).removeprefix(GOOD_PREFIX)}/{run_id}"
 
 
 class HostOutcome(StrEnum):
@@ -322,6 +334,22 @@ class Records:
     def save_blob(self, text: str) -> str:
         """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
         return self._store(b"blob", text.encode("utf-8"))
+
+    def keep_captured(self, host: str, run_id: str, text: str) -> str:
+        """Store the running config captured before ``host``'s first deployment as a blob, referenced by
+        ``refs/netimmutable/captured/<host>/<run_id>`` so that nothing (``git gc --prune=now`` included) can
+        remove it while the run's journal needs it; returns the blob sha. ``write_run`` deletes the ref once
+        the run record holds the same blob."""
+        sha = self.save_blob(text)
+        ref = _captured_ref(host, run_id)
+        self._run(
+            "update-ref",
+            "-m",
+            f"netimmutable: config captured before the first deployment of {host}",
+            ref,
+            sha,
+        )
+        return sha
 
     def read_blob(self, sha: str) -> str:
         return self._run("cat-file", "blob", sha, strip=False)
@@ -589,7 +617,11 @@ class Records:
         outcome = run.outcome
         summary = f"{run.kind} {run.run_id}: {run.release[:10] if run.release else '-'}"
         summary += f", {len(run.hosts)} host(s), {outcome}" if outcome else ""
-        return self._append(RUNS_REF, lambda _tip: tree, f"{summary}\n\nNetimmutable-Run: {run.run_id}\n")
+        sha = self._append(RUNS_REF, lambda _tip: tree, f"{summary}\n\nNetimmutable-Run: {run.run_id}\n")
+        kept = [_captured_ref(host, run.run_id) for host in captured]
+        if kept:  # the run record holds those blobs now: the refs that kept them for the journal can go
+            self._run("update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in kept).encode())
+        return sha
 
     def _run_shas(self, limit: int) -> Iterator[str]:
         if self.ref(RUNS_REF) is None:
