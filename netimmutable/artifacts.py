@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import git
 
@@ -28,6 +29,7 @@ from netimmutable.settings import SETTINGS_FILE
 
 __all__ = [
     "DIGEST_TRAILER",
+    "OWN_PROCESS_GROUP",
     "VERSION_TRAILER",
     "CommitResult",
     "Release",
@@ -77,12 +79,27 @@ class CommitResult:
 
 
 _OPENED: weakref.WeakSet[git.Repo] = weakref.WeakSet()
+OWN_PROCESS_GROUP: dict[str, Any] = {"process_group": 0}
+"""``subprocess`` keywords for every child netimmutable starts (git, secrets commands): its own process group,
+so the SIGINT a terminal sends to its foreground group on Ctrl-C reaches netimmutable alone, which decides
+what to stop; a git process killed mid-write would lose the run record."""
+
+
+class _OwnGroupGit(git.Git):
+    """GitPython's git runner, starting each git (its persistent cat-file helpers too) in its own group."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return super().execute(*args, **{**OWN_PROCESS_GROUP, **kwargs})
+
+
+class _Repo(git.Repo):
+    GitCommandWrapperType = _OwnGroupGit
 
 
 def open_git(repo: NetworkRepo) -> git.Repo:
     """The network repository's git repo. Use it as a context manager, or rely on ``close_all_git``."""
     try:
-        gitrepo = git.Repo(repo.root)
+        gitrepo = _Repo(repo.root)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         raise RepoError(
             f"{repo.root} is not a git repository", hint="`netimmutable init` creates one, or run `git init`"
@@ -385,6 +402,7 @@ def read_blobs(gitrepo: git.Repo, shas: Sequence[str]) -> dict[str, bytes]:
         input="".join(f"{sha}\n" for sha in unique).encode("ascii"),
         capture_output=True,
         check=False,
+        **OWN_PROCESS_GROUP,
     )
     if proc.returncode != 0:
         raise RepoError(f"git cat-file failed: {proc.stderr.decode(errors='replace').strip()}")

@@ -185,7 +185,13 @@ class _Window:
                 self.cancel.cancel()
                 self.emit(
                     "interrupted (Ctrl-C): no new host starts; hosts already changed finish their checks "
-                    "or roll back"
+                    "or roll back (Ctrl-C again abandons the verification of those rollbacks)"
+                )
+            elif not self.cancel.abandoned:
+                self.cancel.abandon()
+                self.emit(
+                    "second Ctrl-C: rollbacks in progress are not verified; those hosts end rollback-failed, "
+                    "their locks and journal kept for `netimmutable recover`"
                 )
 
         previous = signal.signal(signal.SIGINT, handler)

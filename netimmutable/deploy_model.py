@@ -86,17 +86,28 @@ class ProgressEvent:
 
 
 class CancelToken:
-    """Set on Ctrl-C: hosts not yet changed stop, changed hosts finish their checks or roll back."""
+    """Set on Ctrl-C: hosts not yet changed stop, changed hosts finish their checks or roll back, and a
+    rollback's own verification still gets its full settle time. A second Ctrl-C abandons that too."""
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._abandon = threading.Event()
 
     def cancel(self) -> None:
         self._event.set()
 
+    def abandon(self) -> None:
+        self._event.set()
+        self._abandon.set()
+
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    @property
+    def abandoned(self) -> bool:
+        """A second Ctrl-C: stop waiting even for rollbacks to verify (those hosts are left to recover)."""
+        return self._abandon.is_set()
 
 
 class Journal(Protocol):

@@ -304,8 +304,11 @@ class _HostRun:
             return CheckTarget(self.rollback_config(), job.last_good_expectations, False, "rollback target")
         return CheckTarget(self.env.resolve(job.artifact), job.expectations, job.expectations_required)
 
-    def post(self, target: CheckTarget, scope: ChangeScope) -> PostCheckResult:
+    def post(self, target: CheckTarget, scope: ChangeScope, *, rollback: bool = False) -> PostCheckResult:
+        """The post-checks; the first Ctrl-C cuts those of a change short (the host then rolls back), only a
+        second one those of a rollback (a rollback that worked must not be reported failed)."""
         assert self.pre is not None  # noqa: S101
+        cancel = self.env.cancel
         return post_check(
             self.dev(),
             target,
@@ -314,7 +317,7 @@ class _HostRun:
             settle_timeout=self.env.settle_timeout,
             settle_interval=self.env.settle_interval,
             extra=self.env.extra_patterns,
-            cancelled=lambda: self.env.cancel.cancelled,
+            cancelled=(lambda: cancel.abandoned) if rollback else (lambda: cancel.cancelled),
         )
 
     def verify_unchanged(self) -> HostResult:
@@ -515,7 +518,7 @@ class _HostRun:
         self.after("rollback")
         self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
         try:
-            checked = self.post(self.check_target(rollback=True), ChangeScope())
+            checked = self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
         except NetImmutableError as exc:
             return self.result(
                 Outcome.ROLLBACK_FAILED,

@@ -90,7 +90,12 @@ class Secrets:
             return None
         try:
             done = subprocess.run(
-                [*command, name], capture_output=True, text=True, timeout=_COMMAND_TIMEOUT, check=False
+                [*command, name],
+                capture_output=True,
+                text=True,
+                timeout=_COMMAND_TIMEOUT,
+                check=False,
+                process_group=0,  # a Ctrl-C is netimmutable's to handle (artifacts.OWN_PROCESS_GROUP)
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise SecretError(f"secrets command failed for {name!r}: {type(exc).__name__}") from None

@@ -6,8 +6,12 @@ first deploy that records every router good on it; routers are reset to that rel
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +28,7 @@ from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
 from netimmutable.repo import open_repo
 from netimmutable.scaffold import init_repo
 
-from .conftest import FrrLab, FrrRouter, record_timing
+from .conftest import REPO, FrrLab, FrrRouter, record_timing
 
 # one lab per machine: every real-router test runs in the same xdist worker, one after another
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
@@ -182,3 +186,48 @@ def test_canary_failure_stops_the_window(frr_net: FrrNet) -> None:
     assert frr_net.router("r1").running() == r1_before
     assert report.host("r1").cause == "not-attempted"  # type: ignore[union-attr]
     assert frr_net.router("r2").running() == frr_net.router("r2").baseline
+
+
+def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_the_record(
+    frr_net: FrrNet,
+) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group, git children included.
+
+    Measured before (issue 12): the git children died with it, so the run record was lost ("other writers
+    kept moving it"), and the first Ctrl-C also cut the rollback's own verification short, so a rollback
+    that worked (BGP back a few seconds later) was reported failed, exit 5.
+    """
+    frr_net.edit_hosts(r"(\{address: 10\.255\.12\.1, remote_as: )\d+", r"\g<1>65009", "r2")
+    bad = frr_net.commit("r2: wrong remote-as for r1")
+    runs_before = len(frr_net.records().runs(limit=100))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netimmutable", "deploy", "--repo", str(frr_net.root), "--limit", "r2"],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a shell gives a foreground job: killpg is the terminal
+    )
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if "r2: post-check" in line:
+            break
+    time.sleep(1.0)  # the bad release is on r2 and its session to r1 is down
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    text = "".join(seen) + err + out
+
+    assert proc.returncode == 4, text  # rolled back, and the rollback verified
+    assert "interrupted (Ctrl-C)" in text
+    r2 = frr_net.router("r2")
+    assert r2.running() == r2.baseline
+    assert _wait_established(r2) == r2.bgp_peers
+    runs = frr_net.records().runs(limit=100)
+    assert len(runs) == runs_before + 1, text  # the run record was written
+    assert runs[0].release == bad
+    assert runs[0].host("r2").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
+    assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]
+    assert not list((frr_net.root / ".netimmutable" / "locks").glob("*.lock"))
