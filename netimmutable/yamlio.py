@@ -227,7 +227,8 @@ _Loader.add_constructor("tag:yaml.org,2002:binary", _refuse_binary)
 
 
 def _refuse_tag(loader: _Loader, node: yaml.Node) -> None:
-    raise InputError(f"tag not allowed ({node.tag})", file=loader.file_label, line=node.start_mark.line + 1)
+    line = node.start_mark.line + 1
+    raise InputError(f"invalid YAML: tag not allowed ({node.tag})", file=loader.file_label, line=line)
 
 
 # PyYAML's fallback for a tag no constructor knows (python/object, !Ref, ...): refused here, by its type,
