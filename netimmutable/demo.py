@@ -39,6 +39,7 @@ deploy:
   revert_in: 60                 # seconds; the simulated routers have a device-side revert timer
   settle_timeout: 4             # seconds post-checks keep polling before they call it a failure
   settle_interval: 0.25
+  soak: 1                       # seconds the checks must keep holding before the confirm (default: auto)
 """
 
 _GOOD_FROM = "    announce: [10.255.101.0/24]\n"

@@ -56,6 +56,7 @@ from netimmutable.recover import check_unfinished
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
+from netimmutable.soak import SoakSetting
 
 __all__ = ["deploy", "rollback"]
 
@@ -154,7 +155,9 @@ class _Window:
         with self.git_lock:
             return self.records.keep_captured(host, self.run_id, text)
 
-    def env(self, host: Host, settle_timeout: float, settle_interval: float, message: str) -> PipelineEnv:
+    def env(
+        self, host: Host, settle_timeout: float, settle_interval: float, message: str, soak: SoakSetting
+    ) -> PipelineEnv:
         def opener() -> HostDevice:
             return Device.open(host)
 
@@ -166,6 +169,7 @@ class _Window:
             settle_timeout=settle_timeout,
             settle_interval=settle_interval,
             commit_message=message,
+            soak=soak,
             extra_patterns=self.repo.settings.ignore_lines,
             progress=self.progress,
             cancel=self.cancel,
@@ -346,7 +350,11 @@ def _rollback_all(
         window.deferred.pop(job.host, None)
     envs = {
         name: window.env(
-            prepared.hosts[name], prepared.settle_timeout, prepared.settle_interval, "rollback-all"
+            prepared.hosts[name],
+            prepared.settle_timeout,
+            prepared.settle_interval,
+            "rollback-all",
+            prepared.soak,
         )
         for name in jobs
     }
@@ -371,7 +379,11 @@ def _batches(
         jobs = {name: prepared.jobs[name] for name in batch}
         envs = {
             name: window.env(
-                prepared.hosts[name], prepared.settle_timeout, prepared.settle_interval, policy.message
+                prepared.hosts[name],
+                prepared.settle_timeout,
+                prepared.settle_interval,
+                policy.message,
+                prepared.soak,
             )
             for name in batch
         }

@@ -18,6 +18,7 @@ from netimmutable.errors import ApprovalError, InputError
 from netimmutable.records import Records
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, refresh_snapshots
 from netimmutable.repo import NetworkRepo
+from netimmutable.soak import SoakSetting, revert_timer_problem
 
 __all__ = ["Gate", "Prepared", "check_rendered", "expectations_required", "gate", "prepare"]
 
@@ -115,6 +116,7 @@ class Prepared:
     settle_timeout: float
     settle_interval: float
     workers: int
+    soak: SoakSetting = 0.0
 
 
 def prepare(
@@ -131,6 +133,8 @@ def prepare(
     """One ``HostJob`` per host: its release's artifacts, its last-good target, its revert timer."""
     policy = repo.settings.deploy
     timer = policy.revert_in if options.revert_in is None else options.revert_in
+    settle_timeout = policy.settle_timeout if options.settle_timeout is None else options.settle_timeout
+    soak = policy.soak if options.soak is None else options.soak
     hosts = {h.name: h for h in selected}
     prepare_hosts(repo, list(hosts.values()))
     pins = _plan_pins(options.plan_file, next(iter(releases.values()), ""), list(hosts))
@@ -150,6 +154,10 @@ def prepare(
             raise InputError(str(exc), host=name) from None
         if revert is None:
             no_timer.append(name)
+        elif soak != "auto":  # `auto` depends on the device's hold times: checked at its pre-check
+            problem = revert_timer_problem(revert, settle_timeout=settle_timeout, soak=soak)
+            if problem:
+                raise InputError(problem, host=name)
         good = goods.get(name)
         last_good_artifact = last_good_expect = None
         if good is not None:
@@ -176,9 +184,10 @@ def prepare(
         hosts=hosts,
         jobs=jobs,
         no_timer=tuple(no_timer),
-        settle_timeout=policy.settle_timeout if options.settle_timeout is None else options.settle_timeout,
+        settle_timeout=settle_timeout,
         settle_interval=policy.settle_interval
         if options.settle_interval is None
         else options.settle_interval,
         workers=options.workers or policy.workers,
+        soak=soak,
     )

@@ -20,6 +20,7 @@ from netimmutable.checks import StateDevice
 from netimmutable.errors import InputError
 from netimmutable.records import HostOutcome
 from netimmutable.settings import OnFailure
+from netimmutable.soak import SoakSetting
 
 __all__ = [
     "CancelToken",
@@ -141,6 +142,7 @@ class HostDevice(StateDevice, Protocol):
     def confirm(self) -> None: ...
     def has_pending_commit(self) -> bool: ...
     def rollback_driver(self) -> None: ...
+    def bgp_neighbors_detail(self) -> dict[str, Any]: ...
     def close(self) -> None: ...
 
 
@@ -197,7 +199,8 @@ class HostResult:
     """The device's configuration was changed by this host's run (and, after a rollback, changed back)."""
     cause: str = ""
     """Why a host was skipped or failed before a change: drift, plan, pending-commit, unreachable, rejected,
-    interrupted, not-attempted, checks ("" otherwise)."""
+    timer (its revert timer is shorter than settle time + soak), interrupted, not-attempted, checks ("" when
+    none)."""
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
 
@@ -214,6 +217,9 @@ class PipelineEnv:
     settle_timeout: float
     settle_interval: float
     commit_message: str
+    soak: SoakSetting = 0.0
+    """How long the post-checks of a change must keep passing after they first pass (``auto``: the host's
+    largest BGP hold time plus a margin); rollbacks are not soaked."""
     extra_patterns: tuple[str, ...] = ()
     progress: Callable[[ProgressEvent], None] = lambda _e: None
     cancel: CancelToken = field(default_factory=CancelToken)
@@ -245,6 +251,7 @@ class DeployOptions:
     """Seconds of the device-side revert timer; 0 for none."""
     settle_timeout: float | None = None
     settle_interval: float | None = None
+    soak: SoakSetting | None = None
     plan_file: str | None = None
     force_drift: bool = False
     allow_dirty: bool = False
@@ -262,6 +269,7 @@ class DeployOptions:
             ("--on-failure", self.on_failure),
             ("--revert-in", self.revert_in),
             ("--settle-timeout", self.settle_timeout),
+            ("--soak", self.soak),
             ("--plan", self.plan_file),
             ("--limit", ",".join(self.limit) or None),
         ):

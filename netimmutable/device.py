@@ -196,6 +196,9 @@ class Device:
     def bgp_neighbors(self) -> dict[str, Any]:
         return dict(self._call("get_bgp_neighbors", self._driver.get_bgp_neighbors))
 
+    def bgp_neighbors_detail(self) -> dict[str, Any]:
+        return dict(self._call("get_bgp_neighbors_detail", self._driver.get_bgp_neighbors_detail))
+
     def compliance(
         self,
         expectations_yaml: str,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from netimmutable.checks import (
@@ -45,6 +46,7 @@ from netimmutable.deploy_model import (
 from netimmutable.errors import ConnectError, DeviceError, NetImmutableError
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
+from netimmutable.soak import UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 
 _log = logging.getLogger(__name__)
 
@@ -73,6 +75,8 @@ class _HostRun:
         self.drift = ""
         self.notes: list[str] = []
         self.good_error = False
+        self.soak: Soak | None = None
+        """The soak of this host's change, once known (after its pre-check)."""
 
     # ------------------------------------------------------------------------------------------ helpers
     def emit(self, phase: Phase, message: str, outcome: Outcome | None = None) -> None:
@@ -247,6 +251,22 @@ class _HostRun:
                     cause="drift",
                 )
             self.notes.append("drift overridden with --force-drift")
+        try:
+            self.soak = self.soak_of(dev)
+        except DeviceError as exc:
+            raise self.stop(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"pre-check failed: {exc.message}",
+                Phase.PRECHECK,
+                cause="unreachable",
+            ) from None
+        problem = revert_timer_problem(
+            job.revert_in, settle_timeout=self.env.settle_timeout, soak=self.soak.seconds
+        )
+        if problem:
+            raise self.stop(
+                Outcome.SKIPPED, f"refused before any change: {problem}", Phase.PRECHECK, cause="timer"
+            )
 
     @staticmethod
     def has_pending(dev: HostDevice) -> bool:
@@ -304,6 +324,25 @@ class _HostRun:
             return CheckTarget(self.rollback_config(), job.last_good_expectations, False, "rollback target")
         return CheckTarget(self.env.resolve(job.artifact), job.expectations, job.expectations_required)
 
+    def soak_of(self, dev: HostDevice) -> Soak:
+        """The soak the settings ask for; ``auto``: from the hold times the device reports now."""
+        setting = self.env.soak
+        if setting != "auto":
+            return soak_for(setting, None)
+        try:
+            detail: dict[str, Any] | None = dev.bgp_neighbors_detail()
+        except DeviceError as exc:
+            if "not supported" not in exc.message:
+                raise
+            detail = None
+        if detail is None and self.pre is not None and self.pre.state.bgp_peers:
+            self.notes.append(
+                f"the driver gives no BGP hold times (get_bgp_neighbors_detail): soak {UNKNOWN_HOLD_SOAK:g}s "
+                "assumed for its BGP sessions; set deploy.soak to choose"
+            )
+            return Soak(UNKNOWN_HOLD_SOAK, "BGP hold times unknown: the common default 180s, plus 2s")
+        return soak_for("auto", detail)
+
     def post(self, target: CheckTarget, scope: ChangeScope, *, rollback: bool = False) -> PostCheckResult:
         """The post-checks; the first Ctrl-C cuts those of a change short (the host then rolls back), only a
         second one those of a rollback (a rollback that worked must not be reported failed)."""
@@ -318,7 +357,22 @@ class _HostRun:
             settle_interval=self.env.settle_interval,
             extra=self.env.extra_patterns,
             cancelled=(lambda: cancel.abandoned) if rollback else (lambda: cancel.cancelled),
+            soak=0.0 if rollback or self.soak is None else self.soak.seconds,
+            on_soak=self.soak_progress(),
         )
+
+    def soak_progress(self) -> Callable[[float], None]:
+        """A progress line when the soak starts, then one about every 5 seconds, counting down."""
+        shown: list[float] = []
+
+        def report(left: float) -> None:
+            if shown and shown[-1] - left < 5.0:
+                return
+            why = f" ({self.soak.why})" if self.soak is not None and not shown else ""
+            self.emit(Phase.POSTCHECK, f"checks hold; soaking before the confirm: {left:.0f}s left{why}")
+            shown.append(left)
+
+        return report
 
     def verify_unchanged(self) -> HostResult:
         self.discard()
@@ -429,7 +483,17 @@ class _HostRun:
 
     def check_and_confirm(self) -> HostResult:
         job = self.job
-        self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s)")
+        if self.env.soak == "auto" and self.soak is not None:
+            # the new release may set other timers: the longer of before and after the change
+            try:
+                after = self.soak_of(self.dev())
+            except DeviceError:
+                after = self.soak
+            self.soak = max(self.soak, after, key=lambda s: s.seconds)
+        soaking = (
+            f", then soaking {self.soak.seconds:g}s" if self.soak is not None and self.soak.seconds else ""
+        )
+        self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s{soaking})")
         assert self.pre is not None  # noqa: S101
         before = (
             self.env.resolve(job.last_good_artifact)
@@ -455,7 +519,8 @@ class _HostRun:
                 raise self.stop_after_rollback(f"confirm failed: {exc.message}", ()) from None
             self.after("confirm")
             self.pending = False
-        message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s)"
+        soaked = f", held {checked.soaked:.0f}s of soak" if checked.soaked else ""
+        message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s{soaked})"
         message += self.record_good()
         return self.result(
             Outcome.DEPLOYED,

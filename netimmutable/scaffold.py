@@ -31,6 +31,7 @@ deploy:
   on_failure: stop              # stop | rollback-all | continue
   revert_in: 300                # seconds; device-side revert timer where the platform has one
   settle_timeout: 60            # seconds post-checks wait for expectations to hold
+  soak: auto                    # then keep holding this long before the confirm (auto: BGP hold time + 2 s)
 verify:
   workers: 50
 """

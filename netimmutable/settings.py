@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from netimmutable.errors import SettingsError
+from netimmutable.soak import SoakSetting, parse_soak
 from netimmutable.yamlio import LocatedDict, load_yaml
 
 __all__ = [
@@ -45,6 +46,9 @@ class DeploySettings:
     settle_timeout: float = 60.0
     """Seconds post-checks keep polling expectations before declaring failure."""
     settle_interval: float = 2.0
+    soak: SoakSetting = "auto"
+    """Seconds the post-checks must keep passing after they first pass, before the confirm; ``auto``: the
+    host's largest BGP hold time plus a margin (see ``netimmutable.soak``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,11 @@ def _coerce(value: Any, annotation: str, where: str, label: str, line: int) -> A
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SettingsError(f"{where} must be a list of strings", file=label, line=line)
         return tuple(value)
+    if annotation == "SoakSetting":
+        try:
+            return parse_soak(value)
+        except ValueError as exc:
+            raise SettingsError(f"{where}: {exc}", file=label, line=line) from None
     if annotation == "OnFailure":
         allowed = get_args(OnFailure)
         if value not in allowed:

@@ -27,6 +27,7 @@ from netimmutable.cli.common import (
 from netimmutable.deploy_model import DeployOptions, Outcome, ProgressEvent, RunReport
 from netimmutable.exitcodes import ExitCode
 from netimmutable.repo import open_repo
+from netimmutable.soak import SoakSetting, parse_soak
 
 __all__ = ["COMMANDS", "ProgressView", "print_report"]
 
@@ -136,6 +137,19 @@ def print_report(report: RunReport, console: Console) -> None:
         console.print("[bold red]a rollback failed or a device is UNKNOWN: a person must act[/]")
 
 
+class _SoakType(click.ParamType):  # type: ignore[type-arg]
+    name = "soak"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> SoakSetting:
+        try:
+            return parse_soak(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+SOAK = _SoakType()
+
+
 def _common_window_options(func: Any) -> Any:
     options = [
         click.option(
@@ -151,6 +165,14 @@ def _common_window_options(func: Any) -> Any:
             default=None,
             metavar="SECONDS",
             help="How long post-checks keep polling. Default: deploy.settle_timeout.",
+        ),
+        click.option(
+            "--soak",
+            type=SOAK,
+            default=None,
+            metavar="SECONDS|auto",
+            help="How long the post-checks must keep passing after they first pass, before the confirm "
+            "(auto: the host's largest BGP hold time + 2s; 0: no soak). Default: deploy.soak.",
         ),
         click.option(
             "--settle-interval",
@@ -226,6 +248,7 @@ def deploy_command(
     filters: tuple[str, ...],
     revert_in: int | None,
     settle_timeout: float | None,
+    soak: SoakSetting | None,
     settle_interval: float | None,
     workers: int | None,
     fmt: str,
@@ -235,7 +258,8 @@ def deploy_command(
 
     Per host: pre-checks (reachable, no unknown drift, plan unchanged, state captured), full replace with a
     device-side revert timer where the platform has one, post-checks (converged, expectations hold, no
-    regression), then confirm and record good, or roll back automatically and verify the rollback.
+    regression) that must keep holding through the soak (default: the host's largest BGP hold time + 2s),
+    then confirm and record good, or roll back automatically and verify the rollback.
     The canary goes first; a canary failure stops the window before any other host is touched.
     Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
 
@@ -245,6 +269,7 @@ def deploy_command(
       netimmutable deploy HEAD --canary r1 --batch-size 5
       netimmutable deploy --plan plan.json --max-failures 2 --on-failure rollback-all
       netimmutable deploy --limit r2 --revert-in 120 --format json
+      netimmutable deploy --soak 30        # checks must hold 30 s after they first pass
     """
     repo = open_repo(repo_path)
     options = DeployOptions(
@@ -259,6 +284,7 @@ def deploy_command(
         revert_in=revert_in,
         settle_timeout=settle_timeout,
         settle_interval=settle_interval,
+        soak=soak,
         plan_file=plan_file,
         force_drift=force_drift,
         allow_dirty=allow_dirty,
@@ -283,6 +309,7 @@ def rollback_command(
     to_rev: str | None,
     revert_in: int | None,
     settle_timeout: float | None,
+    soak: SoakSetting | None,
     settle_interval: float | None,
     workers: int | None,
     fmt: str,
@@ -301,7 +328,11 @@ def rollback_command(
     """
     repo = open_repo(repo_path)
     options = DeployOptions(
-        revert_in=revert_in, settle_timeout=settle_timeout, settle_interval=settle_interval, workers=workers
+        revert_in=revert_in,
+        settle_timeout=settle_timeout,
+        settle_interval=settle_interval,
+        soak=soak,
+        workers=workers,
     )
     from netimmutable.deploy import rollback
 

@@ -231,3 +231,24 @@ def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_
     assert runs[0].host("r2").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
     assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]
     assert not list((frr_net.root / ".netimmutable" / "locks").glob("*.lock"))
+
+
+def test_a_change_that_breaks_bgp_only_after_the_hold_time_is_rolled_back_not_confirmed(
+    frr_net: FrrNet,
+) -> None:
+    """Issue 12, measured: r2's eth1 moves to 10.255.12.6/30 (r1 stays .1/30). The session to r1 stays
+    Established until its 9 s hold timer runs out; the checks passed at once, so the change was confirmed and
+    recorded good. With the soak (auto: hold time 9 s + 2 s) the checks see it go down and roll back."""
+    frr_net.edit_hosts(r"address: 10\.255\.12\.2/30", "address: 10.255.12.6/30", "r2")
+    frr_net.commit("r2: eth1 10.255.12.6/30 (breaks the session to r1)")
+
+    report = frr_net.deploy(limit=("r2",))
+
+    r2_result = report.host("r2")
+    assert report.exit_code == 4, [(h.host, h.outcome, h.message) for h in report.hosts]
+    assert r2_result is not None and r2_result.outcome is Outcome.ROLLED_BACK, r2_result
+    assert any("during the soak" in f for f in r2_result.failures), r2_result.failures
+    r2 = frr_net.router("r2")
+    assert r2.running() == r2.baseline
+    assert _wait_established(r2) == r2.bgp_peers
+    assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]

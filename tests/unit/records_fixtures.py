@@ -99,7 +99,9 @@ def make_net(tmp: Path) -> Net:
     settings = root / "netimmutable.yaml"
     text = settings.read_text()
     assert "settle_timeout: 60 " in text
-    settings.write_text(text.replace("settle_timeout: 60 ", "settle_timeout: 1\n  settle_interval: 0.1 #"))
+    assert "soak: auto " in text
+    text = text.replace("settle_timeout: 60 ", "settle_timeout: 1\n  settle_interval: 0.1 #")
+    settings.write_text(text.replace("soak: auto ", "soak: 0 #"))
     first = release(root, "first release")
     lab = SimLab(root / ".netimmutable" / "lab" / "sim")
     connections: dict[str, dict[str, object]] = {"hosts": {}}

@@ -119,6 +119,7 @@ def test_a_filter_error_in_a_template_is_a_located_render_error(tmp_path: Path) 
         "netimmutable.release_diff",
         "netimmutable.render",
         "netimmutable.memo",
+        "netimmutable.soak",
     ],
 )
 def test_docstring_examples_hold(module: str) -> None:

@@ -451,6 +451,10 @@ class BgpNeighbor:
     description: str
     import_policy: str
     export_policy: str
+    keepalive: int = 60
+    """Configured keepalive and hold time (seconds): ``neighbor X timers K H``, else ``timers bgp K H``,
+    else FRR's defaults (60, 180)."""
+    hold: int = 180
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +512,7 @@ def _bgp(node: Node) -> BgpInstance:
     attrs: dict[str, dict[str, str]] = {}
     order: list[str] = []
     nets = {4: 0, 6: 0}
+    timers = {"keepalive": "60", "hold": "180"}
 
     def neighbor_line(w: list[str]) -> None:
         name = w[1]
@@ -526,6 +531,8 @@ def _bgp(node: Node) -> BgpInstance:
             a["description"] = " ".join(w[3:])
         elif verb == "route-map" and len(w) == 5:
             a["import" if w[4] == "in" else "export"] = w[3]
+        elif verb == "timers" and len(w) == 5 and w[3].isdigit() and w[4].isdigit():
+            a["keepalive"], a["hold"] = w[3], w[4]
 
     def scan(children: list[Node]) -> None:
         nonlocal router_id
@@ -533,6 +540,8 @@ def _bgp(node: Node) -> BgpInstance:
             w = child.key.split()
             if w[:2] == ["bgp", "router-id"] and len(w) == 3:
                 router_id = w[2]
+            elif w[:2] == ["timers", "bgp"] and len(w) == 4 and w[2].isdigit() and w[3].isdigit():
+                timers.update(keepalive=w[2], hold=w[3])
             elif w[0] == "neighbor" and len(w) >= 3:
                 neighbor_line(w)
             elif w[0] == "network" and len(w) >= 2 and _is_prefix(w[1]):
@@ -555,6 +564,8 @@ def _bgp(node: Node) -> BgpInstance:
                 description=a.get("description", g.get("description", "")),
                 import_policy=a.get("import", g.get("import", "")),
                 export_policy=a.get("export", g.get("export", "")),
+                keepalive=int(a.get("keepalive", g.get("keepalive", timers["keepalive"]))),
+                hold=int(a.get("hold", g.get("hold", timers["hold"]))),
             )
         )
     return BgpInstance(int(words[2]), vrf, router_id, tuple(neighbors), nets[4], nets[6])

@@ -40,6 +40,7 @@ deploy:
   revert_in: 60
   settle_timeout: 1.5
   settle_interval: 0.1
+  soak: 0  # no soak here: tests/unit/deploy/test_soak.py tests it
 """
 
 

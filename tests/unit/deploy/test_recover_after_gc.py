@@ -28,7 +28,7 @@ def test_first_deployment_killed_after_commit_recovers_after_gc(fresh_net: Net) 
             "--limit",
             "r2",
             "--settle-timeout",
-            "60",
+            "30",  # longer than the test needs: it is killed while the post-checks wait
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -36,9 +36,12 @@ def test_first_deployment_killed_after_commit_recovers_after_gc(fresh_net: Net) 
         env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.stderr is not None
+    seen = []
     for line in proc.stderr:
+        seen.append(line)
         if "r2: post-check" in line:  # committed (journaled), the bad release is on the device
             break
+    assert "r2: post-check" in "".join(seen), "".join(seen)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert "remote-as 65009" in net.lab.running("r2")

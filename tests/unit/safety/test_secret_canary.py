@@ -50,6 +50,7 @@ deploy:
   revert_in: 60
   settle_timeout: 1.5
   settle_interval: 0.1
+  soak: 0
 """
 
 PASSWORD_LINE = (
