@@ -245,6 +245,11 @@ class _Host:
         for _ in range(2):
             pending, running = dev.has_pending_commit(), dev.running_config()
             if self._on(self.new, running):
+                if "rollback" in f.steps:  # the run had decided: the new release failed its checks
+                    return self._roll_back(
+                        f"run {f.run_id} had begun rolling it back (journal), so it is not confirmed: "
+                        "completing the rollback"
+                    )
                 return self._on_new(pending)
             if self._on(self.target, running):
                 return self._on_target(pending)

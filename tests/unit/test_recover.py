@@ -47,6 +47,8 @@ journal.after("r1", "commit", "ok")
 if kill_at == "after-commit":
     os.kill(os.getpid(), signal.SIGKILL)
 journal.before("r1", "rollback", rollback_release=good)
+if kill_at == "before-rollback":  # the run had decided the release failed (e.g. its confirm failed)
+    os.kill(os.getpid(), signal.SIGKILL)
 dev.rollback_driver()
 dev.load_replace(records.artifact(good, "r1"))
 os.kill(os.getpid(), signal.SIGKILL)  # during the rollback, before its commit
@@ -111,6 +113,24 @@ def test_killed_before_commit_or_mid_rollback_ends_back_on_last_good(tmp_path: P
     assert action is RecoveryAction.ALREADY_BACK, message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
     assert list_locks(net.repo) == []
+
+
+def test_a_journaled_rollback_is_completed_never_turned_into_a_confirm(tmp_path: Path) -> None:
+    # issue 12: killed right after the journal's "before rollback" (the release had failed), `recover` saw the
+    # device on the new release, re-checked it without the run's regression checks, confirmed it and
+    # recorded it good
+    net = make_net(tmp_path)
+    good_config = net.lab.running("r1")
+    new = release(net.root, "r1 description", GOOD_CHANGE)  # passes recover's own checks
+    _crash(net, new, "before-rollback")
+    assert net.lab.has_pending("r1")
+    action, message = _recover(net)
+    assert action is RecoveryAction.ROLLED_BACK, message
+    assert "rolling it back" in message
+    assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
+    good = Records(net.repo, open_git(net.repo)).last_good("r1")
+    assert good is not None and good.release == net.first
+    assert unfinished(net.repo) == [] and list_locks(net.repo) == []
 
 
 def test_unreachable_device_is_unknown_keeps_lock_then_recovers(tmp_path: Path) -> None:
