@@ -227,7 +227,7 @@ def _bare(entry: dict[str, Any], config: str, revert_in: int) -> float:
 
 def _nim(root: Path) -> float:
     t0 = time.perf_counter()
-    code = _cli(root, "deploy", "--limit", HOST)
+    code = _cli(root, "deploy", "--yes", "--limit", HOST)
     wall = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"netimmutable deploy --limit {HOST} exited {code}")
@@ -242,7 +242,7 @@ def _measure(root: Path, result: BenchResult) -> None:
     if _cli(root, "commit", "-m", "release 1: what the lab runs") != 0:
         raise RuntimeError("netimmutable commit of release 1 failed")
     t0 = time.perf_counter()
-    if _cli(root, "deploy") != 0:
+    if _cli(root, "deploy", "--yes") != 0:
         raise RuntimeError("the first deploy (records every router good) failed")
     first = time.perf_counter() - t0
     revert_in = int(open_repo(root).settings.deploy.revert_in or 0) or 300

@@ -4,7 +4,8 @@
     ├── InputError                    bad user input: YAML, settings, inventory, templates (exit 1)
     │   ├── SettingsError             netimmutable.yaml
     │   ├── InventoryError            inventory/*.yaml
-    │   └── RenderError               a template failed for a host
+    │   ├── RenderError               a template failed for a host
+    │   └── NotConfirmed              a change window was not confirmed (declined, or no terminal to ask)
     ├── RepoError                     not a network repo, git failures, unknown revisions
     │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
     ├── LabError                      the local lab could not be built or torn down
@@ -31,6 +32,7 @@ __all__ = [
     "LabError",
     "LockHeld",
     "NetImmutableError",
+    "NotConfirmed",
     "RenderError",
     "RepoError",
     "RollbackFailed",
@@ -83,6 +85,10 @@ class InventoryError(InputError):
 
 class RenderError(InputError):
     """A template failed to render for a host."""
+
+
+class NotConfirmed(InputError):
+    """A ``deploy`` or ``rollback`` was not confirmed; nothing was touched."""
 
 
 class RepoError(NetImmutableError):

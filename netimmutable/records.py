@@ -41,8 +41,9 @@ from typing import Any
 import git
 from gitdb import IStream, LooseObjectDB
 
+from netimmutable.approval import approval
 from netimmutable.artifacts import git_env, git_identity, read_blobs
-from netimmutable.errors import RepoError
+from netimmutable.errors import NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
@@ -494,13 +495,18 @@ class Records:
         )
 
     def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
-        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it)."""
-        name = branch or self.repo.settings.approval_branch
-        try:
-            self.git.git.merge_base("--is-ancestor", release_sha, f"refs/heads/{name}")
-        except git.GitCommandError:
-            return False
-        return True
+        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it).
+
+        ``branch``: a local branch name; default the approval branch as ``netimmutable.approval`` finds it.
+        """
+        if branch is None:
+            try:
+                tip = approval(self.git).sha
+            except NetImmutableError:
+                return False
+        else:
+            tip = f"refs/heads/{branch}"
+        return self._is_ancestor(release_sha, tip)
 
     def _snapshot_blobs(self, release: str) -> dict[str, bytes]:
         """File name -> blob binsha of the snapshots folder of commit ``release`` (a full sha), read once:

@@ -208,7 +208,7 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
         good, last, ver = row["last_good"], row["last_run"], row["last_verify"]
         flags = []
         if good and not good["on_approval_branch"]:
-            flags.append(f"release not on {repo.settings.approval_branch} any more (kept by the records)")
+            flags.append("release not on the approval branch any more (kept by the records)")
         if row["lock"]:
             flags.append(
                 "LOCKED" + (" (stale)" if row["lock"]["stale"] else f" by run {row['lock']['run_id']}")

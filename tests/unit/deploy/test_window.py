@@ -130,7 +130,17 @@ def test_ctrl_c_before_commit_leaves_the_device_untouched(net: Net) -> None:
 def test_sigint_to_a_running_deploy_rolls_back_and_leaves_no_pending_commit(net: Net) -> None:
     net.wrong_remote_as("r2")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netimmutable", "deploy", "--repo", str(net.root), "--settle-timeout", "60"],
+        [
+            sys.executable,
+            "-m",
+            "netimmutable",
+            "deploy",
+            "--yes",
+            "--repo",
+            str(net.root),
+            "--settle-timeout",
+            "60",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
