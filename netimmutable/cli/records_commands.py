@@ -417,7 +417,7 @@ def unlock_command(names: tuple[str, ...], force: bool, repo_path: Path | None) 
       netimmutable unlock repo               # remove the repository's stale lock
     """
     from netimmutable.journal import unfinished_runs
-    from netimmutable.locks import list_locks, read_lock, remove_lock
+    from netimmutable.locks import list_locks, lock_path, read_lock, remove_lock
     from netimmutable.recover import UnfinishedRunError
     from netimmutable.repo import open_repo
 
@@ -435,8 +435,7 @@ def unlock_command(names: tuple[str, ...], force: bool, repo_path: Path | None) 
     busy = {r.run_id for r in unfinished_runs(repo) if r.hosts}
     for name in names:
         if not force:
-            path = repo.local_dir / "locks" / ("repo.lock" if name == "repo" else f"device-{name}.lock")
-            info = read_lock(path)
+            info = read_lock(lock_path(repo, name))
             if info is not None and info.run_id in busy:
                 raise UnfinishedRunError(
                     f"the lock {name} belongs to run {info.run_id}, which stopped mid-change",
