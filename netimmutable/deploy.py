@@ -62,6 +62,7 @@ from netimmutable.release_content import require_content
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
+from netimmutable.trust import GoodTrust
 
 __all__ = ["deploy", "rollback"]
 
@@ -665,6 +666,7 @@ def _rollback(
         given = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
         releases = {h.name: given.sha for h in selected}
     else:
+        trust = GoodTrust(repo, gitrepo, records)
         for host in selected:
             good = records.last_good(host.name)
             if good is None:
@@ -673,6 +675,7 @@ def _rollback(
                     host=host.name,
                     hint="use --to REV",
                 )
+            trust.require(good, f"rollback {host.name}")
             releases[host.name] = good.release
     artifacts = {
         sha: read_artifacts(gitrepo, sha, repo.settings.snapshots_dir)

@@ -20,6 +20,7 @@ from netimmutable.records import Records
 from netimmutable.release_content import require_content
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
+from netimmutable.trust import GoodTrust
 
 __all__ = ["Gate", "Prepared", "expectations_required", "gate", "prepare"]
 
@@ -111,6 +112,10 @@ def prepare(
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
     goods = records.last_good_many(list(hosts)) if purpose != "rollback" else {}
+    trust = GoodTrust(repo, gitrepo, records)
+    for name, good in goods.items():  # the drift baseline and the rollback target of each host
+        if good is not None:
+            trust.require(good, f"{purpose} {name}")
     good_files = _good_artifacts(records, {n: g.release for n, g in goods.items() if g is not None})
     for name, host in hosts.items():
         release = releases[name]

@@ -8,6 +8,7 @@
     │   └── NotConfirmed              a change window was not confirmed (declined, or no terminal to ask)
     ├── RepoError                     not a network repo, git failures, unknown revisions
     │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
+    │       └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
@@ -37,6 +38,7 @@ __all__ = [
     "RepoError",
     "RollbackFailed",
     "SettingsError",
+    "UntrustedGoodRef",
 ]
 
 
@@ -97,6 +99,10 @@ class RepoError(NetImmutableError):
 
 class ApprovalError(RepoError):
     """The release may not be deployed: not approved, dirty tree or stale snapshots."""
+
+
+class UntrustedGoodRef(ApprovalError):
+    """A host's ``refs/netimmutable/good/<host>`` may not be used as drift baseline or rollback target."""
 
 
 class LabError(NetImmutableError):

@@ -38,6 +38,7 @@ from netimmutable.locks import device_lock, list_locks, repo_lock
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets
+from netimmutable.trust import GoodTrust
 
 __all__ = [
     "HostRecovery",
@@ -215,6 +216,9 @@ class _Host:
             return rec.read_blob(f.rollback_blob), None, "the config captured before the first deployment"
         good = rec.last_good(f.host)
         if good is not None and good.run_id != f.run_id and good.release != f.release:
+            untrusted = GoodTrust(rec.repo, rec.git, rec).problem(good)
+            if untrusted is not None:  # never roll a device back to a ref anyone could have moved
+                return None, None, f"no rollback target (the last-good record is not trusted: {untrusted})"
             label = f"last-good release {good.release[:10]}"
             return rec.artifact(good.release, f.host), rec.expectations(good.release, f.host), label
         return None, None, "no rollback target"

@@ -475,17 +475,30 @@ def records_push(remote: str, repo_path: Path | None) -> None:
 @click.argument("remote", default="origin")
 @repo_option
 def records_fetch(remote: str, repo_path: Path | None) -> None:
-    """Fetch REMOTE's records and merge them with the local ones (no record is lost on either side)."""
+    """Fetch REMOTE's records and merge them with the local ones (no record is lost on either side).
+
+    A remote's good mark moves the local good ref only when it points at an approved release (reachable
+    from the approval branch, snapshots what its inputs render); others are listed and exit 1.
+    """
     from netimmutable.artifacts import open_git
     from netimmutable.records import Records
     from netimmutable.repo import open_repo
+    from netimmutable.trust import GoodTrust
 
     repo = open_repo(repo_path)
-    changed = Records(repo, open_git(repo)).fetch_records(remote)
+    gitrepo = open_git(repo)
+    records = Records(repo, gitrepo)
+    trust = GoodTrust(repo, gitrepo, records)
+    refused: list[str] = []
+    changed = records.fetch_records(remote, lambda _host, sha: trust.release_problem(sha), refused)
     out_console().print(
         f"records fetched from {remote}: " + (", ".join(changed) if changed else "already up to date"),
         markup=False,
     )
+    for line in refused:
+        err_console().print(f"refused: {line}", markup=False, soft_wrap=True)
+    if refused:
+        raise CliExit(ExitCode.ERROR)
 
 
 COMMANDS = [plan_command, status_command, history_command, recover_command, unlock_command, records_group]
