@@ -329,7 +329,7 @@ def test_secrets_reach_the_devices_and_nothing_else(
     assert {(outside / f).exists() for f in ("verify.json", "verify.xml", "drift.json", "drift.xml")} == {
         True
     }
-    assert (net.repo.shared_dir / "journal").exists()
+    assert (open_repo(net.root).shared_dir / "journal").exists()
     device_files = {str(p): p.read_bytes() for p in _files(lab_dir)}
     assert {h.split(" found")[0] for h in _hits(net.values, device_files)} == set(net.values)
 
@@ -358,7 +358,7 @@ def test_missing_secret_stops_before_any_device_is_touched(canary_net: CanaryNet
     assert "NETIMMUTABLE_SECRET_BGP_NOBODY_HAS_THIS" in out
 
     assert {h: net.lab.state(h) for h in net.lab.hosts()} == before
-    assert not list(locks_dir(net.repo).glob("*.lock"))
+    assert not list(locks_dir(open_repo(net.root)).glob("*.lock"))
     runs = subprocess.run(
         ["git", "-C", str(net.root), "for-each-ref", "refs/netimmutable/runs"],
         capture_output=True,
