@@ -162,3 +162,31 @@ def test_records_fetch_does_not_move_a_good_ref_to_a_forged_commit(net: Net, tmp
     assert _git(net.root, "rev-parse", good_ref("r1")) == before
     assert net.records().last_good("r1").release == before  # type: ignore[union-attr]
     assert net.rollback(["r1"]).exit_code == 0  # the local record is still trusted
+
+
+def test_recover_does_not_roll_back_to_a_forged_good_ref(net: Net) -> None:
+    """A killed run whose journal names no rollback target: recover falls back to the good ref, but only a
+    trusted one; a forged ref leaves the host for a person (device not pushed to the forged config)."""
+    from netimmutable.artifacts import open_git
+    from netimmutable.inventory import load_inventory
+    from netimmutable.journal import Journal, journal_path
+    from netimmutable.recover import recover
+
+    new = net.announce("r1", "10.255.250.0/24")
+    assert net.deploy(limit=("r1",)).exit_code == 0  # r1 runs `new`, good ref at `new`
+    _git(net.root, "update-ref", good_ref("r1"), _forged(net))
+    journal = Journal.open(net.repo, "run-dead", release=new)
+    journal.before("r1", "commit", release=new)  # no rollback_release, no blob
+    journal.abandon()
+    path = journal_path(net.repo, "run-dead")
+    lines = path.read_text().splitlines()
+    head = json.loads(lines[0])
+    head["pid"] = 2**30  # that process is gone
+    path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    net.lab.edit("r1", add=["ip route 10.99.0.0/16 blackhole"])  # the device is off every release
+
+    report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
+
+    [host] = report.hosts
+    assert "not trusted" in host.message, host
+    assert "10.66.0.0" not in net.lab.running("r1")
