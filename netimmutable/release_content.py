@@ -11,8 +11,9 @@ trees, plus netimmutable's rendering source and library versions. Two commits wi
 commit and its feature branch's tip, a revert and the release it returns to) share one render.
 
 On a miss the commit's inputs are taken out of git (``git archive``) into a temporary folder and rendered
-there; the working tree is never read. When the commit is ``HEAD`` of a clean working tree that holds no
-ignored input file, the working tree is that commit, and the render (through the stat table) is used.
+there. Only when the commit is ``HEAD`` and nothing under its settings, inputs and snapshots differs from it
+(no ignored file either) is the working tree that commit: then its render (through the stat table, which a
+``netimmutable commit`` leaves current) is used instead.
 
 Examples:
     >>> ContentCheck("a" * 40, differs=("r1.cfg",)).holds
@@ -38,7 +39,7 @@ from netimmutable.artifacts import read_artifacts
 from netimmutable.errors import ApprovalError, InputError, RepoError
 from netimmutable.inventory import load_inventory
 from netimmutable.localcache import digest_of, read_entry, source_digest, write_entry
-from netimmutable.render import render_hosts
+from netimmutable.render import refresh_snapshots, render_hosts
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import SETTINGS_FILE, Settings, settings_from_mapping
 from netimmutable.yamlio import load_yaml_text
@@ -152,6 +153,26 @@ def _render_commit(gitrepo: git.Repo, sha: str, settings: Settings) -> dict[str,
     }
 
 
+def _worktree_render(
+    repo: NetworkRepo, gitrepo: git.Repo, sha: str, settings: Settings
+) -> dict[str, str] | None:
+    """The render of commit ``sha`` from the working tree, when the working tree *is* that commit: ``sha`` is
+    HEAD, nothing under the settings, inputs and snapshots differs from it (no ignored file either), and the
+    snapshots are current (the stat table answers that without rendering after a ``netimmutable commit``).
+    None otherwise (then the commit is rendered out of git)."""
+    if settings != repo.settings or not gitrepo.head.is_valid() or gitrepo.head.commit.hexsha != sha:
+        return None
+    paths = [SETTINGS_FILE, settings.inventory_dir, settings.templates_dir, settings.snapshots_dir]
+    try:
+        out = gitrepo.git.status("--porcelain=v1", "--untracked-files=all", "--ignored", "--", *paths)
+    except git.GitCommandError:
+        return None
+    if out.strip():
+        return None
+    summary = refresh_snapshots(repo, write=False)
+    return dict(summary.digests) if summary.status.current else None
+
+
 def check_content(repo: NetworkRepo, gitrepo: git.Repo, sha: str) -> ContentCheck:
     """Render the inputs of commit ``sha`` (cached by input digest) and compare with its snapshots."""
     key, settings = _input_key(gitrepo, sha)
@@ -165,7 +186,9 @@ def check_content(repo: NetworkRepo, gitrepo: git.Repo, sha: str) -> ContentChec
         error = entry["error"]
     else:
         try:
-            rendered = _render_commit(gitrepo, sha, settings)
+            rendered = _worktree_render(repo, gitrepo, sha, settings)
+            if rendered is None:
+                rendered = _render_commit(gitrepo, sha, settings)
             write_entry(repo.local_dir, entry_name, {"files": rendered})
         except InputError as exc:  # deterministic: the same inputs fail the same way
             error = str(exc).splitlines()[0]

@@ -42,16 +42,26 @@ def test_a_release_holds_and_the_second_check_is_served_from_the_cache(
 ) -> None:
     gitrepo = open_git(repo)
     first = head(repo.root)
+    write_files(repo.root, {"README.txt": "not an input\n"})
+    second = commit_all(repo.root, "docs only: same inputs")
+    git(repo.root, "checkout", "-q", "--detach", second)
+    git(repo.root, "commit", "-q", "--allow-empty", "-m", "HEAD elsewhere")  # first, second: not HEAD
     assert check_content(repo, gitrepo, first).holds
     assert check_content(repo, gitrepo, first).holds
     assert renders == [first]
-    write_files(repo.root, {"README.txt": "not an input\n"})
-    second = commit_all(repo.root, "docs only: same inputs")
     assert check_content(repo, gitrepo, second).holds
     assert renders == [first]  # same input digest: no second render
 
 
-def test_the_working_tree_is_never_read(repo: NetworkRepo) -> None:
+def test_head_of_a_clean_working_tree_is_checked_without_rendering_it_again(
+    repo: NetworkRepo, renders: list[str]
+) -> None:
+    """`netimmutable commit` left the stat table current: the working tree's render answers for HEAD."""
+    assert check_content(repo, open_git(repo), head(repo.root)).holds
+    assert renders == []
+
+
+def test_an_edited_working_tree_is_not_read(repo: NetworkRepo) -> None:
     """Uncommitted edits of the inputs do not change what a commit renders to."""
     hosts = repo.inventory_dir / "hosts.yaml"
     hosts.write_text(hosts.read_text().replace("10.1.0.2/32", "10.1.0.22/32"))
