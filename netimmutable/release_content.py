@@ -173,14 +173,29 @@ def _worktree_render(
     return dict(summary.digests) if summary.status.current else None
 
 
+_MEMO: dict[tuple[str, str], ContentCheck] = {}
+"""(git dir, commit) -> result in this process: a commit never changes, nor does netimmutable's source."""
+
+
 def check_content(repo: NetworkRepo, gitrepo: git.Repo, sha: str) -> ContentCheck:
-    """Render the inputs of commit ``sha`` (cached by input digest) and compare with its snapshots."""
+    """Render the inputs of commit ``sha`` (cached by input digest) and compare with its snapshots.
+
+    The cache entry also remembers the snapshots trees (git ids) found equal to the render, so checking
+    another commit with the same inputs and the same snapshots reads no blob at all.
+    """
+    memo_key = (str(gitrepo.git_dir), sha)
+    known = _MEMO.get(memo_key)
+    if known is not None:
+        return known
     key, settings = _input_key(gitrepo, sha)
     entry_name = f"content-{key[:40]}.json"
     entry = read_entry(repo.local_dir, entry_name)
+    snapshots_tree = _tree_id(gitrepo, sha, settings.snapshots_dir)
     rendered: dict[str, str] | None = None
     error: str | None = None
     if entry is not None and isinstance(entry.get("files"), dict):
+        if snapshots_tree and snapshots_tree in (entry.get("matched") or []):
+            return _remember(memo_key, ContentCheck(sha))
         rendered = {str(k): str(v) for k, v in entry["files"].items()}
     elif entry is not None and isinstance(entry.get("error"), str):
         error = entry["error"]
@@ -189,24 +204,36 @@ def check_content(repo: NetworkRepo, gitrepo: git.Repo, sha: str) -> ContentChec
             rendered = _worktree_render(repo, gitrepo, sha, settings)
             if rendered is None:
                 rendered = _render_commit(gitrepo, sha, settings)
-            write_entry(repo.local_dir, entry_name, {"files": rendered})
+            entry = {"files": rendered}
+            write_entry(repo.local_dir, entry_name, entry)
         except InputError as exc:  # deterministic: the same inputs fail the same way
             error = str(exc).splitlines()[0]
             write_entry(repo.local_dir, entry_name, {"error": error})
         except (tarfile.TarError, OSError) as exc:  # e.g. a link out of the folder: never rendered
             error = f"its inputs cannot be taken out of git safely ({exc})"
     if rendered is None:
-        return ContentCheck(sha, error=error or "unknown render failure")
+        return _remember(memo_key, ContentCheck(sha, error=error or "unknown render failure"))
     committed = {
         name: hashlib.sha256(text.encode("utf-8")).hexdigest()
         for name, text in read_artifacts(gitrepo, sha, settings.snapshots_dir).items()
     }
-    return ContentCheck(
+    result = ContentCheck(
         sha,
         differs=tuple(sorted(n for n in rendered if n in committed and committed[n] != rendered[n])),
         missing=tuple(sorted(n for n in rendered if n not in committed)),
         extra=tuple(sorted(n for n in committed if n not in rendered)),
     )
+    if result.holds and snapshots_tree and entry is not None:
+        matched = [str(t) for t in entry.get("matched") or []][-15:]
+        write_entry(repo.local_dir, entry_name, {"files": rendered, "matched": [*matched, snapshots_tree]})
+    return _remember(memo_key, result)
+
+
+def _remember(key: tuple[str, str], result: ContentCheck) -> ContentCheck:
+    if len(_MEMO) >= 1024:
+        _MEMO.clear()
+    _MEMO[key] = result
+    return result
 
 
 def require_content(

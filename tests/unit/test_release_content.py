@@ -97,3 +97,20 @@ def test_a_removed_host_left_in_snapshots_is_extra(repo: NetworkRepo) -> None:
     assert result.extra and all(name.startswith("b2.") for name in result.extra)
     git(repo.root, "rm", "-q", *(f"snapshots/{name}" for name in result.extra))
     assert check_content(repo, open_git(repo), commit_all(repo.root, "snapshot removed")).holds
+
+
+def test_a_later_process_checks_known_snapshots_without_reading_a_blob(
+    repo: NetworkRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gitrepo = open_git(repo)
+    first = head(repo.root)
+    write_files(repo.root, {"README.txt": "not an input\n"})
+    second = commit_all(repo.root, "docs only: same inputs, same snapshots tree")
+    assert check_content(repo, gitrepo, first).holds
+    monkeypatch.setattr(release_content, "_MEMO", {})  # as a new process would start
+
+    def no_blobs(*_args: object) -> dict[str, str]:
+        raise AssertionError("read a snapshot blob")
+
+    monkeypatch.setattr(release_content, "read_artifacts", no_blobs)
+    assert check_content(repo, gitrepo, second).holds
