@@ -277,6 +277,7 @@ class Records:
         self._loose: LooseObjectDB | None = None
         self._operator: str | None = None
         self._ident: tuple[str, str, bool] | None = None
+        self._approval_tip: str | None = None
         self._good_log: tuple[str, dict[str, dict[str, str]]] | None = None
         """(good-log tip, its table) as this object last wrote or read it: a mark that finds the tip where it
         left it does not read and parse ``good.json`` back from git."""
@@ -500,10 +501,14 @@ class Records:
         ``branch``: a local branch name; default the approval branch as ``netimmutable.approval`` finds it.
         """
         if branch is None:
-            try:
-                tip = approval(self.git).sha
-            except NetImmutableError:
+            if self._approval_tip is None:  # once per Records: `status` asks for every host
+                try:
+                    self._approval_tip = approval(self.git).sha
+                except NetImmutableError:
+                    self._approval_tip = ""
+            if not self._approval_tip:
                 return False
+            tip = self._approval_tip
         else:
             tip = f"refs/heads/{branch}"
         return self._is_ancestor(release_sha, tip)
