@@ -226,3 +226,33 @@ def test_a_detached_head_clone_without_a_local_main_deploys(net: Net, tmp_path: 
 
     assert out.exit_code == 0, out.output
     assert "10.255.207.0/24" in net.lab.running("r1")
+
+
+def test_the_ci_deploy_recipe_runs_in_a_detached_runner_clone(net: Net, tmp_path: Path) -> None:
+    """docs/review.md's deploy pipeline, command by command, in a runner's detached-HEAD clone."""
+    remote, _ = _clone_of_a_remote(net, tmp_path)
+    assert net.cli("records", "push", "origin").exit_code == 0
+    release = net.announce("r1", "10.255.208.0/24")
+    _git(net.root, "push", "-q", "origin", "main")
+    runner = tmp_path / "runner"
+    _git(tmp_path, "clone", "-q", "--no-checkout", str(remote), str(runner))
+    _git(runner, "checkout", "-q", "--detach", release)
+    _git(runner, "update-ref", "-d", "refs/heads/main")
+    (runner / ".netimmutable").mkdir()
+    connections = net.root / ".netimmutable" / "connections.yaml"
+    (runner / ".netimmutable" / "connections.yaml").write_text(connections.read_text())
+
+    def step(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [*args, "--repo", str(runner)], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    _git(runner, "fetch", "-q", "origin", "main")
+    assert step("records", "fetch", "origin")[0] == 0
+    code, _ = step("plan", "--save", str(tmp_path / "plan.json"))
+    assert code == 3  # r1 changes
+    code, out = step("deploy", "--yes", "--plan", str(tmp_path / "plan.json"), "--format", "json")
+    assert code == 0, out
+    assert step("records", "push", "origin")[0] == 0
+
+    assert "10.255.208.0/24" in net.lab.running("r1")
+    assert _git(remote, "rev-parse", "refs/netimmutable/good/r1") == release
