@@ -229,7 +229,7 @@ def _nim(root: Path) -> float:
     t0 = time.perf_counter()
     # --soak 0: the ratio compares the window's own work with the bare NAPALM sequence; the soak is a wait
     # (hold time + 2 s) the bare sequence does not have (its device reads under `auto` are not counted yet)
-    code = _cli(root, "deploy", "--limit", HOST, "--soak", "0")
+    code = _cli(root, "deploy", "--yes", "--limit", HOST, "--soak", "0")
     wall = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"netimmutable deploy --limit {HOST} exited {code}")
@@ -244,7 +244,7 @@ def _measure(root: Path, result: BenchResult) -> None:
     if _cli(root, "commit", "-m", "release 1: what the lab runs") != 0:
         raise RuntimeError("netimmutable commit of release 1 failed")
     t0 = time.perf_counter()
-    if _cli(root, "deploy") != 0:
+    if _cli(root, "deploy", "--yes") != 0:
         raise RuntimeError("the first deploy (records every router good) failed")
     first = time.perf_counter() - t0
     revert_in = int(open_repo(root).settings.deploy.revert_in or 0) or 300

@@ -22,7 +22,7 @@ from typing import Any
 import git
 
 from netimmutable import __version__
-from netimmutable.errors import ApprovalError, InputError, RepoError
+from netimmutable.errors import InputError, RepoError
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, RenderedHost
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import SETTINGS_FILE
@@ -35,7 +35,6 @@ __all__ = [
     "Release",
     "artifacts_digest",
     "artifacts_digest_of_hashes",
-    "check_approved",
     "close_all_git",
     "commit_release",
     "dirty_paths",
@@ -416,32 +415,6 @@ def read_blobs(gitrepo: git.Repo, shas: Sequence[str]) -> dict[str, bytes]:
         result[sha] = out[end + 1 : end + 1 + size]
         pos = end + 1 + size + 1
     return result
-
-
-def check_approved(repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, allow_dirty: bool = False) -> Release:
-    """Refuse a release that is not reachable from the approval branch, or a dirty working tree."""
-    release = resolve_release(gitrepo, rev)
-    branch = repo.settings.approval_branch
-    try:
-        gitrepo.git.rev_parse("--verify", "--quiet", f"refs/heads/{branch}")
-    except git.GitCommandError:
-        raise ApprovalError(
-            f"approval branch {branch!r} does not exist", hint="set approval_branch in netimmutable.yaml"
-        ) from None
-    if not gitrepo.is_ancestor(gitrepo.commit(release.sha), gitrepo.commit(f"refs/heads/{branch}")):
-        raise ApprovalError(
-            f"release {release.short} is not on the approval branch {branch!r}",
-            hint=f"merge it into {branch} through review first",
-        )
-    if not allow_dirty:
-        dirty = dirty_paths(repo, gitrepo)
-        if dirty:
-            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
-            raise ApprovalError(
-                f"the working tree is not clean ({len(dirty)} path(s): {shown})",
-                hint="commit or stash your changes; deploy pushes committed releases only",
-            )
-    return release
 
 
 def host_of(file_name: str) -> str:

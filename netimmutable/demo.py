@@ -106,7 +106,7 @@ def _story(story: _Story) -> None:
     story.say(
         "Record the running state: deploy the first release. Nothing to change; each router is verified."
     )
-    story.run(["deploy"])
+    story.run(["deploy", "--yes"])
 
     story.say("A good change: r1 announces one more prefix. Render, commit a release, plan it.")
     story.edit("inventory/hosts.yaml", _good_change, "r1 announces 10.255.111.0/24 (and a blackhole route)")
@@ -117,7 +117,7 @@ def _story(story: _Story) -> None:
         "Deploy it: r1 (the canary) is pushed with a device-side revert timer, post-checks pass, "
         "the commit is confirmed and r1 is recorded good on this release."
     )
-    story.run(["deploy"])
+    story.run(["deploy", "--yes"])
 
     story.say("A bad change: r2 now expects AS 65009 from r1 (r1 is AS 65001). The diff looks harmless.")
     story.edit("inventory/hosts.yaml", _bad_change, "r2's neighbour 10.255.12.1 remote_as 65001 -> 65009")
@@ -128,7 +128,7 @@ def _story(story: _Story) -> None:
         "Deploy it: r2's post-checks see the BGP session to r1 down, so r2 is rolled back automatically to "
         "its last-good release and verified. Exit code 4 says: verification failed, rolled back."
     )
-    story.run(["deploy"], expect=4)
+    story.run(["deploy", "--yes"], expect=4)
 
     story.say("Where everything stands: each router's last-good release, and how the last run ended.")
     story.run(["status"])

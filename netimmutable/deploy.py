@@ -28,11 +28,14 @@ import git
 from nornir.core.inventory import Host
 from nornir.core.task import AggregatedResult, Result, Task
 
-from netimmutable.artifacts import check_approved, hosts_in, open_git, read_artifacts
-from netimmutable.deploy_gate import Prepared, check_rendered, gate, prepare
+from netimmutable.approval import check_approved
+from netimmutable.artifacts import hosts_in, open_git, read_artifacts
+from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
+    Confirm,
     DeployOptions,
+    HostChange,
     HostDevice,
     HostJob,
     HostResult,
@@ -42,21 +45,25 @@ from netimmutable.deploy_model import (
     Progress,
     ProgressEvent,
     RunReport,
+    WindowSummary,
+    changed_lines,
     plan_window,
     to_host_outcome,
 )
 from netimmutable.device import Device
-from netimmutable.errors import InputError, NetImmutableError
+from netimmutable.errors import InputError, NetImmutableError, NotConfirmed
 from netimmutable.inventory import LoadedInventory, load_inventory, make_nornir, select_hosts
 from netimmutable.journal import Journal
 from netimmutable.locks import device_locks, repo_lock
 from netimmutable.push import run_host
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.recover import check_unfinished
+from netimmutable.release_content import require_content
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
 from netimmutable.soak import SoakSetting
+from netimmutable.trust import GoodTrust
 
 __all__ = ["deploy", "rollback"]
 
@@ -538,14 +545,49 @@ def _write_record(
         return None, str(exc)
 
 
+def _confirmed(
+    confirm: Confirm | None, prepared: Prepared, policy: _Policy, summary: str, on_failure: str
+) -> None:
+    """Ask ``confirm`` (when given) with what the window will do; refuse when it says no."""
+    if confirm is None:
+        return
+    hosts = []
+    for name, job in prepared.jobs.items():
+        if policy.kind == "rollback":
+            hosts.append(HostChange(name, job.release, 0, 0, first=False, compared=False))
+            continue
+        added, removed = changed_lines(job.last_good_artifact, job.artifact)
+        hosts.append(HostChange(name, job.release, added, removed, first=job.last_good_artifact is None))
+    window = WindowSummary(
+        kind=policy.kind,
+        release=policy.release,
+        release_summary=summary,
+        hosts=tuple(hosts),
+        batches=policy.batches,
+        no_timer=prepared.no_timer,
+        on_failure=on_failure,
+        max_failures=policy.max_failures,
+    )
+    if not confirm(window):
+        raise NotConfirmed(f"{policy.kind} not confirmed: nothing was touched")
+
+
 # ------------------------------------------------------------------------------ entry points
-def deploy(repo: NetworkRepo, options: DeployOptions, progress: Progress = _quiet) -> RunReport:
-    """Run a change window for an approved release (see the module docstring)."""
+def deploy(
+    repo: NetworkRepo, options: DeployOptions, progress: Progress = _quiet, confirm: Confirm | None = None
+) -> RunReport:
+    """Run a change window for an approved release (see the module docstring).
+
+    ``confirm``: asked once with a ``WindowSummary`` before anything is locked or touched (the CLI asks a
+    person on a terminal); None: no confirmation.
+    """
     with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
-        return _deploy(repo, gitrepo, options, progress)
+        return _deploy(repo, gitrepo, options, progress, confirm)
 
 
-def _deploy(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progress: Progress) -> RunReport:
+def _deploy(
+    repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progress: Progress, confirm: Confirm | None
+) -> RunReport:
     loaded = load_inventory(repo)
     gated = gate(repo, gitrepo, options)
     in_release = set(hosts_in(gated.artifacts))
@@ -587,6 +629,7 @@ def _deploy(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progre
         flags=options.flags(),
         message=options.message or f"netimmutable deploy {gated.release.short} (run {run_id})",
     )
+    _confirmed(confirm, prepared, policy, gated.release.summary, on_failure)
     window.emit(
         f"deploying release {gated.release.short} ({gated.release.summary}) to {len(prepared.jobs)} host(s) "
         f"in {len(policy.batches)} batch(es); on failure: {on_failure}, max failures: {policy.max_failures}"
@@ -611,10 +654,14 @@ def rollback(
     to_rev: str | None,
     options: DeployOptions,
     progress: Progress = _quiet,
+    confirm: Confirm | None = None,
 ) -> RunReport:
-    """Push each host's last-good release (or ``to_rev``) through the same pipeline and checks."""
+    """Push each host's last-good release (or ``to_rev``) through the same pipeline and checks.
+
+    ``confirm``: as for ``deploy``.
+    """
     with open_git(repo) as gitrepo:
-        return _rollback(repo, gitrepo, hosts, to_rev, options, progress)
+        return _rollback(repo, gitrepo, hosts, to_rev, options, progress, confirm)
 
 
 def _rollback(
@@ -624,6 +671,7 @@ def _rollback(
     to_rev: str | None,
     options: DeployOptions,
     progress: Progress,
+    confirm: Confirm | None,
 ) -> RunReport:
     loaded = load_inventory(repo)
     selected = list(select_hosts(loaded, hosts))
@@ -636,6 +684,7 @@ def _rollback(
         given = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
         releases = {h.name: given.sha for h in selected}
     else:
+        trust = GoodTrust(repo, gitrepo, records)
         for host in selected:
             good = records.last_good(host.name)
             if good is None:
@@ -644,13 +693,14 @@ def _rollback(
                     host=host.name,
                     hint="use --to REV",
                 )
+            trust.require(good, f"rollback {host.name}")
             releases[host.name] = good.release
     artifacts = {
         sha: read_artifacts(gitrepo, sha, repo.settings.snapshots_dir)
         for sha in sorted(set(releases.values()))
     }
     if given is not None:  # a given release passes the deploy's gate (last-good ones did when deployed)
-        note = check_rendered(given, artifacts[given.sha], allow_stale=options.allow_stale)
+        note = require_content(repo, gitrepo, given.sha, allow_stale=options.allow_stale)
         if note:
             progress(ProgressEvent(None, Phase.WINDOW, f"gate: {note}"))
     run_id = new_run_id()
@@ -670,6 +720,7 @@ def _rollback(
         flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ())),
         message=f"netimmutable rollback (run {run_id})",
     )
+    _confirmed(confirm, prepared, policy, given.summary if given is not None else "", "continue")
     window.emit(
         "rolling back "
         + ", ".join(f"{n} to {releases[n][:10]}" for n in names)

@@ -1,4 +1,4 @@
-"""Before a change window touches anything: the gate (approved, untouched artifacts, current snapshots, plan)
+"""Before a change window touches anything: the gate (approved, a release by content, plan)
 and one ``HostJob`` per host (its release, its last-good target, its revert timer, its expectations).
 """
 
@@ -10,17 +10,20 @@ from dataclasses import dataclass
 import git
 from nornir.core.inventory import Host
 
-from netimmutable.artifacts import Release, artifacts_digest, check_approved, read_artifacts
+from netimmutable.approval import check_approved
+from netimmutable.artifacts import Release, read_artifacts
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
 from netimmutable.drivers.capabilities import revert_in_for
 from netimmutable.errors import ApprovalError, InputError
 from netimmutable.records import Records
-from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, refresh_snapshots
+from netimmutable.release_content import require_content
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 from netimmutable.soak import SoakSetting, revert_timer_problem
+from netimmutable.trust import GoodTrust
 
-__all__ = ["Gate", "Prepared", "check_rendered", "expectations_required", "gate", "prepare"]
+__all__ = ["Gate", "Prepared", "expectations_required", "gate", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,46 +33,18 @@ class Gate:
     notes: tuple[str, ...]
 
 
-def check_rendered(release: Release, artifacts: Mapping[str, str], *, allow_stale: bool) -> str | None:
-    """Refuse a release whose artifacts are not what ``netimmutable commit`` rendered and committed (digest
-    trailer); with ``allow_stale`` return the note to record instead."""
-    if release.digest is not None and release.digest == artifacts_digest(artifacts):
-        return None
-    problem = (
-        "was not made by `netimmutable commit` (no digest trailer)"
-        if release.digest is None
-        else "has artifacts that differ from its digest trailer (edited by hand?)"
-    )
-    if not allow_stale:
-        raise ApprovalError(
-            f"release {release.short} {problem}",
-            hint="render and commit with `netimmutable commit`; --allow-stale overrides (recorded)",
-        )
-    return f"release {problem}; allowed by --allow-stale"
-
-
 def gate(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions) -> Gate:
-    """Only approved releases whose artifacts are what netimmutable rendered and committed."""
-    rev = options.rev or f"refs/heads/{repo.settings.approval_branch}"
-    release = check_approved(repo, gitrepo, rev, allow_dirty=options.allow_dirty)
+    """Only approved releases (reachable from the approval branch, clean tree) that are releases by content:
+    their snapshots are what their own inputs render (``release_content``). The default revision is HEAD,
+    as for ``plan``."""
+    release = check_approved(repo, gitrepo, options.rev or "HEAD", allow_dirty=options.allow_dirty)
     artifacts = read_artifacts(gitrepo, release.sha, repo.settings.snapshots_dir)
     notes: list[str] = []
     if not artifacts:
         raise ApprovalError(f"release {release.short} has no artifacts in {repo.settings.snapshots_dir}/")
-    note = check_rendered(release, artifacts, allow_stale=options.allow_stale)
+    note = require_content(repo, gitrepo, release.sha, allow_stale=options.allow_stale)
     if note:
         notes.append(note)
-    head = gitrepo.head.commit.hexsha if gitrepo.head.is_valid() else None
-    if head == release.sha and not options.allow_dirty:
-        status = refresh_snapshots(repo, write=False).status  # through the stat table when unchanged
-        if not status.current:
-            stale = [*status.stale, *status.missing, *status.orphaned]
-            if not options.allow_stale:
-                raise ApprovalError(
-                    f"snapshots/ is not what the inputs render ({', '.join(stale[:5])})",
-                    hint="run `netimmutable commit`; --allow-stale overrides (recorded)",
-                )
-            notes.append("stale snapshots allowed by --allow-stale")
     return Gate(release=release, artifacts=artifacts, notes=tuple(notes))
 
 
@@ -141,6 +116,10 @@ def prepare(
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
     goods = records.last_good_many(list(hosts)) if purpose != "rollback" else {}
+    trust = GoodTrust(repo, gitrepo, records)
+    for name, good in goods.items():  # the drift baseline and the rollback target of each host
+        if good is not None:
+            trust.require(good, f"{purpose} {name}")
     good_files = _good_artifacts(records, {n: g.release for n, g in goods.items() if g is not None})
     for name, host in hosts.items():
         release = releases[name]

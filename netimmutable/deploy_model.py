@@ -10,6 +10,7 @@ Examples:
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,9 @@ from netimmutable.soak import SoakSetting
 
 __all__ = [
     "CancelToken",
+    "Confirm",
     "DeployOptions",
+    "HostChange",
     "HostDevice",
     "HostJob",
     "HostResult",
@@ -37,6 +40,8 @@ __all__ = [
     "Progress",
     "ProgressEvent",
     "RunReport",
+    "WindowSummary",
+    "changed_lines",
     "exit_code_of",
     "plan_window",
     "to_host_outcome",
@@ -414,3 +419,72 @@ def plan_window(
     size = max(1, batch_size)
     batches = [tuple(rest[i : i + size]) for i in range(0, len(rest), size)]
     return ((tuple(first),) if first else ()) + tuple(batches)
+
+
+@dataclass(frozen=True, slots=True)
+class HostChange:
+    """What a window will do to one host, as the confirmation shows it."""
+
+    host: str
+    target: str
+    """The release (sha) it will run."""
+    added: int
+    removed: int
+    first: bool
+    """No last-good configuration is known: the first deployment (the running config is captured)."""
+    compared: bool = True
+    """False for a rollback: the target is compared with the running config only when it is pushed."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSummary:
+    """What a ``deploy`` or ``rollback`` will do, shown before a person confirms it."""
+
+    kind: str
+    release: str | None
+    release_summary: str
+    hosts: tuple[HostChange, ...]
+    batches: tuple[tuple[str, ...], ...]
+    no_timer: tuple[str, ...]
+    on_failure: str
+    max_failures: int
+
+    def lines(self) -> list[str]:
+        """The summary as plain text lines."""
+        head = f"{self.kind}: release {self.release[:10]}" if self.release else f"{self.kind}:"
+        out = [head + (f" ({self.release_summary})" if self.release_summary else "")]
+        for h in self.hosts:
+            change = "first deployment" if h.first else f"+{h.added} -{h.removed} lines vs last-good"
+            if not h.first and not (h.added or h.removed):
+                change = "no change"
+            if not h.compared:
+                change = "full replace (shown against the running config when pushed)"
+            out.append(f"  {h.host}: {change} -> {h.target[:10]}")
+        out.append(
+            f"{len(self.batches)} batch(es): "
+            + " | ".join(", ".join(b) for b in self.batches)
+            + f"; on failure: {self.on_failure}, max failures: {self.max_failures}"
+        )
+        if self.no_timer:
+            out.append("no device-side revert timer on: " + ", ".join(self.no_timer))
+        return out
+
+
+Confirm = Callable[[WindowSummary], bool]
+"""Asked once before a window touches anything; False: nothing is done (``NotConfirmed``)."""
+
+
+def changed_lines(old: str | None, new: str) -> tuple[int, int]:
+    """(added, removed) lines from ``old`` to ``new``.
+
+    Examples:
+        >>> changed_lines("a\nb\n", "a\nc\nd\n")
+        (2, 1)
+    """
+    added = removed = 0
+    for line in difflib.unified_diff((old or "").splitlines(), new.splitlines(), n=0, lineterm=""):
+        if line.startswith("+") and not line.startswith("+++"):
+            added += 1
+        elif line.startswith("-") and not line.startswith("---"):
+            removed += 1
+    return added, removed

@@ -4,9 +4,11 @@
     ├── InputError                    bad user input: YAML, settings, inventory, templates (exit 1)
     │   ├── SettingsError             netimmutable.yaml
     │   ├── InventoryError            inventory/*.yaml
-    │   └── RenderError               a template failed for a host
+    │   ├── RenderError               a template failed for a host
+    │   └── NotConfirmed              a change window was not confirmed (declined, or no terminal to ask)
     ├── RepoError                     not a network repo, git failures, unknown revisions
     │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
+    │       └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
@@ -31,10 +33,12 @@ __all__ = [
     "LabError",
     "LockHeld",
     "NetImmutableError",
+    "NotConfirmed",
     "RenderError",
     "RepoError",
     "RollbackFailed",
     "SettingsError",
+    "UntrustedGoodRef",
 ]
 
 
@@ -85,12 +89,20 @@ class RenderError(InputError):
     """A template failed to render for a host."""
 
 
+class NotConfirmed(InputError):
+    """A ``deploy`` or ``rollback`` was not confirmed; nothing was touched."""
+
+
 class RepoError(NetImmutableError):
     """The network repository or git failed."""
 
 
 class ApprovalError(RepoError):
     """The release may not be deployed: not approved, dirty tree or stale snapshots."""
+
+
+class UntrustedGoodRef(ApprovalError):
+    """A host's ``refs/netimmutable/good/<host>`` may not be used as drift baseline or rollback target."""
 
 
 class LabError(NetImmutableError):

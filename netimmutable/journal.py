@@ -1,6 +1,8 @@
 """The run journal: an append-only, fsynced JSON-lines log written BEFORE every device-changing step.
 
-``.netimmutable/journal/<run-id>.jsonl``; one JSON object per line:
+``<git common dir>/netimmutable/journal/<run-id>.jsonl`` (one journal folder for every worktree of the
+repository; journals an older netimmutable left in a worktree's ``.netimmutable/journal/`` are still read,
+recovered and closed where they are); one JSON object per line:
 
     {"type": "open",   "run_id", "kind", "release", "user", "machine", "pid", "pid_start", "utc"}
     {"type": "before", "host", "step", "details": {...}, "utc"}     written + fsynced before the step
@@ -64,10 +66,17 @@ _DETAIL_KEYS = (
 )
 
 
+def _journal_dirs(repo: NetworkRepo) -> list[Path]:
+    shared, legacy = repo.shared_dir / JOURNAL_DIR, repo.local_dir / JOURNAL_DIR
+    return [shared] if shared == legacy else [shared, legacy]
+
+
 def journal_path(repo: NetworkRepo, run_id: str) -> Path:
+    """The journal file of ``run_id``: the shared one, or a legacy one (``.netimmutable/``) that exists."""
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise NetImmutableError(f"invalid run id {run_id!r}")
-    return repo.local_dir / JOURNAL_DIR / f"{run_id}.jsonl"
+    paths = [folder / f"{run_id}.jsonl" for folder in _journal_dirs(repo)]
+    return next((p for p in paths[1:] if p.exists()), paths[0])
 
 
 def _process_start(pid: int) -> str:
@@ -366,10 +375,11 @@ def _read_run(path: Path) -> UnfinishedRun | None:
 
 def unfinished_runs(repo: NetworkRepo, *, include_alive: bool = False) -> list[UnfinishedRun]:
     """Journals without ``close``, oldest first (runs whose process still lives: with ``include_alive``)."""
-    folder = repo.local_dir / JOURNAL_DIR
-    if not folder.is_dir():
-        return []
-    runs = [r for p in sorted(folder.glob("*.jsonl")) if (r := _read_run(p)) is not None]
+    paths = sorted(
+        (p for folder in _journal_dirs(repo) if folder.is_dir() for p in folder.glob("*.jsonl")),
+        key=lambda p: p.name,  # run ids sort by start time
+    )
+    runs = [r for p in paths if (r := _read_run(p)) is not None]
     return [r for r in runs if include_alive or not r.alive]
 
 

@@ -1,6 +1,7 @@
 """Locks across processes: one deploy per network repository, one change per device, at a time.
 
-A lock is a file under ``.netimmutable/locks/`` (``repo.lock``, ``device-<host>.lock``) holding who took it:
+A lock is a file under ``<git common dir>/netimmutable/locks/`` (``repo.lock``, ``device-<host>.lock``), one
+folder for every worktree of the repository, holding who took it:
 run id, OS user, machine, pid (and the pid's start time, so a recycled pid is not mistaken for the owner),
 purpose and UTC start time. It is taken atomically: the content is written to a private temporary file
 which is then hard-linked to the lock name; ``link`` fails when the name exists, so exactly one process wins
@@ -10,6 +11,9 @@ A second run fails fast with ``LockHeld`` naming the holder. A lock whose proces
 *stale*: it is reported, never taken over silently, because a run that died may have left a device
 mid-change. The message says what to do: ``netimmutable recover`` (which finishes the dead run and may take
 over exactly that run's locks), then ``netimmutable unlock``. Automatic takeover is deliberately not offered.
+
+Locks an older netimmutable left in a worktree's ``.netimmutable/locks/`` are still listed, honoured (a lock
+of the same name there is held) and removed by ``unlock``.
 
 Examples:
     >>> import tempfile
@@ -49,7 +53,10 @@ __all__ = [
     "LockInfo",
     "device_lock",
     "device_locks",
+    "legacy_locks_dir",
     "list_locks",
+    "lock_path",
+    "locks_dir",
     "pid_alive",
     "read_lock",
     "remove_lock",
@@ -60,8 +67,19 @@ LOCKS_DIR = "locks"
 REPO_LOCK = "repo"
 
 
-def _locks_dir(repo: NetworkRepo) -> Path:
+def locks_dir(repo: NetworkRepo) -> Path:
+    """Where the repository's locks live: shared by its worktrees (``NetworkRepo.shared_dir``)."""
+    return repo.shared_dir / LOCKS_DIR
+
+
+def legacy_locks_dir(repo: NetworkRepo) -> Path:
+    """Where locks lived before they were shared by worktrees (``.netimmutable/locks``): still honoured."""
     return repo.local_dir / LOCKS_DIR
+
+
+def _locks_dirs(repo: NetworkRepo) -> list[Path]:
+    shared, legacy = locks_dir(repo), legacy_locks_dir(repo)
+    return [shared] if shared == legacy else [shared, legacy]
 
 
 def _process_start(pid: int) -> str:
@@ -174,9 +192,18 @@ class Lock:
     (``recover`` finishing dead runs); any other existing lock raises ``LockHeld``."""
 
     def __init__(
-        self, locks_dir: Path, name: str, run_id: str, purpose: str, *, takeover: Collection[str] = ()
+        self,
+        locks_dir: Path,
+        name: str,
+        run_id: str,
+        purpose: str,
+        *,
+        takeover: Collection[str] = (),
+        legacy_dir: Path | None = None,
     ) -> None:
         self.path = locks_dir / f"{name}.lock"
+        self.legacy = legacy_dir / f"{name}.lock" if legacy_dir is not None else None
+        """The same lock where an older netimmutable kept it: while it exists this lock is not taken."""
         self.takeover = frozenset(takeover)
         self.info = LockInfo(
             name=name,
@@ -204,6 +231,8 @@ class Lock:
     def acquire(self, *, sync_dir: bool = True) -> Lock:
         """Take the lock or raise ``LockHeld``. ``sync_dir=False``: the caller fsyncs the lock folder itself
         (``device_locks`` does it once for all the hosts it locks, before any of them is changed)."""
+        if self.legacy is not None and self.legacy.exists():
+            raise _held_error(self.legacy, read_lock(self.legacy))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self._write_tmp(self.info)
         try:
@@ -268,7 +297,7 @@ def repo_lock(
     repo: NetworkRepo, run_id: str, purpose: str = "deploy", *, takeover: Collection[str] = ()
 ) -> Lock:
     """The network repository's lock (one deploy / rollback / recover at a time). Use with ``with``."""
-    return Lock(_locks_dir(repo), REPO_LOCK, run_id, purpose, takeover=takeover)
+    return Lock(locks_dir(repo), REPO_LOCK, run_id, purpose, takeover=takeover, legacy_dir=_legacy(repo))
 
 
 def device_lock(
@@ -276,7 +305,14 @@ def device_lock(
 ) -> Lock:
     """One device's lock (one change per device at a time). Use with ``with``."""
     good_ref(host)  # the name must be a safe file name
-    return Lock(_locks_dir(repo), f"device-{host}", run_id, purpose, takeover=takeover)
+    return Lock(
+        locks_dir(repo), f"device-{host}", run_id, purpose, takeover=takeover, legacy_dir=_legacy(repo)
+    )
+
+
+def _legacy(repo: NetworkRepo) -> Path | None:
+    legacy = legacy_locks_dir(repo)
+    return None if legacy == locks_dir(repo) else legacy
 
 
 @contextlib.contextmanager
@@ -313,7 +349,7 @@ def device_locks(
         if failed is not None:
             raise failed
         if locks:  # the lock files' names are durable before the caller touches any device
-            fsync_dir(_locks_dir(repo))
+            fsync_dir(locks_dir(repo))
         yield dict(zip(names, locks, strict=True))
 
 
@@ -329,20 +365,28 @@ def _try_acquire(lock: Lock) -> Lock | BaseException:
 
 
 def list_locks(repo: NetworkRepo) -> list[HeldLock]:
-    folder = _locks_dir(repo)
-    if not folder.is_dir():
-        return []
-    return [HeldLock(p, read_lock(p)) for p in sorted(folder.glob("*.lock"))]
+    """Every lock of the repository (shared ones, then any left in the legacy ``.netimmutable/locks``)."""
+    return [
+        HeldLock(p, read_lock(p))
+        for folder in _locks_dirs(repo)
+        if folder.is_dir()
+        for p in sorted(folder.glob("*.lock"))
+    ]
+
+
+def lock_path(repo: NetworkRepo, name: str) -> Path:
+    """The file of lock ``name`` (``repo`` or a host name): the shared one, or a legacy one that exists."""
+    file_name = f"{REPO_LOCK}.lock" if name == REPO_LOCK else f"device-{name}.lock"
+    if name != REPO_LOCK:
+        good_ref(name)
+    paths = [folder / file_name for folder in _locks_dirs(repo)]
+    return next((p for p in paths if p.exists()), paths[0])
 
 
 def remove_lock(repo: NetworkRepo, name: str, *, force: bool = False) -> LockInfo | None:
     """Remove lock ``name`` (``repo`` or a host name). Refuses a live holder on this machine, and without
     ``force`` a holder on another machine or a lock kept on purpose."""
-    folder = _locks_dir(repo)
-    file_name = f"{REPO_LOCK}.lock" if name == REPO_LOCK else f"device-{name}.lock"
-    if name != REPO_LOCK:
-        good_ref(name)
-    path = folder / file_name
+    path = lock_path(repo, name)
     if not path.exists():
         raise NetImmutableError(f"no lock named {name!r}", file=str(path))
     info = read_lock(path)

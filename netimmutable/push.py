@@ -445,6 +445,17 @@ class _HostRun:
             self.after("commit", exc.message)
             # a refused commit may leave the candidate loaded (EOS config session, Junos candidate):
             # ``loaded`` stays set so that cleanup discards it
+            if not isinstance(exc, ConnectError) and self.foreign_pending():
+                # the device refused our commit and another session's commit is pending: it appeared after
+                # the pre-check. It is not ours to confirm, cancel or roll back: the device is left as it is
+                raise self.stop(
+                    Outcome.FAILED_BEFORE_CHANGE,
+                    "a commit from another session is pending confirmation (it appeared after the "
+                    f"pre-check); this run's commit was refused ({exc.message}) and the device was not "
+                    "touched: let that session confirm or cancel its commit, then deploy again",
+                    Phase.COMMIT,
+                    cause="pending-commit",
+                ) from None
             self.committed = True  # assume the worst until the device proves otherwise
             self.pending = job.revert_in is not None
             if self.unchanged_after_failed_commit():
@@ -458,6 +469,13 @@ class _HostRun:
                     cause="unreachable" if lost else "rejected",
                 ) from None
             raise self.stop_after_rollback(f"commit failed: {exc.message}", ()) from None
+
+    def foreign_pending(self) -> bool:
+        """After our commit was refused: is a commit of another session pending on the device?"""
+        try:
+            return self.has_pending(self.dev())
+        except DeviceError:
+            return False
 
     def unchanged_after_failed_commit(self) -> bool:
         """After a failed commit: is the device provably still on its pre-change config?"""
@@ -565,7 +583,16 @@ class _HostRun:
         dev = self.dev()
         try:
             if self.has_pending(dev):
-                dev.rollback_driver()  # cancels the pending commit: back to the pre-commit config
+                if not self.pending:  # not ours (ours was confirmed, or made without a timer)
+                    return self.result(
+                        Outcome.ROLLBACK_FAILED,
+                        f"{reason}\na commit from another session is pending confirmation on the device; "
+                        "it was not touched and nothing was rolled back: a person must act",
+                        Phase.ROLLBACK,
+                        failures=failures,
+                        cause="pending-commit",
+                    )
+                dev.rollback_driver()  # cancels our pending commit: back to the pre-commit config
             self.pending = False
             if convergence_diff(target, dev.running_config(), dev.platform, self.env.extra_patterns):
                 dev.load_replace(target)

@@ -37,7 +37,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -46,8 +46,9 @@ from typing import Any
 import git
 from gitdb import IStream, LooseObjectDB
 
+from netimmutable.approval import approval
 from netimmutable.artifacts import git_env, git_identity, read_blobs
-from netimmutable.errors import RepoError
+from netimmutable.errors import NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
@@ -288,6 +289,7 @@ class Records:
         self._loose: LooseObjectDB | None = None
         self._operator: str | None = None
         self._ident: tuple[str, str, bool] | None = None
+        self._approval_tip: str | None = None
         self._good_log: tuple[str, dict[str, dict[str, str]]] | None = None
         """(good-log tip, its table) as this object last wrote or read it: a mark that finds the tip where it
         left it does not read and parse ``good.json`` back from git."""
@@ -522,13 +524,22 @@ class Records:
         )
 
     def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
-        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it)."""
-        name = branch or self.repo.settings.approval_branch
-        try:
-            self.git.git.merge_base("--is-ancestor", release_sha, f"refs/heads/{name}")
-        except git.GitCommandError:
-            return False
-        return True
+        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it).
+
+        ``branch``: a local branch name; default the approval branch as ``netimmutable.approval`` finds it.
+        """
+        if branch is None:
+            if self._approval_tip is None:  # once per Records: `status` asks for every host
+                try:
+                    self._approval_tip = approval(self.git).sha
+                except NetImmutableError:
+                    self._approval_tip = ""
+            if not self._approval_tip:
+                return False
+            tip = self._approval_tip
+        else:
+            tip = f"refs/heads/{branch}"
+        return self._is_ancestor(release_sha, tip)
 
     def _snapshot_blobs(self, release: str) -> dict[str, bytes]:
         """File name -> blob binsha of the snapshots folder of commit ``release`` (a full sha), read once:
@@ -665,11 +676,18 @@ class Records:
                 hint=f"`netimmutable records fetch {remote}` merges the remote's records; then push again",
             ) from None
 
-    def fetch_records(self, remote: str) -> list[str]:
+    def fetch_records(
+        self,
+        remote: str,
+        accept: Callable[[str, str], str | None] | None = None,
+        refused: list[str] | None = None,
+    ) -> list[str]:
         """Fetch ``remote``'s records and merge them into ours; returns the refs that changed.
 
         Run chains are joined with a merge commit (no record is dropped on either side); for each host the
-        newer good mark (by its UTC time) wins.
+        newer good mark (by its UTC time) wins. ``accept(host, release)``: why a remote's good mark must not
+        move the local good ref (None: it may); each refused mark is appended to ``refused`` as a message
+        and its ref stays where it was (``netimmutable.trust`` checks them before anything moves).
         """
         staging = f"refs/netimmutable-fetch/{_safe(remote)}"
         try:
@@ -684,17 +702,14 @@ class Records:
                 changed.append(RUNS_REF)
             theirs_table = self._table_at(f"{staging}/good-log")
             ours_table = self._good_table()
-            if self._merge_chain(GOOD_LOG_REF, f"{staging}/good-log", (ours_table, theirs_table)):
+            moves = self._good_moves(theirs_table, ours_table, staging, remote, accept, refused)
+            filtered = len(theirs_table) != len(self._table_at(f"{staging}/good-log"))
+            tables = (ours_table, theirs_table)
+            if self._merge_chain(GOOD_LOG_REF, f"{staging}/good-log", tables, rewrite=filtered):
                 changed.append(GOOD_LOG_REF)
-            for host, meta in theirs_table.items():
-                mine = ours_table.get(host)
-                if mine is None or str(meta.get("when_utc", "")) > str(mine.get("when_utc", "")):
-                    ref, release = good_ref(host), str(meta["release"])
-                    if self.ref(f"{staging}/good/{host}") == release and self.ref(ref) != release:
-                        self._update_ref(
-                            ref, release, self.ref(ref), f"netimmutable: good {host} from {remote}"
-                        )
-                        changed.append(ref)
+            for host, ref, release in moves:
+                self._update_ref(ref, release, self.ref(ref), f"netimmutable: good {host} from {remote}")
+                changed.append(ref)
         finally:
             out = self.git.git.for_each_ref("--format=%(refname)", staging)
             for name in out.splitlines():
@@ -702,12 +717,47 @@ class Records:
                     self.git.git.update_ref("-d", name)
         return changed
 
+    def _good_moves(
+        self,
+        theirs_table: dict[str, dict[str, str]],
+        ours_table: Mapping[str, Mapping[str, str]],
+        staging: str,
+        remote: str,
+        accept: Callable[[str, str], str | None] | None,
+        refused: list[str] | None,
+    ) -> list[tuple[str, str, str]]:
+        """(host, ref, release) of every remote good mark that moves a local good ref; a mark ``accept``
+        refuses is removed from ``theirs_table`` (it stays out of the merged good-log) and reported."""
+        moves: list[tuple[str, str, str]] = []
+        for host, meta in sorted(theirs_table.items()):
+            mine = ours_table.get(host)
+            if mine is not None and str(meta.get("when_utc", "")) <= str(mine.get("when_utc", "")):
+                continue
+            ref, release = good_ref(host), str(meta["release"])
+            if self.ref(ref) == release:
+                continue  # already ours
+            why = accept(host, release) if accept is not None else None
+            if why is not None:  # checked before anything moves
+                del theirs_table[host]
+                if refused is not None:
+                    refused.append(f"{ref} not moved to {release[:10]} from {remote}: {why}")
+            elif self.ref(f"{staging}/good/{host}") == release:
+                moves.append((host, ref, release))
+        return moves
+
     def _table_at(self, ref: str) -> dict[str, dict[str, str]]:
         return self._good_table_at(self.ref(ref))
 
     def _merge_chain(
-        self, ref: str, theirs_ref: str, tables: tuple[dict[str, Any], dict[str, Any]] | None
+        self,
+        ref: str,
+        theirs_ref: str,
+        tables: tuple[dict[str, Any], dict[str, Any]] | None,
+        *,
+        rewrite: bool = False,
     ) -> bool:
+        """Join chain ``theirs_ref`` into ``ref``; ``rewrite``: their table was filtered, so never take their
+        tip as it is (a merge commit holds the merged table)."""
         theirs = self.ref(theirs_ref)
         if theirs is None:
             return False
@@ -715,7 +765,11 @@ class Records:
             ours = self.ref(ref)
             if ours == theirs or (ours and self._is_ancestor(theirs, ours)):
                 return False
-            if ours is None or self._is_ancestor(ours, theirs):
+            if ours is None and rewrite and tables is not None:
+                new = self._commit(
+                    self._tree({"good.json": _dumps_good(tables[1])}), (theirs,), "records fetched (filtered)"
+                )
+            elif ours is None or (not rewrite and self._is_ancestor(ours, theirs)):
                 new = theirs
             else:
                 if tables is None:

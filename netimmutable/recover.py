@@ -38,6 +38,7 @@ from netimmutable.locks import device_lock, list_locks, repo_lock
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets
+from netimmutable.trust import GoodTrust
 
 __all__ = [
     "HostRecovery",
@@ -215,9 +216,16 @@ class _Host:
             return rec.read_blob(f.rollback_blob), None, "the config captured before the first deployment"
         good = rec.last_good(f.host)
         if good is not None and good.run_id != f.run_id and good.release != f.release:
+            untrusted = GoodTrust(rec.repo, rec.git, rec).problem(good)
+            if untrusted is not None:  # never roll a device back to a ref anyone could have moved
+                return (
+                    None,
+                    None,
+                    f"no rollback target is known (the last-good record is not trusted: {untrusted})",
+                )
             label = f"last-good release {good.release[:10]}"
             return rec.artifact(good.release, f.host), rec.expectations(good.release, f.host), label
-        return None, None, "no rollback target"
+        return None, None, "no rollback target is known"
 
     def _before(self, step: Step, reason: str = "") -> None:
         """Journal a step of the recovery with everything a later recovery needs, should this one die."""
@@ -322,7 +330,7 @@ class _Host:
         if self.target is None:
             return self._result(
                 RecoveryAction.UNKNOWN,
-                f"{why}; and no rollback target is known",
+                f"{why}; and {self.target_label}",
                 "push a known-good release by hand: `netimmutable rollback HOST --to REV`",
             )
         self._before("rollback", reason=why[:200])

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import functools
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from netimmutable.errors import RepoError
 from netimmutable.settings import SETTINGS_FILE, Settings, load_settings
 
-__all__ = ["LOCAL_DIR", "NetworkRepo", "find_repo", "open_repo"]
+__all__ = ["LOCAL_DIR", "SHARED_DIR", "NetworkRepo", "find_repo", "git_common_dir", "open_repo"]
 
 LOCAL_DIR = ".netimmutable"
-"""Untracked, git-ignored local state: connections, lab, journal, locks, saved plans."""
+"""Untracked, git-ignored local state of one working tree: connections, lab, caches, saved plans."""
+SHARED_DIR = "netimmutable"
+"""State of the repository (every worktree's): locks and the journal, in git's common dir."""
+
+
+@functools.lru_cache(maxsize=64)
+def git_common_dir(root: Path) -> Path | None:
+    """git's common dir of the repository ``root`` is in (``git rev-parse --git-common-dir``): the same
+    for every worktree of one repository; None outside git.
+
+    Read from the files git writes (``.git`` folder, or a worktree's ``.git`` file and its ``commondir``)
+    without starting git; anything else asks git.
+    """
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git.resolve()
+        if dot_git.is_file():
+            text = dot_git.read_text(encoding="utf-8").strip()
+            if text.startswith("gitdir: "):
+                gitdir = (root / text.removeprefix("gitdir: ").strip()).resolve()
+                common = gitdir / "commondir"
+                if common.is_file():
+                    return (gitdir / common.read_text(encoding="utf-8").strip()).resolve()
+                return gitdir
+    except OSError:
+        pass
+    proc = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    out = proc.stdout.strip()
+    return Path(out) if proc.returncode == 0 and out else None
 
 
 def find_repo(start: Path | None = None) -> Path:
@@ -53,6 +89,13 @@ class NetworkRepo:
     @property
     def local_dir(self) -> Path:
         return self.root / LOCAL_DIR
+
+    @property
+    def shared_dir(self) -> Path:
+        """Locks and journal: ``<git common dir>/netimmutable``, one lock domain for every worktree of the
+        repository (``.netimmutable/`` when the repository is not in git)."""
+        common = git_common_dir(self.root)
+        return common / SHARED_DIR if common is not None else self.local_dir
 
     @property
     def connections_file(self) -> Path:

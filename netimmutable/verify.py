@@ -33,6 +33,7 @@ from netimmutable.records import Records, new_run_id, utc_now
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
+from netimmutable.trust import GoodTrust
 from netimmutable.verify_model import HostResult, HostState, Remediation, VerifyPolicy, VerifyReport
 
 __all__ = [
@@ -97,7 +98,12 @@ def load_baselines(
             out[name] = Baseline(name, release, "rev", config, files.get(f"{name}{EXPECT_SUFFIX}"), problem)
         return release, out
     records = Records(repo, gitrepo)
-    good = {name: entry.release if entry else None for name, entry in records.last_good_many(names).items()}
+    entries = records.last_good_many(names)
+    trust = GoodTrust(repo, gitrepo, records)
+    untrusted = {
+        name: why for name, entry in entries.items() if entry is not None and (why := trust.problem(entry))
+    }
+    good = {name: entry.release if entry else None for name, entry in entries.items()}
     users: dict[str, int] = {}
     for release_sha in good.values():
         if release_sha:
@@ -105,6 +111,15 @@ def load_baselines(
     whole = {sha: read_artifacts(gitrepo, sha, snap) for sha, n in users.items() if n >= _WHOLE_RELEASE_READ}
     result: dict[str, Baseline] = {}
     for name, release_sha in good.items():
+        if name in untrusted:
+            result[name] = Baseline(
+                name,
+                release_sha,
+                "last-good",
+                problem=f"the baseline is not trusted: {untrusted[name]}",
+                problem_state=HostState.UNTRUSTED_BASELINE,
+            )
+            continue
         if release_sha is None:
             result[name] = Baseline(
                 name,
@@ -173,6 +188,15 @@ def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> t
                 f"netimmutable deploy --limit {host}",
                 "deploy an approved release to the host (or fetch the deployment records: "
                 "`git fetch origin 'refs/netimmutable/*:refs/netimmutable/*'`)",
+            ),
+        )
+    if state is HostState.UNTRUSTED_BASELINE:
+        return (
+            Remediation(
+                "check",
+                f"git reflog refs/netimmutable/good/{host}",
+                "find who moved the good ref; restore it to the release last verified on the device, or "
+                f"delete it (`git update-ref -d refs/netimmutable/good/{host}`) and deploy a release",
             ),
         )
     if state is HostState.UNREACHABLE:

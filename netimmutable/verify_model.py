@@ -9,6 +9,7 @@ on the run's ``VerifyPolicy``; the text, JSON and JUnit formats and the exit cod
     expectations-failed   failure                         3
     unreachable           error (skipped with --unreachable-ok)      1 (none)
     no-baseline           error (skipped with --allow-no-baseline)   1 (none)
+    untrusted-baseline    error                           1   (the good ref points at no approved release)
     error                 error                           1
 
 Drift wins over errors: with both, the exit code is 3 (the report still lists every host that could not
@@ -55,6 +56,8 @@ class HostState(StrEnum):
     EXPECTATIONS_FAILED = "expectations-failed"
     UNREACHABLE = "unreachable"
     NO_BASELINE = "no-baseline"
+    UNTRUSTED_BASELINE = "untrusted-baseline"
+    """The host's good ref points at a commit that is no approved release and that no run recorded."""
     ERROR = "error"
 
 

@@ -151,6 +151,7 @@ _STATE_STYLE = {
     HostState.EXPECTATIONS_FAILED: "red",
     HostState.UNREACHABLE: "yellow",
     HostState.NO_BASELINE: "yellow",
+    HostState.UNTRUSTED_BASELINE: "magenta",
     HostState.ERROR: "magenta",
 }
 

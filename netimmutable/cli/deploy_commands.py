@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +27,13 @@ from netimmutable.cli.common import (
     parse_limit,
     repo_option,
 )
-from netimmutable.deploy_model import DeployOptions, Outcome, ProgressEvent, RunReport
+from netimmutable.deploy_model import Confirm, DeployOptions, Outcome, ProgressEvent, RunReport, WindowSummary
+from netimmutable.errors import NotConfirmed
 from netimmutable.exitcodes import ExitCode
 from netimmutable.repo import open_repo
 from netimmutable.soak import SoakSetting, parse_soak
 
-__all__ = ["COMMANDS", "ProgressView", "print_report"]
+__all__ = ["COMMANDS", "ProgressView", "confirmer", "print_report", "stdin_is_terminal"]
 
 DEPLOY_EXIT_CODES = """\b
 Exit codes:
@@ -48,6 +52,18 @@ _STYLE = {
     Outcome.ROLLBACK_FAILED: "bold red",
     Outcome.UNKNOWN: "bold red",
 }
+
+
+def _paused(view: ProgressView, confirm: Confirm | None) -> Confirm | None:
+    """``confirm`` asked with the live progress table stopped (a prompt under a live table is garbled)."""
+    if confirm is None:
+        return None
+
+    def ask(summary: WindowSummary) -> bool:
+        with view.paused():
+            return confirm(summary)
+
+    return ask
 
 
 class ProgressView:
@@ -70,6 +86,17 @@ class ProgressView:
         if self._live is not None:
             self._live.__exit__(None, None, None)
             self._live = None
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        live = self._live
+        if live is not None:
+            live.stop()
+        try:
+            yield
+        finally:
+            if live is not None:
+                live.start()
 
     def _table(self) -> Group:
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
@@ -190,6 +217,40 @@ def _common_window_options(func: Any) -> Any:
     return func
 
 
+def stdin_is_terminal() -> bool:
+    """Whether a person can be asked (a seam for tests)."""
+    return sys.stdin.isatty()
+
+
+def confirmer(command: str, yes: bool) -> Confirm | None:
+    """None with ``--yes``; else a question on the terminal, or a refusal when there is none to ask on."""
+    if yes:
+        return None
+    if not stdin_is_terminal():
+        raise NotConfirmed(
+            f"{command} changes devices and asks for a confirmation first, "
+            "but there is no terminal to ask on",
+            hint="pass --yes to go ahead without asking (scripts, CI jobs)",
+        )
+
+    def ask(summary: WindowSummary) -> bool:
+        console = err_console()
+        for line in summary.lines():
+            console.print(escape(line), soft_wrap=True)
+        return click.confirm(f"{command} now?", default=False, err=True)
+
+    return ask
+
+
+def _yes_option(func: Any) -> Any:
+    return click.option(
+        "-y",
+        "--yes",
+        is_flag=True,
+        help="Do not ask for a confirmation (required without a terminal: scripts, CI).",
+    )(func)
+
+
 def _finish(report: RunReport, fmt: str) -> None:
     if fmt == "json":
         emit_json(report.to_json())
@@ -230,6 +291,7 @@ def _finish(report: RunReport, fmt: str) -> None:
 @click.option("--allow-dirty", is_flag=True, help="Deploy with a dirty working tree (recorded).")
 @click.option("--allow-stale", is_flag=True, help="Deploy although snapshots/ is stale (recorded).")
 @click.option("-m", "--message", default=None, help="Commit message sent to devices that keep one.")
+@_yes_option
 @limit_option
 @filter_option
 @_common_window_options
@@ -244,6 +306,7 @@ def deploy_command(
     allow_dirty: bool,
     allow_stale: bool,
     message: str | None,
+    yes: bool,
     limit: str | None,
     filters: tuple[str, ...],
     revert_in: int | None,
@@ -254,7 +317,7 @@ def deploy_command(
     fmt: str,
     repo_path: Path | None,
 ) -> None:
-    """Push an approved release (default: the approval branch's head) in a change window.
+    """Push an approved release (default: HEAD, as for `plan`) in a change window.
 
     Per host: pre-checks (reachable, no unknown drift, plan unchanged, state captured), full replace with a
     device-side revert timer where the platform has one, post-checks (converged, expectations hold, no
@@ -262,15 +325,18 @@ def deploy_command(
     then confirm and record good, or roll back automatically and verify the rollback.
     The canary goes first; a canary failure stops the window before any other host is touched.
     Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
+    On a terminal it shows what will happen (release, hosts and their changes, batches, hosts without a
+    device-side revert timer) and asks first; --yes skips that; without a terminal --yes is required.
 
     \b
     Examples:
       netimmutable deploy
       netimmutable deploy HEAD --canary r1 --batch-size 5
-      netimmutable deploy --plan plan.json --max-failures 2 --on-failure rollback-all
-      netimmutable deploy --limit r2 --revert-in 120 --format json
-      netimmutable deploy --soak 30        # checks must hold 30 s after they first pass
+      netimmutable deploy --plan plan.json --max-failures 2 --on-failure rollback-all --yes
+      netimmutable deploy --limit r2 --revert-in 120 --format json --yes
+      netimmutable deploy --soak 30 --yes  # checks must hold 30 s after they first pass
     """
+    confirm = confirmer("deploy", yes)
     repo = open_repo(repo_path)
     options = DeployOptions(
         rev=rev,
@@ -294,7 +360,7 @@ def deploy_command(
     from netimmutable.deploy import deploy
 
     with ProgressView(err_console()) as view:
-        report = deploy(repo, options, progress=view)
+        report = deploy(repo, options, progress=view, confirm=_paused(view, confirm))
     _finish(report, fmt)
 
 
@@ -303,10 +369,12 @@ def deploy_command(
 @click.option(
     "--to", "to_rev", default=None, metavar="REV", help="Release to push (default: each host's last-good)."
 )
+@_yes_option
 @_common_window_options
 def rollback_command(
     hosts: tuple[str, ...],
     to_rev: str | None,
+    yes: bool,
     revert_in: int | None,
     settle_timeout: float | None,
     soak: SoakSetting | None,
@@ -320,12 +388,15 @@ def rollback_command(
     Drift is shown, not refused (the host is expected to be off its last-good). When the pushed release
     fails its checks, the host goes back to the config it ran before this rollback (exit 4).
 
+    Asks first on a terminal, as `deploy` does (--yes skips; required without a terminal).
+
     \b
     Examples:
       netimmutable rollback r2
-      netimmutable rollback r1 r2 --to 3f2a9c1
-      netimmutable rollback r2 --format json
+      netimmutable rollback r1 r2 --to 3f2a9c1 --yes
+      netimmutable rollback r2 --format json --yes
     """
+    confirm = confirmer("rollback", yes)
     repo = open_repo(repo_path)
     options = DeployOptions(
         revert_in=revert_in,
@@ -337,7 +408,7 @@ def rollback_command(
     from netimmutable.deploy import rollback
 
     with ProgressView(err_console()) as view:
-        report = rollback(repo, hosts, to_rev, options, progress=view)
+        report = rollback(repo, hosts, to_rev, options, progress=view, confirm=_paused(view, confirm))
     _finish(report, fmt)
 
 

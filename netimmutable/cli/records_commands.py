@@ -208,7 +208,7 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
         good, last, ver = row["last_good"], row["last_run"], row["last_verify"]
         flags = []
         if good and not good["on_approval_branch"]:
-            flags.append(f"release not on {repo.settings.approval_branch} any more (kept by the records)")
+            flags.append("release not on the approval branch any more (kept by the records)")
         if row["lock"]:
             flags.append(
                 "LOCKED" + (" (stale)" if row["lock"]["stale"] else f" by run {row['lock']['run_id']}")
@@ -417,7 +417,7 @@ def unlock_command(names: tuple[str, ...], force: bool, repo_path: Path | None) 
       netimmutable unlock repo               # remove the repository's stale lock
     """
     from netimmutable.journal import unfinished_runs
-    from netimmutable.locks import list_locks, read_lock, remove_lock
+    from netimmutable.locks import list_locks, lock_path, read_lock, remove_lock
     from netimmutable.recover import UnfinishedRunError
     from netimmutable.repo import open_repo
 
@@ -435,8 +435,7 @@ def unlock_command(names: tuple[str, ...], force: bool, repo_path: Path | None) 
     busy = {r.run_id for r in unfinished_runs(repo) if r.hosts}
     for name in names:
         if not force:
-            path = repo.local_dir / "locks" / ("repo.lock" if name == "repo" else f"device-{name}.lock")
-            info = read_lock(path)
+            info = read_lock(lock_path(repo, name))
             if info is not None and info.run_id in busy:
                 raise UnfinishedRunError(
                     f"the lock {name} belongs to run {info.run_id}, which stopped mid-change",
@@ -476,17 +475,30 @@ def records_push(remote: str, repo_path: Path | None) -> None:
 @click.argument("remote", default="origin")
 @repo_option
 def records_fetch(remote: str, repo_path: Path | None) -> None:
-    """Fetch REMOTE's records and merge them with the local ones (no record is lost on either side)."""
+    """Fetch REMOTE's records and merge them with the local ones (no record is lost on either side).
+
+    A remote's good mark moves the local good ref only when it points at an approved release (reachable
+    from the approval branch, snapshots what its inputs render); others are listed and exit 1.
+    """
     from netimmutable.artifacts import open_git
     from netimmutable.records import Records
     from netimmutable.repo import open_repo
+    from netimmutable.trust import GoodTrust
 
     repo = open_repo(repo_path)
-    changed = Records(repo, open_git(repo)).fetch_records(remote)
+    gitrepo = open_git(repo)
+    records = Records(repo, gitrepo)
+    trust = GoodTrust(repo, gitrepo, records)
+    refused: list[str] = []
+    changed = records.fetch_records(remote, lambda _host, sha: trust.release_problem(sha), refused)
     out_console().print(
         f"records fetched from {remote}: " + (", ".join(changed) if changed else "already up to date"),
         markup=False,
     )
+    for line in refused:
+        err_console().print(f"refused: {line}", markup=False, soft_wrap=True)
+    if refused:
+        raise CliExit(ExitCode.ERROR)
 
 
 COMMANDS = [plan_command, status_command, history_command, recover_command, unlock_command, records_group]

@@ -23,6 +23,7 @@ from netimmutable.artifacts import commit_release, open_git
 from netimmutable.deploy import deploy
 from netimmutable.deploy_model import DeployOptions, Outcome, RunReport
 from netimmutable.inventory import load_inventory
+from netimmutable.locks import list_locks
 from netimmutable.records import HostOutcome, Records
 from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
 from netimmutable.repo import open_repo
@@ -201,7 +202,7 @@ def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_
     bad = frr_net.commit("r2: wrong remote-as for r1")
     runs_before = len(frr_net.records().runs(limit=100))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netimmutable", "deploy", "--repo", str(frr_net.root), "--limit", "r2"],
+        [sys.executable, "-m", "netimmutable", "deploy", "--yes", "--repo", str(frr_net.root), "--limit", "r2"],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
         stdout=subprocess.PIPE,
@@ -230,7 +231,7 @@ def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_
     assert runs[0].release == bad
     assert runs[0].host("r2").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
     assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]
-    assert not list((frr_net.root / ".netimmutable" / "locks").glob("*.lock"))
+    assert list_locks(open_repo(frr_net.root)) == []
 
 
 def test_a_change_that_breaks_bgp_only_after_the_hold_time_is_rolled_back_not_confirmed(

@@ -142,7 +142,7 @@ def test_out_of_band_change_is_drift_then_rollback_restores_sync(verify_net: Ver
     assert text.exit_code == 3 and "+ip route 10.9.0.0/24 blackhole" in text.stdout
 
     started = time.monotonic()
-    rolled = verify_net.cli("rollback", "r3")
+    rolled = verify_net.cli("rollback", "r3", "--yes")
     record_timing("verify_frr_rollback_r3", time.monotonic() - started)
     assert rolled.exit_code == 0, rolled.output
     assert "ip route 10.9.0.0/24 blackhole" not in r3.running()

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from netimmutable import __version__
+from netimmutable.approval import check_approved
 from netimmutable.artifacts import (
     DIGEST_TRAILER,
     VERSION_TRAILER,
     CommitResult,
     artifacts_digest,
-    check_approved,
     commit_release,
     dirty_paths,
     git_env,

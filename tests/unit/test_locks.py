@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from netimmutable.errors import LockHeld
-from netimmutable.locks import device_lock, device_locks, list_locks, read_lock, remove_lock, repo_lock
+from netimmutable.locks import (
+    device_lock,
+    device_locks,
+    list_locks,
+    locks_dir,
+    read_lock,
+    remove_lock,
+    repo_lock,
+)
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import Settings
 from tests.unit.records_fixtures import start_python
@@ -81,7 +89,7 @@ def test_lock_of_a_killed_process_is_stale_and_never_taken_silently(repo: Networ
 def test_unlock_removes_stale_refuses_live(repo: NetworkRepo) -> None:
     with repo_lock(repo, "live-run"), pytest.raises(LockHeld, match="running"):
         remove_lock(repo, "repo")
-    path = repo.local_dir / "locks" / "device-r1.lock"
+    path = locks_dir(repo) / "device-r1.lock"
     with device_lock(repo, "r1", "dead-run") as lock:
         data = json.loads(path.read_text())
     data["pid"] = 2**22 + 12345  # a pid that does not exist
@@ -93,7 +101,7 @@ def test_unlock_removes_stale_refuses_live(repo: NetworkRepo) -> None:
 
 
 def test_lock_from_another_machine_needs_force(repo: NetworkRepo) -> None:
-    path = repo.local_dir / "locks" / "device-r2.lock"
+    path = locks_dir(repo) / "device-r2.lock"
     path.parent.mkdir(parents=True)
     path.write_text(
         json.dumps(
@@ -165,5 +173,5 @@ def test_exactly_one_of_many_threads_wins(repo: NetworkRepo) -> None:
     for t in threads:
         t.join()
     assert len(wins) == 1
-    info = read_lock(repo.local_dir / "locks" / "repo.lock")
+    info = read_lock(locks_dir(repo) / "repo.lock")
     assert info is not None and info.run_id == wins[0]

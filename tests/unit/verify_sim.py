@@ -104,15 +104,32 @@ def small_config(host: str, n: int) -> str:
     )
 
 
+_SMALL_TEMPLATE = (
+    "frr version 8.4.4\nfrr defaults traditional\n"
+    "hostname {{ host.name }}\nservice integrated-vtysh-config\n!\n"
+    "interface lo\n ip address {{ lo }}\nexit\n!\nend\n"
+)
+
+
+def _loopback(config: str) -> str:
+    return config.split(" ip address ", 1)[1].split("\n", 1)[0]
+
+
 def make_large_sim_net(root: Path, count: int) -> SimNet:
-    """``count`` sim devices h0000..., snapshots committed directly, good refs set with one git call."""
+    """``count`` sim devices h0000..., snapshots written directly (exactly what the one template renders from
+    each host's ``lo``: a release by content) and committed, good refs set with one git call."""
     init_repo(root)
     git(root, "config", "user.name", "Test Author")
     git(root, "config", "user.email", "author@example.net")
     names = [f"h{i:04d}" for i in range(count)]
-    hosts_yaml = "".join(f"{name}:\n  platform: frr\n" for name in names)
-    files: dict[str, str | bytes] = {"inventory/hosts.yaml": hosts_yaml}
     configs = {name: small_config(name, i) for i, name in enumerate(names)}
+    hosts_yaml = "".join(
+        f"{name}:\n  platform: frr\n  data: {{lo: {_loopback(configs[name])}}}\n" for name in names
+    )
+    files: dict[str, str | bytes] = {
+        "inventory/hosts.yaml": hosts_yaml,
+        "templates/frr/main.j2": _SMALL_TEMPLATE,
+    }
     files.update({f"snapshots/{name}.cfg": text for name, text in configs.items()})
     write_files(root, files)
     release = commit_all(root, "release of many devices")

@@ -15,7 +15,7 @@ from .conftest import Net
 def test_deploy_json_output_and_exit_code_4(net: Net) -> None:
     net.wrong_remote_as("r2")
 
-    result = net.cli("deploy", "--format", "json")
+    result = net.cli("deploy", "--format", "json", "--yes")
 
     assert result.exit_code == 4
     data = json.loads(result.stdout)
@@ -29,7 +29,7 @@ def test_deploy_json_output_and_exit_code_4(net: Net) -> None:
 def test_deploy_text_output_names_what_happened(net: Net) -> None:
     net.announce("r1", "10.255.111.0/24")
 
-    result = net.cli("deploy", "--canary", "r1")
+    result = net.cli("deploy", "--canary", "r1", "--yes")
 
     assert result.exit_code == 0, result.output
     assert "r1    deployed" in result.stdout
@@ -38,7 +38,7 @@ def test_deploy_text_output_names_what_happened(net: Net) -> None:
 
 
 def test_rollback_command_cli(net: Net) -> None:
-    result = net.cli("rollback", "r3")
+    result = net.cli("rollback", "r3", "--yes")
 
     assert result.exit_code == 0, result.output
     assert "r3" in result.stdout and "unchanged" in result.stdout

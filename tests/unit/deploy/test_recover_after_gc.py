@@ -23,6 +23,7 @@ def test_first_deployment_killed_after_commit_recovers_after_gc(fresh_net: Net) 
             "-m",
             "netimmutable",
             "deploy",
+            "--yes",
             "--repo",
             str(net.root),
             "--limit",

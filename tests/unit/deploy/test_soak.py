@@ -77,7 +77,7 @@ def test_a_revert_timer_shorter_than_settle_plus_soak_is_refused_before_any_chan
     net.announce("r1", "10.255.111.0/24")
     generation = net.lab.state("r1").generation
 
-    result = net.cli("deploy", "--limit", "r1", "--revert-in", "5", "--soak", "3")
+    result = net.cli("deploy", "--yes", "--limit", "r1", "--revert-in", "5", "--soak", "3")
 
     assert result.exit_code == 1, result.output
     assert "r1" in result.output and "--revert-in 7" in result.output  # 1.5 s settle + 3 s soak + 2 s

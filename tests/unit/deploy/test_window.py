@@ -15,6 +15,7 @@ import pytest
 
 from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
 from netimmutable.drivers import capabilities
+from netimmutable.locks import locks_dir
 from netimmutable.records import HostOutcome
 
 from .conftest import Net
@@ -130,7 +131,17 @@ def test_ctrl_c_before_commit_leaves_the_device_untouched(net: Net) -> None:
 def test_sigint_to_a_running_deploy_rolls_back_and_leaves_no_pending_commit(net: Net) -> None:
     net.wrong_remote_as("r2")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netimmutable", "deploy", "--repo", str(net.root), "--settle-timeout", "30"],
+        [
+            sys.executable,
+            "-m",
+            "netimmutable",
+            "deploy",
+            "--yes",
+            "--repo",
+            str(net.root),
+            "--settle-timeout",
+            "30",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -152,7 +163,7 @@ def test_sigint_to_a_running_deploy_rolls_back_and_leaves_no_pending_commit(net:
     assert "rolled-back" in out
     assert "remote-as 65001" in net.lab.running("r2")
     net.no_pending()
-    assert not list((net.root / ".netimmutable" / "locks").glob("*.lock"))
+    assert not list(locks_dir(net.repo).glob("*.lock"))
 
 
 def test_plan_refuses_a_host_that_changed_since_the_plan(net: Net, tmp_path: Path) -> None:

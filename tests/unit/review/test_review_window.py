@@ -109,7 +109,7 @@ def test_deploy_refuses_to_start_while_a_killed_run_is_unrecovered(net: Net) -> 
         net.deploy(limit=("r1",))
     with pytest.raises(UnfinishedRunError, match="run-killed"):
         net.rollback(["r1"], to_rev=net.first)
-    result = net.cli("deploy", "--limit", "r1")
+    result = net.cli("deploy", "--limit", "r1", "--yes")
     assert result.exit_code == 1 and "run-killed" in result.output and "recover" in result.output
 
     assert {h: net.lab.state(h).generation for h in net.lab.hosts()} == before
@@ -118,7 +118,7 @@ def test_deploy_refuses_to_start_while_a_killed_run_is_unrecovered(net: Net) -> 
 
 # --------------------------------------------------------------------------- rollback --to
 def test_rollback_to_a_hand_edited_release_is_refused(net: Net) -> None:
-    """`rollback --to` pushes only releases netimmutable rendered and committed (digest trailer), like a
+    """`rollback --to` pushes only releases (snapshots are what the commit's own inputs render), like a
     deploy: a config edited by hand on the approval branch is never pushed."""
     cfg = net.root / "snapshots" / "r1.cfg"
     cfg.write_text(cfg.read_text() + "ip route 10.66.0.0/16 blackhole\n")
@@ -126,7 +126,7 @@ def test_rollback_to_a_hand_edited_release_is_refused(net: Net) -> None:
     hand = open_git(net.repo).head.commit.hexsha
     before = net.lab.state("r1").generation
 
-    with pytest.raises(ApprovalError, match="digest"):
+    with pytest.raises(ApprovalError, match=r"r1\.cfg"):
         net.rollback(["r1"], to_rev=hand)
 
     assert net.lab.state("r1").generation == before

@@ -18,6 +18,7 @@ from netimmutable.device import Device, backoff_delay
 from netimmutable.drivers.sim import SimDriver
 from netimmutable.errors import ConnectError, CredentialsError, DeviceError
 from netimmutable.inventory import load_inventory
+from netimmutable.locks import locks_dir
 from netimmutable.records import HostOutcome
 
 from .conftest import Net
@@ -26,7 +27,7 @@ ANNOUNCE = "10.255.111.0/24"
 
 
 def _no_locks(net: Net) -> None:
-    assert not list((net.root / ".netimmutable" / "locks").glob("*.lock"))
+    assert not list(locks_dir(net.repo).glob("*.lock"))
 
 
 def _last_run_outcome(net: Net, host: str) -> HostOutcome:

@@ -30,6 +30,7 @@ from netimmutable.drivers.sim import SimLab
 from netimmutable.errors import InventoryError
 from netimmutable.inventory import load_inventory
 from netimmutable.lab import lab_down
+from netimmutable.locks import locks_dir
 from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import init_repo
 from netimmutable.secrets import SecretError, Secrets
@@ -224,7 +225,7 @@ def test_secrets_reach_the_devices_and_nothing_else(
     outside = net.outside
 
     # baseline: every router on the first release (no secrets yet), recorded good
-    net.cli("deploy")
+    net.cli("deploy", "--yes")
 
     # a release with BGP passwords: artifacts and review diffs hold placeholders
     _with_passwords(net)
@@ -246,12 +247,12 @@ def test_secrets_reach_the_devices_and_nothing_else(
 
     # deploy --plan, r3 refusing password lines: the device's error quotes the line, value included
     net.lab.set_knobs("r3", reject_pattern="password")
-    out = net.cli("deploy", "--plan", str(plan), "--canary", "0", "--on-failure", "continue", code=1)
+    out = net.cli("deploy", "--yes", "--plan", str(plan), "--canary", "0", "--on-failure", "continue", code=1)
     assert "Rejected by device policy" in out and "<<secret:bgp/r" in out
     net.lab.clear_knobs("r3")
 
     # the rest through the installed entry point (real stdout/stderr of a separate process)
-    net.subprocess_cli("deploy", "--format", "json")
+    net.subprocess_cli("deploy", "--yes", "--format", "json")
     for name, (a, b) in ENDS.items():
         for host in (a, b):
             assert f"password {net.values[name]}" in net.lab.running(host), f"{host} did not get {name}"
@@ -266,20 +267,20 @@ def test_secrets_reach_the_devices_and_nothing_else(
     net.cli("verify", "--format", "json", code=3)
     net.cli("show-running", "r2")
     net.cli("show-running", "r2", "--normalized")
-    net.cli("rollback", "r2")
+    net.cli("rollback", "r2", "--yes")
     net.cli("verify", "--limit", "r2")
 
     # a bad release: r1 is rolled back automatically to the release with the secrets
     for rel, (old, new) in BAD_CHANGE.items():
         net.edit(rel, old, new)
     net.cli("commit", "-m", "r1: wrong remote-as")
-    out = net.cli("deploy", code=4)
+    out = net.cli("deploy", "--yes", code=4)
     assert "rolled back" in out or "rolled-back" in out
     assert f"password {net.values['bgp/r1-r2']}" in net.lab.running("r1")
 
     # rollback by hand: to the first release and back to the one with secrets
-    net.cli("rollback", "r1", "--to", net.first)
-    net.cli("rollback", "r1", "--to", secured, "--format", "json")
+    net.cli("rollback", "r1", "--yes", "--to", net.first)
+    net.cli("rollback", "r1", "--yes", "--to", secured, "--format", "json")
     assert f"password {net.values['bgp/r1-r4']}" in net.lab.running("r1")
 
     for args in (
@@ -329,7 +330,7 @@ def test_secrets_reach_the_devices_and_nothing_else(
     assert {(outside / f).exists() for f in ("verify.json", "verify.xml", "drift.json", "drift.xml")} == {
         True
     }
-    assert (net.root / ".netimmutable" / "journal").exists() or any((net.root / ".netimmutable").iterdir())
+    assert (open_repo(net.root).shared_dir / "journal").exists()
     device_files = {str(p): p.read_bytes() for p in _files(lab_dir)}
     assert {h.split(" found")[0] for h in _hits(net.values, device_files)} == set(net.values)
 
@@ -348,7 +349,7 @@ def test_missing_secret_stops_before_any_device_is_touched(canary_net: CanaryNet
     before = {h: net.lab.state(h) for h in net.lab.hosts()}
 
     # every provider asked: the command (last) fails for the name, and says so without its output
-    for args in (("deploy",), ("plan",)):
+    for args in (("deploy", "--yes"), ("plan",)):
         out = net.cli(*args, code=1)
         assert "secrets command exited 1 for 'bgp/nobody-has-this'" in out
     # no command configured: the message says how to provide the value
@@ -358,7 +359,7 @@ def test_missing_secret_stops_before_any_device_is_touched(canary_net: CanaryNet
     assert "NETIMMUTABLE_SECRET_BGP_NOBODY_HAS_THIS" in out
 
     assert {h: net.lab.state(h) for h in net.lab.hosts()} == before
-    assert not list((net.root / ".netimmutable" / "locks").glob("*.lock"))
+    assert not list(locks_dir(open_repo(net.root)).glob("*.lock"))
     runs = subprocess.run(
         ["git", "-C", str(net.root), "for-each-ref", "refs/netimmutable/runs"],
         capture_output=True,
@@ -375,7 +376,7 @@ def test_secrets_file_readable_by_others_is_refused(canary_net: CanaryNet) -> No
     secrets_file.chmod(0o644)
     before = {h: net.lab.state(h) for h in net.lab.hosts()}
 
-    out = net.cli("deploy", code=1)
+    out = net.cli("deploy", "--yes", code=1)
 
     assert "mode 0644" in out and f"chmod 600 {secrets_file}" in out
     assert {h: net.lab.state(h) for h in net.lab.hosts()} == before
@@ -423,10 +424,10 @@ def test_verify_task_log_holds_no_secret_values(
     canary_net: CanaryNet, caplog: pytest.LogCaptureFixture
 ) -> None:
     net = canary_net
-    net.cli("deploy")
+    net.cli("deploy", "--yes")
     _with_passwords(net)
     net.cli("commit", "-m", "bgp session passwords")
-    net.cli("deploy")
+    net.cli("deploy", "--yes")
     caplog.set_level(logging.DEBUG)
     caplog.clear()
 

@@ -1,0 +1,178 @@
+"""Approval from outside the release: which branch approves, where its tip is, what it approves.
+
+A release never approves itself. The approval branch's name comes from, in this order:
+
+1. local, untracked configuration: ``git config netimmutable.approvalBranch NAME`` (stored in the
+   repository's git config, shared by its worktrees, never committed);
+2. the ``approval_branch`` setting of ``netimmutable.yaml`` *at the tip of the default branch* (the
+   remote's default branch, ``origin/HEAD``, when the clone knows it, else ``main``). When that setting
+   names another branch, that branch's own tip must name itself too.
+
+The ``approval_branch`` of the working tree, or of the commit being deployed, is never read.
+
+The tip is the remote-tracking branch (``refs/remotes/origin/<branch>``) when the repository has a remote
+``origin``, else the local branch (``refs/heads/<branch>``): local commits nobody reviewed are not approved
+in a clone that has a remote. Nothing here needs a checked-out branch: a detached-HEAD clone without a local
+``main`` (a CI runner) works.
+
+Examples:
+    >>> tip_ref("main", remote="origin"), tip_ref("main", remote=None)
+    ('refs/remotes/origin/main', 'refs/heads/main')
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import git
+
+from netimmutable.artifacts import Release, dirty_paths, resolve_release
+from netimmutable.errors import ApprovalError, InputError
+from netimmutable.repo import NetworkRepo
+from netimmutable.settings import SETTINGS_FILE, settings_from_mapping
+from netimmutable.yamlio import load_yaml_text
+
+__all__ = [
+    "APPROVAL_CONFIG",
+    "APPROVAL_REMOTE",
+    "Approval",
+    "approval",
+    "check_approved",
+    "is_approved",
+    "tip_ref",
+]
+
+APPROVAL_CONFIG = "netimmutable.approvalBranch"
+"""git config key of the local, untracked approval branch setting."""
+APPROVAL_REMOTE = "origin"
+"""The remote whose tracking branch approves, when the repository has it."""
+DEFAULT_BRANCH = "main"
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """The approval branch as this repository sees it."""
+
+    branch: str
+    ref: str
+    """Full ref name of its tip: ``refs/remotes/origin/<branch>`` or ``refs/heads/<branch>``."""
+    sha: str
+    source: str
+    """Where the branch's name was read (shown in refusals)."""
+
+    @property
+    def label(self) -> str:
+        """``origin/main`` or ``main``."""
+        return self.ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+
+
+def tip_ref(branch: str, *, remote: str | None) -> str:
+    """The ref whose commit approves: the remote-tracking branch when there is a remote."""
+    return f"refs/remotes/{remote}/{branch}" if remote else f"refs/heads/{branch}"
+
+
+def _remote(gitrepo: git.Repo) -> str | None:
+    return APPROVAL_REMOTE if any(r.name == APPROVAL_REMOTE for r in gitrepo.remotes) else None
+
+
+def _sha(gitrepo: git.Repo, ref: str) -> str | None:
+    try:
+        return str(gitrepo.git.rev_parse("--verify", "--quiet", f"{ref}^{{commit}}")).strip() or None
+    except git.GitCommandError:
+        return None
+
+
+def _setting_at(gitrepo: git.Repo, sha: str, label: str) -> str:
+    """``approval_branch`` of ``netimmutable.yaml`` at commit ``sha``."""
+    try:
+        blob = gitrepo.commit(sha).tree / SETTINGS_FILE
+    except KeyError:
+        return DEFAULT_BRANCH
+    where = f"{SETTINGS_FILE} at {label}"
+    return settings_from_mapping(
+        load_yaml_text(blob.data_stream.read().decode("utf-8"), where), where
+    ).approval_branch
+
+
+def _missing(branch: str, ref: str, remote: str | None) -> ApprovalError:
+    hint = (
+        f"`git fetch {remote} {branch}` (approval is read from the remote-tracking branch), or set "
+        f"`git config {APPROVAL_CONFIG} NAME`"
+        if remote
+        else f"create it, or set `git config {APPROVAL_CONFIG} NAME` (local, untracked)"
+    )
+    return ApprovalError(f"approval branch {branch!r} does not exist ({ref} not found)", hint=hint)
+
+
+def approval(gitrepo: git.Repo) -> Approval:
+    """The approval branch and its tip (see the module docstring); refuses when it cannot be established."""
+    remote = _remote(gitrepo)
+    configured = gitrepo.config_reader().get_value("netimmutable", "approvalBranch", default="")
+    if configured:
+        branch = str(configured)
+        ref = tip_ref(branch, remote=remote)
+        sha = _sha(gitrepo, ref)
+        if sha is None:
+            raise _missing(branch, ref, remote)
+        return Approval(branch, ref, sha, f"git config {APPROVAL_CONFIG}")
+    anchor = DEFAULT_BRANCH
+    if remote:
+        head = _sha(gitrepo, f"refs/remotes/{remote}/HEAD")
+        if head is not None:
+            with contextlib.suppress(git.GitCommandError):
+                name = gitrepo.git.symbolic_ref("--short", f"refs/remotes/{remote}/HEAD").strip()
+                anchor = name.removeprefix(f"{remote}/") or anchor
+    ref = tip_ref(anchor, remote=remote)
+    sha = _sha(gitrepo, ref)
+    if sha is None:
+        raise _missing(anchor, ref, remote)
+    label = ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    branch = _setting_at(gitrepo, sha, label)
+    if branch == anchor:
+        return Approval(branch, ref, sha, f"approval_branch in {SETTINGS_FILE} at the tip of {label}")
+    named_ref = tip_ref(branch, remote=remote)
+    named = _sha(gitrepo, named_ref)
+    if named is None:
+        raise _missing(branch, named_ref, remote)
+    own_label = named_ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    own = _setting_at(gitrepo, named, own_label)
+    if own != branch:
+        raise ApprovalError(
+            f"approval branch settings disagree: {label} names {branch!r}, whose own tip names {own!r}",
+            hint=f"fix approval_branch through review, or set `git config {APPROVAL_CONFIG} NAME`",
+        )
+    return Approval(branch, named_ref, named, f"approval_branch in {SETTINGS_FILE} at the tip of {label}")
+
+
+def is_approved(gitrepo: git.Repo, sha: str, approved: Approval) -> bool:
+    """Whether commit ``sha`` is reachable from the approval branch's tip."""
+    try:
+        gitrepo.git.merge_base("--is-ancestor", sha, approved.sha)
+    except git.GitCommandError:
+        return False
+    return True
+
+
+def check_approved(repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, allow_dirty: bool = False) -> Release:
+    """Refuse a release that is not reachable from the approval branch, or a dirty working tree."""
+    release = resolve_release(gitrepo, rev)
+    try:
+        approved = approval(gitrepo)
+    except InputError as exc:  # a broken netimmutable.yaml on the approval branch
+        raise ApprovalError(f"the approval branch's settings cannot be read: {exc}") from None
+    if not is_approved(gitrepo, release.sha, approved):
+        raise ApprovalError(
+            f"release {release.short} is not on the approval branch {approved.label!r} "
+            f"(read from {approved.source})",
+            hint=f"merge it into {approved.branch} through review first",
+        )
+    if not allow_dirty:
+        dirty = dirty_paths(repo, gitrepo)
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+            raise ApprovalError(
+                f"the working tree is not clean ({len(dirty)} path(s): {shown})",
+                hint="commit or stash your changes; deploy pushes committed releases only",
+            )
+    return release
