@@ -214,8 +214,33 @@ class _HostRun:
                 Phase.LOAD,
                 cause="interrupted",
             )
+        self.plan_soak()
         self.commit()
         return self.check_and_confirm()
+
+    def plan_soak(self) -> None:
+        """The soak of this change (``auto``: from the device's hold times), and the revert timer checked
+        against it: a timer that would fire while the host is still being checked refuses the host now,
+        before any change. Only hosts with something to change get here: nothing is read for the others."""
+        job, dev = self.job, self.dev()
+        try:
+            self.soak = self.soak_of(dev)
+        except DeviceError as exc:
+            self.discard()
+            raise self.stop(
+                Outcome.FAILED_BEFORE_CHANGE,
+                f"pre-check failed: {exc.message}",
+                Phase.PRECHECK,
+                cause="unreachable",
+            ) from None
+        problem = revert_timer_problem(
+            job.revert_in, settle_timeout=self.env.settle_timeout, soak=self.soak.seconds
+        )
+        if problem:
+            self.discard()
+            raise self.stop(
+                Outcome.SKIPPED, f"refused before any change: {problem}", Phase.PRECHECK, cause="timer"
+            )
 
     def precheck(self) -> None:
         job, dev = self.job, self.dev()
@@ -251,22 +276,6 @@ class _HostRun:
                     cause="drift",
                 )
             self.notes.append("drift overridden with --force-drift")
-        try:
-            self.soak = self.soak_of(dev)
-        except DeviceError as exc:
-            raise self.stop(
-                Outcome.FAILED_BEFORE_CHANGE,
-                f"pre-check failed: {exc.message}",
-                Phase.PRECHECK,
-                cause="unreachable",
-            ) from None
-        problem = revert_timer_problem(
-            job.revert_in, settle_timeout=self.env.settle_timeout, soak=self.soak.seconds
-        )
-        if problem:
-            raise self.stop(
-                Outcome.SKIPPED, f"refused before any change: {problem}", Phase.PRECHECK, cause="timer"
-            )
 
     @staticmethod
     def has_pending(dev: HostDevice) -> bool:
@@ -343,9 +352,12 @@ class _HostRun:
             return Soak(UNKNOWN_HOLD_SOAK, "BGP hold times unknown: the common default 180s, plus 2s")
         return soak_for("auto", detail)
 
-    def post(self, target: CheckTarget, scope: ChangeScope, *, rollback: bool = False) -> PostCheckResult:
-        """The post-checks; the first Ctrl-C cuts those of a change short (the host then rolls back), only a
-        second one those of a rollback (a rollback that worked must not be reported failed)."""
+    def post(
+        self, target: CheckTarget, scope: ChangeScope, *, rollback: bool = False, soak: float = 0.0
+    ) -> PostCheckResult:
+        """The post-checks, held through ``soak`` seconds once they pass; the first Ctrl-C cuts those of a
+        change short (the host then rolls back), only a second one those of a rollback (a rollback that
+        worked must not be reported failed)."""
         assert self.pre is not None  # noqa: S101
         cancel = self.env.cancel
         return post_check(
@@ -357,7 +369,7 @@ class _HostRun:
             settle_interval=self.env.settle_interval,
             extra=self.env.extra_patterns,
             cancelled=(lambda: cancel.abandoned) if rollback else (lambda: cancel.cancelled),
-            soak=0.0 if rollback or self.soak is None else self.soak.seconds,
+            soak=soak,
             on_soak=self.soak_progress(),
         )
 
@@ -508,9 +520,8 @@ class _HostRun:
             except DeviceError:
                 after = self.soak
             self.soak = max(self.soak, after, key=lambda s: s.seconds)
-        soaking = (
-            f", then soaking {self.soak.seconds:g}s" if self.soak is not None and self.soak.seconds else ""
-        )
+        soak = self.soak.seconds if self.soak is not None else 0.0
+        soaking = f", then soaking {soak:g}s" if soak else ""
         self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s{soaking})")
         assert self.pre is not None  # noqa: S101
         before = (
@@ -519,7 +530,9 @@ class _HostRun:
             else self.pre.running
         )
         try:
-            checked = self.post(self.check_target(), change_scope(before, self.env.resolve(job.artifact)))
+            checked = self.post(
+                self.check_target(), change_scope(before, self.env.resolve(job.artifact)), soak=soak
+            )
         except NetImmutableError as exc:
             raise self.stop_after_rollback(f"post-check could not run: {exc.message}", ()) from None
         if not checked.ok:

@@ -202,7 +202,17 @@ def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_
     bad = frr_net.commit("r2: wrong remote-as for r1")
     runs_before = len(frr_net.records().runs(limit=100))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "netimmutable", "deploy", "--yes", "--repo", str(frr_net.root), "--limit", "r2"],
+        [
+            sys.executable,
+            "-m",
+            "netimmutable",
+            "deploy",
+            "--yes",
+            "--limit",
+            "r2",
+            "--repo",
+            str(frr_net.root),
+        ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
         stdout=subprocess.PIPE,

@@ -95,3 +95,11 @@ def test_auto_soak_longer_than_the_revert_timer_refuses_the_host_untouched(net: 
     assert "revert timer (10s)" in r1.message and "--revert-in 15" in r1.message
     assert net.lab.state("r1").generation == generation
     net.no_pending()
+
+
+def test_hosts_with_nothing_to_change_are_verified_without_a_soak(net: Net) -> None:
+    report = net.deploy(soak=30.0)  # the baseline is already deployed: every host unchanged
+
+    assert {h.outcome for h in report.hosts} == {Outcome.UNCHANGED}, report.hosts
+    assert not [e for e in net.events if "soaking" in e.message]
+    assert report.seconds < 30  # nobody waited for a soak
