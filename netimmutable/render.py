@@ -17,7 +17,6 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from nornir.core.inventory import Host
 
 from netimmutable.errors import RenderError
@@ -34,7 +33,13 @@ from netimmutable.render_cache import (
     stat_key,
 )
 from netimmutable.repo import NetworkRepo
-from netimmutable.secretref import secret_placeholder
+from netimmutable.sandbox import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_MAX_RENDER_SECONDS,
+    RenderSandbox,
+    render_bounded,
+    template_context,
+)
 
 __all__ = [
     "CONFIG_SUFFIX",
@@ -88,9 +93,11 @@ class SnapshotStatus:
         return not (self.stale or self.missing or self.orphaned)
 
 
-def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+def make_environment(templates_dir: Path, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> RenderSandbox:
+    """The sandboxed environment templates render in (see ``sandbox``: what they can reach, the limits)."""
     # Immutable: a template cannot change data (e.g. `ntp.append(...)`) that other hosts' renders share.
-    env = ImmutableSandboxedEnvironment(
+    env = RenderSandbox(
+        max_output=max_output,
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -101,7 +108,6 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     )
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
-    env.globals["secret"] = secret_placeholder
     return env
 
 
@@ -143,13 +149,30 @@ def _entry_template(host: Host, key: str, default: str) -> str:
     return name
 
 
-def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> RenderedHost:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_printable(text: str, host: str, template: str) -> None:
+    """Refuse control characters (tab and newline are fine) in rendered output, naming its line."""
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise RenderError(
+            f"rendered line {line} contains control character U+{ord(bad.group()):04X}; "
+            "configuration text must be printable (tab allowed)",
+            host=host,
+            file=f"templates/{template}",
+        )
+
+
+def _render_one(
+    env: RenderSandbox, host: Host, templates_dir: Path, max_seconds: float = DEFAULT_MAX_RENDER_SECONDS
+) -> RenderedHost:
     platform = str(host.platform)
     template = _entry_template(host, "template", f"{platform}/main.j2")
-    context: dict[str, Any] = dict(host.items())
-    context["host"] = host
+    context: dict[str, Any] = template_context(host)
     try:
-        config = env.get_template(template).render(context)
+        config = render_bounded(env, env.get_template(template), context, max_seconds)
     except jinja2.TemplateNotFound as exc:
         if exc.name == template:
             raise RenderError(
@@ -166,12 +189,13 @@ def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> R
         ) from None
     if config and not config.endswith("\n"):
         config += "\n"
+    _check_printable(config, host.name, template)
 
     expect_template: str | None = _entry_template(host, "expect_template", f"{platform}/expect.j2")
     expectations: str | None = None
     if host.get("expect_template") or (templates_dir / str(expect_template)).is_file():
         try:
-            expectations = env.get_template(str(expect_template)).render(context)
+            expectations = render_bounded(env, env.get_template(str(expect_template)), context, max_seconds)
         except Exception as exc:  # noqa: BLE001
             file, line = _template_location(exc, templates_dir)
             raise RenderError(
@@ -179,6 +203,7 @@ def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> R
             ) from None
         if not expectations.endswith("\n"):
             expectations += "\n"
+        _check_printable(expectations, host.name, str(expect_template))
     else:
         expect_template = None
     return RenderedHost(
@@ -197,7 +222,8 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
     A host whose inputs and snapshots are unchanged since it was last rendered takes its artifacts from
     ``snapshots/`` instead (see ``render_cache``): the result is byte for byte the same.
     """
-    env = make_environment(repo.templates_dir)
+    limits = repo.settings.render
+    env = make_environment(repo.templates_dir, limits.max_output_bytes)
     cache = RenderCache.open(repo)
     rendered: list[RenderedHost] = []
     failures: list[RenderError] = []
@@ -218,7 +244,7 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
             )
             continue
         try:
-            item = _render_one(env, host, repo.templates_dir)
+            item = _render_one(env, host, repo.templates_dir, limits.max_seconds)
         except RenderError as exc:
             failures.append(exc)
             continue

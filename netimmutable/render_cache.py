@@ -115,7 +115,7 @@ def _env_key(repo: NetworkRepo, templates_digest: str) -> str:
         __version__,
         sys.version,
         metadata.version("jinja2"),
-        source_digest("render.py", "render_cache.py", "filters.py", "secretref.py"),
+        source_digest("render.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py"),
         str(repo.templates_dir),
         templates_digest,
     )

@@ -18,9 +18,12 @@ from netimmutable.errors import SettingsError
 from netimmutable.yamlio import LocatedDict, load_yaml
 
 __all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
+    "DEFAULT_MAX_RENDER_SECONDS",
     "SETTINGS_FILE",
     "DeploySettings",
     "OnFailure",
+    "RenderSettings",
     "Settings",
     "VerifySettings",
     "load_settings",
@@ -29,6 +32,8 @@ __all__ = [
 
 SETTINGS_FILE = "netimmutable.yaml"
 OnFailure = Literal["stop", "rollback-all", "continue"]
+DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_RENDER_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,16 @@ class VerifySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """Limits on what one host's templates may render (see docs/safety.md)."""
+
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """Largest rendered config (or expectations) of one host, in bytes."""
+    max_seconds: float = DEFAULT_MAX_RENDER_SECONDS
+    """Longest one host's templates may take to render."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     version: int = 1
     inventory_dir: str = "inventory"
@@ -69,9 +84,14 @@ class Settings:
     """A command printing a secret's value; the secret name is appended as the last argument."""
     deploy: DeploySettings = field(default_factory=DeploySettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"deploy": DeploySettings, "verify": VerifySettings}
+_SECTIONS: dict[str, type[Any]] = {
+    "deploy": DeploySettings,
+    "verify": VerifySettings,
+    "render": RenderSettings,
+}
 _PATH_KEYS = ("inventory_dir", "templates_dir", "snapshots_dir", "connections_file")
 
 
