@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netimmutable.errors import InputError, InventoryError
-from netimmutable.inventory import load_inventory, make_nornir, select_hosts
+from netimmutable.inventory import host_name_problem, load_inventory, make_nornir, select_hosts
 from netimmutable.repo import NetworkRepo
 
 from .netrepo_helpers import SMALL_NETWORK, make_netrepo, run_cli, write_files
@@ -205,3 +208,15 @@ def test_cli_unknown_host_and_bad_filter(three_hosts: NetworkRepo) -> None:
     result = run_cli(["render", "--repo", root, "--filter", "role"])
     assert result.exit_code == 2
     assert "is not KEY=VALUE" in result.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab1._-@{}/ \\~^:?*[", min_size=1, max_size=12))
+def test_every_accepted_host_name_is_a_git_ref_and_a_plain_file_name(name: str) -> None:
+    """Issue 14 item 11: ``r1.lock``, ``a..b`` and ``x.`` passed the inventory; only deploy refused them."""
+    if host_name_problem(name) is not None:
+        return
+    assert "/" not in name and not name.startswith((".", "-"))
+    for ref in (f"refs/netimmutable/good/{name}", f"refs/netimmutable/leases/device-{name}"):
+        done = subprocess.run(["git", "check-ref-format", ref], capture_output=True, check=False)
+        assert done.returncode == 0, ref
