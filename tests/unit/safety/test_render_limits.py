@@ -106,3 +106,12 @@ def test_default_limit_is_16_mib_and_small_widths_still_work(repo: NetworkRepo) 
     template = "{{ '{:>6}'.format(1) }}|{{ '%-4s' | format('a') }}|{{ '{a}'.format_map({'a': 2}) }}\n"
     write_files(repo.root, {"templates/demo/main.j2": template})
     assert render_hosts(repo, load_inventory(repo).hosts())[0].config == "     1|a   |2\n"
+
+
+def test_a_lower_limit_judges_a_render_cached_under_a_higher_one(repo: NetworkRepo) -> None:
+    template = "{% for i in range(100) %}line {{ i }} of a loop that goes on\n{% endfor %}"
+    write_files(repo.root, {"templates/demo/main.j2": template})
+    assert run_cli(["render", "--repo", str(repo.root)]).exit_code == 0
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 1000\n"})
+    result = run_cli(["render", "--check", "--repo", str(repo.root)])
+    assert result.exit_code == 1 and "1000" in result.stderr
