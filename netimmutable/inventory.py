@@ -26,6 +26,7 @@ from nornir.core.inventory import (
 from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
+from netimmutable.fileio import refuse_links
 from netimmutable.inventory_cache import InventoryCache
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
@@ -67,6 +68,7 @@ _ELEMENT_KEYS = frozenset(
     {"hostname", "port", "username", "password", "platform", "groups", "data", "connection_options"}
 )
 _SECRET_KEYS = frozenset({"password", "secret", "enable_password", "api_key", "token"})
+_FILES = ("hosts.yaml", "groups.yaml", "defaults.yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +181,10 @@ def load_inventory(repo: NetworkRepo) -> LoadedInventory:
     """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
 
     The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
+    Each file must be a regular file inside the repository (no symbolic link on its way), cached or not.
     """
+    for name in _FILES:
+        refuse_links(repo.root, repo.inventory_dir / name)
     cache = InventoryCache.open(repo)
     cached = cache.load()
     if cached is not None:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from nornir.core.inventory import Host
 
-from netimmutable.errors import RenderError
-from netimmutable.fileio import atomic_write_text
+from netimmutable.errors import InputError, RenderError
+from netimmutable.fileio import atomic_write_text, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.render_cache import (
@@ -93,12 +93,32 @@ class SnapshotStatus:
         return not (self.stale or self.missing or self.orphaned)
 
 
-def make_environment(templates_dir: Path, max_output: int = DEFAULT_MAX_OUTPUT_BYTES) -> RenderSandbox:
-    """The sandboxed environment templates render in (see ``sandbox``: what they can reach, the limits)."""
+class _RepoLoader(jinja2.FileSystemLoader):
+    """Templates from ``templates/``, each a regular file with no symbolic link from the repository root."""
+
+    def __init__(self, templates_dir: Path, repo_root: Path) -> None:
+        super().__init__(str(templates_dir))
+        self.templates_dir = templates_dir
+        self.repo_root = repo_root
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = jinja2.loaders.split_template_path(template)  # refuses "..": TemplateNotFound
+        refuse_links(self.repo_root, self.templates_dir.joinpath(*pieces))
+        return super().get_source(environment, template)
+
+
+def make_environment(
+    templates_dir: Path, max_output: int = DEFAULT_MAX_OUTPUT_BYTES, repo_root: Path | None = None
+) -> RenderSandbox:
+    """The sandboxed environment templates render in (see ``sandbox``: what they can reach, the limits).
+    Templates are read from ``templates_dir`` only, never through a symbolic link under ``repo_root``
+    (default: the folder holding ``templates_dir``)."""
     # Immutable: a template cannot change data (e.g. `ntp.append(...)`) that other hosts' renders share.
     env = RenderSandbox(
         max_output=max_output,
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=_RepoLoader(templates_dir, repo_root or templates_dir.parent),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -141,6 +161,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _refused_file(exc: InputError, host: str, templates_dir: Path) -> RenderError:
+    """A template file the loader refused, named, with the template line that included it (if any)."""
+    file, line = _template_location(exc, templates_dir)
+    where = f" (included from {file}:{line})" if file and file != exc.file else ""
+    return RenderError(exc.message + where, host=host, file=exc.file, hint=exc.hint)
+
+
 def _entry_template(host: Host, key: str, default: str) -> str:
     value = host.get(key)
     name = default if value in (None, "") else str(value)
@@ -173,6 +200,8 @@ def _render_one(
     context: dict[str, Any] = template_context(host)
     try:
         config = render_bounded(env, env.get_template(template), context, max_seconds)
+    except InputError as exc:  # a template file refused by the loader (a symbolic link)
+        raise _refused_file(exc, host.name, templates_dir) from None
     except jinja2.TemplateNotFound as exc:
         if exc.name == template:
             raise RenderError(
@@ -196,6 +225,8 @@ def _render_one(
     if host.get("expect_template") or (templates_dir / str(expect_template)).is_file():
         try:
             expectations = render_bounded(env, env.get_template(str(expect_template)), context, max_seconds)
+        except InputError as exc:
+            raise _refused_file(exc, host.name, templates_dir) from None
         except Exception as exc:  # noqa: BLE001
             file, line = _template_location(exc, templates_dir)
             raise RenderError(
@@ -223,7 +254,7 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
     ``snapshots/`` instead (see ``render_cache``): the result is byte for byte the same.
     """
     limits = repo.settings.render
-    env = make_environment(repo.templates_dir, limits.max_output_bytes)
+    env = make_environment(repo.templates_dir, limits.max_output_bytes, repo.root)
     cache = RenderCache.open(repo)
     rendered: list[RenderedHost] = []
     failures: list[RenderError] = []
@@ -272,6 +303,8 @@ def _existing_artifacts(snapshots_dir: Path) -> dict[str, str]:
     with os.scandir(snapshots_dir) as entries:
         for entry in entries:
             match = _ARTIFACT_RE.match(entry.name)
+            if match and entry.is_symlink():
+                refuse_links(snapshots_dir.parent, Path(entry.path))  # raises: named, with what to do
             if match and entry.is_file():
                 found[entry.name] = match.group("host")
     return found
@@ -300,6 +333,7 @@ def _compare(
         for name, content in item.files().items():
             if name in read:
                 continue
+            refuse_links(repo.root, repo.snapshots_dir / name)
             try:
                 raw, stat = read_verified(repo.snapshots_dir / name)
             except FileNotFoundError:

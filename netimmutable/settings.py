@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from netimmutable.errors import SettingsError
+from netimmutable.fileio import refuse_links
 from netimmutable.yamlio import LocatedDict, load_yaml
 
 __all__ = [
@@ -252,4 +253,5 @@ def settings_from_mapping(data: Any, label: str = SETTINGS_FILE) -> Settings:
 def load_settings(repo_root: Path) -> Settings:
     """Read ``netimmutable.yaml`` of a network repository."""
     path = repo_root / SETTINGS_FILE
+    refuse_links(repo_root, path)
     return settings_from_mapping(load_yaml(path, SETTINGS_FILE), SETTINGS_FILE)

@@ -90,14 +90,14 @@ def test_output_per_host_is_bounded_by_the_setting(repo: NetworkRepo) -> None:
     write_files(
         repo.root,
         {
-            "netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 1000\n",
+            "netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 2000\n",
             "templates/demo/main.j2": "{% for i in range(100) %}line {{ i }} of a loop that goes on\n"
             "{% endfor %}",
         },
     )
     err = _error(repo, (repo.root / "templates/demo/main.j2").read_text())
-    assert err.host == "a1" and "1000" in err.message
-    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 100000\n"})
+    assert err.host == "a1" and "2000" in err.message
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 200000\n"})
     assert render_hosts(open_repo(repo.root), load_inventory(repo).hosts())[0].config.count("\n") == 100
 
 
@@ -112,6 +112,6 @@ def test_a_lower_limit_judges_a_render_cached_under_a_higher_one(repo: NetworkRe
     template = "{% for i in range(100) %}line {{ i }} of a loop that goes on\n{% endfor %}"
     write_files(repo.root, {"templates/demo/main.j2": template})
     assert run_cli(["render", "--repo", str(repo.root)]).exit_code == 0
-    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 1000\n"})
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 2000\n"})
     result = run_cli(["render", "--check", "--repo", str(repo.root)])
-    assert result.exit_code == 1 and "1000" in result.stderr
+    assert result.exit_code == 1 and "2000" in result.stderr
