@@ -9,6 +9,7 @@
     │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
+    ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
         ├── ConnectError              the device could not be reached / logged in to
         ├── CredentialsError          no credentials for a host
@@ -24,6 +25,7 @@ __all__ = [
     "ApprovalError",
     "ConfigRejected",
     "ConnectError",
+    "CorruptJournal",
     "CredentialsError",
     "DeviceError",
     "InputError",
@@ -99,6 +101,10 @@ class LabError(NetImmutableError):
 
 class LockHeld(NetImmutableError):
     """Another run holds a lock this run needs."""
+
+
+class CorruptJournal(NetImmutableError):
+    """A run journal is not what netimmutable wrote: no run can be recovered from it until a person looks."""
 
 
 class DeviceError(NetImmutableError):

@@ -17,7 +17,13 @@ resolved secrets or whole configs in details.
 
 A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
 ``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a
-host was left ``unresolved`` (UNKNOWN) and not finished since. A line cut short by a crash is ignored.
+host was left ``unresolved`` (UNKNOWN) and not finished since.
+
+Reading is defensive: the last line, when a crash cut it short (no newline), is ignored, and an empty file
+(created, then killed before its first entry) holds no run. Anything else that is not an entry as written
+here (bytes that are not JSON, an entry without its fields or with fields of the wrong type, a first entry
+that is not ``open``, nesting too deep) is a ``CorruptJournal`` naming the file and line: never a
+traceback, never "no run".
 """
 
 from __future__ import annotations
@@ -33,11 +39,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from netimmutable.errors import NetImmutableError
+from netimmutable.errors import CorruptJournal, NetImmutableError
 from netimmutable.fileio import fsync_dir
+from netimmutable.inventory import host_name_problem
 from netimmutable.locks import pid_alive
 from netimmutable.records import good_ref, utc_now
-from netimmutable.repo import NetworkRepo
+from netimmutable.repo import LOCAL_DIR, NetworkRepo
 
 __all__ = [
     "JOURNAL_DIR",
@@ -271,21 +278,99 @@ class UnfinishedRun:
     journal: Path
 
 
-def _entries(path: Path) -> list[dict[str, Any]]:
+_CORRUPT_HINT = (
+    "no run can be recovered from this journal: check the devices of that run with `netimmutable verify` "
+    "(restore any that drifted), then move the file out of .netimmutable/journal/ (keep a copy: it is that "
+    "run's only record of its in-flight steps); `netimmutable recover` then handles the other runs"
+)
+_SCALAR = (str, int, float, bool, type(None))
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    # entry type -> field -> allowed types (fields written by ``Journal``; "utc" on every entry)
+    "open": {
+        "run_id": (str,),
+        "kind": (str,),
+        "release": (str, type(None)),
+        "user": (str,),
+        "machine": (str,),
+        "pid": (int,),
+        "pid_start": (str,),
+    },
+    "before": {"host": (str,), "step": (str,), "details": (dict,)},
+    "after": {"host": (str,), "step": (str,), "outcome": (str,)},
+    "finish": {"host": (str,), "outcome": (str,)},
+    "unresolved": {"host": (str,), "reason": (str,)},
+    "close": {"by": (str,)},
+}
+_REQUIRED = {
+    "before": ("host", "step"),
+    "after": ("host", "step"),
+    "finish": ("host",),
+    "unresolved": ("host",),
+}
+
+
+def _problem(entry: Any) -> str | None:
+    """What is wrong with one parsed journal entry, or None."""
+    if not isinstance(entry, dict) or entry.get("type") not in _FIELDS:
+        return f"not a journal entry (type one of {', '.join(_FIELDS)})"
+    kind = entry["type"]
+    problems = [f"{kind} entry without {name!r}" for name in _REQUIRED.get(kind, ()) if name not in entry]
+    for name, types in {**_FIELDS[kind], "utc": (str,)}.items():
+        value = entry.get(name)
+        if name in entry and (not isinstance(value, types) or isinstance(value, bool)):
+            problems.append(f"{kind} entry: {name!r} is {type(value).__name__}, expected {types[0].__name__}")
+    if problems:
+        return problems[0]
+    host = entry.get("host")
+    if isinstance(host, str) and host_name_problem(host) is not None:
+        problems.append(f"{kind} entry: host {host!r} is not a host name")
+    if kind in ("before", "after") and entry["step"] not in _STEPS:
+        problems.append(f"{kind} entry: unknown step {entry['step']!r}")
+    if any(not isinstance(v, _SCALAR) for v in (entry.get("details") or {}).values()):
+        problems.append("before entry: details must be JSON scalars")
+    return problems[0] if problems else None
+
+
+def _parse_line(data: bytes) -> tuple[Any, str | None]:
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError:
+        return None, "not JSON"
+    return entry, _problem(entry)
+
+
+def _entries(path: Path, label: str) -> list[dict[str, Any]]:
+    """The entries of a journal file, every one checked (see the module docstring)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptJournal(f"journal cannot be read ({exc.strerror})", file=label) from None
+    *complete, tail = raw.split(b"\n")
     entries: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(entry, dict) and "type" in entry:
-                entries.append(entry)
+    for number, data in enumerate(complete, 1):
+        entry, problem = _parse_line(data)
+        if problem is not None:
+            raise CorruptJournal(
+                f"journal line {number} is corrupt: {problem}", file=label, line=number, hint=_CORRUPT_HINT
+            )
+        entries.append(entry)
+    if tail:  # written without its newline: a write cut short by a crash, unless it is whole
+        entry, problem = _parse_line(tail)
+        if problem is None:
+            entries.append(entry)
+    if entries and entries[0]["type"] != "open":
+        raise CorruptJournal(
+            "journal does not start with its open entry", file=label, line=1, hint=_CORRUPT_HINT
+        )
     return entries
 
 
-def _read_run(path: Path) -> UnfinishedRun | None:
-    entries = _entries(path)
+def _read_run(path: Path, label: str) -> UnfinishedRun | None:
+    entries = _entries(path, label)
     closed = any(e["type"] == "close" for e in entries)
     if not entries or (closed and not any(e["type"] == "unresolved" for e in entries)):
         return None
@@ -369,7 +454,11 @@ def unfinished_runs(repo: NetworkRepo, *, include_alive: bool = False) -> list[U
     folder = repo.local_dir / JOURNAL_DIR
     if not folder.is_dir():
         return []
-    runs = [r for p in sorted(folder.glob("*.jsonl")) if (r := _read_run(p)) is not None]
+    runs = [
+        r
+        for p in sorted(folder.glob("*.jsonl"))
+        if (r := _read_run(p, f"{LOCAL_DIR}/{JOURNAL_DIR}/{p.name}")) is not None
+    ]
     return [r for r in runs if include_alive or not r.alive]
 
 
