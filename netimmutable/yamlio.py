@@ -211,6 +211,8 @@ def load_yaml_text(text: str, label: str, *, allow_multiline: bool = False) -> A
         problem = exc.problem or str(exc)
         if "could not determine a constructor" in str(exc):
             problem = f"tag not allowed ({problem.strip()})"
+        if "nesting depth" in problem:  # libyaml >= 0.2.6 stops deep nesting itself
+            raise InputError("YAML nested too deeply", file=label, line=line) from None
         raise InputError(f"invalid YAML: {problem}", file=label, line=line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=label) from None
