@@ -220,3 +220,16 @@ def test_every_accepted_host_name_is_a_git_ref_and_a_plain_file_name(name: str) 
     for ref in (f"refs/netimmutable/good/{name}", f"refs/netimmutable/leases/device-{name}"):
         done = subprocess.run(["git", "check-ref-format", ref], capture_output=True, check=False)
         assert done.returncode == 0, ref
+
+
+def test_the_issue_fan_out_in_defaults_is_refused_with_the_file(tmp_path: Path) -> None:
+    """Issue 14 item 6: a 1 MiB anchored string aliased 3,000 times in defaults.yaml (the inventory cache
+    grew to 3 GB and died with a MemoryError traceback)."""
+    big = "x" * (1024 * 1024)
+    defaults = f"platform: demo\ndata:\n  big: &b {big}\n  fan: [{', '.join(['*b'] * 3000)}]\n"
+    root = tmp_path / "net"
+    make_netrepo(root)
+    write_files(root, {"inventory/defaults.yaml": defaults})
+    result = run_cli(["render", "--repo", str(root)])
+    assert result.exit_code == 1
+    assert "error: inventory/defaults.yaml:" in result.stderr and "Traceback" not in result.output
