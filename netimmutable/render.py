@@ -23,6 +23,7 @@ from netimmutable.errors import InputError, RenderError
 from netimmutable.fileio import atomic_write_text, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.normalize import SENSITIVE_RE, mask
 from netimmutable.render_cache import (
     InputsKey,
     RenderCache,
@@ -40,6 +41,7 @@ from netimmutable.sandbox import (
     render_bounded,
     template_context,
 )
+from netimmutable.secretref import SECRET_RE
 
 __all__ = [
     "CONFIG_SUFFIX",
@@ -192,6 +194,25 @@ def _check_printable(text: str, host: str, template: str) -> None:
         )
 
 
+def _check_credentials(text: str, host: str, template: str, declared: set[str]) -> None:
+    """Refuse a line carrying a credential (a value after a secret keyword, as ``mask`` knows them) that
+    is neither a ``secret()`` placeholder nor a value the template passed through ``not_secret()``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in SENSITIVE_RE.finditer(line):
+            value = match["value"]
+            bare = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+            if SECRET_RE.fullmatch(bare) or any(bare in text for text in declared):
+                continue  # a placeholder, or (part of) a text the template declared with not_secret()
+            raise RenderError(
+                f"rendered line {number} ({mask(line).strip()!r}) carries a credential that does not come "
+                "from secret(); it would be committed in clear",
+                host=host,
+                file=f"templates/{template}",
+                hint="render it with secret('name') (resolved only at push time), or, for a value that is "
+                "not secret (a hash the device shows anyway), with not_secret(value)",
+            )
+
+
 def _render_one(
     env: RenderSandbox, host: Host, templates_dir: Path, max_seconds: float = DEFAULT_MAX_RENDER_SECONDS
 ) -> RenderedHost:
@@ -219,6 +240,7 @@ def _render_one(
     if config and not config.endswith("\n"):
         config += "\n"
     _check_printable(config, host.name, template)
+    _check_credentials(config, host.name, template, env.declared)
 
     expect_template: str | None = _entry_template(host, "expect_template", f"{platform}/expect.j2")
     expectations: str | None = None

@@ -119,7 +119,9 @@ def _env_key(repo: NetworkRepo, templates_digest: str) -> str:
         __version__,
         sys.version,
         metadata.version("jinja2"),
-        source_digest("render.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py"),
+        source_digest(
+            "render.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py", "normalize.py"
+        ),
         str(repo.templates_dir),
         repr(repo.settings.render),  # a lower limit must judge renders made under a higher one
         templates_digest,

@@ -7,7 +7,8 @@ context is a Nornir object, so nothing reaches a connection, a file, the environ
 
 The sandbox is Jinja's immutable one, with limits on what builds big strings (a format width, ``*``,
 ``**``, a width-taking filter or string method) and on the whole output of a host; ``lipsum`` (random, so
-not deterministic, and unbounded) is not offered.
+not deterministic, and unbounded) is not offered. ``not_secret(value)`` declares a value that follows a
+secret keyword as not secret (render checks every such value comes from ``secret()`` or from it).
 
 Examples:
     >>> view = HostView(name="r1", hostname="192.0.2.1", platform="frr", groups=("core",), data={"asn": 1})
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import Template
+from jinja2 import Environment, Template, pass_environment
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS as JINJA_FILTERS
@@ -50,6 +51,7 @@ __all__ = [
     "OutputTooLarge",
     "RenderSandbox",
     "check_format_spec",
+    "not_secret",
     "render_bounded",
     "template_context",
 ]
@@ -57,15 +59,27 @@ __all__ = [
 MAX_FORMAT_WIDTH = 4096
 """The largest width, precision or filter width a template may ask for (no config line needs more)."""
 
+
+@pass_environment
+def not_secret(env: Environment, value: Any) -> str:
+    """``value`` as text, declared not a secret: a line carrying it after a secret keyword (a password
+    hash the device shows anyway, say) renders. The template says so where it is reviewed."""
+    text = str(value)
+    if isinstance(env, RenderSandbox):
+        env.declared.add(text)
+    return text
+
+
 DOCUMENTED_GLOBALS: Mapping[str, Any] = types.MappingProxyType(
     {
         **{k: v for k, v in DEFAULT_NAMESPACE.items() if k != "lipsum"},
         "range": safe_range,
         "secret": secret_placeholder,
+        "not_secret": not_secret,
     }
 )
 """Every global a template can call: Jinja's ``range`` (at most 100,000 items), ``dict``, ``cycler``,
-``joiner``, ``namespace``, and netimmutable's ``secret()``."""
+``joiner``, ``namespace``, and netimmutable's ``secret()`` and ``not_secret()``."""
 
 _NUMBER = re.compile(r"\d+")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
@@ -179,6 +193,8 @@ class RenderSandbox(ImmutableSandboxedEnvironment):
         self.max_output = max_output
         self.deadline = float("inf")
         """``time.monotonic()`` after which the render in progress stops (set by ``render_bounded``)."""
+        self.declared: set[str] = set()
+        """Values the render in progress passed through ``not_secret()`` (emptied by ``render_bounded``)."""
         self.globals.clear()
         self.globals.update(DOCUMENTED_GLOBALS)
         for name, position in _WIDTH_FILTERS.items():
@@ -252,6 +268,7 @@ def render_bounded(
     """Render ``template`` streaming, stopping as soon as the output passes ``env.max_output`` bytes
     (counted as characters while streaming, as UTF-8 bytes at the end) or the time passes ``max_seconds``."""
     env.deadline = time.monotonic() + max_seconds
+    env.declared = set()
     try:
         parts: list[str] = []
         size = 0
