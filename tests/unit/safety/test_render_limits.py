@@ -115,3 +115,16 @@ def test_a_lower_limit_judges_a_render_cached_under_a_higher_one(repo: NetworkRe
     write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 2000\n"})
     result = run_cli(["render", "--check", "--repo", str(repo.root)])
     assert result.exit_code == 1 and "2000" in result.stderr
+
+
+def test_render_time_per_host_is_bounded_by_the_setting(repo: NetworkRepo) -> None:
+    """A loop of 10^7 calls that outputs nothing stops at render.max_seconds (0.5 s here)."""
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_seconds: 0.5\n"})
+    template = (
+        "{% for i in range(100000) %}{% for j in range(100) %}{% set x = ''.join([]) %}{% endfor %}"
+        "{% endfor %}\n"
+    )
+    started = time.monotonic()
+    err = _error(repo, template)
+    assert time.monotonic() - started < 5
+    assert err.host == "a1" and err.file == "templates/demo/main.j2" and "time limit" in err.message
