@@ -28,6 +28,7 @@ traceback, never "no run".
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -39,7 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from netimmutable.errors import CorruptJournal, NetImmutableError
+from netimmutable.errors import CorruptJournal, JournalWriteFailed, NetImmutableError
 from netimmutable.fileio import fsync_dir
 from netimmutable.inventory import host_name_problem
 from netimmutable.locks import pid_alive
@@ -77,6 +78,14 @@ def journal_path(repo: NetworkRepo, run_id: str) -> Path:
     return repo.local_dir / JOURNAL_DIR / f"{run_id}.jsonl"
 
 
+def _write_failed(path: Path, exc: OSError) -> JournalWriteFailed:
+    return JournalWriteFailed(
+        f"journal could not be written ({exc.strerror or exc}); the step it announces was not taken",
+        file=str(path),
+        hint="free space on the file system holding .netimmutable/ (or fix its permissions), then run again",
+    )
+
+
 def _process_start(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
@@ -104,26 +113,33 @@ class Journal:
     ) -> Journal:
         """Create the journal of a new run (fails when one with this run id exists)."""
         path = journal_path(repo, run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except FileExistsError:
             raise NetImmutableError(f"a journal for run {run_id} exists already", file=str(path)) from None
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
         journal = cls(path, run_id, fd)
         pid = os.getpid()
-        journal._write(
-            {
-                "type": "open",
-                "run_id": run_id,
-                "kind": kind,
-                "release": release,
-                "user": getpass.getuser(),
-                "machine": socket.gethostname(),
-                "pid": pid,
-                "pid_start": _process_start(pid),
-            }
-        )
-        fsync_dir(path.parent)
+        try:
+            journal._write(
+                {
+                    "type": "open",
+                    "run_id": run_id,
+                    "kind": kind,
+                    "release": release,
+                    "user": getpass.getuser(),
+                    "machine": socket.gethostname(),
+                    "pid": pid,
+                    "pid_start": _process_start(pid),
+                }
+            )
+            fsync_dir(path.parent)
+        except (OSError, JournalWriteFailed) as exc:
+            journal._close_fd()
+            path.unlink(missing_ok=True)  # no step began: an empty run must not be left to recover
+            raise exc if isinstance(exc, JournalWriteFailed) else _write_failed(path, exc) from None
         return journal
 
     @classmethod
@@ -143,7 +159,15 @@ class Journal:
             if self._closed:
                 raise NetImmutableError(f"journal of run {self.run_id} is closed", file=str(self.path))
             # one write() per entry on an O_APPEND descriptor: entries never interleave
-            os.write(self._fd, line)
+            size = os.fstat(self._fd).st_size
+            try:
+                written = os.write(self._fd, line)
+                if written != len(line):
+                    raise OSError(28, "short write (no space left on device?)")
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # no half entry may stay in the middle of the file
+                    os.ftruncate(self._fd, size)
+                raise _write_failed(self.path, exc) from None
             self._written += 1
             mine = self._written
         # Durable before returning. One fsync covers every entry written before it started, so hosts
@@ -152,7 +176,10 @@ class Journal:
             if self._synced < mine:  # else an fsync that started after our write covered it
                 with self._lock:
                     covered = self._written
-                os.fsync(self._fd)  # not closed: closing waits for _sync_lock and syncs first
+                try:
+                    os.fsync(self._fd)  # not closed: closing waits for _sync_lock and syncs first
+                except OSError as exc:
+                    raise _write_failed(self.path, exc) from None
                 self._synced = covered
 
     def before(self, host: str, step: Step, **details: Any) -> None:
