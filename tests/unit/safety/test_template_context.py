@@ -9,12 +9,15 @@ attribute the sandbox lets through, every mapping value and every item, as a tem
 from __future__ import annotations
 
 import datetime
+import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netimmutable.errors import RenderError
 from netimmutable.inventory import load_inventory
@@ -143,3 +146,43 @@ def test_the_issue_exploit_fails_without_touching_any_device(net: Net) -> None:
     assert {h: net.lab.running(h) for h in net.lab.hosts()} == before
     assert result.exit_code == 1, result.output
     assert "templates/frr/main.j2:1" in result.output and "r3" in result.output
+
+
+_ROOTS = [
+    "host",
+    "host.name",
+    "host.groups",
+    "host['role']",
+    "ntp",
+    "role",
+    "range(3)",
+    "dict(a=1)",
+    "'x'",
+    "7",
+]
+_SUFFIXES = [
+    "", ".__class__", ".items()", ".open_connection()", ".connections", ".data", ".get('role')",
+    "|list", "|join(',')", "|center(99999)", "|format(1)", "[0]", " * 99999999", " ** 999999", ".format(1)",
+    "|attr('__init__')", ".upper()", "|string|length", " ~ lipsum(2)", ".mro()", ".replace('', 'y' * 9999)",
+]  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_ROOTS), st.sampled_from(_SUFFIXES), st.sampled_from(_SUFFIXES)),
+                min_size=1, max_size=4))  # fmt: skip
+def test_any_expression_renders_or_is_a_located_render_error(
+    tmp_path_factory: pytest.TempPathFactory, parts: list[tuple[str, str, str]]
+) -> None:
+    """The sandbox fuzzed: whatever a template chains from the context, the render returns data or
+    fails with a RenderError naming host and template file; nothing else escapes, nothing is slow."""
+    repo = make_netrepo(tmp_path_factory.mktemp("fuzz") / "net")
+    body = "".join(f"{{{{ ({root}){a}{b} }}}}\n" for root, a, b in parts)
+    write_files(repo.root, {"templates/demo/main.j2": body})
+    started = time.monotonic()
+    try:
+        rendered = render_hosts(repo, load_inventory(repo).hosts())
+    except RenderError as exc:
+        assert exc.host in ("a1", "b2") and exc.file is not None and exc.file.startswith("templates/")
+    else:
+        assert all(len(item.config) <= repo.settings.render.max_output_bytes for item in rendered)
+    assert time.monotonic() - started < 10
