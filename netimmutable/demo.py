@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from netimmutable.errors import NetImmutableError
 
@@ -146,7 +147,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = False, console: Cons
         _story(story)
     except NetImmutableError as exc:
         story.failures.append(str(exc))
-        out.print(f"[bold red]demo failed:[/] {exc}")
+        out.print(f"[bold red]demo failed:[/] {escape(str(exc))}")
     finally:
         if not keep:
             _cleanup(root, base if directory is None else None)
@@ -154,7 +155,7 @@ def run_demo(directory: Path | None = None, *, keep: bool = False, console: Cons
     if story.failures:
         out.print(f"\n[bold red]the demo did not go as expected ({elapsed:.1f}s):[/]")
         for failure in story.failures:
-            out.print(f"  - {failure}")
+            out.print(f"  - {escape(failure)}")
         return False
     where = (
         f"kept in {root} (`netimmutable lab down --repo {root}` removes the lab)" if keep else "cleaned up"

@@ -11,6 +11,8 @@
     │       └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
+    ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
+    ├── JournalWriteFailed            a journal entry could not be made durable (disk full): step not taken
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
         ├── ConnectError              the device could not be reached / logged in to
         ├── CredentialsError          no credentials for a host
@@ -26,10 +28,12 @@ __all__ = [
     "ApprovalError",
     "ConfigRejected",
     "ConnectError",
+    "CorruptJournal",
     "CredentialsError",
     "DeviceError",
     "InputError",
     "InventoryError",
+    "JournalWriteFailed",
     "LabError",
     "LockHeld",
     "NetImmutableError",
@@ -111,6 +115,14 @@ class LabError(NetImmutableError):
 
 class LockHeld(NetImmutableError):
     """Another run holds a lock this run needs."""
+
+
+class CorruptJournal(NetImmutableError):
+    """A run journal is not what netimmutable wrote: no run can be recovered from it until a person looks."""
+
+
+class JournalWriteFailed(NetImmutableError):
+    """A journal entry could not be written and synced; the step it announced must not be taken."""
 
 
 class DeviceError(NetImmutableError):

@@ -11,10 +11,45 @@ Examples:
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "fsync_dir"]
+from netimmutable.errors import InputError
+
+__all__ = ["atomic_write_text", "fsync_dir", "refuse_links"]
+
+
+def refuse_links(root: Path, path: Path) -> None:
+    """Refuse ``path`` (inside ``root``) when it, or a folder between ``root`` and it, is a symbolic link,
+    or when it exists and is not a regular file. A missing file is left to the caller to report.
+
+    Every file netimmutable reads from a network repository goes through this: a link could lead out of
+    the repository (git would hold only the link) or to a device node, a FIFO, ``/proc``.
+    """
+    try:
+        relative = path.relative_to(root)
+    except ValueError:
+        raise InputError("is outside the repository", file=str(path)) from None
+    current = root
+    for index, part in enumerate(relative.parts):
+        current = current / part
+        label = Path(*relative.parts[: index + 1]).as_posix()
+        try:
+            mode = current.lstat().st_mode
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise InputError(f"cannot be read ({exc.strerror})", file=label) from None
+        if stat.S_ISLNK(mode):
+            raise InputError(
+                "is a symbolic link; files read from the repository must be regular files inside it",
+                file=label,
+                hint="replace the link by the file itself (git would hold only the link)",
+            )
+        last = index == len(relative.parts) - 1
+        if last and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+            raise InputError("is not a regular file", file=label)
 
 
 def fsync_dir(path: Path) -> None:

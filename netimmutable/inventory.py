@@ -26,6 +26,7 @@ from nornir.core.inventory import (
 from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
+from netimmutable.fileio import refuse_links
 from netimmutable.inventory_cache import InventoryCache
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
@@ -33,6 +34,7 @@ from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
 __all__ = [
     "HOST_NAME_RE",
     "LoadedInventory",
+    "host_name_problem",
     "load_inventory",
     "make_nornir",
     "select_hosts",
@@ -41,10 +43,32 @@ __all__ = [
 HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 """Host names become file names (snapshots/<host>.cfg) and git ref names: keep them plain."""
 
+
+def host_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a host name, or None. A host name becomes file names (``snapshots/<host>.cfg``,
+    ``<host>.expect.yaml``), git ref names (``refs/netimmutable/good/<host>``: git refuses ``..``, a
+    trailing ``.`` and a ``.lock`` suffix) and lock files (``device-<host>.lock``).
+
+    Examples:
+        >>> host_name_problem("r1.lab-2_a"), host_name_problem("r1.lock"), host_name_problem("a..b")
+        (None, "ends in '.lock' (git ref and lock names)", "holds '..' (git ref names)")
+    """
+    if not HOST_NAME_RE.match(name):
+        return "letters, digits, '.', '_', '-'; starting with a letter or digit; at most 64 characters"
+    if ".." in name:
+        return "holds '..' (git ref names)"
+    if name.endswith("."):
+        return "ends in '.' (git ref names)"
+    if name.lower().endswith(".lock"):
+        return "ends in '.lock' (git ref and lock names)"
+    return None
+
+
 _ELEMENT_KEYS = frozenset(
     {"hostname", "port", "username", "password", "platform", "groups", "data", "connection_options"}
 )
 _SECRET_KEYS = frozenset({"password", "secret", "enable_password", "api_key", "token"})
+_FILES = ("hosts.yaml", "groups.yaml", "defaults.yaml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +181,10 @@ def load_inventory(repo: NetworkRepo) -> LoadedInventory:
     """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
 
     The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
+    Each file must be a regular file inside the repository (no symbolic link on its way), cached or not.
     """
+    for name in _FILES:
+        refuse_links(repo.root, repo.inventory_dir / name)
     cache = InventoryCache.open(repo)
     cached = cache.load()
     if cached is not None:
@@ -199,10 +226,10 @@ def load_inventory(repo: NetworkRepo) -> LoadedInventory:
     host_lines: dict[str, int] = {}
     for name, spec in hosts_raw.items():
         line = hosts_raw.line_of(name)
-        if not HOST_NAME_RE.match(name):
+        problem = host_name_problem(name)
+        if problem is not None:
             raise InventoryError(
-                f"host name {name!r} is not a safe file and ref name (letters, digits, '.', '_', '-'; "
-                "starting with a letter or digit; at most 64 characters)",
+                f"host name {name!r} is not a safe file and ref name ({problem})",
                 file=hosts_label,
                 line=line,
             )

@@ -19,11 +19,18 @@ put resolved secrets or whole configs in details.
 
 A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
 ``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a
-host was left ``unresolved`` (UNKNOWN) and not finished since. A line cut short by a crash is ignored.
+host was left ``unresolved`` (UNKNOWN) and not finished since.
+
+Reading is defensive: the last line, when a crash cut it short (no newline), is ignored, and an empty file
+(created, then killed before its first entry) holds no run. Anything else that is not an entry as written
+here (bytes that are not JSON, an entry without its fields or with fields of the wrong type, a first entry
+that is not ``open``, nesting too deep) is a ``CorruptJournal`` naming the file and line: never a
+traceback, never "no run".
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -35,8 +42,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, get_args
 
-from netimmutable.errors import NetImmutableError
+from netimmutable.errors import CorruptJournal, JournalWriteFailed, NetImmutableError
 from netimmutable.fileio import fsync_dir
+from netimmutable.inventory import host_name_problem
 from netimmutable.locks import pid_alive
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
@@ -71,12 +79,28 @@ def _journal_dirs(repo: NetworkRepo) -> list[Path]:
     return [shared] if shared == legacy else [shared, legacy]
 
 
+def _label(repo: NetworkRepo, path: Path) -> str:
+    """How a journal file is named in messages: relative to the repository when it is inside it."""
+    try:
+        return str(path.relative_to(repo.root))
+    except ValueError:
+        return str(path)
+
+
 def journal_path(repo: NetworkRepo, run_id: str) -> Path:
     """The journal file of ``run_id``: the shared one, or a legacy one (``.netimmutable/``) that exists."""
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise NetImmutableError(f"invalid run id {run_id!r}")
     paths = [folder / f"{run_id}.jsonl" for folder in _journal_dirs(repo)]
     return next((p for p in paths[1:] if p.exists()), paths[0])
+
+
+def _write_failed(path: Path, exc: OSError) -> JournalWriteFailed:
+    return JournalWriteFailed(
+        f"journal could not be written ({exc.strerror or exc}); the step it announces was not taken",
+        file=str(path),
+        hint="free space on the file system holding .netimmutable/ (or fix its permissions), then run again",
+    )
 
 
 def _process_start(pid: int) -> str:
@@ -106,26 +130,33 @@ class Journal:
     ) -> Journal:
         """Create the journal of a new run (fails when one with this run id exists)."""
         path = journal_path(repo, run_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
         except FileExistsError:
             raise NetImmutableError(f"a journal for run {run_id} exists already", file=str(path)) from None
+        except OSError as exc:
+            raise _write_failed(path, exc) from None
         journal = cls(path, run_id, fd)
         pid = os.getpid()
-        journal._write(
-            {
-                "type": "open",
-                "run_id": run_id,
-                "kind": kind,
-                "release": release,
-                "user": getpass.getuser(),
-                "machine": socket.gethostname(),
-                "pid": pid,
-                "pid_start": _process_start(pid),
-            }
-        )
-        fsync_dir(path.parent)
+        try:
+            journal._write(
+                {
+                    "type": "open",
+                    "run_id": run_id,
+                    "kind": kind,
+                    "release": release,
+                    "user": getpass.getuser(),
+                    "machine": socket.gethostname(),
+                    "pid": pid,
+                    "pid_start": _process_start(pid),
+                }
+            )
+            fsync_dir(path.parent)
+        except (OSError, JournalWriteFailed) as exc:
+            journal._close_fd()
+            path.unlink(missing_ok=True)  # no step began: an empty run must not be left to recover
+            raise exc if isinstance(exc, JournalWriteFailed) else _write_failed(path, exc) from None
         return journal
 
     @classmethod
@@ -145,7 +176,15 @@ class Journal:
             if self._closed:
                 raise NetImmutableError(f"journal of run {self.run_id} is closed", file=str(self.path))
             # one write() per entry on an O_APPEND descriptor: entries never interleave
-            os.write(self._fd, line)
+            size = os.fstat(self._fd).st_size
+            try:
+                written = os.write(self._fd, line)
+                if written != len(line):
+                    raise OSError(28, "short write (no space left on device?)")
+            except OSError as exc:
+                with contextlib.suppress(OSError):  # no half entry may stay in the middle of the file
+                    os.ftruncate(self._fd, size)
+                raise _write_failed(self.path, exc) from None
             self._written += 1
             mine = self._written
         # Durable before returning. One fsync covers every entry written before it started, so hosts
@@ -154,7 +193,10 @@ class Journal:
             if self._synced < mine:  # else an fsync that started after our write covered it
                 with self._lock:
                     covered = self._written
-                os.fsync(self._fd)  # not closed: closing waits for _sync_lock and syncs first
+                try:
+                    os.fsync(self._fd)  # not closed: closing waits for _sync_lock and syncs first
+                except OSError as exc:
+                    raise _write_failed(self.path, exc) from None
                 self._synced = covered
 
     def before(self, host: str, step: Step, **details: Any) -> None:
@@ -280,21 +322,99 @@ class UnfinishedRun:
     journal: Path
 
 
-def _entries(path: Path) -> list[dict[str, Any]]:
+_CORRUPT_HINT = (
+    "no run can be recovered from this journal: check the devices of that run with `netimmutable verify` "
+    "(restore any that drifted), then move the file out of .netimmutable/journal/ (keep a copy: it is that "
+    "run's only record of its in-flight steps); `netimmutable recover` then handles the other runs"
+)
+_SCALAR = (str, int, float, bool, type(None))
+_FIELDS: dict[str, dict[str, tuple[type, ...]]] = {
+    # entry type -> field -> allowed types (fields written by ``Journal``; "utc" on every entry)
+    "open": {
+        "run_id": (str,),
+        "kind": (str,),
+        "release": (str, type(None)),
+        "user": (str,),
+        "machine": (str,),
+        "pid": (int,),
+        "pid_start": (str,),
+    },
+    "before": {"host": (str,), "step": (str,), "details": (dict,)},
+    "after": {"host": (str,), "step": (str,), "outcome": (str,)},
+    "finish": {"host": (str,), "outcome": (str,)},
+    "unresolved": {"host": (str,), "reason": (str,)},
+    "close": {"by": (str,)},
+}
+_REQUIRED = {
+    "before": ("host", "step"),
+    "after": ("host", "step"),
+    "finish": ("host",),
+    "unresolved": ("host",),
+}
+
+
+def _problem(entry: Any) -> str | None:
+    """What is wrong with one parsed journal entry, or None."""
+    if not isinstance(entry, dict) or entry.get("type") not in _FIELDS:
+        return f"not a journal entry (type one of {', '.join(_FIELDS)})"
+    kind = entry["type"]
+    problems = [f"{kind} entry without {name!r}" for name in _REQUIRED.get(kind, ()) if name not in entry]
+    for name, types in {**_FIELDS[kind], "utc": (str,)}.items():
+        value = entry.get(name)
+        if name in entry and (not isinstance(value, types) or isinstance(value, bool)):
+            problems.append(f"{kind} entry: {name!r} is {type(value).__name__}, expected {types[0].__name__}")
+    if problems:
+        return problems[0]
+    host = entry.get("host")
+    if isinstance(host, str) and host_name_problem(host) is not None:
+        problems.append(f"{kind} entry: host {host!r} is not a host name")
+    if kind in ("before", "after") and entry["step"] not in _STEPS:
+        problems.append(f"{kind} entry: unknown step {entry['step']!r}")
+    if any(not isinstance(v, _SCALAR) for v in (entry.get("details") or {}).values()):
+        problems.append("before entry: details must be JSON scalars")
+    return problems[0] if problems else None
+
+
+def _parse_line(data: bytes) -> tuple[Any, str | None]:
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None, "not UTF-8"
+    except RecursionError:
+        return None, "nested too deeply"
+    except ValueError:
+        return None, "not JSON"
+    return entry, _problem(entry)
+
+
+def _entries(path: Path, label: str) -> list[dict[str, Any]]:
+    """The entries of a journal file, every one checked (see the module docstring)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CorruptJournal(f"journal cannot be read ({exc.strerror})", file=label) from None
+    *complete, tail = raw.split(b"\n")
     entries: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue  # a line cut short by a crash
-            if isinstance(entry, dict) and "type" in entry:
-                entries.append(entry)
+    for number, data in enumerate(complete, 1):
+        entry, problem = _parse_line(data)
+        if problem is not None:
+            raise CorruptJournal(
+                f"journal line {number} is corrupt: {problem}", file=label, line=number, hint=_CORRUPT_HINT
+            )
+        entries.append(entry)
+    if tail:  # written without its newline: a write cut short by a crash, unless it is whole
+        entry, problem = _parse_line(tail)
+        if problem is None:
+            entries.append(entry)
+    if entries and entries[0]["type"] != "open":
+        raise CorruptJournal(
+            "journal does not start with its open entry", file=label, line=1, hint=_CORRUPT_HINT
+        )
     return entries
 
 
-def _read_run(path: Path) -> UnfinishedRun | None:
-    entries = _entries(path)
+def _read_run(path: Path, label: str) -> UnfinishedRun | None:
+    entries = _entries(path, label)
     closed = any(e["type"] == "close" for e in entries)
     if not entries or (closed and not any(e["type"] == "unresolved" for e in entries)):
         return None
@@ -379,7 +499,7 @@ def unfinished_runs(repo: NetworkRepo, *, include_alive: bool = False) -> list[U
         (p for folder in _journal_dirs(repo) if folder.is_dir() for p in folder.glob("*.jsonl")),
         key=lambda p: p.name,  # run ids sort by start time
     )
-    runs = [r for p in paths if (r := _read_run(p)) is not None]
+    runs = [r for p in paths if (r := _read_run(p, _label(repo, p))) is not None]
     return [r for r in runs if include_alive or not r.alive]
 
 

@@ -46,6 +46,7 @@ from netimmutable.settings import SETTINGS_FILE
 
 __all__ = [
     "MASK",
+    "SENSITIVE_RE",
     "PlatformRules",
     "config_digest",
     "diff_normalized",
@@ -345,6 +346,9 @@ _SENSITIVE = re.compile(
     r"(?P<lead>\b(?:password|secret|key-string|authentication-key|md5|snmp-server community|pre-shared-key|"
     r"encrypted-password)\s+(?:\d{1,2}\s+)?)(?P<value>\"[^\"]*\"|\S+)"
 )
+SENSITIVE_RE = _SENSITIVE
+"""A secret keyword (``lead``) and the value after it (``value``): what ``mask`` hides, and what a rendered
+line may carry only from ``secret()`` (or ``not_secret()``)."""
 
 
 def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool = True) -> str:

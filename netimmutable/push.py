@@ -43,7 +43,7 @@ from netimmutable.deploy_model import (
     PlanPin,
     ProgressEvent,
 )
-from netimmutable.errors import ConnectError, DeviceError, NetImmutableError
+from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, NetImmutableError
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.soak import UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
@@ -88,8 +88,17 @@ class _HostRun:
             _log.warning("progress display failed for %s", self.job.host, exc_info=True)
 
     def before(self, step: str, **details: Any) -> None:
-        """Journal (durably) that ``step`` is about to change the device."""
-        self.env.journal.before(self.job.host, step, release=self.job.release or None, **details)
+        """Journal (durably) that ``step`` is about to change the device. When the entry cannot be written
+        (disk full) before the load, nothing has been done: the host fails before any change. Later steps
+        let the error through (the device may have changed: UNKNOWN, for a person and ``recover``)."""
+        try:
+            self.env.journal.before(self.job.host, step, release=self.job.release or None, **details)
+        except JournalWriteFailed as exc:
+            if step != "load":
+                raise
+            raise self.stop(
+                Outcome.FAILED_BEFORE_CHANGE, f"not changed: {exc}", Phase.LOAD, cause="journal"
+            ) from None
 
     def after(self, step: str, outcome: str = "ok") -> None:
         try:  # device errors may quote config lines: mask before storing (and before cutting)
@@ -318,7 +327,10 @@ class _HostRun:
     def discard(self) -> None:
         if self.loaded and self.device is not None:
             self.loaded = False
-            self.before("discard")
+            try:
+                self.before("discard")
+            except JournalWriteFailed as exc:  # discarding a candidate changes nothing: do it anyway
+                self.notes.append(f"journal: {exc.message}")
             try:
                 self.device.discard()
             except DeviceError as exc:

@@ -10,20 +10,20 @@ import hashlib
 import os
 import re
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from nornir.core.inventory import Host
 
-from netimmutable.errors import RenderError
-from netimmutable.fileio import atomic_write_text
+from netimmutable.errors import InputError, RenderError
+from netimmutable.fileio import atomic_write_text, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.normalize import SENSITIVE_RE, mask
 from netimmutable.render_cache import (
     InputsKey,
     RenderCache,
@@ -34,7 +34,14 @@ from netimmutable.render_cache import (
     stat_key,
 )
 from netimmutable.repo import NetworkRepo
-from netimmutable.secretref import secret_placeholder
+from netimmutable.sandbox import (
+    DEFAULT_MAX_OUTPUT_BYTES,
+    DEFAULT_MAX_RENDER_SECONDS,
+    RenderSandbox,
+    render_bounded,
+    template_context,
+)
+from netimmutable.secretref import SECRET_RE
 
 __all__ = [
     "CONFIG_SUFFIX",
@@ -88,10 +95,32 @@ class SnapshotStatus:
         return not (self.stale or self.missing or self.orphaned)
 
 
-def make_environment(templates_dir: Path) -> SandboxedEnvironment:
+class _RepoLoader(jinja2.FileSystemLoader):
+    """Templates from ``templates/``, each a regular file with no symbolic link from the repository root."""
+
+    def __init__(self, templates_dir: Path, repo_root: Path) -> None:
+        super().__init__(str(templates_dir))
+        self.templates_dir = templates_dir
+        self.repo_root = repo_root
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = jinja2.loaders.split_template_path(template)  # refuses "..": TemplateNotFound
+        refuse_links(self.repo_root, self.templates_dir.joinpath(*pieces))
+        return super().get_source(environment, template)
+
+
+def make_environment(
+    templates_dir: Path, max_output: int = DEFAULT_MAX_OUTPUT_BYTES, repo_root: Path | None = None
+) -> RenderSandbox:
+    """The sandboxed environment templates render in (see ``sandbox``: what they can reach, the limits).
+    Templates are read from ``templates_dir`` only, never through a symbolic link under ``repo_root``
+    (default: the folder holding ``templates_dir``)."""
     # Immutable: a template cannot change data (e.g. `ntp.append(...)`) that other hosts' renders share.
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+    env = RenderSandbox(
+        max_output=max_output,
+        loader=_RepoLoader(templates_dir, repo_root or templates_dir.parent),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -101,7 +130,6 @@ def make_environment(templates_dir: Path) -> SandboxedEnvironment:
     )
     env.filters.update(FILTERS)
     env.tests.update(TESTS)
-    env.globals["secret"] = secret_placeholder
     return env
 
 
@@ -135,6 +163,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _refused_file(exc: InputError, host: str, templates_dir: Path) -> RenderError:
+    """A template file the loader refused, named, with the template line that included it (if any)."""
+    file, line = _template_location(exc, templates_dir)
+    where = f" (included from {file}:{line})" if file and file != exc.file else ""
+    return RenderError(exc.message + where, host=host, file=exc.file, hint=exc.hint)
+
+
 def _entry_template(host: Host, key: str, default: str) -> str:
     value = host.get(key)
     name = default if value in (None, "") else str(value)
@@ -143,13 +178,51 @@ def _entry_template(host: Host, key: str, default: str) -> str:
     return name
 
 
-def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> RenderedHost:
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _check_printable(text: str, host: str, template: str) -> None:
+    """Refuse control characters (tab and newline are fine) in rendered output, naming its line."""
+    bad = _CONTROL.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise RenderError(
+            f"rendered line {line} contains control character U+{ord(bad.group()):04X}; "
+            "configuration text must be printable (tab allowed)",
+            host=host,
+            file=f"templates/{template}",
+        )
+
+
+def _check_credentials(text: str, host: str, template: str, declared: set[str]) -> None:
+    """Refuse a line carrying a credential (a value after a secret keyword, as ``mask`` knows them) that
+    is neither a ``secret()`` placeholder nor a value the template passed through ``not_secret()``."""
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in SENSITIVE_RE.finditer(line):
+            value = match["value"]
+            bare = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
+            if SECRET_RE.fullmatch(bare) or any(bare in text for text in declared):
+                continue  # a placeholder, or (part of) a text the template declared with not_secret()
+            raise RenderError(
+                f"rendered line {number} ({mask(line).strip()!r}) carries a credential that does not come "
+                "from secret(); it would be committed in clear",
+                host=host,
+                file=f"templates/{template}",
+                hint="render it with secret('name') (resolved only at push time), or, for a value that is "
+                "not secret (a hash the device shows anyway), with not_secret(value)",
+            )
+
+
+def _render_one(
+    env: RenderSandbox, host: Host, templates_dir: Path, max_seconds: float = DEFAULT_MAX_RENDER_SECONDS
+) -> RenderedHost:
     platform = str(host.platform)
     template = _entry_template(host, "template", f"{platform}/main.j2")
-    context: dict[str, Any] = dict(host.items())
-    context["host"] = host
+    context: dict[str, Any] = template_context(host)
     try:
-        config = env.get_template(template).render(context)
+        config = render_bounded(env, env.get_template(template), context, max_seconds)
+    except InputError as exc:  # a template file refused by the loader (a symbolic link)
+        raise _refused_file(exc, host.name, templates_dir) from None
     except jinja2.TemplateNotFound as exc:
         if exc.name == template:
             raise RenderError(
@@ -166,12 +239,16 @@ def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> R
         ) from None
     if config and not config.endswith("\n"):
         config += "\n"
+    _check_printable(config, host.name, template)
+    _check_credentials(config, host.name, template, env.declared)
 
     expect_template: str | None = _entry_template(host, "expect_template", f"{platform}/expect.j2")
     expectations: str | None = None
     if host.get("expect_template") or (templates_dir / str(expect_template)).is_file():
         try:
-            expectations = env.get_template(str(expect_template)).render(context)
+            expectations = render_bounded(env, env.get_template(str(expect_template)), context, max_seconds)
+        except InputError as exc:
+            raise _refused_file(exc, host.name, templates_dir) from None
         except Exception as exc:  # noqa: BLE001
             file, line = _template_location(exc, templates_dir)
             raise RenderError(
@@ -179,6 +256,7 @@ def _render_one(env: SandboxedEnvironment, host: Host, templates_dir: Path) -> R
             ) from None
         if not expectations.endswith("\n"):
             expectations += "\n"
+        _check_printable(expectations, host.name, str(expect_template))
     else:
         expect_template = None
     return RenderedHost(
@@ -197,7 +275,8 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
     A host whose inputs and snapshots are unchanged since it was last rendered takes its artifacts from
     ``snapshots/`` instead (see ``render_cache``): the result is byte for byte the same.
     """
-    env = make_environment(repo.templates_dir)
+    limits = repo.settings.render
+    env = make_environment(repo.templates_dir, limits.max_output_bytes, repo.root)
     cache = RenderCache.open(repo)
     rendered: list[RenderedHost] = []
     failures: list[RenderError] = []
@@ -218,7 +297,7 @@ def render_hosts(repo: NetworkRepo, hosts: Iterable[Host]) -> tuple[RenderedHost
             )
             continue
         try:
-            item = _render_one(env, host, repo.templates_dir)
+            item = _render_one(env, host, repo.templates_dir, limits.max_seconds)
         except RenderError as exc:
             failures.append(exc)
             continue
@@ -246,6 +325,8 @@ def _existing_artifacts(snapshots_dir: Path) -> dict[str, str]:
     with os.scandir(snapshots_dir) as entries:
         for entry in entries:
             match = _ARTIFACT_RE.match(entry.name)
+            if match and entry.is_symlink():
+                refuse_links(snapshots_dir.parent, Path(entry.path))  # raises: named, with what to do
             if match and entry.is_file():
                 found[entry.name] = match.group("host")
     return found
@@ -274,6 +355,7 @@ def _compare(
         for name, content in item.files().items():
             if name in read:
                 continue
+            refuse_links(repo.root, repo.snapshots_dir / name)
             try:
                 raw, stat = read_verified(repo.snapshots_dir / name)
             except FileNotFoundError:

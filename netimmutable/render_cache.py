@@ -68,8 +68,10 @@ def stat_key(st: os.stat_result) -> StatKey:
 
 
 def read_verified(path: Path) -> tuple[bytes, StatKey]:
-    """The file's bytes and its stat taken *before* reading: a change after that stat moves its ctime."""
-    with path.open("rb") as handle:
+    """The file's bytes and its stat taken *before* reading: a change after that stat moves its ctime.
+    A symbolic link is not followed (OSError): callers treat it as not cacheable, or refuse it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
         st = os.fstat(handle.fileno())
         return handle.read(), stat_key(st)
 
@@ -100,6 +102,8 @@ def _templates_state(templates_dir: Path) -> tuple[str, _TemplatesProbe] | None:
             dirs.sort()
             for name in sorted(files):
                 path = Path(folder, name)
+                if path.is_symlink():
+                    return None  # rendering refuses it: never answer from the cache
                 relative = path.relative_to(templates_dir).as_posix()
                 raw, stat = read_verified(path)
                 parts += [relative, raw]
@@ -115,8 +119,11 @@ def _env_key(repo: NetworkRepo, templates_digest: str) -> str:
         __version__,
         sys.version,
         metadata.version("jinja2"),
-        source_digest("render.py", "render_cache.py", "filters.py", "secretref.py"),
+        source_digest(
+            "render.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py", "normalize.py"
+        ),
         str(repo.templates_dir),
+        repr(repo.settings.render),  # a lower limit must judge renders made under a higher one
         templates_digest,
     )
 

@@ -10,18 +10,24 @@ Examples:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 from netimmutable.errors import SettingsError
+from netimmutable.fileio import refuse_links
 from netimmutable.soak import SoakSetting, parse_soak
 from netimmutable.yamlio import LocatedDict, load_yaml
 
 __all__ = [
+    "DEFAULT_MAX_OUTPUT_BYTES",
+    "DEFAULT_MAX_RENDER_SECONDS",
+    "PROBE_LINES",
     "SETTINGS_FILE",
     "DeploySettings",
     "OnFailure",
+    "RenderSettings",
     "Settings",
     "VerifySettings",
     "load_settings",
@@ -30,6 +36,8 @@ __all__ = [
 
 SETTINGS_FILE = "netimmutable.yaml"
 OnFailure = Literal["stop", "rollback-all", "continue"]
+DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_RENDER_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +66,16 @@ class VerifySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RenderSettings:
+    """Limits on what one host's templates may render (see docs/safety.md)."""
+
+    max_output_bytes: int = DEFAULT_MAX_OUTPUT_BYTES
+    """Largest rendered config (or expectations) of one host, in bytes."""
+    max_seconds: float = DEFAULT_MAX_RENDER_SECONDS
+    """Longest one host's templates may take to render."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     version: int = 1
     inventory_dir: str = "inventory"
@@ -73,10 +91,82 @@ class Settings:
     """A command printing a secret's value; the secret name is appended as the last argument."""
     deploy: DeploySettings = field(default_factory=DeploySettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
+    render: RenderSettings = field(default_factory=RenderSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"deploy": DeploySettings, "verify": VerifySettings}
+_SECTIONS: dict[str, type[Any]] = {
+    "deploy": DeploySettings,
+    "verify": VerifySettings,
+    "render": RenderSettings,
+}
 _PATH_KEYS = ("inventory_dir", "templates_dir", "snapshots_dir", "connections_file")
+_PATTERN_KEYS = ("ignore_lines",)
+_RANGES: dict[str, tuple[float, float, bool]] = {
+    # setting: (lowest, highest, whether the lowest itself is allowed)
+    "deploy.batch_size": (1, 100_000, True),
+    "deploy.workers": (1, 1000, True),
+    "deploy.canary": (0, 100_000, True),
+    "deploy.max_failures": (0, 100_000, True),
+    "deploy.revert_in": (0, 86_400, True),
+    "deploy.settle_timeout": (0, 86_400, True),
+    "deploy.settle_interval": (0, 3600, False),
+    "verify.workers": (1, 1000, True),
+    "render.max_output_bytes": (1024, 1024**3, True),
+    "render.max_seconds": (0, 3600, False),
+}
+PROBE_LINES = (
+    "hostname r1",
+    "!",
+    "#",
+    "}",
+    "end",
+    "exit",
+    "1",
+    "ZZZ",
+    "frr version 8.4.4",
+    "interface Ethernet1",
+    " ip address 10.0.0.1/30",
+    "router bgp 65001",
+    " neighbor 10.255.12.2 remote-as 65002",
+    "set system host-name r1",
+    "ip route 0.0.0.0/0 blackhole",
+)
+"""Config lines of many shapes: an ``ignore_lines`` pattern that matches all of them would hide any drift."""
+
+
+def _check_patterns(where: str, patterns: tuple[str, ...], label: str, line: int) -> None:
+    """Each pattern compiles, does not match the empty line, and does not match every line."""
+    for index, text in enumerate(patterns):
+        name = f"{where}[{index}] {text!r}"
+        try:
+            pattern = re.compile(text)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise SettingsError(
+                f"{name} is not a valid regular expression ({exc})", file=label, line=line
+            ) from None
+        if pattern.search("") is not None:
+            raise SettingsError(
+                f"{name} matches the empty line, so it matches every line and would hide all drift",
+                file=label,
+                line=line,
+                hint="anchor it to what the lines start with, e.g. '^snmp-server location'",
+            )
+        if all(pattern.search(probe) for probe in PROBE_LINES):
+            raise SettingsError(
+                f"{name} matches every line, so it would hide all drift",
+                file=label,
+                line=line,
+                hint="anchor it to what the lines start with, e.g. '^snmp-server location'",
+            )
+
+
+def _check_range(where: str, value: float, label: str, line: int) -> None:
+    low, high, low_ok = _RANGES[where]
+    if value < low or (value == low and not low_ok):
+        bound = f"at least {low:g}" if low_ok else f"more than {low:g}"
+        raise SettingsError(f"{where} must be {bound}, got {value!r}", file=label, line=line)
+    if value > high:
+        raise SettingsError(f"{where} must be at most {high:g}, got {value!r}", file=label, line=line)
 
 
 def _type_name(tp: Any) -> str:
@@ -149,6 +239,10 @@ def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any
                 )
             if key in _PATH_KEYS:  # one spelling, as git prints paths: "./snapshots/" is "snapshots"
                 values[key] = PurePosixPath(*parts).as_posix()
+            if key in _PATTERN_KEYS:
+                _check_patterns(where, values[key], label, key_line)
+            if where in _RANGES:
+                _check_range(where, values[key], label, key_line)
     return replace(cls(), **values)
 
 
@@ -162,12 +256,11 @@ def settings_from_mapping(data: Any, label: str = SETTINGS_FILE) -> Settings:
         raise SettingsError(
             f"unsupported settings version {settings.version} (this tool reads 1)", file=label
         )
-    if settings.deploy.workers < 1 or settings.verify.workers < 1 or settings.deploy.batch_size < 1:
-        raise SettingsError("workers and batch_size must be at least 1", file=label)
     return settings
 
 
 def load_settings(repo_root: Path) -> Settings:
     """Read ``netimmutable.yaml`` of a network repository."""
     path = repo_root / SETTINGS_FILE
+    refuse_links(repo_root, path)
     return settings_from_mapping(load_yaml(path, SETTINGS_FILE), SETTINGS_FILE)

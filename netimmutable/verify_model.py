@@ -13,7 +13,8 @@ on the run's ``VerifyPolicy``; the text, JSON and JUnit formats and the exit cod
     error                 error                           1
 
 Drift wins over errors: with both, the exit code is 3 (the report still lists every host that could not
-be checked).
+be checked). A run in which every host was skipped checked nothing: exit 1, like a selection that matches
+no host.
 
 Examples:
     >>> policy = VerifyPolicy(unreachable_is_failure=False)
@@ -21,6 +22,8 @@ Examples:
     (<Verdict.SKIPPED: 'skipped'>, <Verdict.FAILURE: 'failure'>)
     >>> exit_code_of([HostState.IN_SYNC, HostState.ERROR, HostState.DRIFT], VerifyPolicy())
     <ExitCode.CHANGES: 3>
+    >>> exit_code_of([HostState.UNREACHABLE, HostState.UNREACHABLE], policy)
+    <ExitCode.ERROR: 1>
 """
 
 from __future__ import annotations
@@ -91,11 +94,12 @@ def verdict(state: HostState, policy: VerifyPolicy) -> Verdict:
 
 
 def exit_code_of(states: Iterable[HostState], policy: VerifyPolicy) -> ExitCode:
-    """0 when nothing failed, 3 when any host drifted or failed expectations, else 1 on any error."""
+    """0 when nothing failed, 3 when any host drifted or failed expectations, else 1 on any error, or
+    when no host was checked at all (every one skipped)."""
     verdicts = {verdict(s, policy) for s in states}
     if Verdict.FAILURE in verdicts:
         return ExitCode.CHANGES
-    if Verdict.ERROR in verdicts:
+    if Verdict.ERROR in verdicts or verdicts == {Verdict.SKIPPED}:
         return ExitCode.ERROR
     return ExitCode.OK
 

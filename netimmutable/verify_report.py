@@ -196,6 +196,11 @@ def to_text(report: VerifyReport, *, quiet: bool = False, style: bool = False) -
         return ""
     exit_code = report.exit_code
     meaning = {0: "all in sync", 1: "hosts could not be checked", 3: "drift or failed expectations"}
+    skipped = sum(1 for h in report.hosts if report.verdict(h) is Verdict.SKIPPED)
+    if skipped and skipped == len(report.hosts):
+        meaning[1] = "no host could be checked"
+    elif skipped:
+        meaning[0] = f"checked hosts in sync; {skipped} host(s) not checked"
     lines.append(f"{report.summary()}; exit {int(exit_code)} ({meaning.get(int(exit_code), '')})")
     return "\n".join(lines) + "\n"
 

@@ -3,6 +3,8 @@
 Everything netimmutable reads from YAML goes through ``load_yaml``: safe tags only, duplicate keys refused,
 alias expansion limited (no billion laughs), size limited, and scalar strings free of newlines and control
 characters (a newline in a data value would inject configuration lines). Errors name the file and line.
+Aliases are limited by what they add: values (MAX_EXPANDED_NODES) and bytes of scalar text
+(MAX_EXPANDED_BYTES).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from netimmutable.memo import BoundedMemo
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_EXPANDED_BYTES",
     "MAX_EXPANDED_NODES",
     "MAX_YAML_BYTES",
     "LocatedDict",
@@ -33,6 +36,8 @@ MAX_EXPANDED_NODES = 2_000_000
 MAX_DEPTH = 64
 """Deepest nesting of mappings and sequences accepted (inventory data is a few levels deep). Checked by
 netimmutable itself, so the error is the same whatever PyYAML or libyaml would do with deeper input."""
+MAX_EXPANDED_BYTES = 16 * 1024 * 1024
+"""What aliases may add to a document, in bytes of scalar text (on top of the text's own length)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -61,11 +66,12 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     allow_multiline = False
 
 
-def _expanded_within(node: yaml.Node, limit: int) -> bool:
-    """Whether the document, every alias expanded, has at most ``limit`` nodes (a fast, iterative count
-    that gives up as soon as it passes the limit; a cycle always passes it)."""
+def _expanded_within(node: yaml.Node, limit: int, byte_limit: int) -> bool:
+    """Whether the document, every alias expanded, has at most ``limit`` nodes and ``byte_limit`` bytes of
+    scalars (a fast, iterative count that gives up as soon as it passes a limit; a cycle always passes)."""
     stack: list[Any] = [node]
     count = 0
+    size = 0
     pop, extend = stack.pop, stack.extend
     mapping, sequence = yaml.MappingNode, yaml.SequenceNode
     while stack:
@@ -78,38 +84,53 @@ def _expanded_within(node: yaml.Node, limit: int) -> bool:
             return False
         if isinstance(item, (mapping, sequence)):
             extend(item.value)
+        else:
+            size += len(item.value)
+            if size > byte_limit:
+                return False
     return True
 
 
 def _check_expansion(node: yaml.Node, label: str, text_length: int) -> None:
-    """Refuse documents whose aliases add more than MAX_EXPANDED_NODES values (billion laughs).
+    """Refuse documents whose aliases add more than MAX_EXPANDED_NODES values or MAX_EXPANDED_BYTES bytes
+    of scalars (billion laughs; one big string aliased thousands of times).
 
-    Every node takes at least one character of the text, so an alias-free document never has more nodes
-    than characters: the budget is MAX_EXPANDED_NODES on top of the text's length.
+    Every node takes at least one character of the text, and every scalar's text is in it, so an
+    alias-free document never has more nodes, or scalar bytes, than characters: each budget is its limit
+    on top of the text's length.
     """
     limit = MAX_EXPANDED_NODES + text_length
-    if _expanded_within(node, limit):
+    byte_limit = MAX_EXPANDED_BYTES + text_length
+    if _expanded_within(node, limit, byte_limit):
         return  # the usual case; otherwise the exact walk below finds the node to name
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}
 
-    def size(n: yaml.Node) -> int:
+    def size(n: yaml.Node) -> tuple[int, int]:
         known = sizes.get(id(n))
         if known is not None:
             return known
-        sizes[id(n)] = 1  # cycles (recursive aliases) count once
-        total = 1
+        sizes[id(n)] = (1, 0)  # cycles (recursive aliases) count once
+        nodes, scalar_bytes = 1, 0
+        children: list[yaml.Node] = []
         if isinstance(n, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in n.value)
+            children = [c for pair in n.value for c in pair]
         elif isinstance(n, yaml.SequenceNode):
-            total += sum(size(c) for c in n.value)
-        if total > limit:
+            children = list(n.value)
+        else:
+            scalar_bytes = len(n.value)
+        for child in children:
+            child_nodes, child_bytes = size(child)
+            nodes += child_nodes
+            scalar_bytes += child_bytes
+        if nodes > limit or scalar_bytes > byte_limit:
             raise InputError(
-                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values (a YAML bomb?)",
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} values or {MAX_EXPANDED_BYTES} "
+                "bytes (a YAML bomb?)",
                 file=label,
                 line=n.start_mark.line + 1,
             )
-        sizes[id(n)] = total
-        return total
+        sizes[id(n)] = (nodes, scalar_bytes)
+        return nodes, scalar_bytes
 
     size(node)
 

@@ -32,13 +32,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def out_console() -> Console:
-    """Where results go (stdout). Colour only on a terminal."""
-    return Console(highlight=False, soft_wrap=True)
+    """Where results go (stdout). Colour only on a terminal.
+
+    Text is never read as markup unless a call asks (``markup=True``, every piece of data in it escaped):
+    device, user and file text is printed as it is."""
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def err_console() -> Console:
-    """Where progress and messages go (stderr), so stdout stays clean for --format json."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Where progress and messages go (stderr), so stdout stays clean for --format json (no markup either)."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class CliExit(Exception):
@@ -62,10 +65,10 @@ class NetImmutableGroup(click.Group):
         except CliExit as done:
             ctx.exit(int(done.code))
         except RollbackFailed as exc:
-            err_console().print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            err_console().print(f"[bold red]error:[/] {_escape(str(exc))}", markup=True)
             ctx.exit(int(ExitCode.ROLLBACK_FAILED))
         except NetImmutableError as exc:
-            err_console().print(f"[bold red]error:[/] {_escape(str(exc))}")
+            err_console().print(f"[bold red]error:[/] {_escape(str(exc))}", markup=True)
             ctx.exit(int(ExitCode.ERROR))
         return None
 

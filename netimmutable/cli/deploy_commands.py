@@ -14,6 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from netimmutable.cli.common import (
     CliExit,
@@ -105,22 +106,20 @@ class ProgressView:
         table.add_column("")
         for host, (phase, message, outcome) in sorted(self.rows.items()):
             style = _STYLE.get(outcome, "") if outcome else "cyan"
-            table.add_row(host, f"[{style}]{escape(outcome.value if outcome else phase)}[/]", escape(message))
+            table.add_row(host, Text(outcome.value if outcome else phase, style=style), Text(message))
         return Group(table)
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
             first = event.message.splitlines()[0] if event.message else ""
             if event.host is None:
-                self.console.print(f"[bold]==[/] {escape(event.message)}")
+                self.console.print(f"[bold]==[/] {escape(event.message)}", markup=True)
             elif self._live is not None:
                 self.rows[event.host] = (event.phase.value, first, event.outcome)
                 self._live.update(self._table())
             else:
                 label = event.outcome.value if event.outcome else event.phase.value
-                self.console.print(
-                    f"  {escape(event.host)}: {escape(label)}: {escape(first)}", soft_wrap=True
-                )
+                self.console.print(f"  {event.host}: {label}: {first}", soft_wrap=True, markup=False)
 
 
 def print_report(report: RunReport, console: Console) -> None:
@@ -131,37 +130,41 @@ def print_report(report: RunReport, console: Console) -> None:
     for h in report.hosts:
         style = _STYLE.get(h.outcome, "")
         table.add_row(
-            h.host,
-            f"[{style}]{h.outcome.value}[/]",
-            (h.release or "-")[:10],
-            f"{h.seconds:.1f}s",
-            escape(h.message.splitlines()[0]),
+            Text(h.host),
+            Text(h.outcome.value, style=style),
+            Text((h.release or "-")[:10]),
+            Text(f"{h.seconds:.1f}s"),
+            Text(h.message.splitlines()[0]),
         )
     console.print(table)
     for h in report.hosts:
         if h.outcome.ok or h.cause in ("not-attempted", "interrupted"):
             continue
-        console.print(f"\n[bold]{escape(h.host)}[/] ({h.outcome.value}):")
-        console.print(escape(h.message), soft_wrap=True)
+        console.print(f"\n[bold]{escape(h.host)}[/] ({h.outcome.value}):", markup=True)
+        console.print(escape(h.message), soft_wrap=True, markup=True)
         if h.drift:
             console.print("drift (last-good vs running):")
-            console.print(escape(h.drift.rstrip()), soft_wrap=True)
+            console.print(escape(h.drift.rstrip()), soft_wrap=True, markup=True)
         if h.device_diff and h.outcome in (Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED, Outcome.UNKNOWN):
             console.print("the change that was pushed (device diff):")
-            console.print(escape(h.device_diff.rstrip()), soft_wrap=True)
+            console.print(escape(h.device_diff.rstrip()), soft_wrap=True, markup=True)
     if report.stopped:
-        console.print(f"\n[bold]window stopped:[/] {escape(report.stopped)}")
+        console.print(f"\n[bold]window stopped:[/] {escape(report.stopped)}", markup=True)
     counts = ", ".join(f"{n} {o.value}" for o in Outcome if (n := report.count(o)))
     console.print(f"\nrun {report.run_id} ({report.kind}, {report.seconds:.1f}s): {counts}")
     if report.record_sha:
         console.print(f"recorded as {report.record_sha[:10]} (refs/netimmutable/runs)")
     if report.record_error:
-        console.print(f"[bold red]the run record could not be written:[/] {escape(report.record_error)}")
+        console.print(
+            f"[bold red]the run record could not be written:[/] {escape(report.record_error)}", markup=True
+        )
     code = report.exit_code
     if code == ExitCode.ROLLED_BACK:
-        console.print("[bold yellow]verification failed; affected hosts were rolled back and verified[/]")
+        console.print(
+            "[bold yellow]verification failed; affected hosts were rolled back and verified[/]", markup=True
+        )
     elif code == ExitCode.ROLLBACK_FAILED:
-        console.print("[bold red]a rollback failed or a device is UNKNOWN: a person must act[/]")
+        console.print("[bold red]a rollback failed or a device is UNKNOWN: a person must act[/]", markup=True)
 
 
 class _SoakType(click.ParamType):  # type: ignore[type-arg]

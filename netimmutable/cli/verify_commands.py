@@ -197,7 +197,7 @@ def verify_command(
             styled = chosen == "text" and out.is_terminal
             text = render(report, chosen, quiet=quiet, style=styled)
             if styled:
-                out.print(text, end="")
+                out.print(text, end="", markup=True)  # to_text escaped every piece of data
             else:
                 sys.stdout.write(text)
         else:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netimmutable.errors import InputError, InventoryError
-from netimmutable.inventory import load_inventory, make_nornir, select_hosts
+from netimmutable.inventory import host_name_problem, load_inventory, make_nornir, select_hosts
 from netimmutable.repo import NetworkRepo
 
 from .netrepo_helpers import SMALL_NETWORK, make_netrepo, run_cli, write_files
@@ -205,3 +208,28 @@ def test_cli_unknown_host_and_bad_filter(three_hosts: NetworkRepo) -> None:
     result = run_cli(["render", "--repo", root, "--filter", "role"])
     assert result.exit_code == 2
     assert "is not KEY=VALUE" in result.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(alphabet="ab1._-@{}/ \\~^:?*[", min_size=1, max_size=12))
+def test_every_accepted_host_name_is_a_git_ref_and_a_plain_file_name(name: str) -> None:
+    """Issue 14 item 11: ``r1.lock``, ``a..b`` and ``x.`` passed the inventory; only deploy refused them."""
+    if host_name_problem(name) is not None:
+        return
+    assert "/" not in name and not name.startswith((".", "-"))
+    for ref in (f"refs/netimmutable/good/{name}", f"refs/netimmutable/leases/device-{name}"):
+        done = subprocess.run(["git", "check-ref-format", ref], capture_output=True, check=False)
+        assert done.returncode == 0, ref
+
+
+def test_the_issue_fan_out_in_defaults_is_refused_with_the_file(tmp_path: Path) -> None:
+    """Issue 14 item 6: a 1 MiB anchored string aliased 3,000 times in defaults.yaml (the inventory cache
+    grew to 3 GB and died with a MemoryError traceback)."""
+    big = "x" * (1024 * 1024)
+    defaults = f"platform: demo\ndata:\n  big: &b {big}\n  fan: [{', '.join(['*b'] * 3000)}]\n"
+    root = tmp_path / "net"
+    make_netrepo(root)
+    write_files(root, {"inventory/defaults.yaml": defaults})
+    result = run_cli(["render", "--repo", str(root)])
+    assert result.exit_code == 1
+    assert "error: inventory/defaults.yaml:" in result.stderr and "Traceback" not in result.output

@@ -6,13 +6,20 @@ import json
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from netimmutable.errors import CorruptJournal
 from netimmutable.journal import Journal, journal_path, unfinished, unfinished_runs
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import Settings
+from tests.unit.deploy.conftest import Net, net
 from tests.unit.records_fixtures import run_python
+
+__all__ = ["net"]  # the fixture
 
 
 @pytest.fixture
@@ -147,3 +154,109 @@ def test_hosts_writing_at_once_share_fsyncs_and_every_entry_is_synced_before_it_
     for name, upto in returned_at.items():
         assert f'"host": "{name}"'.encode() in text[:upto], name
     assert len(synced_upto) < 1 + 20 + 1  # open + 20 entries + close would be one fsync each
+
+
+# ---------------------------------------------------------------- corrupt journals (issue 14, item 9)
+_OPEN = json.dumps({"type": "open", "run_id": "run-x", "kind": "deploy", "pid": 2**30, "utc": "x"}) + "\n"
+_BEFORE = json.dumps({"type": "before", "host": "r1", "step": "commit", "details": {}, "utc": "x"}) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "line"),
+    [
+        (os.urandom(64).replace(b"\n", b"") + b"\n" + os.urandom(64) + b"\n", 1),
+        (_OPEN.encode() + b'{"type":"before"}\n', 2),
+        (b'{"type":"before"}\n', 1),
+        (_OPEN.replace('"pid": 1073741824', '"pid": "twelve"').encode() + _BEFORE.encode(), 1),
+        (_OPEN.encode() + b"[" * 100_000 + b"]" * 100_000 + b"\n" + _BEFORE.encode(), 2),
+        (_OPEN.encode() + _BEFORE.replace('"r1"', '"../r1"').encode(), 2),
+        (_OPEN.encode() + _BEFORE.replace('"commit"', '"reboot"').encode(), 2),
+        (_OPEN.encode() + _BEFORE.replace('"details": {}', '"details": {"release": [1]}').encode(), 2),
+        (
+            _OPEN.encode()
+            + b'{"type": "before", "host": "r1", "step": "load"}\n'
+            + b"not json\n"
+            + _BEFORE.encode(),
+            3,
+        ),
+    ],
+    ids=[
+        "random-bytes",
+        "bare-before",
+        "bare-before-alone",
+        "pid-not-a-number",
+        "deep-nesting",
+        "bad-host",
+        "bad-step",
+        "non-scalar-detail",
+        "garbage-mid-file",
+    ],
+)
+def test_a_corrupt_journal_is_a_located_error_never_no_run(
+    repo: NetworkRepo, content: bytes, line: int
+) -> None:
+    path = journal_path(repo, "run-x")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(CorruptJournal) as info:
+        unfinished_runs(repo)
+    assert info.value.file == ".netimmutable/journal/run-x.jsonl" and info.value.line == line
+    assert info.value.hint is not None and "netimmutable verify" in info.value.hint
+
+
+def test_only_a_last_line_cut_short_is_ignored(repo: NetworkRepo) -> None:
+    path = journal_path(repo, "run-x")
+    path.parent.mkdir(parents=True)
+    path.write_text(_OPEN + _BEFORE + '{"type": "after", "host": "r1", "st')  # the crash cut this write
+    [run] = unfinished_runs(repo)
+    assert [h.host for h in run.hosts] == ["r1"] and run.hosts[0].step == "commit"
+    path.write_text("")  # created, then killed before the open entry: no step began
+    assert unfinished_runs(repo) == []
+
+
+def test_a_corrupt_journal_stops_deploy_even_for_another_host(net: Net) -> None:
+    path = journal_path(net.repo, "run-x")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(200).replace(b"\n", b"") + b"\n")
+    before = {h: net.lab.running(h) for h in net.lab.hosts()}
+    for args in (("deploy", "--yes", "--limit", "r1"), ("status",), ("recover",)):
+        result = net.cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"{path.relative_to(net.root)}:1" in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    assert {h: net.lab.running(h) for h in net.lab.hosts()} == before
+
+
+_FRAGMENTS = [
+    _OPEN,
+    _BEFORE,
+    '{"type": "after", "host": "r1", "step": "commit", "outcome": "ok"}\n',
+    '{"type": "finish", "host": "r1", "outcome": 1}\n',
+    '{"type": "close"}\n',
+    "[[[[\n",
+    "\xff\n",
+    '{"type": "open", "pid": 1.5}\n',
+    '{"type": "before", "host": "r1", "step": "load", "details": []}\n',
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_FRAGMENTS), st.binary(max_size=40).map(lambda b: b.decode("latin-1"))),
+        max_size=8,
+    )
+)
+def test_any_journal_reads_as_runs_or_a_located_corrupt_journal(
+    tmp_path_factory: Any, parts: list[str]
+) -> None:
+    repo = NetworkRepo(root=tmp_path_factory.mktemp("j"), settings=Settings())
+    path = journal_path(repo, "run-x")
+    path.parent.mkdir(parents=True)
+    path.write_bytes("".join(parts).encode("utf-8", "surrogateescape"))
+    try:
+        runs = unfinished_runs(repo)
+    except CorruptJournal as exc:
+        assert exc.file == ".netimmutable/journal/run-x.jsonl" and exc.line is not None
+    else:
+        assert all(run.journal == path for run in runs)

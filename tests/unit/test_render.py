@@ -59,12 +59,12 @@ def test_render_with_include_macro_filters_and_inheritance(repo: NetworkRepo) ->
     assert a1.files() == {"a1.cfg": A1_CONFIG, "a1.expect.yaml": a1.expectations}
 
 
-def test_context_has_host_object_and_data_keys(repo: NetworkRepo) -> None:
+def test_context_has_host_view_and_data_keys(repo: NetworkRepo) -> None:
     write_files(
         repo.root,
         {
             "templates/demo/main.j2": "{{ host.name }} {{ host.hostname }} {{ host.platform }} "
-            "{{ host.groups | map(attribute='name') | join(',') }} "
+            "{{ host.groups | join(',') }} "
             "{{ host['role'] }} {{ role }} {{ domain }}\n"
         },
     )

@@ -8,6 +8,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,9 +290,9 @@ def test_a_template_changed_and_changed_back_during_a_render_is_not_recorded_as_
     template = root / "templates" / "frr" / "main.j2"
     real_env, real_write = render_module.make_environment, render_module._write_changed
 
-    def switch_away(templates_dir: Path) -> object:  # `git switch feature` after the inputs were keyed
+    def switch_away(templates_dir: Path, *args: Any) -> object:  # `git switch feature` after keying
         template.write_text(MAIN + "\n! feature-branch line\n")
-        return real_env(templates_dir)
+        return real_env(templates_dir, *args)
 
     def switch_back(*args: object) -> object:  # `git switch -` before they are keyed again
         written = real_write(*args)

@@ -77,10 +77,28 @@ def test_the_file_init_writes_is_valid_and_equals_the_defaults(tmp_path: Path) -
         ("templates_dir: /etc\n", 1, "templates_dir must be a path inside the repository"),
         ("snapshots_dir: out/../../x\n", 1, "snapshots_dir must be a path inside the repository"),
         ("connections_file: ../../conn.yaml\n", 1, "connections_file must be a path inside the repository"),
+        # issue 14 item 5: patterns compiled at load, none that hides every line; numbers in range
+        ("version: 1\nignore_lines: ['^snmp', '[']\n", 2, "ignore_lines[1] '[' is not a valid regular"),
+        ("ignore_lines:\n  - '^snmp'\n  - ''\n", 1, "ignore_lines[1] '' matches the empty line"),
+        ("ignore_lines: ['^$']\n", 1, "ignore_lines[0] '^$' matches the empty line"),
+        ("ignore_lines: ['(?s).*']\n", 1, "matches the empty line"),
+        ("ignore_lines: ['.']\n", 1, "ignore_lines[0] '.' matches every line"),
+        ("ignore_lines: ['\\S']\n", 1, "matches every line"),
+        ("ignore_lines: ['^.', 'x']\n", 1, "ignore_lines[0] '^.' matches every line"),
+        ("ignore_lines: ['a{99999999999}']\n", 1, "is not a valid regular expression"),
+        ("deploy:\n  batch_size: 0\n", 2, "deploy.batch_size must be at least 1, got 0"),
+        ("version: 1\ndeploy:\n  workers: 0\n", 3, "deploy.workers must be at least 1"),
+        ("deploy:\n  workers: 100000\n", 2, "deploy.workers must be at most 1000"),
+        ("verify:\n  workers: 0\n", 2, "verify.workers must be at least 1"),
+        ("deploy:\n  settle_interval: 0\n", 2, "deploy.settle_interval must be more than 0"),
+        ("deploy:\n  revert_in: 9999999\n", 2, "deploy.revert_in must be at most 86400"),
+        ("render:\n  max_output_bytes: 10\n", 2, "render.max_output_bytes must be at least 1024"),
+        ("render:\n  max_seconds: 0\n", 2, "render.max_seconds must be more than 0"),
     ],
 )
 def test_invalid_settings_are_located(tmp_path: Path, text: str, line: int, fragment: str) -> None:
     err = _error(tmp_path, text)
+    assert fragment in err.message
     assert err.line == line
     assert fragment in err.message
     assert str(err).startswith(f"{SETTINGS_FILE}:{line}: ")
@@ -125,3 +143,21 @@ def test_cli_reports_a_settings_error_with_file_and_line(tmp_path: Path) -> None
     assert result.exit_code == 1
     assert f"error: {SETTINGS_FILE}:{line}: unknown setting 'deploy_batch'" in result.stderr
     assert not (root / "snapshots" / "a1.cfg").exists()
+
+
+def test_ordinary_ignore_patterns_are_accepted(tmp_path: Path) -> None:
+    (tmp_path / SETTINGS_FILE).write_text(
+        "ignore_lines: ['^snmp-server location', 'ntp clock-period \\\\d+', '^! generated']\n"
+    )
+    assert load_settings(tmp_path).ignore_lines[0] == "^snmp-server location"
+
+
+def test_a_bad_pattern_fails_verify_at_load_not_per_host(tmp_path: Path) -> None:
+    """``["["]`` gave "internal error while verifying" for every host; now the settings file is named."""
+    from tests.unit.verify_sim import make_sim_net
+
+    net = make_sim_net(tmp_path / "net")
+    (net.root / SETTINGS_FILE).write_text("version: 1\nignore_lines: ['[']\n")
+    result = net.verify()
+    assert result.exit_code == 1
+    assert f"{SETTINGS_FILE}:2: " in result.stderr and "internal error" not in result.output

@@ -179,6 +179,25 @@ def test_unreachable_ok_flag_and_setting(tmp_path: Path) -> None:
     assert relaxed.verify_json("--unreachable-fails")[0] == 1
 
 
+def test_unreachable_ok_with_every_host_unreachable_is_not_in_sync(net: SimNet) -> None:
+    """Issue 14 item 12: a run that could check no host printed "exit 0 (all in sync)"."""
+    for name in ("r1", "r2", "r3", "r4"):
+        net.lab.set_knobs(name, unreachable=True)
+    result = net.verify("--unreachable-ok")
+    assert result.exit_code == 1, result.output
+    assert "all in sync" not in result.stdout and "no host could be checked" in result.stdout
+    code, report = net.verify_json("--unreachable-ok")
+    assert code == 1 and set(states(report).values()) == {"unreachable"}
+
+
+def test_unreachable_ok_with_some_hosts_checked_says_how_many_were_not(net: SimNet) -> None:
+    net.lab.set_knobs("r3", unreachable=True)
+    result = net.verify("--unreachable-ok")
+    assert result.exit_code == 0, result.output
+    assert "all in sync" not in result.stdout
+    assert "exit 0 (checked hosts in sync; 1 host(s) not checked)" in result.stdout
+
+
 def test_drift_wins_over_unreachable(net: SimNet) -> None:
     net.lab.set_knobs("r3", unreachable=True)
     net.lab.edit("r1", add=["ip route 10.9.0.0/24 blackhole"])

@@ -243,3 +243,16 @@ def test_plain_yaml_is_remembered_but_every_caller_gets_its_own_copy() -> None:
         with pytest.raises(InputError) as exc:
             load_plain_yaml_text("- get_facts: [\n", label)
         assert exc.value.file == label and exc.value.line is not None
+
+
+def test_fan_out_of_a_big_string_is_refused_by_expanded_bytes() -> None:
+    """Issue 14 item 6: a 1 MiB anchored string aliased 3,000 times passed the node-count limit (the
+    inventory cache grew to 3 GB). Aliases are now limited by the bytes they add, too."""
+    text = f"big: &b {'x' * (1024 * 1024)}\nfan: [{', '.join(['*b'] * 100)}]\n"
+    err = _error(text)
+    assert "YAML bomb" in err.message and err.file == "f.yaml" and err.line is not None
+
+
+def test_a_few_aliases_of_a_long_string_are_fine() -> None:
+    text = f"long: &s {'y' * 100_000}\nuse: [*s, *s, *s]\n"
+    assert yamlio.load_yaml_text(text, "f.yaml")["use"][2] == "y" * 100_000
