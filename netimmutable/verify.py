@@ -28,6 +28,8 @@ from netimmutable.device import Device
 from netimmutable.errors import ConnectError, NetImmutableError
 from netimmutable.fanout import auto_processes, fan_out
 from netimmutable.inventory import LoadedInventory, make_nornir
+from netimmutable.journal import unfinished_runs
+from netimmutable.locks import list_locks
 from netimmutable.normalize import config_digest, diff_normalized, mask, normalize
 from netimmutable.records import Records, new_run_id, utc_now
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -148,6 +150,28 @@ def load_baselines(
     return None, result
 
 
+def hosts_in_flight(repo: NetworkRepo) -> dict[str, str]:
+    """Host -> which run holds it: a host of a journal without its end (the run is running, or died
+    mid-change), or one whose device lock a live run holds."""
+    held: dict[str, str] = {}
+    for run in unfinished_runs(repo, include_alive=True):
+        how = "in progress" if run.alive else "unfinished: its process is gone"
+        for step in run.hosts:
+            held.setdefault(
+                step.host,
+                f"in flight: run {run.run_id} ({run.kind} by {run.user}, started {run.started_utc}) "
+                f"is {how}; its last step on this host: {step.step}",
+            )
+    for lock in list_locks(repo):
+        name = lock.path.stem
+        if lock.info is not None and not lock.stale and name.startswith("device-"):
+            held.setdefault(
+                name.removeprefix("device-"),
+                f"in flight: run {lock.info.run_id} ({lock.info.purpose}) holds its device lock",
+            )
+    return held
+
+
 def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> tuple[Remediation, ...]:
     """Commands a person can run next (docs/verify.md explains them).
 
@@ -172,42 +196,44 @@ def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> t
                 "inventory, `netimmutable commit`, review the release diff and deploy it",
             ),
         )
-    if state is HostState.EXPECTATIONS_FAILED:
-        return (
-            Remediation(
-                "check",
-                f"netimmutable verify --limit {host} --expectations",
-                "the config is as committed but the device state is not as expected: check neighbours, "
-                "links and the expectations file; verify again once fixed",
-            ),
-        )
-    if state is HostState.NO_BASELINE:
-        return (
-            Remediation(
-                "deploy",
-                f"netimmutable deploy --limit {host}",
-                "deploy an approved release to the host (or fetch the deployment records: "
-                "`git fetch origin 'refs/netimmutable/*:refs/netimmutable/*'`)",
-            ),
-        )
-    if state is HostState.UNTRUSTED_BASELINE:
-        return (
-            Remediation(
-                "check",
-                f"git reflog refs/netimmutable/good/{host}",
-                "find who moved the good ref; restore it to the release last verified on the device, or "
-                f"delete it (`git update-ref -d refs/netimmutable/good/{host}`) and deploy a release",
-            ),
-        )
-    if state is HostState.UNREACHABLE:
-        return (
-            Remediation(
-                "check",
-                f"netimmutable verify --limit {host}",
-                "check the device, its address in .netimmutable/connections.yaml and the credentials",
-            ),
-        )
-    return ()
+    template = _REMEDIATIONS.get(state)
+    if template is None:
+        return ()
+    action, command, description = template
+    return (Remediation(action, command.format(host=host), description.format(host=host)),)
+
+
+_REMEDIATIONS: dict[HostState, tuple[str, str, str]] = {
+    HostState.EXPECTATIONS_FAILED: (
+        "check",
+        "netimmutable verify --limit {host} --expectations",
+        "the config is as committed but the device state is not as expected: check neighbours, "
+        "links and the expectations file; verify again once fixed",
+    ),
+    HostState.NO_BASELINE: (
+        "deploy",
+        "netimmutable deploy --limit {host}",
+        "deploy an approved release to the host (or fetch the deployment records: "
+        "`git fetch origin 'refs/netimmutable/*:refs/netimmutable/*'`)",
+    ),
+    HostState.UNTRUSTED_BASELINE: (
+        "check",
+        "git reflog refs/netimmutable/good/{host}",
+        "find who moved the good ref; restore it to the release last verified on the device, or "
+        "delete it (`git update-ref -d refs/netimmutable/good/{host}`) and deploy a release",
+    ),
+    HostState.IN_FLIGHT: (
+        "check",
+        "netimmutable status",
+        "a run is changing this host: let it finish, or, when its process is gone, "
+        "`netimmutable recover` settles it; then verify again",
+    ),
+    HostState.UNREACHABLE: (
+        "check",
+        "netimmutable verify --limit {host}",
+        "check the device, its address in .netimmutable/connections.yaml and the credentials",
+    ),
+}
 
 
 def _result(host: Host, state: HostState, baseline: Baseline | None, **kwargs: Any) -> HostResult:
@@ -405,6 +431,12 @@ def run_verify(
     run_id = new_run_id()
     with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
         against_release, baselines = load_baselines(repo, gitrepo, [h.name for h in hosts], options.against)
+    for name, why in hosts_in_flight(repo).items():
+        if name in baselines:  # what it runs now belongs to that run: not compared, never drift
+            held = baselines[name]
+            baselines[name] = Baseline(
+                name, held.release, held.source, problem=why, problem_state=HostState.IN_FLIGHT
+            )
     values, baselines = _resolve_secrets(repo, baselines)
     ctx = _Context(
         tuple(repo.settings.ignore_lines), values, options.expectations, repo.settings.snapshots_dir

@@ -10,6 +10,7 @@ on the run's ``VerifyPolicy``; the text, JSON and JUnit formats and the exit cod
     unreachable           error (skipped with --unreachable-ok)      1 (none)
     no-baseline           error (skipped with --allow-no-baseline)   1 (none)
     untrusted-baseline    error                           1   (the good ref points at no approved release)
+    in-flight             error                           1   (a live or unfinished run is changing it)
     error                 error                           1
 
 Drift wins over errors: with both, the exit code is 3 (the report still lists every host that could not
@@ -61,6 +62,9 @@ class HostState(StrEnum):
     NO_BASELINE = "no-baseline"
     UNTRUSTED_BASELINE = "untrusted-baseline"
     """The host's good ref points at a commit that is no approved release and that no run recorded."""
+    IN_FLIGHT = "in-flight"
+    """A deploy, rollback or recover that is running, or that died mid-change, holds the host: what it runs
+    says nothing about drift, and the run (or ``recover``) settles it."""
     ERROR = "error"
 
 

@@ -152,6 +152,7 @@ _STATE_STYLE = {
     HostState.UNREACHABLE: "yellow",
     HostState.NO_BASELINE: "yellow",
     HostState.UNTRUSTED_BASELINE: "magenta",
+    HostState.IN_FLIGHT: "magenta",
     HostState.ERROR: "magenta",
 }
 

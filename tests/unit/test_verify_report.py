@@ -57,6 +57,7 @@ def all_states_report(policy: VerifyPolicy | None = None) -> VerifyReport:
         HostResult("r5", "frr", HostState.NO_BASELINE, T, None, message="never deployed"),
         HostResult("r6", "frr", HostState.ERROR, T, SHA, message="get_config: boom \x1b[31m<&>"),
         HostResult("r7", "frr", HostState.UNTRUSTED_BASELINE, T, SHA, message="good ref moved by hand"),
+        HostResult("r8", "frr", HostState.IN_FLIGHT, T, SHA, message="in flight: run run-x is in progress"),
     )
     return VerifyReport(
         "20240501T020000Z-1a2b3c4d", T, T, "0.1.0", None, None, True, policy or VerifyPolicy(), hosts, 1.5
@@ -85,8 +86,8 @@ def test_json_of_every_state_matches_the_schema() -> None:
     assert data["schema_version"] == 1
     assert data["exit_code"] == 3
     assert data["summary"] == {
-        "hosts": 7, "in-sync": 1, "drift": 1, "expectations-failed": 1, "unreachable": 1, "no-baseline": 1,
-        "untrusted-baseline": 1, "error": 1,
+        "hosts": 8, "in-sync": 1, "drift": 1, "expectations-failed": 1, "unreachable": 1, "no-baseline": 1,
+        "untrusted-baseline": 1, "in-flight": 1, "error": 1,
     }  # fmt: skip
     verdicts = {h["host"]: h["verdict"] for h in data["hosts"]}
     assert verdicts == {
@@ -97,6 +98,7 @@ def test_json_of_every_state_matches_the_schema() -> None:
         "r5": "error",
         "r6": "error",
         "r7": "error",
+        "r8": "error",
     }
     assert json.loads(render(all_states_report(), "json")) == data
 
@@ -149,14 +151,14 @@ def test_junit_one_testcase_per_host() -> None:
     root = parse_junit(to_junit(all_states_report()))
     assert root.tag == "testsuites"
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == (
-        "7",
+        "8",
         "2",
-        "4",
+        "5",
         "0",
     )
     (suite,) = root.findall("testsuite")
     cases = {c.get("name"): c for c in suite.findall("testcase")}
-    assert list(cases) == ["r1", "r2", "r3", "r4", "r5", "r6", "r7"]
+    assert list(cases) == ["r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8"]
     assert cases["r1"].find("failure") is None and cases["r1"].find("error") is None
     drift = cases["r2"].find("failure")
     assert drift is not None and drift.get("type") == "drift"
@@ -169,6 +171,7 @@ def test_junit_one_testcase_per_host() -> None:
         ("r5", "no-baseline"),
         ("r6", "error"),
         ("r7", "untrusted-baseline"),
+        ("r8", "in-flight"),
     ):
         error = cases[name].find("error")
         assert error is not None and error.get("type") == state
@@ -181,7 +184,11 @@ def test_junit_one_testcase_per_host() -> None:
 def test_junit_skipped_when_the_policy_allows() -> None:
     policy = VerifyPolicy(unreachable_is_failure=False, no_baseline_is_failure=False)
     root = parse_junit(to_junit(all_states_report(policy)))
-    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == ("2", "2", "2")
+    assert (root.get("failures"), root.get("errors"), root.get("skipped")) == (
+        "2",
+        "3",
+        "2",
+    )  # in-flight: never skipped
     cases = {c.get("name"): c for c in root.iter("testcase")}
     assert cases["r4"].find("skipped") is not None
     assert cases["r5"].find("skipped") is not None
