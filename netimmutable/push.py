@@ -236,12 +236,7 @@ class _HostRun:
             self.soak = self.soak_of(dev)
         except DeviceError as exc:
             self.discard()
-            raise self.stop(
-                Outcome.FAILED_BEFORE_CHANGE,
-                f"pre-check failed: {exc.message}",
-                Phase.PRECHECK,
-                cause="unreachable",
-            ) from None
+            raise self.precheck_failed(exc, "reading the BGP hold times for the soak") from None
         problem = revert_timer_problem(
             job.revert_in, settle_timeout=self.env.settle_timeout, soak=self.soak.seconds
         )
@@ -250,6 +245,13 @@ class _HostRun:
             raise self.stop(
                 Outcome.SKIPPED, f"refused before any change: {problem}", Phase.PRECHECK, cause="timer"
             )
+
+    def precheck_failed(self, exc: DeviceError, during: str = "") -> _Stop:
+        """A device error before any change: the host fails untouched."""
+        what = f"pre-check failed ({during})" if during else "pre-check failed"
+        return self.stop(
+            Outcome.FAILED_BEFORE_CHANGE, f"{what}: {exc.message}", Phase.PRECHECK, cause="unreachable"
+        )
 
     def precheck(self) -> None:
         job, dev = self.job, self.dev()
@@ -268,12 +270,7 @@ class _HostRun:
             )
             self.pre = pre_check(dev, last_good, self.env.extra_patterns)
         except DeviceError as exc:
-            raise self.stop(
-                Outcome.FAILED_BEFORE_CHANGE,
-                f"pre-check failed: {exc.message}",
-                Phase.PRECHECK,
-                cause="unreachable",
-            ) from None
+            raise self.precheck_failed(exc) from None
         self.drift = self.pre.drift
         if self.drift:
             if not job.force_drift:

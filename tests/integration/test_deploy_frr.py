@@ -10,8 +10,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,8 +26,9 @@ from netimmutable.records import HostOutcome, Records
 from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
 from netimmutable.repo import open_repo
 from netimmutable.scaffold import init_repo
+from tests.cli_process import read_until, spawn_cli
 
-from .conftest import REPO, FrrLab, FrrRouter, record_timing
+from .conftest import FrrLab, FrrRouter, record_timing
 
 # one lab per machine: every real-router test runs in the same xdist worker, one after another
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
@@ -201,35 +200,13 @@ def test_ctrl_c_on_a_terminal_during_post_checks_rolls_back_verified_and_writes_
     frr_net.edit_hosts(r"(\{address: 10\.255\.12\.1, remote_as: )\d+", r"\g<1>65009", "r2")
     bad = frr_net.commit("r2: wrong remote-as for r1")
     runs_before = len(frr_net.records().runs(limit=100))
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netimmutable",
-            "deploy",
-            "--yes",
-            "--limit",
-            "r2",
-            "--repo",
-            str(frr_net.root),
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own group, as a shell gives a foreground job: killpg is the terminal
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "r2: post-check" in line:
-            break
+    # its own process group, as a shell gives a foreground job: killpg is what the terminal does
+    proc = spawn_cli("deploy", "--yes", "--limit", "r2", "--repo", str(frr_net.root), new_session=True)
+    seen = read_until(proc, "r2: post-check")
     time.sleep(1.0)  # the bad release is on r2 and its session to r1 is down
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
-    text = "".join(seen) + err + out
+    text = seen + err + out
 
     assert proc.returncode == 4, text  # rolled back, and the rollback verified
     assert "interrupted (Ctrl-C)" in text

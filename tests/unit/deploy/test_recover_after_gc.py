@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
+
+from tests.cli_process import read_until, spawn_cli
 
 from .conftest import Net
 
@@ -17,32 +17,9 @@ def test_first_deployment_killed_after_commit_recovers_after_gc(fresh_net: Net) 
     net.lab.edit("r2", add=["ip route 10.8.0.0/24 blackhole"])
     before = net.lab.running("r2")
     net.wrong_remote_as("r2")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netimmutable",
-            "deploy",
-            "--yes",
-            "--repo",
-            str(net.root),
-            "--limit",
-            "r2",
-            "--settle-timeout",
-            "30",  # longer than the test needs: it is killed while the post-checks wait
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "r2: post-check" in line:  # committed (journaled), the bad release is on the device
-            break
-    assert "r2: post-check" in "".join(seen), "".join(seen)
+    # a settle time longer than the test needs: it is killed while the post-checks wait
+    proc = spawn_cli("deploy", "--yes", "--repo", str(net.root), "--limit", "r2", "--settle-timeout", "30")
+    read_until(proc, "r2: post-check")  # committed (journaled): the bad release is on the device
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
     assert "remote-as 65009" in net.lab.running("r2")

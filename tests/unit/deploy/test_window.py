@@ -3,10 +3,7 @@ device-side timer, Ctrl-C, a plan that no longer holds."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +14,7 @@ from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
 from netimmutable.drivers import capabilities
 from netimmutable.locks import locks_dir
 from netimmutable.records import HostOutcome
+from tests.cli_process import read_until, spawn_cli
 
 from .conftest import Net
 
@@ -130,33 +128,12 @@ def test_ctrl_c_before_commit_leaves_the_device_untouched(net: Net) -> None:
 
 def test_sigint_to_a_running_deploy_rolls_back_and_leaves_no_pending_commit(net: Net) -> None:
     net.wrong_remote_as("r2")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "netimmutable",
-            "deploy",
-            "--yes",
-            "--repo",
-            str(net.root),
-            "--settle-timeout",
-            "30",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert proc.stderr is not None
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if "r2: post-check" in line:
-            break
+    proc = spawn_cli("deploy", "--yes", "--repo", str(net.root), "--settle-timeout", "30")
+    seen = read_until(proc, "r2: post-check")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
-    text = "".join(seen) + err
+    text = seen + err
 
     assert proc.returncode == 4, text + out
     assert "interrupted (Ctrl-C)" in text
