@@ -105,6 +105,16 @@ def _missing(branch: str, ref: str, remote: str | None) -> ApprovalError:
     return ApprovalError(f"approval branch {branch!r} does not exist ({ref} not found)", hint=hint)
 
 
+def _tip(gitrepo: git.Repo, branch: str, remote: str | None) -> tuple[str, str, str]:
+    """(ref, sha, label) of ``branch``'s tip (the remote-tracking one when there is a remote), or the
+    ApprovalError that says it is missing."""
+    ref = tip_ref(branch, remote=remote)
+    sha = _sha(gitrepo, ref)
+    if sha is None:
+        raise _missing(branch, ref, remote)
+    return ref, sha, ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+
+
 def approval(gitrepo: git.Repo) -> Approval:
     """The approval branch and its tip (see the module docstring); refuses when it cannot be established."""
     remote = _remote(gitrepo)
@@ -123,19 +133,11 @@ def approval(gitrepo: git.Repo) -> Approval:
             with contextlib.suppress(git.GitCommandError):
                 name = gitrepo.git.symbolic_ref("--short", f"refs/remotes/{remote}/HEAD").strip()
                 anchor = name.removeprefix(f"{remote}/") or anchor
-    ref = tip_ref(anchor, remote=remote)
-    sha = _sha(gitrepo, ref)
-    if sha is None:
-        raise _missing(anchor, ref, remote)
-    label = ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    ref, sha, label = _tip(gitrepo, anchor, remote)
     branch = _setting_at(gitrepo, sha, label)
     if branch == anchor:
         return Approval(branch, ref, sha, f"approval_branch in {SETTINGS_FILE} at the tip of {label}")
-    named_ref = tip_ref(branch, remote=remote)
-    named = _sha(gitrepo, named_ref)
-    if named is None:
-        raise _missing(branch, named_ref, remote)
-    own_label = named_ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+    named_ref, named, own_label = _tip(gitrepo, branch, remote)
     own = _setting_at(gitrepo, named, own_label)
     if own != branch:
         raise ApprovalError(
