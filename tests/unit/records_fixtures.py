@@ -5,6 +5,7 @@ Used by the records, plan and recover tests (plain functions: each test says wha
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import yaml
 from netimmutable.artifacts import commit_release, open_git
 from netimmutable.drivers.sim.lab import SimLab
 from netimmutable.inventory import load_inventory
+from netimmutable.journal import Journal, journal_path
 from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
 from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import init_repo
@@ -138,3 +140,15 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def dead_run_journal(repo: NetworkRepo, run_id: str, release: str, host: str, **details: str) -> None:
+    """The journal of a run that died after beginning the commit on ``host``: its process is gone."""
+    journal = Journal.open(repo, run_id, release=release)
+    journal.before(host, "commit", release=release, **details)
+    journal.abandon()
+    path = journal_path(repo, run_id)
+    lines = path.read_text().splitlines()
+    head = json.loads(lines[0])
+    head["pid"] = 2**30  # no such process
+    path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")

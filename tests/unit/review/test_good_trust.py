@@ -169,20 +169,13 @@ def test_recover_does_not_roll_back_to_a_forged_good_ref(net: Net) -> None:
     trusted one; a forged ref leaves the host for a person (device not pushed to the forged config)."""
     from netimmutable.artifacts import open_git
     from netimmutable.inventory import load_inventory
-    from netimmutable.journal import Journal, journal_path
     from netimmutable.recover import recover
+    from tests.unit.records_fixtures import dead_run_journal
 
     new = net.announce("r1", "10.255.250.0/24")
     assert net.deploy(limit=("r1",)).exit_code == 0  # r1 runs `new`, good ref at `new`
     _git(net.root, "update-ref", good_ref("r1"), _forged(net))
-    journal = Journal.open(net.repo, "run-dead", release=new)
-    journal.before("r1", "commit", release=new)  # no rollback_release, no blob
-    journal.abandon()
-    path = journal_path(net.repo, "run-dead")
-    lines = path.read_text().splitlines()
-    head = json.loads(lines[0])
-    head["pid"] = 2**30  # that process is gone
-    path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    dead_run_journal(net.repo, "run-dead", new, "r1")  # no rollback_release, no blob
     net.lab.edit("r1", add=["ip route 10.99.0.0/16 blackhole"])  # the device is off every release
 
     report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))

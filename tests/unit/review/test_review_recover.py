@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 from netimmutable.artifacts import open_git
 from netimmutable.errors import ConfigRejected
 from netimmutable.inventory import load_inventory
-from netimmutable.journal import Journal, journal_path, unfinished
+from netimmutable.journal import unfinished
 from netimmutable.locks import list_locks
 from netimmutable.records import Records
 from netimmutable.recover import RecoveryAction, VerifyResult, recover
-from tests.unit.records_fixtures import GOOD_CHANGE, make_net, release
+from tests.unit.records_fixtures import GOOD_CHANGE, dead_run_journal, make_net, release
 from tests.unit.test_recover import _crash
 
 
@@ -84,14 +83,7 @@ def test_recover_rollback_refused_at_load_leaves_no_candidate(tmp_path: Path) ->
     net = make_net(tmp_path)
     new = release(net.root, "r1 description", GOOD_CHANGE)
     Records(net.repo, open_git(net.repo)).mark_good("r1", net.first, "run-before")
-    journal = Journal.open(net.repo, "run-dead", release=new)
-    journal.before("r1", "commit", release=new, rollback_release=net.first)
-    journal.abandon()
-    path = journal_path(net.repo, "run-dead")
-    lines = path.read_text().splitlines()
-    head = json.loads(lines[0])
-    head["pid"] = 2**30  # that process is gone
-    path.write_text("\n".join([json.dumps(head), *lines[1:]]) + "\n")
+    dead_run_journal(net.repo, "run-dead", new, "r1", rollback_release=net.first)
     device = _RefusingDevice()
 
     report = recover(
