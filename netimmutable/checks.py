@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from netimmutable.errors import DeviceError, InputError
+from netimmutable.errors import DeviceError, InputError, Unsupported
 from netimmutable.normalize import normalized_diff
 from netimmutable.yamlio import load_plain_yaml_text
 
@@ -105,6 +105,27 @@ class StateSnapshot:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StateSnapshot:
+        """The snapshot ``to_dict`` gave (as the journal keeps it); raises ``InputError`` when malformed.
+
+        Examples:
+            >>> s = StateSnapshot("r1", None, (InterfaceState("eth0", True, True),), ())
+            >>> StateSnapshot.from_dict(s.to_dict()) == s
+            True
+        """
+        try:
+            facts = data.get("facts")
+            return cls(
+                host=str(data["host"]),
+                facts=Facts(**facts) if facts else None,
+                interfaces=tuple(InterfaceState(**i) for i in data.get("interfaces") or ()),
+                bgp_peers=tuple(BgpPeerState(**p) for p in data.get("bgp_peers") or ()),
+                unsupported=tuple(str(u) for u in data.get("unsupported") or ()),
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise InputError(f"not a state snapshot: {exc}") from None
 
     @property
     def digest(self) -> str:
@@ -412,7 +433,7 @@ class StateDevice(Protocol):
 
 
 def _unsupported(exc: DeviceError) -> bool:
-    return "not supported" in exc.message or "NotImplemented" in exc.message
+    return isinstance(exc, Unsupported)
 
 
 def capture_state(device: StateDevice) -> StateSnapshot:
@@ -494,6 +515,8 @@ class PostCheckResult:
     """The running config read by the check (may hold secret values)."""
     soaked: float = 0.0
     """Seconds the checks kept holding after they first held (the soak, or how far into it they failed)."""
+    reverted: bool = False
+    """The device's revert timer fired while the checks ran: they stopped at once (``ok`` is False)."""
 
 
 def post_check(
@@ -510,16 +533,39 @@ def post_check(
     sleep: Callable[[float], None] = time.sleep,
     soak: float = 0.0,
     on_soak: Callable[[float], None] = lambda _left: None,
+    still_pending: Callable[[], bool] | None = None,
 ) -> PostCheckResult:
     """Convergence, then expectations and no-regression, polled until they hold or the settle deadline;
     then, with ``soak`` seconds, polled on until they have held every round for that long (``on_soak`` gets
-    the seconds left at each round). A failure or a Ctrl-C during the soak fails the checks."""
+    the seconds left at each round). A failure or a Ctrl-C during the soak fails the checks.
+
+    ``still_pending`` (a change committed with a device-side revert timer): asked before every round; once it
+    says False the device's timer has fired and put the old config back: the checks stop at once with
+    ``reverted`` set (checking the new release any longer would check nothing)."""
     start = clock()
     deadline = start + settle_timeout
     problem = expectations_problem(target.expectations, target.expectations_required)
     notes: tuple[str, ...] = () if target.expectations or problem else ("no expectations configured",)
+
+    def fired(attempts: int) -> PostCheckResult | None:
+        if still_pending is None or still_pending():
+            return None
+        return PostCheckResult(
+            False,
+            (f"the device's revert timer fired {clock() - start:.1f}s into the post-checks",),
+            None,
+            attempts,
+            clock() - start,
+            notes=notes,
+            reverted=True,
+        )
+
+    if (timer := fired(0)) is not None:
+        return timer
     running = device.running_config()
     diff = convergence_diff(target.config, running, device.platform, extra)
+    if diff and (timer := fired(1)) is not None:  # the timer fired between our look and the read
+        return timer
     if diff or problem:  # neither gets better by waiting
         failure = (
             f"convergence: the running config differs from the {target.label} after the commit"
@@ -531,44 +577,67 @@ def post_check(
         )
     attempts = 0
     held_since: float | None = None  # when the checks first held (the soak's start)
-
-    def result(ok: bool, failures: Sequence[str], state: StateSnapshot | None) -> PostCheckResult:
-        soaked = 0.0 if held_since is None else clock() - held_since
-        return PostCheckResult(
-            ok, tuple(failures), state, attempts, clock() - start, notes=notes, running=running, soaked=soaked
-        )
-
     while True:
+        if attempts and (timer := fired(attempts)) is not None:
+            return timer
         attempts += 1
         state, raw = _read_state(device)
-        failures_list = _round_failures(device, target, pre, scope, state, raw)
+        failures = _round_failures(device, target, pre, scope, state, raw)
         now = clock()
-        if not failures_list:
-            if held_since is None:
-                held_since = now
-            left = soak - (now - held_since)
-            if left <= 0:
-                return result(True, (), state)
-            on_soak(left)
-            if cancelled():
-                return result(False, (f"interrupted (Ctrl-C) during the soak, {soak - left:.0f}s in",), state)
-            sleep(max(0.0, min(settle_interval, left)))
-            continue
-        if held_since is not None:
-            failures_list.append(
-                f"failed during the soak, {now - held_since:.1f}s after the checks first held "
-                f"(soak {soak:g}s)"
+        if not failures:
+            held_since = now if held_since is None else held_since
+        wait = _next_wait(
+            failures, now, held_since, soak, deadline, settle_timeout, attempts, cancelled, on_soak
+        )
+        if wait is None:
+            soaked = 0.0 if held_since is None else clock() - held_since
+            return PostCheckResult(
+                not failures,
+                tuple(failures),
+                state,
+                attempts,
+                clock() - start,
+                notes=notes,
+                running=running,
+                soaked=soaked,
             )
-            return result(False, failures_list, state)
+        sleep(max(0.0, min(settle_interval, wait)))
+
+
+def _next_wait(
+    failures: list[str],
+    now: float,
+    held_since: float | None,
+    soak: float,
+    deadline: float,
+    settle_timeout: float,
+    attempts: int,
+    cancelled: Callable[[], bool],
+    on_soak: Callable[[float], None],
+) -> float | None:
+    """After a round of post-checks: how long until the next (None: the checks are decided, ``failures``
+    completed with why they ended when they failed)."""
+    if not failures:
+        assert held_since is not None  # noqa: S101 - set by the caller when the round passed
+        left = soak - (now - held_since)
+        if left <= 0:
+            return None
+        on_soak(left)
         if cancelled():
-            failures_list.append("interrupted (Ctrl-C) before the checks held")
-            return result(False, failures_list, state)
-        if now >= deadline:
-            failures_list.append(
-                f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))"
-            )
-            return result(False, failures_list, state)
-        sleep(max(0.0, min(settle_interval, deadline - clock())))
+            failures.append(f"interrupted (Ctrl-C) during the soak, {soak - left:.0f}s in")
+            return None
+        return left
+    if held_since is not None:
+        failures.append(
+            f"failed during the soak, {now - held_since:.1f}s after the checks first held (soak {soak:g}s)"
+        )
+    elif cancelled():
+        failures.append("interrupted (Ctrl-C) before the checks held")
+    elif now >= deadline:
+        failures.append(f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))")
+    else:
+        return deadline - now
+    return None
 
 
 def _round_failures(

@@ -39,7 +39,6 @@ from netimmutable.deploy_model import (
     HostDevice,
     HostJob,
     HostResult,
-    Outcome,
     Phase,
     PipelineEnv,
     Progress,
@@ -48,13 +47,13 @@ from netimmutable.deploy_model import (
     WindowSummary,
     changed_lines,
     plan_window,
-    to_host_outcome,
 )
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError, NotConfirmed
 from netimmutable.inventory import LoadedInventory, load_inventory, make_nornir, select_hosts
 from netimmutable.journal import Journal
 from netimmutable.locks import device_locks, repo_lock
+from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.push import run_host
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.recover import check_unfinished
@@ -243,11 +242,11 @@ def _collect(aggregated: AggregatedResult, jobs: Mapping[str, HostJob]) -> list[
         out.append(
             HostResult(
                 host=name,
-                outcome=Outcome.UNKNOWN,
+                outcome=HostOutcome.UNKNOWN,
                 message=f"internal error in the host pipeline: {detail}; check the device",
                 phase=Phase.DONE,
                 release=job.release,
-                cause="internal",
+                cause=Cause.INTERNAL,
             )
         )
     return out
@@ -267,10 +266,10 @@ def _run_batch(
     return _collect(aggregated, jobs)
 
 
-def _not_attempted(job: HostJob, why: str, cause: str = "not-attempted") -> HostResult:
+def _not_attempted(job: HostJob, why: str, cause: Cause = Cause.NOT_ATTEMPTED) -> HostResult:
     return HostResult(
         host=job.host,
-        outcome=Outcome.SKIPPED,
+        outcome=HostOutcome.SKIPPED,
         message=f"not attempted: {why}",
         phase=Phase.CONNECT,
         release=job.release,
@@ -284,24 +283,28 @@ def _quiet(_event: ProgressEvent) -> None:
 
 
 def _failed(result: HostResult) -> bool:
-    return not result.outcome.ok and result.cause not in ("not-attempted", "interrupted")
+    return not result.outcome.ok and not result.cause.stops_nothing
 
 
 def _after_rollback_all(original: HostResult, restore: HostResult) -> HostResult:
     """A deployed host's final result once ``--on-failure rollback-all`` tried to put it back."""
     target = original.rollback_target or "its last-good configuration"
-    if restore.outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED):
+    cause = Cause.ROLLBACK_ALL
+    if restore.outcome.ok:
         outcome, message = (
-            Outcome.ROLLED_BACK,
+            HostOutcome.ROLLED_BACK,
             f"deployed and verified, then returned to {target} by --on-failure rollback-all (verified)",
         )
     else:
-        outcome = Outcome.UNKNOWN if restore.outcome is Outcome.UNKNOWN else Outcome.ROLLBACK_FAILED
+        outcome = (
+            HostOutcome.UNKNOWN if restore.outcome is HostOutcome.UNKNOWN else HostOutcome.ROLLBACK_FAILED
+        )
         message = f"--on-failure rollback-all could not return it to {target}: {restore.message}"
     return replace(
         original,
         outcome=outcome,
         message=message,
+        cause=cause,
         failures=(*original.failures, *restore.failures),
         post_digest=restore.post_digest,
         post_config_digest=restore.post_config_digest,
@@ -325,7 +328,7 @@ class _Policy:
 def _rollback_all(
     window: _Window, loaded: LoadedInventory, prepared: Prepared, results: dict[str, HostResult]
 ) -> None:
-    deployed = [r for r in results.values() if r.outcome is Outcome.DEPLOYED]
+    deployed = [r for r in results.values() if r.outcome is HostOutcome.DEPLOYED]
     if not deployed:
         return
     window.emit(
@@ -338,7 +341,10 @@ def _rollback_all(
         target = job.last_good_artifact if job.last_good_artifact is not None else result.captured_config
         if target is None:
             results[result.host] = replace(
-                result, outcome=Outcome.ROLLBACK_FAILED, message="rollback-all: no rollback target was kept"
+                result,
+                outcome=HostOutcome.ROLLBACK_FAILED,
+                message="rollback-all: no rollback target was kept",
+                cause=Cause.ROLLBACK_ALL,
             )
             continue
         jobs[result.host] = HostJob(
@@ -419,17 +425,13 @@ def _run_window(
         stopped = _batches(window, loaded, prepared, policy, results)
         if stopped:
             window.emit(f"window stopped: {stopped}")
-        cause = "interrupted" if window.cancel.cancelled else "not-attempted"
+        cause = Cause.INTERRUPTED if window.cancel.cancelled else Cause.NOT_ATTEMPTED
         for name, job in prepared.jobs.items():
             if name not in results:
                 results[name] = _not_attempted(job, stopped or "the window stopped", cause)
         if stopped and policy.on_failure == "rollback-all" and not window.cancel.cancelled:
             _rollback_all(window, loaded, prepared, results)
-    marks = [
-        (host, release)
-        for host, release in window.deferred.items()
-        if results[host].outcome in (Outcome.DEPLOYED, Outcome.UNCHANGED)
-    ]
+    marks = [(host, release) for host, release in window.deferred.items() if results[host].outcome.ok]
     window.records.mark_good_many(marks, window.run_id)
     return stopped
 
@@ -456,7 +458,7 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
             stopped = _run_window(window, loaded, prepared, policy, results)
         except BaseException:
             for name, job in prepared.jobs.items():
-                results.setdefault(name, _not_attempted(job, "the run was aborted", "interrupted"))
+                results.setdefault(name, _not_attempted(job, "the run was aborted", Cause.INTERRUPTED))
             if journal is not None:
                 for name in sorted(journal.in_flight()):  # the journal stays unfinished for `recover`
                     locks[name].keep(f"run {window.run_id} was aborted mid-change: `netimmutable recover`")
@@ -515,7 +517,8 @@ def _write_record(
         hosts.append(
             HostRecord(
                 host=name,
-                outcome=to_host_outcome(r),
+                outcome=r.outcome,
+                cause=r.cause,
                 message=r.message,
                 release=r.release or None,
                 device_diff=r.device_diff,

@@ -3,9 +3,11 @@
 Frozen dataclasses with tuples; outcomes are ``Enum``s. ``netimmutable.push`` turns a ``HostJob`` into a
 ``HostResult``; ``netimmutable.deploy`` strings hosts into a window and returns a ``RunReport``.
 
+Host outcomes and causes are the one vocabulary of ``netimmutable.outcomes``.
+
 Examples:
-    >>> Outcome.ROLLED_BACK.value, Outcome.UNCHANGED.ok
-    ('rolled-back', True)
+    >>> Phase.POSTCHECK.value, Phase.VERIFY_ROLLBACK.value
+    ('post-check', 'verify-rollback')
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 
 from netimmutable.checks import StateDevice
 from netimmutable.errors import InputError
-from netimmutable.records import HostOutcome
+from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.settings import OnFailure
 from netimmutable.soak import SoakSetting
 
@@ -33,7 +35,6 @@ __all__ = [
     "HostResult",
     "Journal",
     "NullJournal",
-    "Outcome",
     "Phase",
     "PipelineEnv",
     "PlanPin",
@@ -44,29 +45,7 @@ __all__ = [
     "changed_lines",
     "exit_code_of",
     "plan_window",
-    "to_host_outcome",
 ]
-
-
-class Outcome(StrEnum):
-    """How one host ended; every targeted host ends in exactly one."""
-
-    DEPLOYED = "deployed"
-    UNCHANGED = "unchanged"
-    SKIPPED = "skipped"
-    ROLLED_BACK = "rolled-back"
-    ROLLBACK_FAILED = "rollback-failed"
-    FAILED_BEFORE_CHANGE = "failed-before-change"
-    UNKNOWN = "unknown"
-
-    @property
-    def ok(self) -> bool:
-        return self in (Outcome.DEPLOYED, Outcome.UNCHANGED)
-
-    @property
-    def unsettled(self) -> bool:
-        """The device is in no verified state: it stays in flight in the journal, its lock is kept."""
-        return self in (Outcome.UNKNOWN, Outcome.ROLLBACK_FAILED)
 
 
 class Phase(StrEnum):
@@ -88,7 +67,7 @@ class ProgressEvent:
     """None for an event of the whole window (batches, policy decisions)."""
     phase: Phase
     message: str
-    outcome: Outcome | None = None
+    outcome: HostOutcome | None = None
 
 
 class CancelToken:
@@ -185,7 +164,7 @@ class HostJob:
 @dataclass(frozen=True, slots=True)
 class HostResult:
     host: str
-    outcome: Outcome
+    outcome: HostOutcome
     message: str
     phase: Phase
     """The phase the host ended in (where it failed, or DONE)."""
@@ -202,10 +181,8 @@ class HostResult:
     """First deployment: the (masked) running config captured before the push, the rollback target."""
     changed: bool = False
     """The device's configuration was changed by this host's run (and, after a rollback, changed back)."""
-    cause: str = ""
-    """Why a host was skipped or failed before a change: drift, plan, pending-commit, unreachable, rejected,
-    timer (its revert timer is shorter than settle time + soak), interrupted, not-attempted, checks ("" when
-    none)."""
+    cause: Cause = Cause.NONE
+    """Why the host ended as it did, when the outcome alone does not say (``netimmutable.outcomes.Cause``)."""
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default=())
 
@@ -312,7 +289,7 @@ class RunReport:
     def host(self, name: str) -> HostResult | None:
         return next((h for h in self.hosts if h.host == name), None)
 
-    def count(self, outcome: Outcome) -> int:
+    def count(self, outcome: HostOutcome) -> int:
         return sum(1 for h in self.hosts if h.outcome is outcome)
 
     @property
@@ -342,7 +319,7 @@ class RunReport:
                     "message": h.message,
                     "phase": h.phase.value,
                     "release": h.release,
-                    "cause": h.cause,
+                    "cause": h.cause.value,
                     "changed": h.changed,
                     "device_diff": h.device_diff,
                     "drift": h.drift,
@@ -359,31 +336,18 @@ class RunReport:
 
 
 def exit_code_of(report: RunReport) -> int:
-    """0 ok; 5 a rollback failed or a device is UNKNOWN; 4 checks failed and rolled back; 1 otherwise."""
+    """0 ok; 5 a rollback failed or a device is UNKNOWN; 4 a change was put back (rolled back, or reverted by
+    the device's timer) and verified; 1 otherwise."""
     outcomes = {h.outcome for h in report.hosts}
-    if outcomes & {Outcome.ROLLBACK_FAILED, Outcome.UNKNOWN}:
+    if any(o.unsettled for o in outcomes):
         return 5
-    if Outcome.ROLLED_BACK in outcomes:
+    if any(o.put_back for o in outcomes):
         return 4
-    if outcomes - {Outcome.DEPLOYED, Outcome.UNCHANGED} or report.interrupted or report.record_error:
+    if any(not o.ok for o in outcomes) or report.interrupted or report.record_error:
         return 1
-    if any(h.cause == "record" for h in report.hosts):  # verified, but not recorded good
+    if any(h.cause is Cause.RECORD for h in report.hosts):  # verified, but not recorded good
         return 1
     return 0
-
-
-def to_host_outcome(result: HostResult) -> HostOutcome:
-    """The records' outcome of a host result."""
-    if result.outcome is Outcome.SKIPPED:
-        return HostOutcome.REFUSED if result.cause in ("drift", "plan") else HostOutcome.SKIPPED
-    if result.outcome is Outcome.FAILED_BEFORE_CHANGE:
-        return HostOutcome.UNREACHABLE if result.cause == "unreachable" else HostOutcome.FAILED
-    return {
-        Outcome.DEPLOYED: HostOutcome.CONFIRMED,
-        Outcome.UNCHANGED: HostOutcome.UNCHANGED,
-        Outcome.ROLLED_BACK: HostOutcome.ROLLED_BACK,
-        Outcome.ROLLBACK_FAILED: HostOutcome.ROLLBACK_FAILED,
-    }.get(result.outcome, HostOutcome.UNKNOWN)
 
 
 # ------------------------------------------------------------------------------ window shape

@@ -35,7 +35,14 @@ from nornir.core.configuration import Config
 from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
-from netimmutable.errors import ConfigRejected, ConnectError, CredentialsError, DeviceError, InputError
+from netimmutable.errors import (
+    ConfigRejected,
+    ConnectError,
+    CredentialsError,
+    DeviceError,
+    InputError,
+    Unsupported,
+)
 from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
@@ -75,7 +82,7 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
     except napalm_exc.NapalmException as exc:
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
     except NotImplementedError as exc:
-        raise DeviceError(f"{step}: not supported by this driver", host=host) from exc
+        raise Unsupported(f"{step}: not supported by this driver", host=host) from exc
     except Exception as exc:  # any driver failure becomes a located DeviceError
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
 

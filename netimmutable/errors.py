@@ -17,6 +17,7 @@
         ├── ConnectError              the device could not be reached / logged in to
         ├── CredentialsError          no credentials for a host
         ├── ConfigRejected            the device refused a candidate or a commit
+        ├── Unsupported               the driver does not offer this step (NotImplementedError)
         └── RollbackFailed            a rollback could not be completed: a person must act
 
 The CLI maps these to exit codes (see ``netimmutable.exitcodes``).
@@ -42,6 +43,7 @@ __all__ = [
     "RepoError",
     "RollbackFailed",
     "SettingsError",
+    "Unsupported",
     "UntrustedGoodRef",
 ]
 
@@ -139,6 +141,10 @@ class CredentialsError(DeviceError):
 
 class ConfigRejected(DeviceError):
     """The device refused the candidate configuration or the commit."""
+
+
+class Unsupported(DeviceError):
+    """The device's driver does not offer this step (the platform has no such getter or feature)."""
 
 
 class RollbackFailed(DeviceError):

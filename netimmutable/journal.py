@@ -14,8 +14,10 @@ recovered and closed where they are); one JSON object per line:
 Steps: ``load``, ``commit``, ``confirm``, ``rollback``, ``discard``. Details the recovery reads (all optional,
 JSON scalars): ``release`` (sha being pushed), ``artifact_digest``, ``rollback_release`` (last-good release
 sha), ``rollback_blob`` (git blob of the captured running config for a first deployment, kept referenced
-by ``Records.keep_captured``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``. Never
-put resolved secrets or whole configs in details.
+by ``Records.keep_captured``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``,
+``pre_state`` (the state snapshot before the change, as JSON text: recover checks regressions against it) and
+``soak`` (seconds the change had to hold before its confirm). Never put resolved secrets or whole configs in
+details.
 
 A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
 ``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a
@@ -71,6 +73,8 @@ _DETAIL_KEYS = (
     "rollback_digest",
     "revert_in",
     "revert_deadline_utc",
+    "pre_state",
+    "soak",
 )
 
 
@@ -296,6 +300,11 @@ class InFlight:
     revert_deadline_utc: str | None
     started_utc: str
     journal: Path
+    pre_state: str | None = None
+    """The device's state before the change (``StateSnapshot.to_dict`` as JSON): recover checks regressions
+    against it."""
+    soak: float | None = None
+    """Seconds the change's post-checks had to hold before the confirm (recover soaks as long)."""
 
     @property
     def committed(self) -> bool:
@@ -474,6 +483,8 @@ def _read_run(path: Path, label: str) -> UnfinishedRun | None:
                 revert_deadline_utc=opt("revert_deadline_utc"),
                 started_utc=first.get(host, ""),
                 journal=path,
+                pre_state=opt("pre_state"),
+                soak=float(d["soak"]) if isinstance(d.get("soak"), int | float) else None,
             )
         )
     if closed and not hosts:

@@ -18,6 +18,7 @@ journal) before every device-changing step, so a killed run can be recovered.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -37,15 +38,16 @@ from netimmutable.deploy_model import (
     HostDevice,
     HostJob,
     HostResult,
-    Outcome,
     Phase,
     PipelineEnv,
     PlanPin,
     ProgressEvent,
 )
-from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, NetImmutableError
+from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, NetImmutableError, Unsupported
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
+from netimmutable.outcomes import Cause, HostOutcome
+from netimmutable.rollback import RollbackTarget, roll_back
 from netimmutable.soak import UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 
 _log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ class _HostRun:
         """The soak of this host's change, once known (after its pre-check)."""
 
     # ------------------------------------------------------------------------------------------ helpers
-    def emit(self, phase: Phase, message: str, outcome: Outcome | None = None) -> None:
+    def emit(self, phase: Phase, message: str, outcome: HostOutcome | None = None) -> None:
         try:
             self.env.progress(ProgressEvent(self.job.host, phase, message, outcome))
         except KeyboardInterrupt:
@@ -97,7 +99,7 @@ class _HostRun:
             if step != "load":
                 raise
             raise self.stop(
-                Outcome.FAILED_BEFORE_CHANGE, f"not changed: {exc}", Phase.LOAD, cause="journal"
+                HostOutcome.FAILED, f"not changed: {exc}", Phase.LOAD, cause=Cause.JOURNAL
             ) from None
 
     def after(self, step: str, outcome: str = "ok") -> None:
@@ -115,7 +117,7 @@ class _HostRun:
         """Digest of a config as shown and stored (secrets masked, normalized)."""
         return config_digest(normalize(self.env.mask(config), self.job.platform, self.env.extra_patterns))
 
-    def result(self, outcome: Outcome, message: str, phase: Phase, **extra: Any) -> HostResult:
+    def result(self, outcome: HostOutcome, message: str, phase: Phase, **extra: Any) -> HostResult:
         pre = self.pre
         captured = None
         if self.job.last_good_artifact is None and pre is not None and self.committed:
@@ -131,7 +133,7 @@ class _HostRun:
             "notes": tuple(self.notes),
         }
         if self.good_error:
-            values["cause"] = "record"
+            values["cause"] = Cause.RECORD
         values.update(extra)
         for key in ("notes", "failures"):  # may quote device errors
             if key in values:
@@ -146,7 +148,7 @@ class _HostRun:
             **values,
         )
 
-    def stop(self, outcome: Outcome, message: str, phase: Phase, **extra: Any) -> _Stop:
+    def stop(self, outcome: HostOutcome, message: str, phase: Phase, **extra: Any) -> _Stop:
         return _Stop(self.result(outcome, message, phase, **extra))
 
     def post_values(self, checked: PostCheckResult) -> dict[str, Any]:
@@ -197,20 +199,20 @@ class _HostRun:
     def steps(self) -> HostResult:
         if self.env.cancel.cancelled:
             return self.result(
-                Outcome.SKIPPED,
+                HostOutcome.SKIPPED,
                 "not started: the window was interrupted (Ctrl-C)",
                 Phase.CONNECT,
-                cause="interrupted",
+                cause=Cause.INTERRUPTED,
             )
         self.emit(Phase.CONNECT, "connecting")
         try:
             self.connect()
         except DeviceError as exc:
             return self.result(
-                Outcome.FAILED_BEFORE_CHANGE,
+                HostOutcome.UNREACHABLE,
                 f"unreachable: {exc.message}",
                 Phase.CONNECT,
-                cause="unreachable",
+                cause=Cause.UNREACHABLE,
             )
         self.precheck()
         self.load()
@@ -218,10 +220,10 @@ class _HostRun:
             return self.verify_unchanged()
         if self.env.cancel.cancelled:
             return self.result(
-                Outcome.SKIPPED,
+                HostOutcome.SKIPPED,
                 "interrupted (Ctrl-C) before the change; device untouched",
                 Phase.LOAD,
-                cause="interrupted",
+                cause=Cause.INTERRUPTED,
             )
         self.plan_soak()
         self.commit()
@@ -243,14 +245,17 @@ class _HostRun:
         if problem:
             self.discard()
             raise self.stop(
-                Outcome.SKIPPED, f"refused before any change: {problem}", Phase.PRECHECK, cause="timer"
+                HostOutcome.REFUSED,
+                f"refused before any change: {problem}",
+                Phase.PRECHECK,
+                cause=Cause.TIMER,
             )
 
     def precheck_failed(self, exc: DeviceError, during: str = "") -> _Stop:
         """A device error before any change: the host fails untouched."""
         what = f"pre-check failed ({during})" if during else "pre-check failed"
         return self.stop(
-            Outcome.FAILED_BEFORE_CHANGE, f"{what}: {exc.message}", Phase.PRECHECK, cause="unreachable"
+            HostOutcome.UNREACHABLE, f"{what}: {exc.message}", Phase.PRECHECK, cause=Cause.UNREACHABLE
         )
 
     def precheck(self) -> None:
@@ -259,11 +264,11 @@ class _HostRun:
         try:
             if self.has_pending(dev):
                 raise self.stop(
-                    Outcome.FAILED_BEFORE_CHANGE,
+                    HostOutcome.REFUSED,
                     "the device has a commit pending confirmation from someone else; "
                     "confirm it or roll it back first",
                     Phase.PRECHECK,
-                    cause="pending-commit",
+                    cause=Cause.PENDING_COMMIT,
                 )
             last_good = (
                 self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
@@ -275,11 +280,11 @@ class _HostRun:
         if self.drift:
             if not job.force_drift:
                 raise self.stop(
-                    Outcome.SKIPPED,
+                    HostOutcome.REFUSED,
                     "unknown drift: the running config differs from the last-good release "
                     f"{(job.last_good_release or '')[:10]}; refusing this host (--force-drift overrides)",
                     Phase.PRECHECK,
-                    cause="drift",
+                    cause=Cause.DRIFT,
                 )
             self.notes.append("drift overridden with --force-drift")
 
@@ -287,10 +292,8 @@ class _HostRun:
     def has_pending(dev: HostDevice) -> bool:
         try:
             return dev.has_pending_commit()
-        except DeviceError as exc:
-            if "not supported" in exc.message:
-                return False
-            raise
+        except Unsupported:  # the platform has no commit-confirm: nothing can be pending
+            return False
 
     def load(self) -> None:
         job, dev = self.job, self.dev()
@@ -304,10 +307,10 @@ class _HostRun:
             self.after("load", exc.message)
             lost = isinstance(exc, ConnectError)  # the session broke: nothing was refused
             raise self.stop(
-                Outcome.FAILED_BEFORE_CHANGE,
+                HostOutcome.UNREACHABLE if lost else HostOutcome.FAILED,
                 f"{'connection lost before the change' if lost else 'candidate refused'}: {exc.message}",
                 Phase.LOAD,
-                cause="unreachable" if lost else "rejected",
+                cause=Cause.UNREACHABLE if lost else Cause.REJECTED,
             ) from None
         self.after("load")
         if job.plan is not None:
@@ -315,10 +318,10 @@ class _HostRun:
             why = job.plan.check(self.pre.running, self.diff)
             if why:
                 raise self.stop(
-                    Outcome.SKIPPED,
+                    HostOutcome.REFUSED,
                     f"the device changed since the plan was made: {why}",
                     Phase.LOAD,
-                    cause="plan",
+                    cause=Cause.PLAN,
                 )
 
     def discard(self) -> None:
@@ -349,9 +352,7 @@ class _HostRun:
             return soak_for(setting, None)
         try:
             detail: dict[str, Any] | None = dev.bgp_neighbors_detail()
-        except DeviceError as exc:
-            if "not supported" not in exc.message:
-                raise
+        except Unsupported:
             detail = None
         if detail is None and self.pre is not None and self.pre.state.bgp_peers:
             self.notes.append(
@@ -380,6 +381,7 @@ class _HostRun:
             cancelled=(lambda: cancel.abandoned) if rollback else (lambda: cancel.cancelled),
             soak=soak,
             on_soak=self.soak_progress(),
+            still_pending=self.still_pending if self.pending and not rollback else None,
         )
 
     def soak_progress(self) -> Callable[[float], None]:
@@ -402,23 +404,23 @@ class _HostRun:
             checked = self.post(self.check_target(), ChangeScope())
         except (DeviceError, NetImmutableError) as exc:
             return self.result(
-                Outcome.FAILED_BEFORE_CHANGE,
+                HostOutcome.FAILED,
                 f"verification failed: {exc.message}",
                 Phase.POSTCHECK,
-                cause="checks",
+                cause=Cause.CHECKS,
             )
         if not checked.ok:
             return self.result(
-                Outcome.FAILED_BEFORE_CHANGE,
+                HostOutcome.FAILED,
                 "nothing to change, but the checks fail: " + "; ".join(checked.failures),
                 Phase.POSTCHECK,
-                cause="checks",
+                cause=Cause.CHECKS,
                 failures=checked.failures,
                 **self.post_values(checked),
             )
         message = "nothing to change; verified"
         message += self.record_good()
-        return self.result(Outcome.UNCHANGED, message, Phase.DONE, **self.post_values(checked))
+        return self.result(HostOutcome.UNCHANGED, message, Phase.DONE, **self.post_values(checked))
 
     def record_good(self) -> str:
         try:
@@ -455,6 +457,8 @@ class _HostRun:
             rollback_digest=self.config_digest(self.rollback_config()),
             revert_in=job.revert_in,
             revert_deadline_utc=deadline,
+            pre_state=json.dumps(self.pre.state.to_dict(), sort_keys=True, separators=(",", ":")),
+            soak=self.soak.seconds if self.soak is not None else 0.0,
         )
         try:
             dev.commit(self.env.commit_message, job.revert_in)
@@ -470,12 +474,12 @@ class _HostRun:
                 # the device refused our commit and another session's commit is pending: it appeared after
                 # the pre-check. It is not ours to confirm, cancel or roll back: the device is left as it is
                 raise self.stop(
-                    Outcome.FAILED_BEFORE_CHANGE,
+                    HostOutcome.FAILED,
                     "a commit from another session is pending confirmation (it appeared after the "
                     f"pre-check); this run's commit was refused ({exc.message}) and the device was not "
                     "touched: let that session confirm or cancel its commit, then deploy again",
                     Phase.COMMIT,
-                    cause="pending-commit",
+                    cause=Cause.PENDING_COMMIT,
                 ) from None
             self.committed = True  # assume the worst until the device proves otherwise
             self.pending = job.revert_in is not None
@@ -483,13 +487,13 @@ class _HostRun:
                 self.committed = self.pending = False
                 lost = isinstance(exc, ConnectError)  # the session broke: nothing was refused
                 raise self.stop(
-                    Outcome.FAILED_BEFORE_CHANGE,
+                    HostOutcome.UNREACHABLE if lost else HostOutcome.FAILED,
                     f"{'connection lost during the commit' if lost else 'commit refused'}: {exc.message}"
                     + ("; the device is verified unchanged" if lost else ""),
                     Phase.COMMIT,
-                    cause="unreachable" if lost else "rejected",
+                    cause=Cause.UNREACHABLE if lost else Cause.REJECTED,
                 ) from None
-            raise self.stop_after_rollback(f"commit failed: {exc.message}", ()) from None
+            raise self.stop_after_rollback(f"commit failed: {exc.message}", (), Cause.REJECTED) from None
 
     def foreign_pending(self) -> bool:
         """After our commit was refused: is a commit of another session pending on the device?"""
@@ -543,32 +547,61 @@ class _HostRun:
                 self.check_target(), change_scope(before, self.env.resolve(job.artifact)), soak=soak
             )
         except NetImmutableError as exc:
-            raise self.stop_after_rollback(f"post-check could not run: {exc.message}", ()) from None
+            raise self.stop_after_rollback(
+                f"post-check could not run: {exc.message}", (), Cause.CHECKS
+            ) from None
+        if checked.reverted:
+            raise _Stop(self.after_timer_fired("while the post-checks ran", checked.failures))
         if not checked.ok:
             reason = "post-check failed: " + "; ".join(checked.failures)
             if checked.convergence:
                 reason += "\n" + checked.convergence
-            raise self.stop_after_rollback(reason, checked.failures)
+            raise self.stop_after_rollback(reason, checked.failures, Cause.CHECKS)
         if self.pending:
-            self.emit(Phase.CONFIRM, "confirming the commit")
-            self.before("confirm")
-            try:
-                self.dev().confirm()
-            except DeviceError as exc:
-                self.after("confirm", exc.message)
-                raise self.stop_after_rollback(f"confirm failed: {exc.message}", ()) from None
-            self.after("confirm")
-            self.pending = False
+            self.confirm()
         soaked = f", held {checked.soaked:.0f}s of soak" if checked.soaked else ""
         message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s{soaked})"
         message += self.record_good()
         return self.result(
-            Outcome.DEPLOYED,
+            HostOutcome.DEPLOYED,
             message,
             Phase.DONE,
             **self.post_values(checked),
             notes=(*self.notes, *checked.notes),
         )
+
+    def confirm(self) -> None:
+        """Confirm our pending commit; a timer that fired first means the device put its old config back."""
+        self.emit(Phase.CONFIRM, "confirming the commit")
+        if not self.still_pending():
+            raise _Stop(self.after_timer_fired("before the confirm", ()))
+        self.before("confirm")
+        try:
+            self.dev().confirm()
+        except DeviceError as exc:
+            self.after("confirm", exc.message)
+            if not self.still_pending():  # it fired between our look and the confirm
+                raise _Stop(self.after_timer_fired("during the confirm", ())) from None
+            raise self.stop_after_rollback(f"confirm failed: {exc.message}", (), Cause.REJECTED) from None
+        self.after("confirm")
+        self.pending = False
+
+    def still_pending(self) -> bool:
+        """Our commit still waits for its confirm (a device that cannot say is taken at its word: pending)."""
+        try:
+            return self.has_pending(self.dev())
+        except DeviceError:
+            return True
+
+    def after_timer_fired(self, when: str, failures: tuple[str, ...]) -> HostResult:
+        """The device's revert timer fired before we confirmed: checks stop, the device is proven back on its
+        rollback target (pushed only if the revert left it elsewhere) and the host ends REVERTED."""
+        self.pending = False  # nothing of ours is pending any more
+        reason = (
+            f"the device's revert timer ({self.job.revert_in}s) fired {when}: the device put back its "
+            "pre-commit configuration; the change was not confirmed"
+        )
+        return self.rollback(reason, failures, Cause.REVERT_TIMER, reverted_by_device=True)
 
     # ------------------------------------------------------------------------------------------ rollback
     def reconnect(self) -> bool:
@@ -581,80 +614,60 @@ class _HostRun:
                     time.sleep(self.env.reconnect_delay)
         return False
 
-    def stop_after_rollback(self, reason: str, failures: tuple[str, ...]) -> _Stop:
-        return _Stop(self.rollback(reason, failures))
+    def stop_after_rollback(self, reason: str, failures: tuple[str, ...], cause: Cause) -> _Stop:
+        return _Stop(self.rollback(reason, failures, cause))
 
-    def rollback(self, reason: str, failures: tuple[str, ...]) -> HostResult:
-        """Put the device back on its rollback target and prove it; never leave a pending commit."""
+    def rollback(
+        self, reason: str, failures: tuple[str, ...], cause: Cause, *, reverted_by_device: bool = False
+    ) -> HostResult:
+        """Put the device back on its rollback target and prove it (``netimmutable.rollback``); never leave a
+        pending commit of ours, never touch one of another session."""
         self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
-        target = self.rollback_config()
-        self.before(
-            "rollback",
-            rollback_release=self.job.last_good_release,
-            rollback_digest=self.config_digest(target),
-            revert_in=self.job.revert_in if self.pending else None,
-        )
+        target = RollbackTarget(self.rollback_config(), self.rollback_label())
         if (self.device is None or self.last_error_probe() is not None) and not self.reconnect():
+            self.before("rollback", rollback_release=self.job.last_good_release)
             unknown = f"{reason}\nthe device is unreachable after the change; " + (
                 f"its revert timer ({self.job.revert_in}s) should put {self.rollback_label()} back: "
                 "verify with `netimmutable verify`"
                 if self.pending
                 else "it may still run the new release: check it and run `netimmutable rollback`"
             )
-            return self.result(Outcome.UNKNOWN, unknown, Phase.ROLLBACK, failures=failures)
-        dev = self.dev()
-        try:
-            if self.has_pending(dev):
-                if not self.pending:  # not ours (ours was confirmed, or made without a timer)
-                    return self.result(
-                        Outcome.ROLLBACK_FAILED,
-                        f"{reason}\na commit from another session is pending confirmation on the device; "
-                        "it was not touched and nothing was rolled back: a person must act",
-                        Phase.ROLLBACK,
-                        failures=failures,
-                        cause="pending-commit",
-                    )
-                dev.rollback_driver()  # cancels our pending commit: back to the pre-commit config
-            self.pending = False
-            if convergence_diff(target, dev.running_config(), dev.platform, self.env.extra_patterns):
-                dev.load_replace(target)
-                self.loaded = True
-                dev.commit(f"netimmutable rollback: {self.env.commit_message}", None)
-                self.loaded = False
-        except DeviceError as exc:
-            self.after("rollback", exc.message)
-            return self.result(
-                Outcome.ROLLBACK_FAILED,
-                f"{reason}\nrollback failed: {exc.message}; the device needs a person",
-                Phase.ROLLBACK,
-                failures=failures,
-            )
-        self.after("rollback")
-        self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
-        try:
-            checked = self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
-        except NetImmutableError as exc:
-            return self.result(
-                Outcome.ROLLBACK_FAILED,
-                f"{reason}\nthe rollback could not be verified: {exc.message}",
-                Phase.VERIFY_ROLLBACK,
-                failures=failures,
-            )
-        if not checked.ok:
-            return self.result(
-                Outcome.ROLLBACK_FAILED,
-                f"{reason}\nrolled back to {self.rollback_label()}, but its verification failed: "
-                + "; ".join(checked.failures),
-                Phase.VERIFY_ROLLBACK,
-                failures=(*failures, *checked.failures),
-                **self.post_values(checked),
-            )
+            return self.result(HostOutcome.UNKNOWN, unknown, Phase.ROLLBACK, failures=failures, cause=cause)
+        verified: list[PostCheckResult] = []
+
+        def verify() -> PostCheckResult:
+            self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
+            verified.append(self.post(self.check_target(rollback=True), ChangeScope(), rollback=True))
+            return verified[-1]
+
+        done = roll_back(
+            self.dev(),
+            target,
+            verify,
+            pending_is_ours=self.pending,
+            commit_message=f"netimmutable rollback: {self.env.commit_message}",
+            extra=self.env.extra_patterns,
+            reverted_by_device=reverted_by_device,
+            before=lambda: self.before(
+                "rollback",
+                rollback_release=self.job.last_good_release,
+                rollback_digest=self.config_digest(target.config),
+                revert_in=self.job.revert_in if self.pending else None,
+            ),
+            after=lambda outcome: self.after("rollback", outcome),
+        )
+        if done.cause is not Cause.PENDING_COMMIT:
+            self.pending = False  # cancelled, or replaced by a commit without a timer
+        checks = done.checked.failures if done.checked is not None and not done.checked.ok else ()
         return self.result(
-            Outcome.ROLLED_BACK,
-            f"{reason}\nrolled back to {self.rollback_label()} and verified",
-            Phase.DONE,
-            failures=failures,
-            **self.post_values(checked),
+            done.outcome,
+            f"{reason}\n{done.detail}",
+            Phase.DONE
+            if not done.outcome.unsettled
+            else (Phase.VERIFY_ROLLBACK if done.checked is not None else Phase.ROLLBACK),
+            failures=(*failures, *checks),
+            cause=done.cause if done.cause is Cause.PENDING_COMMIT else cause,
+            **(self.post_values(done.checked) if done.checked is not None else {}),
         )
 
     def cleanup(self) -> None:

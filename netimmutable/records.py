@@ -39,7 +39,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from netimmutable.approval import approval
 from netimmutable.artifacts import git_env, git_identity, read_blobs
 from netimmutable.errors import NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
+from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 
@@ -114,36 +114,10 @@ def _captured_ref(host: str, run_id: str) -> str:
     return f"{CAPTURED_PREFIX}{good_ref(host).removeprefix(GOOD_PREFIX)}/{run_id}"
 
 
-class HostOutcome(StrEnum):
-    """How one host ended in a run."""
-
-    CONFIRMED = "confirmed"  # new release pushed, verified, confirmed, recorded good
-    UNCHANGED = "unchanged"  # nothing to push; running verified equal to the release
-    ROLLED_BACK = "rolled-back"  # verification failed; back on the last-good config, verified
-    REVERTED = "reverted"  # the device-side timer reverted the commit; back on last good, verified
-    ROLLBACK_FAILED = "rollback-failed"  # a person must act
-    REFUSED = "refused"  # a pre-check refused the host (drift, plan mismatch); device untouched
-    UNREACHABLE = "unreachable"  # device untouched
-    FAILED = "failed"  # a device error (e.g. config rejected); device unchanged
-    SKIPPED = "skipped"  # not attempted (failure budget spent, stopped after canary)
-    UNKNOWN = "unknown"  # state could not be established; lock kept, `netimmutable recover`
-
-    @property
-    def is_failure(self) -> bool:
-        return self not in (HostOutcome.CONFIRMED, HostOutcome.UNCHANGED, HostOutcome.SKIPPED)
-
-    @classmethod
-    def parse(cls, value: str) -> HostOutcome:
-        try:
-            return cls(value)
-        except ValueError:
-            return cls.UNKNOWN
-
-
 # How a run is summed up: its most severe host outcome (a skipped host says less than a rolled-back one).
 _SEVERITY = {
     HostOutcome.UNCHANGED: 0,
-    HostOutcome.CONFIRMED: 1,
+    HostOutcome.DEPLOYED: 1,
     HostOutcome.SKIPPED: 2,
     HostOutcome.REFUSED: 3,
     HostOutcome.UNREACHABLE: 4,
@@ -183,11 +157,13 @@ class HostRecord:
     post_state_digest: str | None = None
     rollback_target: str | None = None
     """The last-good release sha the host goes back to, or ``"captured"`` (``rollback/<host>.cfg``)."""
+    cause: Cause = Cause.NONE
 
     def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host,
             "outcome": str(self.outcome),
+            "cause": self.cause.value,
             "message": self.message,
             "release": self.release,
             "device_diff": self.device_diff,
@@ -207,6 +183,7 @@ class HostRecord:
         return cls(
             host=str(data["host"]),
             outcome=HostOutcome.parse(str(data.get("outcome", "unknown"))),
+            cause=Cause.parse(str(data.get("cause") or "")),
             message=str(data.get("message") or ""),
             release=opt("release"),
             device_diff=str(data.get("device_diff") or ""),

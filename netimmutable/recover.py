@@ -4,13 +4,18 @@ For every in-flight host of an unfinished journal (see ``netimmutable.journal``)
 pending commit? running config (normalized, secrets resolved) equal to the release's artifact, or to the
 rollback target the journal names? Then exactly one of:
 
-- on the new artifact and it **verifies** (post-checks: convergence + expectations, through the ``Verifier``
-  callback, by default ``checks.post_check``) -> confirm a pending commit, record the release good;
-- on the rollback target -> confirm any pending commit (it keeps the target), verify -> "already back";
+- the journal says the run had begun rolling the host back -> the rollback is completed, never turned into a
+  confirm (``netimmutable.rollback``, the procedure a deploy uses) -> ROLLED_BACK | ROLLBACK_FAILED;
+- on the new artifact and **every post-check passes again** (through the ``Verifier`` callback, by default
+  ``checks.post_check``: convergence, expectations, regressions against the pre-change state the journal
+  kept, and the soak the change had) -> confirm a pending commit, record the release good -> DEPLOYED;
+  a failing check -> rolled back as above;
+- on the rollback target -> confirm any pending commit (it keeps the target), verify -> REVERTED;
 - anything else that this run may have caused (a commit or rollback was begun, or a commit is pending) ->
-  cancel the pending commit, full replace with the rollback target, verify -> "rolled back";
+  cancel the pending commit, full replace with the rollback target, verify -> ROLLED_BACK;
 - otherwise (unreachable, no rollback target known, the target itself fails its checks, the device runs a
-  config this run did not put there) -> UNKNOWN with instructions; the device lock is kept.
+  config this run did not put there) -> UNKNOWN (or ROLLBACK_FAILED) with instructions; the device lock is
+  kept and the host stays in flight.
 
 Nothing is recorded good without verification. Each recovery writes its own journal and a ``recover`` run
 record; hosts it settles are finished in the dead run's journal, which is closed when nothing is left.
@@ -18,32 +23,39 @@ record; hosts it settles are finished in the dead run's journal, which is closed
 
 from __future__ import annotations
 
-import contextlib
+import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import git
 from nornir.core.inventory import Host
 
-from netimmutable.checks import ChangeScope, CheckTarget, convergence_diff, post_check
+from netimmutable.checks import (
+    ChangeScope,
+    CheckTarget,
+    StateSnapshot,
+    change_scope,
+    convergence_diff,
+    post_check,
+)
 from netimmutable.connections import prepare_hosts
 from netimmutable.deploy_gate import expectations_required
-from netimmutable.errors import NetImmutableError
+from netimmutable.errors import InputError, NetImmutableError
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
 from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
 from netimmutable.locks import device_lock, list_locks, repo_lock
-from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
+from netimmutable.outcomes import HostOutcome
+from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
+from netimmutable.rollback import RollbackTarget, roll_back
 from netimmutable.secrets import Secrets
 from netimmutable.trust import GoodTrust
 
 __all__ = [
     "HostRecovery",
     "RecoverDevice",
-    "RecoveryAction",
     "RecoveryReport",
     "UnfinishedRunError",
     "Verifier",
@@ -58,21 +70,6 @@ __all__ = [
 
 class UnfinishedRunError(NetImmutableError):
     """A run stopped mid-change; ``netimmutable recover`` must settle its devices first."""
-
-
-class RecoveryAction(StrEnum):
-    CONFIRMED = "confirmed"
-    ALREADY_BACK = "already-back"
-    ROLLED_BACK = "rolled-back"
-    UNKNOWN = "unknown"
-
-
-_OUTCOME = {
-    RecoveryAction.CONFIRMED: HostOutcome.CONFIRMED,
-    RecoveryAction.ALREADY_BACK: HostOutcome.REVERTED,
-    RecoveryAction.ROLLED_BACK: HostOutcome.ROLLED_BACK,
-    RecoveryAction.UNKNOWN: HostOutcome.UNKNOWN,
-}
 
 
 class RecoverDevice(Protocol):
@@ -102,6 +99,12 @@ class VerifyRequest:
     label: str
     expectations_required: bool = False
     """The release configures expectations for the host: a missing or empty file fails (as in a deploy)."""
+    pre_state: StateSnapshot | None = None
+    """The device's state before the change, as the journal kept it: regressions are checked against it."""
+    scope: ChangeScope = field(default_factory=ChangeScope)
+    """What the change touched (interfaces and BGP peers it may legitimately change)."""
+    soak: float = 0.0
+    """Seconds the checks must keep holding once they pass (the change's soak; 0 for a rollback target)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +117,8 @@ Verifier = Callable[[VerifyRequest], VerifyResult]
 
 
 def default_verifier(repo: NetworkRepo) -> Verifier:
-    """Post-checks as a deploy runs them (convergence, then expectations polled until the settle time);
-    there is no pre-state after a crash, so no regression check."""
+    """Post-checks as a deploy runs them: convergence, then expectations and regressions against the
+    journaled pre-change state polled until the settle time, then the soak."""
     policy = repo.settings.deploy
 
     def verify(request: VerifyRequest) -> VerifyResult:
@@ -128,11 +131,12 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
         result = post_check(
             request.device,  # type: ignore[arg-type]  # a Device is a StateDevice too
             target,
-            None,
-            ChangeScope(),
+            request.pre_state,
+            request.scope,
             settle_timeout=policy.settle_timeout,
             settle_interval=policy.settle_interval,
             extra=repo.settings.ignore_lines,
+            soak=request.soak,
         )
         return VerifyResult(result.ok, result.failures)
 
@@ -143,7 +147,7 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
 class HostRecovery:
     run_id: str
     host: str
-    action: RecoveryAction
+    outcome: HostOutcome
     message: str
     instructions: str = ""
 
@@ -159,10 +163,10 @@ class RecoveryReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        actions = {h.action for h in self.hosts}
-        if RecoveryAction.UNKNOWN in actions:
+        outcomes = {h.outcome for h in self.hosts}
+        if any(o.unsettled for o in outcomes):
             return ExitCode.ROLLBACK_FAILED
-        return ExitCode.ROLLED_BACK if RecoveryAction.ROLLED_BACK in actions else ExitCode.OK
+        return ExitCode.ROLLED_BACK if HostOutcome.ROLLED_BACK in outcomes else ExitCode.OK
 
 
 def check_unfinished(repo: NetworkRepo) -> None:
@@ -245,19 +249,28 @@ class _Host:
             return False
         return not convergence_diff(self.secrets.resolve(config), running, self.dev.platform, self.extra)
 
-    def _result(self, action: RecoveryAction, message: str, instructions: str = "") -> HostRecovery:
-        return HostRecovery(self.f.run_id, self.f.host, action, self.secrets.mask(message), instructions)
+    def _result(self, outcome: HostOutcome, message: str, instructions: str = "") -> HostRecovery:
+        return HostRecovery(self.f.run_id, self.f.host, outcome, self.secrets.mask(message), instructions)
+
+    def _pre_state(self) -> StateSnapshot | None:
+        """The pre-change state the journal kept (None for an older journal, or one that cannot be read)."""
+        if not self.f.pre_state:
+            return None
+        try:
+            return StateSnapshot.from_dict(json.loads(self.f.pre_state))
+        except (ValueError, InputError):
+            return None
 
     def run(self) -> HostRecovery:
         f, dev = self.f, self.dev
+        if "rollback" in f.steps and self.target is not None:
+            # the run had decided (its checks failed, or a rollback command ran): finish what it began
+            return self._roll_back(
+                f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
+            )
         for _ in range(2):
             pending, running = dev.has_pending_commit(), dev.running_config()
             if self._on(self.new, running):
-                if "rollback" in f.steps:  # the run had decided: the new release failed its checks
-                    return self._roll_back(
-                        f"run {f.run_id} had begun rolling it back (journal), so it is not confirmed: "
-                        "completing the rollback"
-                    )
                 return self._on_new(pending)
             if self._on(self.target, running):
                 return self._on_target(pending)
@@ -269,7 +282,7 @@ class _Host:
             break
         if not f.committed:
             return self._result(
-                RecoveryAction.UNKNOWN,
+                HostOutcome.UNKNOWN,
                 f"the device runs neither release {(f.release or '?')[:10]} nor {self.target_label}, "
                 f"and run {f.run_id} never committed on it: someone else changed it",
                 "compare it with `netimmutable verify --limit HOST`, fix it, then "
@@ -277,19 +290,36 @@ class _Host:
             )
         return self._roll_back("it runs neither the new release nor the rollback target")
 
+    def _request(self, config: str, label: str, *, new: bool) -> VerifyRequest:
+        """Verify ``config`` as the deploy would have: for the new release with its expectations, the change's
+        scope and soak; for the rollback target with its own expectations; both against the pre-state."""
+        if new:
+            scope = change_scope(self.secrets.resolve(self.target or ""), self.secrets.resolve(config))
+            return VerifyRequest(
+                self.dev,
+                self.f.host,
+                self.secrets.resolve(config),
+                self.new_expect,
+                label,
+                self.new_expect_required,
+                self._pre_state(),
+                scope if self.target is not None else ChangeScope(),
+                self.f.soak or 0.0,
+            )
+        return VerifyRequest(
+            self.dev,
+            self.f.host,
+            self.secrets.resolve(config),
+            self.target_expect,
+            label,
+            False,
+            self._pre_state(),
+        )
+
     def _on_new(self, pending: bool) -> HostRecovery:
         f = self.f
         assert self.new is not None  # noqa: S101 - _on() was true
-        checked = self.verify(
-            VerifyRequest(
-                self.dev,
-                f.host,
-                self.secrets.resolve(self.new),
-                self.new_expect,
-                "artifact",
-                self.new_expect_required,
-            )
-        )
+        checked = self.verify(self._request(self.new, "artifact", new=True))
         if not checked.ok:
             return self._roll_back(
                 "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
@@ -301,8 +331,9 @@ class _Host:
         assert f.release is not None  # noqa: S101 - self.new exists
         self.records.mark_good(f.host, f.release, self.recover_id)
         done = "confirmed the pending commit; " if pending else ""
+        soaked = f", held {f.soak:g}s of soak" if f.soak else ""
         return self._result(
-            RecoveryAction.CONFIRMED, f"{done}release {f.release[:10]} verified and recorded good"
+            HostOutcome.DEPLOYED, f"{done}release {f.release[:10]} verified{soaked} and recorded good"
         )
 
     def _on_target(self, pending: bool) -> HostRecovery:
@@ -312,54 +343,39 @@ class _Host:
             self._before("confirm", reason="keep the rollback target")
             self.dev.confirm()
             self.journal.after(f.host, "confirm", "ok")
-        checked = self.verify(
-            VerifyRequest(
-                self.dev, f.host, self.secrets.resolve(self.target), self.target_expect, "rollback target"
-            )
-        )
+        checked = self.verify(self._request(self.target, "rollback target", new=False))
         if not checked.ok:
             return self._result(
-                RecoveryAction.UNKNOWN,
+                HostOutcome.ROLLBACK_FAILED,
                 f"back on {self.target_label} but its checks fail: {'; '.join(checked.failures)}",
                 "a person must look at the device; then `netimmutable recover --forget HOST`",
             )
-        return self._result(RecoveryAction.ALREADY_BACK, f"back on {self.target_label}, verified")
+        return self._result(HostOutcome.REVERTED, f"back on {self.target_label}, verified")
 
     def _roll_back(self, why: str) -> HostRecovery:
-        f, dev = self.f, self.dev
         if self.target is None:
             return self._result(
-                RecoveryAction.UNKNOWN,
+                HostOutcome.UNKNOWN,
                 f"{why}; and {self.target_label}",
                 "push a known-good release by hand: `netimmutable rollback HOST --to REV`",
             )
-        self._before("rollback", reason=why[:200])
-        if dev.has_pending_commit():
-            dev.rollback_driver()  # cancel the pending commit first: back to its pre-commit config
-        if not self._on(self.target, dev.running_config()):
-            try:  # a refused load may leave a candidate too: discard it, report the device's error
-                dev.load_replace(self.secrets.resolve(self.target))
-                dev.commit(f"netimmutable recover {self.recover_id}: back to {self.target_label}", None)
-            except NetImmutableError:
-                with contextlib.suppress(NetImmutableError):
-                    dev.discard()
-                raise
-        self.journal.after(f.host, "rollback", "ok")
-        checked = self.verify(
-            VerifyRequest(
-                dev, f.host, self.secrets.resolve(self.target), self.target_expect, "rollback target"
-            )
+        target = self.target
+        done = roll_back(
+            self.dev,
+            RollbackTarget(self.secrets.resolve(target), self.target_label),
+            lambda: self.verify(self._request(target, "rollback target", new=False)),
+            pending_is_ours=True,  # the journal says this run committed here; its lock was taken over
+            commit_message=f"netimmutable recover {self.recover_id}: back to {self.target_label}",
+            extra=self.extra,
+            before=lambda: self._before("rollback", reason=why[:200]),
+            after=lambda outcome: self.journal.after(self.f.host, "rollback", outcome[:200]),
         )
-        if not checked.ok:
-            return self._result(
-                RecoveryAction.UNKNOWN,
-                f"{why}; rolled back to {self.target_label}, but its checks fail: "
-                + "; ".join(checked.failures),
-                "a person must look at the device; then `netimmutable recover --forget HOST`",
-            )
-        return self._result(
-            RecoveryAction.ROLLED_BACK, f"{why}; rolled back to {self.target_label}, verified"
+        instructions = (
+            "a person must look at the device; then `netimmutable recover --forget HOST`"
+            if done.outcome.unsettled
+            else ""
         )
+        return self._result(done.outcome, f"{why}; {done.detail}", instructions)
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -406,10 +422,10 @@ def recover(
                         repo, gitrepo, loaded, flight, records, secrets, verify, journal, recover_id, opener
                     )
                     results.append(outcome)
-                    progress(f"{flight.host}: {outcome.action}: {outcome.message}")
-                    if outcome.action is not RecoveryAction.UNKNOWN:
-                        original.finish(flight.host, f"recovered by {recover_id}: {outcome.action}")
-                        journal.finish(flight.host, str(outcome.action))
+                    progress(f"{flight.host}: {outcome.outcome}: {outcome.message}")
+                    if not outcome.outcome.unsettled:
+                        original.finish(flight.host, f"recovered by {recover_id}: {outcome.outcome}")
+                        journal.finish(flight.host, str(outcome.outcome))
 
             finally:
                 original.abandon()
@@ -424,7 +440,7 @@ def recover(
             started_utc=started,
             ended_utc=utc_now(),
             operator=records.operator(),
-            hosts=tuple(HostRecord(h.host, _OUTCOME[h.action], h.message, release=release) for h in results),
+            hosts=tuple(HostRecord(h.host, h.outcome, h.message, release=release) for h in results),
             message="recovery of run(s) " + ", ".join(sorted(dead)),
         )
         record_sha = records.write_run(record, {})
@@ -448,7 +464,7 @@ def _recover_host(
         return HostRecovery(
             flight.run_id,
             flight.host,
-            RecoveryAction.UNKNOWN,
+            HostOutcome.UNKNOWN,
             "the host is no longer in the inventory",
             "put it back in the inventory, or check it by hand and `netimmutable recover --forget HOST`",
         )
@@ -456,7 +472,7 @@ def _recover_host(
     try:
         lock.acquire()
     except NetImmutableError as exc:
-        return HostRecovery(flight.run_id, flight.host, RecoveryAction.UNKNOWN, exc.message, exc.hint or "")
+        return HostRecovery(flight.run_id, flight.host, HostOutcome.UNKNOWN, exc.message, exc.hint or "")
     try:
         prepare_hosts(repo, [host])
         try:
@@ -470,7 +486,7 @@ def _recover_host(
             outcome = HostRecovery(
                 flight.run_id,
                 flight.host,
-                RecoveryAction.UNKNOWN,
+                HostOutcome.UNKNOWN,
                 f"cannot reach the device: {exc.message}{deadline}",
                 "run `netimmutable recover` again once the device is reachable",
             )
@@ -492,7 +508,7 @@ def _recover_host(
                 outcome = HostRecovery(
                     flight.run_id,
                     flight.host,
-                    RecoveryAction.UNKNOWN,
+                    HostOutcome.UNKNOWN,
                     secrets.mask(f"recovery failed: {exc.message}"),
                     "check the device by hand, then `netimmutable recover` again (or `--forget HOST`)",
                 )
@@ -501,8 +517,8 @@ def _recover_host(
     except BaseException:
         lock.keep("recovery was interrupted")
         raise
-    if outcome.action is RecoveryAction.UNKNOWN:
-        lock.keep(f"UNKNOWN after recovery {recover_id}: {outcome.message[:120]}")
+    if outcome.outcome.unsettled:
+        lock.keep(f"{outcome.outcome.value} after recovery {recover_id}: {outcome.message[:120]}")
     lock.release()
     return outcome
 

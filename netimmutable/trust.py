@@ -31,7 +31,7 @@ from netimmutable.repo import NetworkRepo
 
 __all__ = ["GoodTrust"]
 
-_GOOD_OUTCOMES = (HostOutcome.CONFIRMED, HostOutcome.UNCHANGED)
+_GOOD_OUTCOMES = (HostOutcome.DEPLOYED, HostOutcome.UNCHANGED)
 
 
 class GoodTrust:

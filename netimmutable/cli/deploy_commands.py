@@ -28,9 +28,10 @@ from netimmutable.cli.common import (
     parse_limit,
     repo_option,
 )
-from netimmutable.deploy_model import Confirm, DeployOptions, Outcome, ProgressEvent, RunReport, WindowSummary
+from netimmutable.deploy_model import Confirm, DeployOptions, ProgressEvent, RunReport, WindowSummary
 from netimmutable.errors import NotConfirmed
 from netimmutable.exitcodes import ExitCode
+from netimmutable.outcomes import HostOutcome
 from netimmutable.repo import open_repo
 from netimmutable.soak import SoakSetting, parse_soak
 
@@ -40,18 +41,21 @@ DEPLOY_EXIT_CODES = """\b
 Exit codes:
   0  every host deployed (or unchanged) and verified
   1  error, or a host refused/skipped/failed before any change (drift, plan, unreachable, rejected, Ctrl-C)
-  4  post-checks failed and the host(s) were rolled back automatically (verified)
+  4  a change failed and was put back, verified: rolled back, or reverted by the device's own timer
   5  a rollback failed or a device is UNKNOWN: a person must act
 """
 
 _STYLE = {
-    Outcome.DEPLOYED: "green",
-    Outcome.UNCHANGED: "green",
-    Outcome.SKIPPED: "yellow",
-    Outcome.FAILED_BEFORE_CHANGE: "yellow",
-    Outcome.ROLLED_BACK: "bold yellow",
-    Outcome.ROLLBACK_FAILED: "bold red",
-    Outcome.UNKNOWN: "bold red",
+    HostOutcome.DEPLOYED: "green",
+    HostOutcome.UNCHANGED: "green",
+    HostOutcome.SKIPPED: "yellow",
+    HostOutcome.REFUSED: "yellow",
+    HostOutcome.UNREACHABLE: "yellow",
+    HostOutcome.FAILED: "yellow",
+    HostOutcome.ROLLED_BACK: "bold yellow",
+    HostOutcome.REVERTED: "bold yellow",
+    HostOutcome.ROLLBACK_FAILED: "bold red",
+    HostOutcome.UNKNOWN: "bold red",
 }
 
 
@@ -73,7 +77,7 @@ class ProgressView:
     def __init__(self, console: Console, *, live: bool | None = None) -> None:
         self.console = console
         self.live_enabled = console.is_terminal if live is None else live
-        self.rows: dict[str, tuple[str, str, Outcome | None]] = {}
+        self.rows: dict[str, tuple[str, str, HostOutcome | None]] = {}
         self._lock = threading.Lock()
         self._live: Live | None = None
 
@@ -138,19 +142,19 @@ def print_report(report: RunReport, console: Console) -> None:
         )
     console.print(table)
     for h in report.hosts:
-        if h.outcome.ok or h.cause in ("not-attempted", "interrupted"):
+        if h.outcome.ok or h.cause.stops_nothing:
             continue
         console.print(f"\n[bold]{escape(h.host)}[/] ({h.outcome.value}):", markup=True)
         console.print(escape(h.message), soft_wrap=True, markup=True)
         if h.drift:
             console.print("drift (last-good vs running):")
             console.print(escape(h.drift.rstrip()), soft_wrap=True, markup=True)
-        if h.device_diff and h.outcome in (Outcome.ROLLED_BACK, Outcome.ROLLBACK_FAILED, Outcome.UNKNOWN):
+        if h.device_diff and (h.outcome.put_back or h.outcome.unsettled):
             console.print("the change that was pushed (device diff):")
             console.print(escape(h.device_diff.rstrip()), soft_wrap=True, markup=True)
     if report.stopped:
         console.print(f"\n[bold]window stopped:[/] {escape(report.stopped)}", markup=True)
-    counts = ", ".join(f"{n} {o.value}" for o in Outcome if (n := report.count(o)))
+    counts = ", ".join(f"{n} {o.value}" for o in HostOutcome if (n := report.count(o)))
     console.print(f"\nrun {report.run_id} ({report.kind}, {report.seconds:.1f}s): {counts}")
     if report.record_sha:
         console.print(f"recorded as {report.record_sha[:10]} (refs/netimmutable/runs)")

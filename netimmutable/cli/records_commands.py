@@ -307,7 +307,7 @@ def _print_recovery(report: RecoveryReport, fmt: str) -> None:
             {
                 "run_id": h.run_id,
                 "host": h.host,
-                "action": str(h.action),
+                "outcome": str(h.outcome),
                 "message": h.message,
                 "instructions": h.instructions,
             }
@@ -328,7 +328,7 @@ def _print_recovery(report: RecoveryReport, fmt: str) -> None:
         out.print("nothing to recover: no unfinished runs")
         return
     for h in report.hosts:
-        out.print(f"{h.host:<16} {h.action!s:<13} {h.message}", markup=False)
+        out.print(f"{h.host:<16} {h.outcome!s:<15} {h.message}", markup=False)
         if h.instructions:
             out.print(f"{'':<16} next: {h.instructions.replace('HOST', h.host)}", markup=False)
     if report.closed_runs:

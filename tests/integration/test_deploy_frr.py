@@ -19,7 +19,7 @@ import pytest
 
 from netimmutable.artifacts import commit_release, open_git
 from netimmutable.deploy import deploy
-from netimmutable.deploy_model import DeployOptions, Outcome, RunReport
+from netimmutable.deploy_model import DeployOptions, RunReport
 from netimmutable.inventory import load_inventory
 from netimmutable.locks import list_locks
 from netimmutable.records import HostOutcome, Records
@@ -125,14 +125,14 @@ def test_good_change_deployed_verified_confirmed(frr_net: FrrNet) -> None:
     record_timing("deploy_frr_good_change_4_hosts", time.monotonic() - started)
 
     assert report.exit_code == 0, [(h.host, h.outcome, h.message) for h in report.hosts]
-    assert report.host("r1").outcome is Outcome.DEPLOYED  # type: ignore[union-attr]
+    assert report.host("r1").outcome is HostOutcome.DEPLOYED  # type: ignore[union-attr]
     r1 = frr_net.router("r1")
     assert "network 10.255.111.0/24" in r1.running()
     assert "network 10.255.111.0/24" in r1.startup()  # confirmed: saved
     assert r1.established() == r1.bgp_peers
     assert frr_net.records().last_good("r1").release == release  # type: ignore[union-attr]
     run = frr_net.records().runs(limit=1)[0]
-    assert run.host("r1").outcome is HostOutcome.CONFIRMED  # type: ignore[union-attr]
+    assert run.host("r1").outcome is HostOutcome.DEPLOYED  # type: ignore[union-attr]
 
 
 def test_wrong_remote_as_detected_and_rolled_back(frr_net: FrrNet) -> None:
@@ -145,7 +145,7 @@ def test_wrong_remote_as_detected_and_rolled_back(frr_net: FrrNet) -> None:
 
     assert report.exit_code == 4
     r2_result = report.host("r2")
-    assert r2_result is not None and r2_result.outcome is Outcome.ROLLED_BACK, r2_result
+    assert r2_result is not None and r2_result.outcome is HostOutcome.ROLLED_BACK, r2_result
     assert "10.255.12.1" in r2_result.message and "rolled back to last-good" in r2_result.message
     r2 = frr_net.router("r2")
     assert r2.running() == r2.baseline
@@ -166,7 +166,7 @@ def test_unknown_drift_refuses_the_host(frr_net: FrrNet) -> None:
     report = frr_net.deploy(canary="0")
 
     result = report.host("r3")
-    assert result is not None and result.outcome is Outcome.SKIPPED and result.cause == "drift"
+    assert result is not None and result.outcome is HostOutcome.SKIPPED and result.cause == "drift"
     assert "+ip route 10.9.0.0/24 blackhole" in result.drift
     assert "ip route 10.9.0.0/24 blackhole" in r3.running()
     assert "10.255.113.0/24" not in r3.running()
@@ -234,7 +234,7 @@ def test_a_change_that_breaks_bgp_only_after_the_hold_time_is_rolled_back_not_co
 
     r2_result = report.host("r2")
     assert report.exit_code == 4, [(h.host, h.outcome, h.message) for h in report.hosts]
-    assert r2_result is not None and r2_result.outcome is Outcome.ROLLED_BACK, r2_result
+    assert r2_result is not None and r2_result.outcome is HostOutcome.ROLLED_BACK, r2_result
     assert any("during the soak" in f for f in r2_result.failures), r2_result.failures
     r2 = frr_net.router("r2")
     assert r2.running() == r2.baseline

@@ -20,7 +20,7 @@ from netimmutable.checks import (
     regressions,
     state_from_napalm,
 )
-from netimmutable.errors import DeviceError
+from netimmutable.errors import DeviceError, Unsupported
 
 
 def peer(address: str, up: bool = True, received: int = 5, asn: int = 65002) -> BgpPeerState:
@@ -171,7 +171,7 @@ class FakeDevice:
 
     def interfaces(self) -> dict[str, Any]:
         if not self.getters:
-            raise DeviceError("get_interfaces: not supported by this driver", host="r1")
+            raise Unsupported("get_interfaces: not supported by this driver", host="r1")
         return {}
 
     def bgp_neighbors(self) -> dict[str, Any]:

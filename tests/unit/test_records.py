@@ -57,7 +57,7 @@ def test_runs_round_trip_newest_first_and_user_state_untouched(tmp_path: Path) -
     (net.root / "scratch.txt").write_text("user's own uncommitted work\n")
     before = _user_state(net.root)
     records = _records(net.root)
-    first = _run("run-1", net.first, ("r1", HostOutcome.CONFIRMED), ("r2", HostOutcome.ROLLED_BACK))
+    first = _run("run-1", net.first, ("r1", HostOutcome.DEPLOYED), ("r2", HostOutcome.ROLLED_BACK))
     sha1 = records.write_run(first, {"r2": "hostname r2\n! captured\n"})
     sha2 = records.write_run(_run("run-2", net.first, ("r3", HostOutcome.UNCHANGED)), {})
     records.mark_good("r1", net.first, "run-1")
@@ -202,7 +202,7 @@ records = Records(repo, open_git(repo))
 for i in range(int(sys.argv[3])):
     host = "r1" if i % 2 else "r2"
     run = RunRecord(f"{sys.argv[2]}-{i}", "deploy", None, "t", "t", "w",
-                    (HostRecord(host, HostOutcome.CONFIRMED),))
+                    (HostRecord(host, HostOutcome.DEPLOYED),))
     records.write_run(run, {})
     records.mark_good(host, sys.argv[4], f"{sys.argv[2]}-{i}")
 """
@@ -231,12 +231,12 @@ def test_push_and_fetch_merge_records_from_two_machines(tmp_path: Path) -> None:
     git(tmp_path, "clone", "--quiet", "-b", "main", str(remote), str(other))
 
     mine = _records(net.root)
-    mine.write_run(_run("mine-1", net.first, ("r1", HostOutcome.CONFIRMED)), {})
+    mine.write_run(_run("mine-1", net.first, ("r1", HostOutcome.DEPLOYED)), {})
     mine.mark_good("r1", net.first, "mine-1")
     mine.push_records("origin")
 
     theirs = _records(other)
-    theirs.write_run(_run("theirs-1", net.first, ("r2", HostOutcome.CONFIRMED)), {})
+    theirs.write_run(_run("theirs-1", net.first, ("r2", HostOutcome.DEPLOYED)), {})
     theirs.mark_good("r2", net.first, "theirs-1")
     with pytest.raises(RepoError, match="fetch"):
         theirs.push_records("origin")  # the remote moved: not a fast-forward

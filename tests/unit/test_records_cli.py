@@ -44,7 +44,7 @@ def test_status_and_history(tmp_path: Path) -> None:
             "2024-01-01T00:01:00Z",
             "ann@box",
             (
-                HostRecord("r1", HostOutcome.CONFIRMED, "deployed"),
+                HostRecord("r1", HostOutcome.DEPLOYED, "deployed"),
                 HostRecord("r2", HostOutcome.ROLLED_BACK, "bad"),
             ),
         ),

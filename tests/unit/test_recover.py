@@ -11,8 +11,9 @@ from netimmutable.artifacts import open_git
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import unfinished
 from netimmutable.locks import list_locks
+from netimmutable.outcomes import HostOutcome
 from netimmutable.records import Records
-from netimmutable.recover import RecoveryAction, UnfinishedRunError, check_unfinished, recover
+from netimmutable.recover import UnfinishedRunError, check_unfinished, recover
 from tests.unit.netrepo_helpers import run_cli
 from tests.unit.records_fixtures import BAD_CHANGE, GOOD_CHANGE, Net, make_net, release, run_python
 
@@ -63,11 +64,11 @@ def _crash(net: Net, new: str, kill_at: str) -> None:
     assert [f.host for f in unfinished(net.repo)] == ["r1"]
 
 
-def _recover(net: Net) -> tuple[RecoveryAction, str]:
+def _recover(net: Net) -> tuple[HostOutcome, str]:
     repo = net.repo
     report = recover(repo, open_git(repo), load_inventory(repo))
     [host] = report.hosts
-    return host.action, host.message
+    return host.outcome, host.message
 
 
 def test_killed_after_commit_good_release_is_verified_and_confirmed(tmp_path: Path) -> None:
@@ -78,7 +79,7 @@ def test_killed_after_commit_good_release_is_verified_and_confirmed(tmp_path: Pa
     with pytest.raises(UnfinishedRunError, match="run-dead"):
         check_unfinished(net.repo)
     action, message = _recover(net)
-    assert action is RecoveryAction.CONFIRMED, message
+    assert action is HostOutcome.DEPLOYED, message
     assert not net.lab.has_pending("r1")
     assert net.lab.running("r1") == net.lab.startup("r1")
     good = Records(net.repo, open_git(net.repo)).last_good("r1")
@@ -86,7 +87,7 @@ def test_killed_after_commit_good_release_is_verified_and_confirmed(tmp_path: Pa
     assert unfinished(net.repo) == [] and list_locks(net.repo) == []
     check_unfinished(net.repo)
     [run] = Records(net.repo, open_git(net.repo)).runs(limit=1)
-    assert run.kind == "recover" and str(run.hosts[0].outcome) == "confirmed"
+    assert run.kind == "recover" and str(run.hosts[0].outcome) == "deployed"
 
 
 def test_killed_after_commit_bad_release_is_rolled_back(tmp_path: Path) -> None:
@@ -95,7 +96,7 @@ def test_killed_after_commit_bad_release_is_rolled_back(tmp_path: Path) -> None:
     new = release(net.root, "wrong AS", BAD_CHANGE)
     _crash(net, new, "after-commit")
     action, message = _recover(net)
-    assert action is RecoveryAction.ROLLED_BACK, message
+    assert action is HostOutcome.ROLLED_BACK, message
     assert "post-checks fail" in message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
     good = Records(net.repo, open_git(net.repo)).last_good("r1")
@@ -110,7 +111,9 @@ def test_killed_before_commit_or_mid_rollback_ends_back_on_last_good(tmp_path: P
     new = release(net.root, "wrong AS", BAD_CHANGE)
     _crash(net, new, kill_at)
     action, message = _recover(net)
-    assert action is RecoveryAction.ALREADY_BACK, message
+    # after the load nothing was committed: the device is found back; a journaled rollback is completed
+    expected = HostOutcome.REVERTED if kill_at == "after-load" else HostOutcome.ROLLED_BACK
+    assert action is expected, message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
     assert list_locks(net.repo) == []
 
@@ -125,7 +128,7 @@ def test_a_journaled_rollback_is_completed_never_turned_into_a_confirm(tmp_path:
     _crash(net, new, "before-rollback")
     assert net.lab.has_pending("r1")
     action, message = _recover(net)
-    assert action is RecoveryAction.ROLLED_BACK, message
+    assert action is HostOutcome.ROLLED_BACK, message
     assert "rolling it back" in message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
     good = Records(net.repo, open_git(net.repo)).last_good("r1")
@@ -142,13 +145,13 @@ def test_unreachable_device_is_unknown_keeps_lock_then_recovers(tmp_path: Path) 
     assert result.exit_code == 5
     assert "unknown" in result.stdout and "once the device is reachable" in result.stdout
     [lock] = list_locks(net.repo)
-    assert lock.info is not None and "UNKNOWN" in lock.info.kept and lock.info.run_id == "run-dead"
+    assert lock.info is not None and "unknown after recovery" in lock.info.kept and lock.info.run_id == "run-dead"
     assert [f.host for f in unfinished(net.repo)] == ["r1"]
 
     net.lab.clear_knobs("r1")
     result = run_cli(["recover", "--repo", str(net.root), "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert '"action": "confirmed"' in result.stdout
+    assert '"outcome": "deployed"' in result.stdout
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
     history = run_cli(["history", "r1", "--repo", str(net.root)])
     assert history.stdout.count("recover") >= 2

@@ -49,7 +49,7 @@ def test_help_has_examples_and_exit_codes() -> None:
         result = CliRunner().invoke(main, [command, "--help"])
         assert result.exit_code == 0
         assert "Examples:" in result.output
-    assert "4  post-checks failed" in CliRunner().invoke(main, ["deploy", "--help"]).output
+    assert "4  a change failed and was put back" in CliRunner().invoke(main, ["deploy", "--help"]).output
 
 
 def test_demo_end_to_end(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from netimmutable.deploy import _Window
-from netimmutable.deploy_model import Outcome, Phase
+from netimmutable.deploy_model import Phase
 from netimmutable.errors import RepoError
 from netimmutable.records import GOOD_LOG_REF, HostOutcome, Records
 from tests.unit.records_fixtures import git
@@ -24,11 +24,11 @@ def test_good_change_is_deployed_confirmed_and_recorded(net: Net) -> None:
 
     assert report.exit_code == 0
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED, r1
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
     assert "deployed and verified" in r1.message
     assert "+  network 10.255.111.0/24" in r1.device_diff
     assert {h.host: h.outcome for h in report.hosts if h.host != "r1"} == dict.fromkeys(
-        ("r2", "r3", "r4"), Outcome.UNCHANGED
+        ("r2", "r3", "r4"), HostOutcome.UNCHANGED
     )
     # device: on the new release, confirmed (startup saved), no pending commit; BGP sessions all up
     assert "network 10.255.111.0/24" in net.lab.running("r1")
@@ -43,7 +43,7 @@ def test_good_change_is_deployed_confirmed_and_recorded(net: Net) -> None:
     run = records.runs(limit=1)[0]
     assert run.run_id == report.run_id and run.record_sha == report.record_sha
     host_record = run.host("r1")
-    assert host_record is not None and host_record.outcome is HostOutcome.CONFIRMED
+    assert host_record is not None and host_record.outcome is HostOutcome.DEPLOYED
     assert host_record.pre_state_digest and host_record.post_state_digest
     assert host_record.rollback_target == net.first
 
@@ -55,7 +55,7 @@ def test_wrong_remote_as_is_rolled_back_automatically(net: Net) -> None:
 
     assert report.exit_code == 4
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK, r2
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLED_BACK, r2
     assert "get_bgp_neighbors.global.peers.10.255.12.1.is_up: expected True, got False" in r2.message
     assert f"rolled back to last-good release {net.first[:10]} and verified" in r2.message
     # the canary was the changed host, and the window stopped before anyone else
@@ -86,19 +86,19 @@ def test_unknown_drift_refuses_that_host_and_shows_the_drift(net: Net) -> None:
     report = net.deploy(canary="0")
 
     r3 = report.host("r3")
-    assert r3 is not None and r3.outcome is Outcome.SKIPPED and r3.cause == "drift"
+    assert r3 is not None and r3.outcome is HostOutcome.REFUSED and r3.cause == "drift"
     assert "unknown drift" in r3.message and "--force-drift" in r3.message
     assert "+ip route 10.9.0.0/24 blackhole" in r3.drift
     assert net.lab.running("r3") == drifted  # untouched
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED
     assert report.exit_code == 1
     record = net.records().runs(limit=1)[0].host("r3")
     assert record is not None and record.outcome is HostOutcome.REFUSED
 
     forced = net.deploy(canary="0", force_drift=True, limit=("r3",))
     r3 = forced.host("r3")
-    assert r3 is not None and r3.outcome is Outcome.DEPLOYED, r3
+    assert r3 is not None and r3.outcome is HostOutcome.DEPLOYED, r3
     assert "10.9.0.0/24" not in net.lab.running("r3")
     assert "--force-drift" in net.records().runs(limit=1)[0].flags
 
@@ -116,7 +116,7 @@ def test_canary_failure_stops_the_window_before_other_hosts_are_touched(net: Net
     assert {h: net.lab.state(h).generation for h in generations} == generations
     assert net.lab.running("r1") == r1_before
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.SKIPPED and "not attempted" in r1.message
+    assert r1 is not None and r1.outcome is HostOutcome.SKIPPED and "not attempted" in r1.message
     touched = {e.host for e in net.events if e.host is not None}
     assert touched == {"r2"}
     assert net.records().last_good("r1").release == net.first  # type: ignore[union-attr]
@@ -128,7 +128,7 @@ def test_batches_run_in_order_canary_first(net: Net) -> None:
     report = net.deploy(canary="1", batch_size=2)
 
     assert report.exit_code == 0
-    assert all(h.outcome is Outcome.DEPLOYED for h in report.hosts)
+    assert all(h.outcome is HostOutcome.DEPLOYED for h in report.hosts)
     window = [e.message for e in net.events if e.host is None and e.phase is Phase.WINDOW]
     assert [m for m in window if m.startswith(("canary", "batch"))] == [
         "canary: r1",
@@ -152,10 +152,10 @@ def test_failure_budget_stops_after_max_failures(net: Net) -> None:
     report = net.deploy(canary="0", batch_size=1, max_failures=2)
 
     outcomes = {h.host: (h.outcome, h.cause) for h in report.hosts}
-    assert outcomes["r1"] == (Outcome.FAILED_BEFORE_CHANGE, "rejected")
-    assert outcomes["r2"] == (Outcome.FAILED_BEFORE_CHANGE, "rejected")
-    assert outcomes["r3"] == (Outcome.SKIPPED, "not-attempted")
-    assert outcomes["r4"] == (Outcome.SKIPPED, "not-attempted")
+    assert outcomes["r1"] == (HostOutcome.FAILED, "rejected")
+    assert outcomes["r2"] == (HostOutcome.FAILED, "rejected")
+    assert outcomes["r3"] == (HostOutcome.SKIPPED, "not-attempted")
+    assert outcomes["r4"] == (HostOutcome.SKIPPED, "not-attempted")
     assert "Rejected by device policy" in report.host("r1").message  # type: ignore[union-attr]
     assert report.stopped.startswith("failure budget spent: 2 host(s) failed")
     assert report.exit_code == 1
@@ -164,10 +164,10 @@ def test_failure_budget_stops_after_max_failures(net: Net) -> None:
     net.lab.clear_knobs("r2")
     report = net.deploy(canary="0", batch_size=1, max_failures=2, on_failure="continue")
     assert [h.outcome for h in report.hosts] == [
-        Outcome.FAILED_BEFORE_CHANGE,
-        Outcome.DEPLOYED,
-        Outcome.DEPLOYED,
-        Outcome.DEPLOYED,
+        HostOutcome.FAILED,
+        HostOutcome.DEPLOYED,
+        HostOutcome.DEPLOYED,
+        HostOutcome.DEPLOYED,
     ]
     assert report.stopped == ""
 
@@ -180,10 +180,10 @@ def test_rollback_all_returns_every_deployed_host(net: Net) -> None:
 
     outcomes = {h.host: h.outcome for h in report.hosts}
     assert outcomes == {
-        "r1": Outcome.ROLLED_BACK,
-        "r2": Outcome.ROLLED_BACK,
-        "r3": Outcome.FAILED_BEFORE_CHANGE,
-        "r4": Outcome.ROLLED_BACK,  # same batch as r3: deployed, then returned
+        "r1": HostOutcome.ROLLED_BACK,
+        "r2": HostOutcome.ROLLED_BACK,
+        "r3": HostOutcome.FAILED,
+        "r4": HostOutcome.ROLLED_BACK,  # same batch as r3: deployed, then returned
     }
     assert "rollback-all" in report.host("r1").message  # type: ignore[union-attr]
     assert report.exit_code == 4
@@ -203,7 +203,7 @@ def test_first_deployment_captures_the_running_config_as_rollback_target(fresh_n
     report = net.deploy()
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLED_BACK
     assert "captured before the push" in (r2.rollback_target or "")
     assert net.lab.running("r2") == before
     records = net.records()
@@ -213,7 +213,7 @@ def test_first_deployment_captures_the_running_config_as_rollback_target(fresh_n
 
     good = net.announce("r1", "10.255.111.0/24")
     report = net.deploy(limit=("r1",))
-    assert report.host("r1").outcome is Outcome.DEPLOYED  # type: ignore[union-attr]
+    assert report.host("r1").outcome is HostOutcome.DEPLOYED  # type: ignore[union-attr]
     assert net.records().last_good("r1").release == good  # type: ignore[union-attr]
 
 
@@ -224,7 +224,7 @@ def test_rollback_command_pushes_a_given_release(net: Net) -> None:
     report = net.rollback(["r1"], to_rev=net.first)
 
     assert report.exit_code == 0
-    assert report.host("r1").outcome is Outcome.DEPLOYED  # type: ignore[union-attr]
+    assert report.host("r1").outcome is HostOutcome.DEPLOYED  # type: ignore[union-attr]
     assert net.lab.running("r1") == net.artifact(net.first, "r1")
     assert net.records().last_good("r1").release == net.first  # type: ignore[union-attr]
     assert net.records().runs(limit=1)[0].kind == "rollback"
@@ -242,7 +242,7 @@ def test_a_host_verified_but_not_recorded_good_makes_the_run_exit_1(
     report = net.deploy(limit=("r1",))
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED  # the device is on the release, verified
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED  # the device is on the release, verified
     assert "recording it as good failed: the records ref moved under us" in r1.message
     assert report.exit_code == 1  # ... but the run did not do all it must: a person looks
     assert "network 10.255.111.0/24" in net.lab.running("r1")

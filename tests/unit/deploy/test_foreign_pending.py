@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from netimmutable import device as device_module
-from netimmutable.deploy_model import Outcome
 from netimmutable.drivers.sim import SimDriver
+from netimmutable.outcomes import HostOutcome
 from tests.unit.deploy.conftest import Net
 
 __all__: list[str] = []
@@ -46,7 +46,7 @@ def test_a_commit_of_another_session_between_precheck_and_commit_is_left_alone(
     report = net.deploy(limit=("r1",))
 
     [r1] = report.hosts
-    assert r1.outcome is Outcome.FAILED_BEFORE_CHANGE, r1
+    assert r1.outcome is HostOutcome.FAILED, r1
     assert r1.cause == "pending-commit"
     assert "another session" in r1.message
     assert report.exit_code == 1
@@ -64,5 +64,5 @@ def test_a_pending_commit_before_the_change_is_refused_untouched(net: Net) -> No
     report = net.deploy(limit=("r1",))
 
     [r1] = report.hosts
-    assert r1.outcome is Outcome.FAILED_BEFORE_CHANGE and r1.cause == "pending-commit"
+    assert r1.outcome is HostOutcome.REFUSED and r1.cause == "pending-commit"
     assert net.lab.has_pending("r1") and net.lab.running("r1") == before["running"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import time
 
-from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
+from netimmutable.deploy_model import Phase, ProgressEvent
+from netimmutable.outcomes import HostOutcome
 
 from .conftest import Net
 
@@ -31,7 +32,7 @@ def test_a_session_that_breaks_during_the_soak_is_rolled_back_not_confirmed(net:
 
     assert broke, [e.message for e in net.events]
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert r1 is not None and r1.outcome is HostOutcome.ROLLED_BACK, r1
     assert any("during the soak" in f for f in r1.failures), r1.failures
     assert "10.255.111.0/24" not in net.lab.running("r1")
     assert net.records().last_good("r1").release == net.first  # type: ignore[union-attr]
@@ -52,7 +53,7 @@ def test_checks_that_keep_holding_are_confirmed_after_the_soak(net: Net) -> None
     done = time.monotonic()
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED, r1
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
     assert started and done - started[0] >= 2.0  # held the whole soak before the confirm
     assert "held 2s of soak" in r1.message
     assert net.records().last_good("r1").release == release  # type: ignore[union-attr]
@@ -66,7 +67,7 @@ def test_auto_soak_is_the_largest_bgp_hold_time_plus_the_margin(net: Net) -> Non
     report = net.deploy(limit=("r1",), soak="auto", revert_in=30)
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED, r1
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
     lines = [e.message for e in net.events if e.host == "r1" and e.phase is Phase.POSTCHECK]
     assert any("then soaking 11s" in m for m in lines), lines
     assert any("the largest BGP hold time, 9s, plus 2s" in m for m in lines), lines
@@ -91,7 +92,7 @@ def test_auto_soak_longer_than_the_revert_timer_refuses_the_host_untouched(net: 
     report = net.deploy(limit=("r1",), soak="auto", revert_in=10)  # 1.5 + 11 + 2 > 10
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "timer", r1
+    assert r1 is not None and r1.outcome is HostOutcome.REFUSED and r1.cause == "timer", r1
     assert "revert timer (10s)" in r1.message and "--revert-in 15" in r1.message
     assert net.lab.state("r1").generation == generation
     net.no_pending()
@@ -100,6 +101,6 @@ def test_auto_soak_longer_than_the_revert_timer_refuses_the_host_untouched(net: 
 def test_hosts_with_nothing_to_change_are_verified_without_a_soak(net: Net) -> None:
     report = net.deploy(soak=30.0)  # the baseline is already deployed: every host unchanged
 
-    assert {h.outcome for h in report.hosts} == {Outcome.UNCHANGED}, report.hosts
+    assert {h.outcome for h in report.hosts} == {HostOutcome.UNCHANGED}, report.hosts
     assert not [e for e in net.events if "soaking" in e.message]
     assert report.seconds < 30  # nobody waited for a soak

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
+from netimmutable.deploy_model import Phase, ProgressEvent
 from netimmutable.drivers import capabilities
 from netimmutable.locks import locks_dir
 from netimmutable.records import HostOutcome
@@ -37,7 +37,7 @@ def test_hosts_without_device_side_timer_are_announced_and_still_rolled_back(
     commit = next(e for e in net.events if e.host == "r2" and e.phase is Phase.COMMIT)
     assert "no device timer" in commit.message
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLED_BACK
     assert report.exit_code == 4
     assert "remote-as 65001" in net.lab.running("r2")
     net.no_pending()
@@ -50,7 +50,7 @@ def test_connection_lost_after_commit_reconnects_and_rolls_back(net: Net) -> Non
     report = net.deploy()
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert r1 is not None and r1.outcome is HostOutcome.ROLLED_BACK, r1
     assert "connection" in r1.message
     assert net.lab.running("r1") == net.artifact(net.first, "r1")
     net.no_pending()
@@ -64,7 +64,7 @@ def test_unreachable_host_fails_before_change(net: Net) -> None:
     report = net.deploy(canary="0")
 
     r3 = report.host("r3")
-    assert r3 is not None and r3.outcome is Outcome.FAILED_BEFORE_CHANGE and r3.cause == "unreachable"
+    assert r3 is not None and r3.outcome is HostOutcome.UNREACHABLE and r3.cause == "unreachable"
     assert "unreachable" in r3.message
     assert report.exit_code == 1
     record = net.records().runs(limit=1)[0].host("r3")
@@ -83,7 +83,7 @@ def test_pending_commit_of_someone_else_refuses_the_host(net: Net) -> None:
     report = net.deploy(limit=("r4",), force_drift=True)
 
     r4 = report.host("r4")
-    assert r4 is not None and r4.outcome is Outcome.FAILED_BEFORE_CHANGE and r4.cause == "pending-commit"
+    assert r4 is not None and r4.outcome is HostOutcome.REFUSED and r4.cause == "pending-commit"
     assert net.lab.has_pending("r4")  # not ours: left alone
 
 
@@ -100,7 +100,7 @@ def test_ctrl_c_after_commit_rolls_back_at_once_and_stops_the_window(net: Net) -
     assert time.monotonic() - started < 10  # did not wait for the 30 s settle time
     assert report.interrupted
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert r1 is not None and r1.outcome is HostOutcome.ROLLED_BACK, r1
     assert any("interrupted (Ctrl-C)" in f for f in r1.failures)
     assert [h.cause for h in report.hosts[1:]] == ["interrupted"] * 3
     assert "remote-as 65002" in net.lab.running("r1")
@@ -120,7 +120,7 @@ def test_ctrl_c_before_commit_leaves_the_device_untouched(net: Net) -> None:
     report = net.deploy(progress=progress)
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "interrupted"
+    assert r1 is not None and r1.outcome is HostOutcome.SKIPPED and r1.cause == "interrupted"
     assert net.lab.state("r1").generation == generation
     assert report.exit_code == 1
     net.no_pending()
@@ -153,7 +153,7 @@ def test_plan_refuses_a_host_that_changed_since_the_plan(net: Net, tmp_path: Pat
     report = net.deploy(plan_file=str(plan), force_drift=True)
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "plan", r1
+    assert r1 is not None and r1.outcome is HostOutcome.REFUSED and r1.cause == "plan", r1
     assert "changed since the plan" in r1.message
     assert "10.7.0.0/24" in net.lab.running("r1")
     assert report.exit_code == 1

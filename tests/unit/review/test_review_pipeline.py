@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from netimmutable.checks import BgpPeerState, ChangeScope, InterfaceState, StateSnapshot, regressions
-from netimmutable.deploy_model import HostJob, Outcome, PipelineEnv
+from netimmutable.deploy_model import HostJob, PipelineEnv
 from netimmutable.errors import ConfigRejected
+from netimmutable.outcomes import HostOutcome
 from netimmutable.push import run_host
 
 OLD = "hostname r1\nrouter bgp 65001\n neighbor 10.0.0.2 remote-as 65002\n"
@@ -86,7 +87,7 @@ def test_a_refused_commit_leaves_no_candidate_behind() -> None:
 
     result = run_host(job, env)
 
-    assert result.outcome is Outcome.FAILED_BEFORE_CHANGE and result.cause == "rejected", result
+    assert result.outcome is HostOutcome.FAILED and result.cause == "rejected", result
     assert "validation error" in result.message
     assert device.running == OLD
     assert device.candidate is None, device.calls  # discarded, not left open on the device

@@ -10,8 +10,9 @@ from netimmutable.errors import ConfigRejected
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import unfinished
 from netimmutable.locks import list_locks
+from netimmutable.outcomes import HostOutcome
 from netimmutable.records import Records
-from netimmutable.recover import RecoveryAction, VerifyResult, recover
+from netimmutable.recover import VerifyResult, recover
 from tests.unit.records_fixtures import GOOD_CHANGE, dead_run_journal, make_net, release
 from tests.unit.test_recover import _crash
 
@@ -31,7 +32,7 @@ def test_recover_fails_a_release_whose_configured_expectations_file_is_missing(t
     report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
 
     [host] = report.hosts
-    assert host.action is RecoveryAction.ROLLED_BACK, host
+    assert host.outcome is HostOutcome.ROLLED_BACK, host
     assert "expectations are configured for this host" in host.message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
     good = Records(net.repo, open_git(net.repo)).last_good("r1")
@@ -95,9 +96,10 @@ def test_recover_rollback_refused_at_load_leaves_no_candidate(tmp_path: Path) ->
     )
 
     [host] = report.hosts
-    assert host.action is RecoveryAction.UNKNOWN and "invalid input" in host.message, host
+    assert host.outcome is HostOutcome.ROLLBACK_FAILED and "invalid input" in host.message, host
+    assert report.exit_code == 5
     assert device.candidate is None, device.calls  # discarded, not left open on the device
     assert device.calls[-2:] == ["discard", "close"]
     [lock] = list_locks(net.repo)
-    assert lock.info is not None and "UNKNOWN" in lock.info.kept
+    assert lock.info is not None and "rollback-failed after recovery" in lock.info.kept
     assert [f.host for f in unfinished(net.repo)] == ["r1"]

@@ -8,12 +8,13 @@ import subprocess
 import pytest
 
 from netimmutable.artifacts import open_git
-from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
+from netimmutable.deploy_model import Phase, ProgressEvent
 from netimmutable.errors import ApprovalError
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import Journal, journal_path, unfinished_runs
 from netimmutable.locks import list_locks
-from netimmutable.recover import RecoveryAction, UnfinishedRunError, recover
+from netimmutable.outcomes import HostOutcome
+from netimmutable.recover import UnfinishedRunError, recover
 from tests.unit.review.conftest import Net
 
 DEAD_PID = 2**30  # above any pid_max: no such process
@@ -33,7 +34,7 @@ def test_failed_rollback_keeps_the_device_lock_and_leaves_the_host_to_recover(ne
     report = net.deploy(limit=("r2",))
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLBACK_FAILED, r2
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLBACK_FAILED, r2
     assert "rollback failed" in r2.message and "rollback refused by the device" in r2.message
     assert report.exit_code == 5
     assert net.records().last_good("r2").release == net.first != bad  # type: ignore[union-attr]
@@ -48,7 +49,7 @@ def test_failed_rollback_keeps_the_device_lock_and_leaves_the_host_to_recover(ne
     repo = net.repo
     recovered = recover(repo, open_git(repo), load_inventory(repo))
     [host] = recovered.hosts
-    assert host.action is RecoveryAction.ROLLED_BACK, host
+    assert host.outcome is HostOutcome.ROLLED_BACK, host
     assert net.lab.running("r2") == net.artifact(net.first, "r2")
     net.no_pending()
     assert _locks(net) == {} and unfinished_runs(net.repo) == []
@@ -69,7 +70,7 @@ def test_unknown_host_is_recoverable_in_the_same_process(net: Net) -> None:
     report = net.deploy(limit=("r2",), progress=progress)
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.UNKNOWN, r2
+    assert r2 is not None and r2.outcome is HostOutcome.UNKNOWN, r2
     assert report.exit_code == 5
     assert "device-r2.lock" in _locks(net)
     with pytest.raises(UnfinishedRunError):
@@ -79,7 +80,7 @@ def test_unknown_host_is_recoverable_in_the_same_process(net: Net) -> None:
     repo = net.repo
     recovered = recover(repo, open_git(repo), load_inventory(repo))
     [host] = recovered.hosts
-    assert host.action is RecoveryAction.ROLLED_BACK, host
+    assert host.outcome is HostOutcome.ROLLED_BACK, host
     assert net.lab.running("r2") == net.artifact(net.first, "r2")
     net.no_pending()
     assert _locks(net) == {} and unfinished_runs(net.repo) == []

@@ -13,7 +13,7 @@ import pytest
 
 from netimmutable import device as device_module
 from netimmutable.connections import prepare_hosts
-from netimmutable.deploy_model import Outcome, Phase, ProgressEvent
+from netimmutable.deploy_model import Phase, ProgressEvent
 from netimmutable.device import Device, backoff_delay
 from netimmutable.drivers.sim import SimDriver
 from netimmutable.errors import ConnectError, CredentialsError, DeviceError
@@ -69,12 +69,12 @@ def test_session_limit_at_login_is_retried_without_a_false_failure(net: Net, wai
     report = net.deploy(limit=("r1",))
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED, r1
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
     assert waits == [1, 2]  # two refused logins, each followed by a backoff wait
     assert report.exit_code == 0
     assert f"network {ANNOUNCE}" in net.lab.running("r1")
     assert _good(net, "r1") == release
-    assert _last_run_outcome(net, "r1") is HostOutcome.CONFIRMED
+    assert _last_run_outcome(net, "r1") is HostOutcome.DEPLOYED
     net.no_pending()
     _no_locks(net)
 
@@ -87,7 +87,7 @@ def test_unreachable_device_is_still_unreachable_after_the_retries(net: Net, wai
     report = net.deploy(limit=("r3",))
 
     r3 = report.host("r3")
-    assert r3 is not None and r3.outcome is Outcome.FAILED_BEFORE_CHANGE and r3.cause == "unreachable"
+    assert r3 is not None and r3.outcome is HostOutcome.UNREACHABLE and r3.cause == "unreachable"
     assert "unreachable" in r3.message and "after 3 attempts" in r3.message
     assert waits == [1, 2]
     assert report.exit_code == 1
@@ -141,7 +141,7 @@ def test_connection_lost_during_load_compare_or_commit_leaves_the_device_unchang
     report = net.deploy(limit=("r1",))
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.FAILED_BEFORE_CHANGE and r1.cause == "unreachable", r1
+    assert r1 is not None and r1.outcome is HostOutcome.UNREACHABLE and r1.cause == "unreachable", r1
     assert r1.message.startswith("connection lost"), r1.message  # not "refused": the device refused nothing
     assert "connection closed by remote host" in r1.message
     assert not r1.changed
@@ -164,7 +164,7 @@ def test_rejected_config_router_unchanged_device_error_verbatim_nothing_left_ope
     report = net.deploy(limit=("r2",))
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.FAILED_BEFORE_CHANGE and r2.cause == "rejected"
+    assert r2 is not None and r2.outcome is HostOutcome.FAILED and r2.cause == "rejected"
     assert "% Rejected by device policy: network 10.255.112.0/24" in r2.message  # the device's own words
     assert net.lab.state("r2").generation == before.generation
     assert net.lab.running("r2") == before.running
@@ -198,14 +198,14 @@ def _shift_clock_at(
 
 
 @pytest.mark.parametrize(
-    ("phase", "why"),
+    ("phase", "when"),
     [
-        (Phase.POSTCHECK, "post-check failed: convergence"),  # the revert lands while the checks run
-        (Phase.CONFIRM, "confirm failed"),  # checks passed, the deadline passed just before the confirm
+        (Phase.POSTCHECK, "while the post-checks ran"),  # the revert lands while the checks run
+        (Phase.CONFIRM, "before the confirm"),  # checks passed, the deadline passed just before the confirm
     ],
 )
-def test_revert_timer_firing_before_the_confirm_is_not_recorded_good(
-    net: Net, monkeypatch: pytest.MonkeyPatch, phase: Phase, why: str
+def test_revert_timer_firing_before_the_confirm_is_reverted_not_recorded_good(
+    net: Net, monkeypatch: pytest.MonkeyPatch, phase: Phase, when: str
 ) -> None:
     release = net.announce("r1", ANNOUNCE)
     # the device's revert deadline (revert_in 60 s) passes at that point
@@ -214,13 +214,15 @@ def test_revert_timer_firing_before_the_confirm_is_not_recorded_good(
     report = net.deploy(limit=("r1",), progress=progress)
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
-    assert r1.message.startswith(why), r1.message
-    assert f"rolled back to last-good release {net.first[:10]} and verified" in r1.message
+    # the device did it: the host ends REVERTED, the message says the timer fired and when
+    assert r1 is not None and r1.outcome is HostOutcome.REVERTED and r1.cause == "revert-timer", r1
+    assert r1.message.startswith(f"the device's revert timer (60s) fired {when}"), r1.message
+    assert f"back on last-good release {net.first[:10]} and verified" in r1.message
     assert r1.changed
     assert net.lab.running("r1") == net.artifact(net.first, "r1")  # the revert put the last-good back
+    assert [e.kind for e in net.lab.state("r1").history[-2:]] == ["commit", "revert"]  # nothing pushed again
     assert _good(net, "r1") == net.first != release  # never recorded good
-    assert _last_run_outcome(net, "r1") in (HostOutcome.ROLLED_BACK, HostOutcome.REVERTED)
+    assert _last_run_outcome(net, "r1") is HostOutcome.REVERTED
     assert report.exit_code == 4
     net.no_pending()
     _no_locks(net)
@@ -242,7 +244,7 @@ def test_rollback_goes_to_the_last_good_artifact_not_to_what_driver_rollback_res
     report = net.deploy(limit=("r2",), force_drift=True)
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK, r2
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLED_BACK, r2
     assert f"last-good release {net.first[:10]}" in r2.message
     assert net.lab.running("r2") == net.artifact(net.first, "r2") != hand_made
     assert "10.8.0.0/24" not in net.lab.running("r2")
@@ -274,7 +276,7 @@ def test_rollback_without_a_device_timer_ignores_the_devices_previous_commit(
     report = net.deploy(limit=("r1",), revert_in=0)
 
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.ROLLED_BACK, r1
+    assert r1 is not None and r1.outcome is HostOutcome.ROLLED_BACK, r1
     assert net.lab.running("r1") == net.artifact(net.first, "r1")
     assert f"network {ANNOUNCE}" not in net.lab.running("r1")
     assert _good(net, "r1") == net.first
@@ -293,7 +295,7 @@ def test_wall_clock_jumping_back_mid_run_does_not_stretch_the_settle_deadline(
     report = net.deploy(limit=("r2",), progress=progress, settle_timeout=1.0)
 
     r2 = report.host("r2")
-    assert r2 is not None and r2.outcome is Outcome.ROLLED_BACK, r2
+    assert r2 is not None and r2.outcome is HostOutcome.ROLLED_BACK, r2
     assert "post-check failed" in r2.message
     assert net.lab.running("r2") == net.artifact(net.first, "r2")
     assert report.exit_code == 4

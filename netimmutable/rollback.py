@@ -1,0 +1,139 @@
+"""The one rollback procedure, used by a failed deploy, the ``rollback`` command's window and ``recover``.
+
+    cancel our pending commit (never one of another session) -> full replace with the rollback target when
+    the device differs from it -> verify the target the caller's way -> ROLLED_BACK (or REVERTED, when the
+    device's own revert timer had already put it back and nothing needed replacing) | ROLLBACK_FAILED
+
+A failure has one meaning wherever it happens: ROLLBACK_FAILED, the device is in no verified state, the caller
+keeps the host's lock and leaves it in flight in the journal (exit 5). A refused candidate is discarded before
+the error is reported. Journal hooks run before the device is touched and after the last change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from netimmutable.checks import convergence_diff
+from netimmutable.errors import NetImmutableError
+from netimmutable.outcomes import Cause, HostOutcome
+
+__all__ = ["Checked", "RollbackDevice", "RollbackResult", "RollbackTarget", "roll_back"]
+
+
+class RollbackDevice(Protocol):
+    """What rolling back needs of a device (``netimmutable.device.Device`` has it)."""
+
+    @property
+    def platform(self) -> str: ...
+
+    def has_pending_commit(self) -> bool: ...
+    def rollback_driver(self) -> None: ...
+    def running_config(self) -> str: ...
+    def load_replace(self, config: str) -> None: ...
+    def commit(self, message: str, revert_in: int | None) -> None: ...
+    def discard(self) -> None: ...
+
+
+class Checked(Protocol):
+    """A verification's verdict (``checks.PostCheckResult``, ``recover.VerifyResult``)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def failures(self) -> tuple[str, ...]: ...
+
+
+C = TypeVar("C", bound=Checked)
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackTarget:
+    config: str
+    """Resolved: secrets as their values (only ever sent to or compared with the device)."""
+    label: str
+    """How people know it: "last-good release 1a2b3c4d5e", "the config captured before the first push"."""
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult(Generic[C]):
+    outcome: HostOutcome
+    """ROLLED_BACK, REVERTED or ROLLBACK_FAILED."""
+    detail: str
+    """What happened, for the host's message (after the reason the rollback was needed)."""
+    cause: Cause = Cause.NONE
+    checked: C | None = None
+    """The verification of the target (None when the procedure failed before it)."""
+    replaced: bool = False
+    """The target was pushed (the device differed from it after any pending commit was cancelled)."""
+
+
+def roll_back(
+    device: RollbackDevice,
+    target: RollbackTarget,
+    verify: Callable[[], C],
+    *,
+    pending_is_ours: bool,
+    commit_message: str,
+    extra: Sequence[str] = (),
+    reverted_by_device: bool = False,
+    before: Callable[[], None] = lambda: None,
+    after: Callable[[str], None] = lambda _outcome: None,
+) -> RollbackResult[C]:
+    """Put ``device`` back on ``target`` and prove it with ``verify`` (see the module docstring).
+
+    ``pending_is_ours``: a commit pending on the device is this run's (cancel it); otherwise a pending commit
+    belongs to another session: nothing is touched and a person must act. ``reverted_by_device``: the caller
+    saw the device's revert timer fire; the host ends REVERTED when the device is on the target by itself.
+    Device errors are results, never exceptions; ``before``/``after`` may raise (journal not writable).
+    """
+    before()
+    replaced = False
+    try:
+        if device.has_pending_commit():
+            if not pending_is_ours:
+                after("pending commit of another session")
+                return RollbackResult(
+                    HostOutcome.ROLLBACK_FAILED,
+                    "a commit from another session is pending confirmation on the device; it was not touched "
+                    "and nothing was rolled back: a person must act",
+                    Cause.PENDING_COMMIT,
+                )
+            device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
+        if convergence_diff(target.config, device.running_config(), device.platform, extra):
+            try:
+                device.load_replace(target.config)
+                device.commit(commit_message, None)
+            except NetImmutableError:
+                with contextlib.suppress(NetImmutableError):  # a refused load may leave a candidate
+                    device.discard()
+                raise
+            replaced = True
+    except NetImmutableError as exc:
+        after(exc.message)
+        return RollbackResult(
+            HostOutcome.ROLLBACK_FAILED, f"rollback failed: {exc.message}; the device needs a person"
+        )
+    after("ok")
+    try:
+        checked = verify()
+    except NetImmutableError as exc:
+        return RollbackResult(
+            HostOutcome.ROLLBACK_FAILED,
+            f"the rollback could not be verified: {exc.message}",
+            replaced=replaced,
+        )
+    how = "rolled back to" if replaced or not reverted_by_device else "back on"
+    if not checked.ok:
+        return RollbackResult(
+            HostOutcome.ROLLBACK_FAILED,
+            f"{how} {target.label}, but its verification failed: " + "; ".join(checked.failures),
+            Cause.CHECKS,
+            checked,
+            replaced,
+        )
+    outcome = HostOutcome.REVERTED if reverted_by_device and not replaced else HostOutcome.ROLLED_BACK
+    return RollbackResult(outcome, f"{how} {target.label} and verified", Cause.NONE, checked, replaced)
