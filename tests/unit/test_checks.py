@@ -210,6 +210,32 @@ def test_post_check_fails_after_the_settle_deadline() -> None:
     assert "still failing after 3s" in result.failures[-1]
 
 
+def test_post_check_stops_at_once_when_the_revert_timer_fires() -> None:
+    # the session would never settle (60 s of rounds); the device's timer fires after the second round
+    device = FakeDevice("hostname r1\n", up_after=99)
+    asked: list[int] = []
+
+    def still_pending() -> bool:
+        asked.append(device.polls)
+        return device.polls < 2
+
+    clock = [0.0]
+    result = post_check(
+        device,
+        CheckTarget("hostname r1\n", None, False),
+        snap(peer("10.0.0.2", received=-1, asn=2)),
+        ChangeScope(),
+        settle_timeout=60,
+        settle_interval=1.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        still_pending=still_pending,
+    )
+    assert result.reverted and not result.ok
+    assert result.attempts == 2 and device.polls == 2  # no round after the timer fired
+    assert clock[0] < 60 and "revert timer fired" in result.failures[0]
+
+
 def test_post_check_fails_at_once_when_not_converged() -> None:
     device = FakeDevice("hostname r9\n", up_after=0)
     result = _check(device, CheckTarget("hostname r1\n", None, False), 10)
