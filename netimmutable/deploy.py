@@ -62,6 +62,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import SecretError, Secrets, secret_names
 from netimmutable.settings import OnFailure
 from netimmutable.soak import SoakSetting
+from netimmutable.topology import adjacency, peer_hosts
 from netimmutable.trust import GoodTrust
 
 __all__ = ["deploy", "rollback"]
@@ -375,6 +376,35 @@ def _rollback_all(
         results[restore.host] = _after_rollback_all(results[restore.host], restore)
 
 
+def _changing(prepared: Prepared) -> set[str]:
+    """Hosts whose artifact differs from their last-good (what the window will change)."""
+    return {n for n, j in prepared.jobs.items() if j.artifact != j.last_good_artifact}
+
+
+def _neighbours(prepared: Prepared) -> dict[str, set[str]]:
+    """Which hosts share a link or a BGP session, before or after the change (``netimmutable.topology``)."""
+    near = adjacency({n: j.artifact for n, j in prepared.jobs.items()})
+    before = adjacency({n: j.last_good_artifact for n, j in prepared.jobs.items() if j.last_good_artifact})
+    for host, others in before.items():
+        near.setdefault(host, set()).update(others)
+    return near
+
+
+def _with_far_ends(prepared: Prepared, batch: Sequence[str]) -> dict[str, HostJob]:
+    """The batch's jobs, each knowing which of its BGP far ends, and which other hosts, change alongside it
+    (a regression then names them)."""
+    changing = _changing(prepared) & set(batch)
+    peers = peer_hosts({n: prepared.jobs[n].artifact for n in batch})
+    return {
+        name: replace(
+            prepared.jobs[name],
+            far_ends={a: h for a, h in peers.get(name, {}).items() if h in changing},
+            alongside=tuple(sorted(changing - {name})),
+        )
+        for name in batch
+    }
+
+
 def _batches(
     window: _Window,
     loaded: LoadedInventory,
@@ -389,7 +419,7 @@ def _batches(
         is_canary = policy.canary and index == 0
         label = "canary" if is_canary else f"batch {index + (0 if policy.canary else 1)}"
         window.emit(f"{label}: {', '.join(batch)}")
-        jobs = {name: prepared.jobs[name] for name in batch}
+        jobs = _with_far_ends(prepared, batch)
         envs = {
             name: window.env(
                 prepared.hosts[name],
@@ -624,7 +654,8 @@ def _deploy(
             list(prepared.jobs),
             canary,
             options.batch_size or settings.batch_size,
-            changing={n for n, j in prepared.jobs.items() if j.artifact != j.last_good_artifact},
+            changing=_changing(prepared),
+            adjacent=None if options.allow_adjacent else _neighbours(prepared),
         ),
         canary=canary.strip() not in ("0", ""),
         max_failures=max(1, settings.max_failures if options.max_failures is None else options.max_failures),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from netimmutable.errors import InputError
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.settings import OnFailure
 from netimmutable.soak import SoakSetting
+from netimmutable.topology import batches_apart
 
 __all__ = [
     "CancelToken",
@@ -159,6 +160,10 @@ class HostJob:
     plan: PlanPin | None = None
     purpose: str = "deploy"
     """'deploy', 'rollback' (rollback command) or 'rollback-all' (window policy): shown in messages."""
+    far_ends: Mapping[str, str] = field(default_factory=dict)
+    """BGP neighbour address -> the host at its far end, for far ends changed in the same batch."""
+    alongside: tuple[str, ...] = ()
+    """The other hosts changed in the same batch (named when this host loses prefixes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +243,8 @@ class DeployOptions:
     force_drift: bool = False
     allow_dirty: bool = False
     allow_stale: bool = False
+    allow_adjacent: bool = False
+    """Let hosts that share a link or a BGP session change in the same batch."""
     message: str | None = None
 
     def flags(self) -> tuple[str, ...]:
@@ -262,6 +269,7 @@ class DeployOptions:
             ("--force-drift", self.force_drift),
             ("--allow-dirty", self.allow_dirty),
             ("--allow-stale", self.allow_stale),
+            ("--allow-adjacent", self.allow_adjacent),
         ):
             if on:
                 out.append(name)
@@ -352,12 +360,18 @@ def exit_code_of(report: RunReport) -> int:
 
 # ------------------------------------------------------------------------------ window shape
 def plan_window(
-    hosts: Sequence[str], canary: str, batch_size: int, changing: Collection[str] = ()
+    hosts: Sequence[str],
+    canary: str,
+    batch_size: int,
+    changing: Collection[str] = (),
+    adjacent: Mapping[str, Collection[str]] | None = None,
 ) -> tuple[tuple[str, ...], ...]:
     """The batches of a window: the canary batch first (when any), then batches of ``batch_size``.
 
     A canary of N hosts takes them from ``changing`` first (hosts whose artifact differs from their
-    last-good): a canary with nothing to change would prove nothing.
+    last-good): a canary with nothing to change would prove nothing. With ``adjacent`` (host -> the hosts it
+    shares a link or a BGP session with, ``netimmutable.topology``), two changing neighbours never share a
+    batch: a named canary that holds two is refused.
 
     Examples:
         >>> plan_window(["r1", "r2", "r3", "r4"], "1", 2)
@@ -368,21 +382,44 @@ def plan_window(
         (('r3', 'r4'), ('r1', 'r2'))
         >>> plan_window(["r1", "r2"], "0", 10)
         (('r1', 'r2'),)
+        >>> ring = {"r1": {"r2", "r4"}, "r2": {"r1", "r3"}, "r3": {"r2", "r4"}, "r4": {"r3", "r1"}}
+        >>> plan_window(["r1", "r2", "r3", "r4"], "0", 4, {"r1", "r2", "r3", "r4"}, ring)
+        (('r1', 'r3'), ('r2', 'r4'))
+        >>> plan_window(["r1", "r2", "r3", "r4"], "2", 4, {"r1", "r2", "r3", "r4"}, ring)
+        (('r1', 'r3'), ('r2', 'r4'))
     """
     names = list(hosts)
+    near = adjacent or {}
     spec = canary.strip()
     if spec.isdigit():
         ordered = [n for n in names if n in changing] + [n for n in names if n not in changing]
-        first = ordered[: int(spec)]
+        first: list[str] = []
+        for name in ordered:
+            if len(first) >= int(spec):
+                break
+            if name in changing and any(o in changing and o in near.get(name, ()) for o in first):
+                continue
+            first.append(name)
     else:
         first = [n.strip() for n in spec.split(",") if n.strip()]
         unknown = [n for n in first if n not in names]
         if unknown:
             raise InputError(f"--canary names host(s) not in this window: {', '.join(unknown)}")
+        pairs = [
+            f"{a}-{b}"
+            for i, a in enumerate(first)
+            for b in first[i + 1 :]
+            if a in changing and b in changing and b in near.get(a, ())
+        ]
+        if pairs:
+            raise InputError(
+                "--canary names hosts that share a link or a BGP session and both change: "
+                + ", ".join(pairs),
+                hint="name hosts that are not neighbours, or pass --allow-adjacent",
+            )
     rest = [n for n in names if n not in first]
-    size = max(1, batch_size)
-    batches = [tuple(rest[i : i + size]) for i in range(0, len(rest), size)]
-    return ((tuple(first),) if first else ()) + tuple(batches)
+    batches = batches_apart(rest, batch_size, near, changing)
+    return ((tuple(first),) if first else ()) + batches
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,7 +479,7 @@ def changed_lines(old: str | None, new: str) -> tuple[int, int]:
     """(added, removed) lines from ``old`` to ``new``.
 
     Examples:
-        >>> changed_lines("a\nb\n", "a\nc\nd\n")
+        >>> changed_lines("a\\nb\\n", "a\\nc\\nd\\n")
         (2, 1)
     """
     added = removed = 0

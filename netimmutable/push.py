@@ -49,6 +49,7 @@ from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.rollback import RollbackTarget, roll_back
 from netimmutable.soak import UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
+from netimmutable.topology import blame_far_end
 
 _log = logging.getLogger(__name__)
 
@@ -553,10 +554,11 @@ class _HostRun:
         if checked.reverted:
             raise _Stop(self.after_timer_fired("while the post-checks ran", checked.failures))
         if not checked.ok:
-            reason = "post-check failed: " + "; ".join(checked.failures)
+            failures = blame_far_end(checked.failures, job.far_ends, job.alongside)
+            reason = "post-check failed: " + "; ".join(failures)
             if checked.convergence:
                 reason += "\n" + checked.convergence
-            raise self.stop_after_rollback(reason, checked.failures, Cause.CHECKS)
+            raise self.stop_after_rollback(reason, failures, Cause.CHECKS)
         if self.pending:
             self.confirm()
         soaked = f", held {checked.soaked:.0f}s of soak" if checked.soaked else ""

@@ -297,6 +297,11 @@ def _finish(report: RunReport, fmt: str) -> None:
 @click.option("--force-drift", is_flag=True, help="Push over unknown drift (recorded in the run record).")
 @click.option("--allow-dirty", is_flag=True, help="Deploy with a dirty working tree (recorded).")
 @click.option("--allow-stale", is_flag=True, help="Deploy although snapshots/ is stale (recorded).")
+@click.option(
+    "--allow-adjacent",
+    is_flag=True,
+    help="Let hosts that share a link or a BGP session change in the same batch (recorded).",
+)
 @click.option("-m", "--message", default=None, help="Commit message sent to devices that keep one.")
 @_yes_option
 @limit_option
@@ -312,6 +317,7 @@ def deploy_command(
     force_drift: bool,
     allow_dirty: bool,
     allow_stale: bool,
+    allow_adjacent: bool,
     message: str | None,
     yes: bool,
     limit: str | None,
@@ -330,7 +336,8 @@ def deploy_command(
     device-side revert timer where the platform has one, post-checks (converged, expectations hold, no
     regression) that must keep holding through the soak (default: the host's largest BGP hold time + 2s),
     then confirm and record good, or roll back automatically and verify the rollback.
-    The canary goes first; a canary failure stops the window before any other host is touched.
+    The canary goes first; a canary failure stops the window before any other host is touched. Hosts that
+    share a link or a BGP session and both change are put in different batches (--allow-adjacent: not).
     Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
     On a terminal it shows what will happen (release, hosts and their changes, batches, hosts without a
     device-side revert timer) and asks first; --yes skips that; without a terminal --yes is required.
@@ -362,6 +369,7 @@ def deploy_command(
         force_drift=force_drift,
         allow_dirty=allow_dirty,
         allow_stale=allow_stale,
+        allow_adjacent=allow_adjacent,
         message=message,
     )
     from netimmutable.deploy import deploy

@@ -37,10 +37,11 @@ Exit codes:
 
 RECOVER_EXIT_CODES = """\b
 Exit codes:
-  0  nothing to recover, or every in-flight device confirmed / found back on its last-good config
+  0  nothing to recover, or every in-flight device deployed (verified again, then confirmed) or
+     reverted (found back on its last-good config, verified)
   1  error (bad input, git failure, the repository lock is held)
   4  a device was rolled back to its last-good config (verified)
-  5  a device is UNKNOWN: a person must act (its lock is kept)
+  5  a device is unknown or its rollback failed: a person must act (its lock is kept)
 """
 
 

@@ -20,7 +20,7 @@ from netimmutable.checks import (
     regressions,
     state_from_napalm,
 )
-from netimmutable.errors import DeviceError, Unsupported
+from netimmutable.errors import Unsupported
 
 
 def peer(address: str, up: bool = True, received: int = 5, asn: int = 65002) -> BgpPeerState:

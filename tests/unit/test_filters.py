@@ -120,6 +120,9 @@ def test_a_filter_error_in_a_template_is_a_located_render_error(tmp_path: Path) 
         "netimmutable.render",
         "netimmutable.memo",
         "netimmutable.soak",
+        "netimmutable.outcomes",
+        "netimmutable.topology",
+        "netimmutable.deploy_model",
     ],
 )
 def test_docstring_examples_hold(module: str) -> None:

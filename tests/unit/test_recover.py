@@ -190,7 +190,11 @@ def test_unreachable_device_is_unknown_keeps_lock_then_recovers(tmp_path: Path) 
     assert result.exit_code == 5
     assert "unknown" in result.stdout and "once the device is reachable" in result.stdout
     [lock] = list_locks(net.repo)
-    assert lock.info is not None and "unknown after recovery" in lock.info.kept and lock.info.run_id == "run-dead"
+    assert (
+        lock.info is not None
+        and "unknown after recovery" in lock.info.kept
+        and lock.info.run_id == "run-dead"
+    )
     assert [f.host for f in unfinished(net.repo)] == ["r1"]
 
     net.lab.clear_knobs("r1")
