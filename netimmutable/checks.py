@@ -517,6 +517,8 @@ class PostCheckResult:
     """Seconds the checks kept holding after they first held (the soak, or how far into it they failed)."""
     reverted: bool = False
     """The device's revert timer fired while the checks ran: they stopped at once (``ok`` is False)."""
+    soak_wait: float = 0.0
+    """Of ``soaked``, the seconds spent waiting between rounds (the rest is reading the device)."""
 
 
 def post_check(
@@ -577,6 +579,7 @@ def post_check(
         )
     attempts = 0
     held_since: float | None = None  # when the checks first held (the soak's start)
+    waited = 0.0  # slept between the rounds of the soak
     while True:
         if attempts and (timer := fired(attempts)) is not None:
             return timer
@@ -600,8 +603,12 @@ def post_check(
                 notes=notes,
                 running=running,
                 soaked=soaked,
+                soak_wait=waited,
             )
-        sleep(max(0.0, min(settle_interval, wait)))
+        pause = max(0.0, min(settle_interval, wait))
+        if held_since is not None:
+            waited += pause
+        sleep(pause)
 
 
 def _next_wait(

@@ -189,6 +189,8 @@ class HostResult:
     cause: Cause = Cause.NONE
     """Why the host ended as it did, when the outcome alone does not say (``netimmutable.outcomes.Cause``)."""
     seconds: float = 0.0
+    soak_wait: float = 0.0
+    """Of ``seconds``, the time spent waiting between the soak's rounds (the soak's reads are not in it)."""
     notes: tuple[str, ...] = field(default=())
 
 
@@ -336,6 +338,7 @@ class RunReport:
                     "pre_state_digest": h.pre_digest,
                     "post_state_digest": h.post_digest,
                     "seconds": h.seconds,
+                    "soak_wait_s": round(h.soak_wait, 3),
                     "notes": list(h.notes),
                 }
                 for h in self.hosts

@@ -156,6 +156,7 @@ class _HostRun:
         return {
             "post_digest": checked.state.digest if checked.state else None,
             "post_config_digest": self.config_digest(checked.running) if checked.running else None,
+            "soak_wait": checked.soak_wait,
         }
 
     def dev(self) -> HostDevice:

@@ -1,0 +1,43 @@
+"""The run report's JSON (``deploy``/``rollback --format json``) follows its schema, whose outcome and cause
+enums are exactly the one vocabulary of ``netimmutable.outcomes``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from netimmutable.deploy_model import Phase
+from netimmutable.outcomes import Cause, HostOutcome
+
+from .conftest import Net
+
+SCHEMA = Path(__file__).parents[3] / "netimmutable" / "schemas" / "run-report.schema.json"
+
+
+def _schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA.read_text())
+    return data
+
+
+def test_the_schema_names_every_outcome_cause_and_phase_and_nothing_else() -> None:
+    defs = _schema()["$defs"]
+    assert defs["outcome"]["enum"] == [o.value for o in HostOutcome]
+    assert defs["cause"]["enum"] == [c.value for c in Cause]
+    assert defs["phase"]["enum"] == [p.value for p in Phase]
+
+
+def test_deploy_and_rollback_json_validate(net: Net) -> None:
+    validator = jsonschema.Draft202012Validator(_schema())
+    net.wrong_remote_as("r2")  # r2 is rolled back, the others are unchanged
+    deployed = net.cli("deploy", "--format", "json", "--yes")
+    assert deployed.exit_code == 4
+    report = json.loads(deployed.stdout)
+    validator.validate(report)
+    assert {h["host"]: (h["outcome"], h["cause"]) for h in report["hosts"]}["r2"] == ("rolled-back", "checks")
+
+    rolled = net.cli("rollback", "r1", "--format", "json", "--yes")
+    assert rolled.exit_code == 0, rolled.output
+    validator.validate(json.loads(rolled.stdout))
