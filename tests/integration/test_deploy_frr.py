@@ -166,7 +166,7 @@ def test_unknown_drift_refuses_the_host(frr_net: FrrNet) -> None:
     report = frr_net.deploy(canary="0")
 
     result = report.host("r3")
-    assert result is not None and result.outcome is HostOutcome.SKIPPED and result.cause == "drift"
+    assert result is not None and result.outcome is HostOutcome.REFUSED and result.cause == "drift"
     assert "+ip route 10.9.0.0/24 blackhole" in result.drift
     assert "ip route 10.9.0.0/24 blackhole" in r3.running()
     assert "10.255.113.0/24" not in r3.running()
