@@ -62,6 +62,10 @@ __all__ = [
 
 COLLAPSE_RATIO = 0.5
 """Received prefixes collapse when a session keeps less than this share of what it had before."""
+SOAK_ROUNDS = 3
+"""Rounds of checks spread over a soak after the one that first passed, the last at its end (fewer when the
+settle interval is longer than a third of the soak): a session that a hold timer takes down inside the soak
+is down at its end; each round reads every getter the checks use, so more rounds cost device time."""
 
 
 # -------------------------------------------------------------------------------------------- state model
@@ -605,10 +609,17 @@ def post_check(
                 soaked=soaked,
                 soak_wait=waited,
             )
-        pause = max(0.0, min(settle_interval, wait))
-        if held_since is not None:
-            waited += pause
-        sleep(pause)
+        if held_since is None:
+            sleep(max(0.0, min(settle_interval, wait)))
+            continue
+        # soaking: a few rounds spread over the soak (the last at its end), slept in steps of the settle
+        # interval so that a Ctrl-C is seen as soon as before
+        pause = min(wait, max(settle_interval, soak / SOAK_ROUNDS))
+        while pause > 0 and not cancelled():
+            step = min(settle_interval, pause) if settle_interval > 0 else pause
+            sleep(step)
+            waited += step
+            pause -= step
 
 
 def _next_wait(

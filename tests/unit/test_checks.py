@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from netimmutable.checks import (
+    SOAK_ROUNDS,
     BgpPeerState,
     ChangeScope,
     CheckTarget,
@@ -234,6 +235,37 @@ def test_post_check_stops_at_once_when_the_revert_timer_fires() -> None:
     assert result.reverted and not result.ok
     assert result.attempts == 2 and device.polls == 2  # no round after the timer fired
     assert clock[0] < 60 and "revert timer fired" in result.failures[0]
+
+
+def _soak(device: FakeDevice, soak: float, cancel_at: float | None = None) -> tuple[Any, float]:
+    clock = [0.0]
+    result = post_check(
+        device,
+        CheckTarget("hostname r1\n", None, False),
+        snap(peer("10.0.0.2", received=-1, asn=2)),
+        ChangeScope(),
+        settle_timeout=10,
+        settle_interval=1.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        soak=soak,
+        cancelled=lambda: cancel_at is not None and clock[0] >= cancel_at,
+    )
+    return result, clock[0]
+
+
+def test_a_soak_is_checked_a_few_times_spread_over_it_the_last_at_its_end() -> None:
+    device = FakeDevice("hostname r1\n", up_after=0)
+    result, ended = _soak(device, 9.0)
+    assert result.ok and result.soaked >= 9.0 and ended == 9.0
+    assert result.attempts == 1 + SOAK_ROUNDS and device.polls == 1 + SOAK_ROUNDS  # not one per second
+    assert result.soak_wait == 9.0
+
+
+def test_ctrl_c_during_a_soak_pause_is_seen_within_a_settle_interval() -> None:
+    result, ended = _soak(FakeDevice("hostname r1\n", up_after=0), 9.0, cancel_at=1.5)
+    assert not result.ok and "interrupted (Ctrl-C) during the soak" in result.failures[-1]
+    assert ended == 2.0  # the next step of the pause, not the next round three seconds later
 
 
 def test_post_check_fails_at_once_when_not_converged() -> None:
