@@ -46,7 +46,7 @@ from typing import Any
 import git
 from gitdb import IStream, LooseObjectDB
 
-from netimmutable.approval import approval
+from netimmutable.approval import approval, reachable
 from netimmutable.artifacts import git_env, git_identity, read_blobs
 from netimmutable.errors import NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
@@ -523,8 +523,9 @@ class Records:
             f"could not update {refs[first]}: other writers kept moving it", host=first, hint="try again"
         )
 
-    def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
-        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it).
+    def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool | None:
+        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it);
+        None when a shallow clone cannot prove it either way (``approval.reachable``).
 
         ``branch``: a local branch name; default the approval branch as ``netimmutable.approval`` finds it.
         """
@@ -539,7 +540,7 @@ class Records:
             tip = self._approval_tip
         else:
             tip = f"refs/heads/{branch}"
-        return self._is_ancestor(release_sha, tip)
+        return reachable(self.git, release_sha, tip)
 
     def _snapshot_blobs(self, release: str) -> dict[str, bytes]:
         """File name -> blob binsha of the snapshots folder of commit ``release`` (a full sha), read once:
