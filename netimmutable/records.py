@@ -48,7 +48,7 @@ from gitdb import IStream, LooseObjectDB
 
 from netimmutable.approval import approval, reachable
 from netimmutable.artifacts import git_env, git_identity, read_blobs
-from netimmutable.errors import NetImmutableError, RepoError
+from netimmutable.errors import CorruptRecords, NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
@@ -320,12 +320,35 @@ class Records:
     def ref(self, name: str) -> str | None:
         """The commit a full ref name (``refs/...``) points at, or None when it does not exist.
 
-        Read in process (loose ref file or packed-refs), like ``git rev-parse --verify REF^{commit}``.
+        Read in process (loose ref file or packed-refs), like ``git rev-parse --verify REF^{commit}``. A ref
+        that exists but names a missing object, or one that is not a commit (an annotated tag of a commit is
+        peeled), is a ``CorruptRecords`` naming it and what to do: never "no record".
         """
         try:
-            return str(git.Reference(self.git, name, check_path=False).commit.hexsha)
-        except (ValueError, TypeError, OSError, git.BadObject, git.BadName):
+            sha = git.SymbolicReference.dereference_recursive(self.git, name)
+        except (ValueError, OSError):
             return None
+        return self._commit_at(name, sha)
+
+    def _commit_at(self, ref: str, sha: str) -> str:
+        """The commit ``sha`` (the value of ``ref``) is, or peels to; ``CorruptRecords`` otherwise."""
+        known = self._verified.get(sha)
+        if known is not None:
+            return known
+        try:
+            kind = self.git.odb.info(bytes.fromhex(sha)).type
+        except (ValueError, git.BadObject, git.BadName):
+            raise _corrupt_ref(ref, f"points at {sha[:10]}, which is not in this repository") from None
+        commit: str | None = sha if kind == b"commit" else None
+        if kind == b"tag":
+            try:
+                commit = str(self.git.git.rev_parse("--verify", "--quiet", f"{sha}^{{commit}}")).strip()
+            except git.GitCommandError:
+                commit = None
+        if not commit:
+            raise _corrupt_ref(ref, f"points at a {kind.decode()} ({sha[:10]}), not a commit")
+        self._verified[sha] = commit
+        return commit
 
     def _store(self, kind: bytes, data: bytes) -> str:
         """Write one loose object into the repository's object store, in process (no git subprocess)."""
@@ -407,24 +430,54 @@ class Records:
             time.sleep(0.01 * (attempt + 1))
         raise RepoError(f"could not update {ref}: other writers kept moving it", hint="try again")
 
-    def _json_at(self, commit: str, path: str) -> Any:
+    def _json_at(self, commit: str, path: str, ref: str) -> Any:
+        """``path`` of record commit ``commit`` (on chain ``ref``) as JSON; None when the commit has none."""
         try:
             blob = self.git.commit(commit).tree / path
         except KeyError:
             return None
-        return json.loads(blob.data_stream.read().decode("utf-8"))
+        try:
+            return json.loads(blob.data_stream.read().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise self._corrupt_file(ref, commit, path, "is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise self._corrupt_file(ref, commit, path, f"is not JSON (line {exc.lineno})") from None
+        except RecursionError:
+            raise self._corrupt_file(ref, commit, path, "is nested too deeply") from None
+
+    def _corrupt_file(self, ref: str, commit: str, path: str, why: str) -> CorruptRecords:
+        """The error for a record file that is not what netimmutable wrote, with the way back to the record
+        before it."""
+        try:
+            parents = [p.hexsha for p in self.git.commit(commit).parents]
+        except (ValueError, git.BadObject):
+            parents = []
+        back = (
+            f"`git update-ref {ref} {parents[0]}` drops it when it is the newest (`git log -p {ref}`)"
+            if parents
+            else f"`git update-ref -d {ref}` drops the chain"
+        )
+        return CorruptRecords(
+            f"record commit {commit[:10]}: {path} {why}",
+            file=f"{ref}:{path}",
+            hint=f"{back}; or `netimmutable records fetch` to take a remote's records",
+        )
 
     # ------------------------------------------------------------------------------------------ good
     def _good_table(self) -> dict[str, dict[str, str]]:
         return self._good_table_at(self.ref(GOOD_LOG_REF))
 
-    def _good_table_at(self, tip: str | None) -> dict[str, dict[str, str]]:
-        """The hosts table of ``good.json`` at good-log commit ``tip`` (a copy: callers may change it)."""
+    def _good_table_at(self, tip: str | None, ref: str = GOOD_LOG_REF) -> dict[str, dict[str, str]]:
+        """The hosts table of ``good.json`` at good-log commit ``tip`` (a copy: callers may change it);
+        ``CorruptRecords`` when it is not what netimmutable writes."""
         if tip is None:
             return {}
         cached = self._good_log
         if cached is None or cached[0] != tip:  # a commit never changes: the tip's sha names its table
-            data = self._json_at(tip, "good.json")
+            data = self._json_at(tip, "good.json", ref)
+            why = _good_table_problem(data)
+            if why is not None:
+                raise self._corrupt_file(ref, tip, "good.json", why)
             hosts = (data or {}).get("hosts") or {}
             cached = (tip, {str(k): dict(v) for k, v in hosts.items()})
             self._good_log = cached
@@ -447,9 +500,13 @@ class Records:
         refs = {good_ref(host): host for host in names}  # validates every name, as last_good does
         found: dict[str, str | None] = dict.fromkeys(names)
         if names:
-            out = self.git.git.for_each_ref(
-                "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)", GOOD_PREFIX
-            )
+            try:
+                out = self.git.git.for_each_ref(
+                    "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)",
+                    GOOD_PREFIX,
+                )
+            except git.GitCommandError:  # some good ref names a missing object: ask for ours one by one
+                out = "\n".join(f"{ref} ?" for ref in refs)
             for line in out.splitlines():
                 ref, kind, sha, peeled_kind, peeled = [*line.split(" "), "", "", "", ""][:5]
                 host = refs.get(ref)
@@ -645,10 +702,13 @@ class Records:
         """Runs, newest first; with ``host``, only runs that touched it."""
         result: list[RunRecord] = []
         for sha in self._run_shas(max(limit, 1) * 20 if host else max(limit, 1) * 2):
-            data = self._json_at(sha, "run.json")
+            data = self._json_at(sha, "run.json", RUNS_REF)
             if data is None:  # a merge commit from fetch_records
                 continue
-            run = RunRecord.from_json(data, record_sha=sha)
+            try:
+                run = RunRecord.from_json(data, record_sha=sha)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise self._corrupt_file(RUNS_REF, sha, "run.json", "is not a run record") from None
             if host is not None and run.host(host) is None:
                 continue
             result.append(run)
@@ -747,7 +807,7 @@ class Records:
         return moves
 
     def _table_at(self, ref: str) -> dict[str, dict[str, str]]:
-        return self._good_table_at(self.ref(ref))
+        return self._good_table_at(self.ref(ref), ref)
 
     def _merge_chain(
         self,
@@ -799,6 +859,39 @@ def _good_entry(host: str, release: str, meta: Mapping[str, str] | None) -> Good
     if meta and meta.get("release") == release:
         return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
     return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
+
+
+def _corrupt_ref(ref: str, why: str) -> CorruptRecords:
+    host = ref.removeprefix(GOOD_PREFIX) if ref.startswith(GOOD_PREFIX) else None
+    if host is not None:
+        hint = (
+            f"`git update-ref -d {ref}` (the next deploy of {host} is then a first deployment: its running "
+            "config is captured first), or `netimmutable records fetch` when a remote holds that release"
+        )
+    else:
+        hint = (
+            f"point it back at the commit it held before (`git reflog {ref}`, `git update-ref {ref} SHA`), "
+            "or `netimmutable records fetch` to take a remote's records"
+        )
+    return CorruptRecords(f"{ref} {why}", host=host, hint=hint)
+
+
+_GOOD_FIELDS = ("release", "run_id", "when_utc", "operator")
+
+
+def _good_table_problem(data: Any) -> str | None:
+    """Why a parsed ``good.json`` is not what ``_dumps_good`` writes (None: it is, or there is none)."""
+    if data is None:
+        return None
+    hosts = data.get("hosts") or {} if isinstance(data, dict) else None
+    if not isinstance(hosts, dict):
+        return 'is not a JSON object with a "hosts" object'
+    for host, entry in hosts.items():
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(k), str) for k in _GOOD_FIELDS):
+            return f"has an entry for {str(host)[:64]!r} without {', '.join(_GOOD_FIELDS)} as text"
+        if not _FULL_SHA.fullmatch(entry["release"]):
+            return f"has an entry for {str(host)[:64]!r} whose release is not a commit id"
+    return None
 
 
 def _dumps(data: Any) -> str:
