@@ -28,6 +28,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import io
@@ -77,6 +78,9 @@ RUNS_REF = f"{RECORDS_NAMESPACE}/runs"
 RUN_SCHEMA = "netimmutable.run/1"
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _RETRIES = 50
+_STUCK_SECONDS = 1.0
+"""How long a ref update that fails with nothing moved is tried again (a lock held by another writer
+lasts milliseconds; a full disk does not go away)."""
 
 
 def utc_now() -> str:
@@ -354,7 +358,10 @@ class Records:
         """Write one loose object into the repository's object store, in process (no git subprocess)."""
         if self._loose is None:
             self._loose = LooseObjectDB(str(Path(self.git.common_dir) / "objects"))
-        return str(self._loose.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        try:
+            return str(self._loose.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        except OSError as exc:  # disk full, quota, read-only: gitdb writes a temporary file, then renames
+            raise _write_failed("a record object", exc.strerror or str(exc)) from None
 
     def save_blob(self, text: str) -> str:
         """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
@@ -399,25 +406,34 @@ class Records:
         return self._store(b"commit", ("\n".join(lines) + "\n\n" + body).encode("utf-8"))
 
     def _update_ref(self, ref: str, new: str, old: str | None, reason: str) -> bool:
-        """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved."""
-        expected = old if old is not None else "0" * len(new)
-        try:
-            self.git.git.update_ref("-m", reason, ref, new, expected)
-        except git.GitCommandError:
-            return False
-        return True
+        """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved (a
+        lost race: the caller re-reads and tries again). A failure that is no race (disk full, say) raises
+        at once: retrying it would fail the same way."""
+        return self._update_refs(((ref, new, old),), reason)
 
     def _update_refs(self, updates: Iterable[tuple[str, str, str | None]], reason: str) -> bool:
-        """Compare-and-swap several refs in one transaction (each from old, None: must not exist)."""
+        """Compare-and-swap several refs in one transaction (each from old, None: must not exist); False
+        when one of them moved meanwhile, ``RepoError`` when git failed otherwise (nothing moved)."""
+        wanted = list(updates)
         lines = ["start"]
-        for ref, new, old in updates:
+        for ref, new, old in wanted:
             lines.append(f"update {ref} {new} {old if old is not None else '0' * len(new)}")
         lines += ["prepare", "commit", ""]
-        try:
-            self._run("update-ref", "-m", reason, "--stdin", data="\n".join(lines).encode())
-        except RepoError:
-            return False
-        return True
+        stuck_since: float | None = None
+        while True:
+            try:
+                self._run("update-ref", "-m", reason, "--stdin", data="\n".join(lines).encode())
+            except RepoError as exc:
+                if any(self.ref(ref) != old for ref, _new, old in wanted):
+                    return False
+                # nothing moved: another writer holds a ref's lock for a moment, or git cannot write at all
+                stuck_since = time.monotonic() if stuck_since is None else stuck_since
+                if time.monotonic() - stuck_since > _STUCK_SECONDS:
+                    refs = ", ".join(ref for ref, _new, _old in wanted)
+                    raise _write_failed(refs, exc.message) from None
+                time.sleep(0.02)
+                continue
+            return True
 
     def _append(self, ref: str, build: Any, message: str) -> str:
         """Add a commit on top of chain ``ref``; ``build(tip)`` returns the tree. Retries on races."""
@@ -689,7 +705,8 @@ class Records:
         sha = self._append(RUNS_REF, lambda _tip: tree, f"{summary}\n\nNetimmutable-Run: {run.run_id}\n")
         kept = [_captured_ref(host, run.run_id) for host in captured]
         if kept:  # the run record holds those blobs now: the refs that kept them for the journal can go
-            self._run("update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in kept).encode())
+            with contextlib.suppress(RepoError):  # one left behind is harmless: the record is written
+                self._run("update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in kept).encode())
         return sha
 
     def _run_shas(self, limit: int) -> Iterator[str]:
@@ -859,6 +876,14 @@ def _good_entry(host: str, release: str, meta: Mapping[str, str] | None) -> Good
     if meta and meta.get("release") == release:
         return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
     return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
+
+
+def _write_failed(what: str, why: str) -> RepoError:
+    return RepoError(
+        f"records not written: {what} could not be written ({why}); every record ref is as it was",
+        hint="free space on the repository's disk (or fix what git says); nothing of this was recorded, "
+        "so look at what the command did (its output, `netimmutable verify`) before running it again",
+    )
 
 
 def _corrupt_ref(ref: str, why: str) -> CorruptRecords:
