@@ -331,6 +331,8 @@ class Records:
         try:
             sha = git.SymbolicReference.dereference_recursive(self.git, name)
         except (ValueError, OSError):
+            if (Path(self.git.common_dir) / name).is_file():  # there, but not an object id
+                raise _corrupt_ref(name, "holds no object id") from None
             return None
         return self._commit_at(name, sha)
 
@@ -533,6 +535,10 @@ class Records:
                 elif kind == "tag" and peeled_kind == "commit":
                     found[host] = peeled
                 else:  # anything rev-parse peels differently (nested tags, ...): ask it
+                    found[host] = self.ref(ref)
+            common = Path(self.git.common_dir)
+            for ref, host in refs.items():  # for-each-ref skips a ref file it cannot parse: ask it too
+                if found[host] is None and (common / ref).is_file():
                     found[host] = self.ref(ref)
         table = self._good_table() if any(found.values()) else {}
         result: dict[str, GoodEntry | None] = {}

@@ -29,10 +29,11 @@ def _git_in(root: Path, text: str, *args: str) -> str:
 
 
 def _point(net: Net, host: str, target: str) -> None:
-    """Point ``host``'s good ref at ``target`` (a missing object: write the ref file, as git refuses)."""
-    if target == "missing":
+    """Point ``host``'s good ref at ``target``: a missing object or garbage (the ref file written by hand, as
+    git refuses), or a blob."""
+    if target in ("missing", "garbage"):
         path = net.root / ".git" / good_ref(host)
-        path.write_text(MISSING + "\n")
+        path.write_text((MISSING if target == "missing" else "not an object id") + "\n")
     else:
         git(
             net.root,
@@ -61,7 +62,7 @@ def _cli_error(net: Net, *args: str) -> str:
     return result.stderr
 
 
-@pytest.mark.parametrize("target", ["missing", "blob"])
+@pytest.mark.parametrize("target", ["missing", "blob", "garbage"])
 def test_a_good_ref_at_a_missing_object_or_a_blob_is_a_located_error_in_every_command(
     net: Net, target: str
 ) -> None:
