@@ -409,8 +409,8 @@ class Records:
 
     def _update_ref(self, ref: str, new: str, old: str | None, reason: str) -> bool:
         """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved (a
-        lost race: the caller re-reads and tries again). A failure that is no race (disk full, say) raises
-        at once: retrying it would fail the same way."""
+        lost race: the caller re-reads and tries again). A failure with nothing moved (a full disk, say) is
+        tried again for ``_STUCK_SECONDS`` only, then raised with git's reason."""
         return self._update_refs(((ref, new, old),), reason)
 
     def _update_refs(self, updates: Iterable[tuple[str, str, str | None]], reason: str) -> bool:
