@@ -36,10 +36,13 @@ from netimmutable.yamlio import load_yaml_text
 __all__ = [
     "APPROVAL_CONFIG",
     "APPROVAL_REMOTE",
+    "SHALLOW_HINT",
     "Approval",
     "approval",
     "check_approved",
     "is_approved",
+    "is_shallow",
+    "reachable",
     "tip_ref",
 ]
 
@@ -48,6 +51,9 @@ APPROVAL_CONFIG = "netimmutable.approvalBranch"
 APPROVAL_REMOTE = "origin"
 """The remote whose tracking branch approves, when the repository has it."""
 DEFAULT_BRANCH = "main"
+SHALLOW_HINT = (
+    "this is a shallow clone, whose history is cut: `git fetch --unshallow` (in CI, a full-depth checkout)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +153,28 @@ def approval(gitrepo: git.Repo) -> Approval:
     return Approval(branch, named_ref, named, f"approval_branch in {SETTINGS_FILE} at the tip of {label}")
 
 
-def is_approved(gitrepo: git.Repo, sha: str, approved: Approval) -> bool:
-    """Whether commit ``sha`` is reachable from the approval branch's tip."""
+def is_shallow(gitrepo: git.Repo) -> bool:
+    """Whether the clone is shallow (``git clone --depth``, a CI checkout): its history is cut."""
     try:
-        gitrepo.git.merge_base("--is-ancestor", sha, approved.sha)
+        return str(gitrepo.git.rev_parse("--is-shallow-repository")).strip() == "true"
     except git.GitCommandError:
         return False
+
+
+def reachable(gitrepo: git.Repo, sha: str, tip: str) -> bool | None:
+    """Whether commit ``sha`` is reachable from ``tip``; None when that cannot be proven either way: the
+    clone is shallow, so ``sha`` may sit below the cut (or be missing) although the full history holds it.
+    """
+    try:
+        gitrepo.git.merge_base("--is-ancestor", sha, tip)
+    except git.GitCommandError:
+        return None if is_shallow(gitrepo) else False
     return True
+
+
+def is_approved(gitrepo: git.Repo, sha: str, approved: Approval) -> bool:
+    """Whether commit ``sha`` is proven reachable from the approval branch's tip."""
+    return reachable(gitrepo, sha, approved.sha) is True
 
 
 def check_approved(repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, allow_dirty: bool = False) -> Release:
@@ -163,7 +184,14 @@ def check_approved(repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, allow_dirt
         approved = approval(gitrepo)
     except InputError as exc:  # a broken netimmutable.yaml on the approval branch
         raise ApprovalError(f"the approval branch's settings cannot be read: {exc}") from None
-    if not is_approved(gitrepo, release.sha, approved):
+    on_branch = reachable(gitrepo, release.sha, approved.sha)
+    if on_branch is None:
+        raise ApprovalError(
+            f"release {release.short} cannot be proven to be on the approval branch {approved.label!r} "
+            f"(read from {approved.source})",
+            hint=SHALLOW_HINT,
+        )
+    if not on_branch:
         raise ApprovalError(
             f"release {release.short} is not on the approval branch {approved.label!r} "
             f"(read from {approved.source})",

@@ -6,6 +6,7 @@ same commit. Its message carries trailers with the tool version and a digest of 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import hashlib
@@ -14,7 +15,7 @@ import socket
 import subprocess
 import tempfile
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,18 +252,32 @@ def commit_release(
     ``rendered``: every rendered host, or file name -> sha256 (hex) of every artifact (``RenderSummary``).
     Refuses inputs git ignores (``ls-files``); then ``add --all -- <release paths>``, one ``status`` (what
     changed in the release paths, what else is dirty) and the commit: the index's tree when only release
-    paths differ from HEAD (``_commit_index_tree``), else ``commit -- <release paths>``.
+    paths differ from HEAD (``_commit_index_tree``), else ``commit -- <release paths>``. When the commit
+    fails (a signing program that fails, a full disk), nothing is committed and the index is put back as
+    it was: nothing is left staged.
     """
     paths = [p for p in _release_paths(repo) if (repo.root / p).exists()]
     _refuse_ignored_inputs(repo, gitrepo)
     digest = artifacts_digest_of_hashes(_file_digests(rendered))
+    with _index_kept_on_failure(gitrepo):  # a failed commit (signing, disk full) leaves nothing staged
+        changed, unrelated = _stage_and_commit(repo, gitrepo, paths, message, digest)
+    if not changed:
+        return CommitResult(release=None, changed_files=(), unrelated_dirty=unrelated)
+    return CommitResult(release=_head_release(gitrepo), changed_files=changed, unrelated_dirty=unrelated)
+
+
+def _stage_and_commit(
+    repo: NetworkRepo, gitrepo: git.Repo, paths: Sequence[str], message: str | None, digest: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Stage the release paths and commit them; (changed files, unrelated dirty files). Nothing is committed
+    (and ``changed`` is empty) when the release paths are unchanged."""
     try:
         # Staging first: afterwards the release paths' changes are all staged, and one `git status` tells
         # the release's files from everything else.
         gitrepo.git.add("--all", "--", *paths)
         out = gitrepo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
     except git.GitCommandError as exc:
-        raise RepoError(f"git commit failed: {exc.stderr.strip() or exc}") from None
+        raise _commit_failed(exc) from None
     changed_set: set[str] = set()
     unrelated_set: set[str] = set()
     entries = iter(e for e in out.split("\0") if e)
@@ -277,7 +292,7 @@ def commit_release(
     changed = tuple(sorted(changed_set))
     unrelated = tuple(sorted(unrelated_set))
     if not changed:
-        return CommitResult(release=None, changed_files=(), unrelated_dirty=unrelated)
+        return (), unrelated
     hosts_changed = sorted(
         {
             Path(c).name.removesuffix(EXPECT_SUFFIX).removesuffix(CONFIG_SUFFIX)
@@ -300,8 +315,52 @@ def commit_release(
             # keep it out of the release. It costs git a temporary second index (~0.15 s at 10,000 files).
             gitrepo.git.commit("--quiet", "--no-verify", "-m", full, "--", *paths, env=git_env(gitrepo))
     except git.GitCommandError as exc:
-        raise RepoError(f"git commit failed: {exc.stderr.strip() or exc}") from None
-    return CommitResult(release=_head_release(gitrepo), changed_files=changed, unrelated_dirty=unrelated)
+        raise _commit_failed(exc) from None
+    return changed, unrelated
+
+
+_SAVED_INDEX = "index.netimmutable-saved"
+
+
+@contextlib.contextmanager
+def _index_kept_on_failure(gitrepo: git.Repo) -> Iterator[None]:
+    """Put the index back as it was when the body fails (``git add`` staged the release, then the commit
+    failed: a signing program that is missing, a full disk).
+
+    The old index is kept under a second name (a hard link: no data is copied, so this works on a full
+    disk); git replaces ``index`` by renaming a new file over it, never in place, so the link still holds
+    the old one, and putting it back is one rename.
+    """
+    index = Path(gitrepo.git_dir) / "index"
+    saved = index.with_name(_SAVED_INDEX)
+    saved.unlink(missing_ok=True)
+    existed = index.exists()
+    try:
+        if existed:
+            os.link(index, saved)
+    except OSError as exc:
+        raise RepoError(
+            f"nothing was committed: the index could not be kept aside ({exc.strerror or exc})",
+            hint="free space on the repository's disk, then run `netimmutable commit` again",
+        ) from None
+    try:
+        yield
+    except BaseException:
+        if existed:
+            saved.replace(index)
+        else:
+            index.unlink(missing_ok=True)
+        raise
+    finally:
+        saved.unlink(missing_ok=True)
+
+
+def _commit_failed(exc: git.GitCommandError) -> RepoError:
+    return RepoError(
+        f"git commit failed: {str(exc.stderr).strip() or exc}",
+        hint="nothing was committed and the index is as it was; fix the cause (commit signing: "
+        "`git config commit.gpgsign`, `gpg.program`; disk space) and run `netimmutable commit` again",
+    )
 
 
 def _refuse_ignored_inputs(repo: NetworkRepo, gitrepo: git.Repo) -> None:

@@ -1,7 +1,8 @@
 """How to reach each host: ``.netimmutable/connections.yaml`` plus credentials from the environment.
 
-Connection settings are local (written by ``lab up`` or by hand, never committed) and are applied over the
-inventory for device access only; rendering never sees them. Passwords never come from files:
+Connection settings are local (written by ``lab up`` or by hand, never committed; a regular file, never a
+symbolic link) and are applied over the inventory for device access only; rendering never sees them.
+Passwords never come from files:
 
 - ``$NETIMMUTABLE_PASSWORD_<HOST>`` (host name upper-cased, ``-`` and ``.`` as ``_``), else
 - ``$NETIMMUTABLE_PASSWORD``, else
@@ -27,6 +28,7 @@ from nornir.core.plugins.connections import ConnectionPluginRegister
 
 from netimmutable import napalm_connection
 from netimmutable.errors import InventoryError
+from netimmutable.fileio import refuse_links
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml
 
@@ -72,6 +74,7 @@ def lookup_password(host: str) -> str | None:
 
 def _load_entries(repo: NetworkRepo) -> Mapping[str, Any]:
     path = repo.connections_file
+    refuse_links(repo.root, path)  # a link (even a dangling one) is refused, never followed nor "no file"
     if not path.exists():
         return {}
     label = repo.relative(path)

@@ -29,7 +29,7 @@ from nornir.core.inventory import Host
 from nornir.core.task import AggregatedResult, Result, Task
 
 from netimmutable.approval import check_approved
-from netimmutable.artifacts import hosts_in, open_git, read_artifacts
+from netimmutable.artifacts import dirty_paths, hosts_in, open_git, read_artifacts
 from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
@@ -714,8 +714,11 @@ def _rollback(
     records = Records(repo, gitrepo)
     releases: dict[str, str] = {}
     given = None
+    skipped: tuple[str, ...] = ()  # checks `--to` skips without being asked: recorded like the overrides
     if to_rev is not None:
-        given = check_approved(repo, gitrepo, to_rev, allow_dirty=True)
+        given = check_approved(repo, gitrepo, to_rev, allow_dirty=True)  # pushes git objects only
+        if not options.allow_dirty and dirty_paths(repo, gitrepo):
+            skipped = ("--allow-dirty",)
         releases = {h.name: given.sha for h in selected}
     else:
         trust = GoodTrust(repo, gitrepo, records)
@@ -751,7 +754,7 @@ def _rollback(
         canary=False,
         max_failures=len(names) + 1,
         on_failure="continue",
-        flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ())),
+        flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ()), *skipped),
         message=f"netimmutable rollback (run {run_id})",
     )
     _confirmed(confirm, prepared, policy, given.summary if given is not None else "", "continue")

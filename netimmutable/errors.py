@@ -7,8 +7,9 @@
     │   ├── RenderError               a template failed for a host
     │   └── NotConfirmed              a change window was not confirmed (declined, or no terminal to ask)
     ├── RepoError                     not a network repo, git failures, unknown revisions
-    │   └── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
-    │       └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
+    │   ├── ApprovalError             the release is not approved (dirty tree, not on the approval branch)
+    │   │   └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
+    │   └── CorruptRecords            a record ref or file is not what netimmutable wrote: which, what to do
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
     ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
@@ -30,6 +31,7 @@ __all__ = [
     "ConfigRejected",
     "ConnectError",
     "CorruptJournal",
+    "CorruptRecords",
     "CredentialsError",
     "DeviceError",
     "InputError",
@@ -109,6 +111,12 @@ class ApprovalError(RepoError):
 
 class UntrustedGoodRef(ApprovalError):
     """A host's ``refs/netimmutable/good/<host>`` may not be used as drift baseline or rollback target."""
+
+
+class CorruptRecords(RepoError):
+    """A record ref (``refs/netimmutable/...``) points at a missing object or one of the wrong type, or a
+    record file (``good.json``, ``run.json``) cannot be read: nothing is decided from it until a person acts.
+    """
 
 
 class LabError(NetImmutableError):

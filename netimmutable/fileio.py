@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from netimmutable.errors import InputError
 
-__all__ = ["atomic_write_text", "fsync_dir", "refuse_links"]
+__all__ = ["atomic_write_all", "atomic_write_text", "fsync_dir", "refuse_links"]
 
 
 def refuse_links(root: Path, path: Path) -> None:
@@ -67,16 +68,55 @@ def atomic_write_text(path: Path, text: str, *, durable: bool = False) -> None:
     A temporary file in the same folder (unique per process and thread) is renamed over ``path``.
     ``durable`` also fsyncs the file and its folder, for state that must survive a power cut.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = _temporary_copy(path, text, durable=durable)
+    try:
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def atomic_write_all(files: Mapping[Path, str]) -> None:
+    """Write every file of ``files`` (path -> text) so that a failure while writing changes none of them.
+
+    Every new content goes to a temporary file beside its path first; only when all are written are they
+    renamed over their paths (a rename needs no free space). A failure while writing (a full disk) removes
+    the temporary files and raises the ``OSError`` with ``filename`` the file it was writing; the files
+    are as they were. (A rename that fails after others succeeded would leave some renamed: a file system
+    that refuses a rename in a folder it just wrote to is not handled.)
+    """
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, text in files.items():
+            written.append((_temporary_copy(path, text, durable=False), path))
+        for tmp, path in written:
+            tmp.replace(path)
+    except BaseException:
+        for tmp, _path in written:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _temporary_copy(path: Path, text: str, *, durable: bool) -> Path:
+    """``text`` in a new temporary file beside ``path`` (unique per process and thread); an ``OSError``
+    names ``path`` and leaves no temporary file."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             if durable:
                 handle.flush()
                 os.fsync(handle.fileno())
-        Path(tmp).replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    if durable:
-        fsync_dir(path.parent)
+    return tmp

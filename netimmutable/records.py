@@ -28,6 +28,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import getpass
 import io
@@ -45,9 +46,9 @@ from typing import Any
 import git
 from gitdb import IStream, LooseObjectDB
 
-from netimmutable.approval import approval
+from netimmutable.approval import approval, reachable
 from netimmutable.artifacts import git_env, git_identity, read_blobs
-from netimmutable.errors import NetImmutableError, RepoError
+from netimmutable.errors import CorruptRecords, NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -77,6 +78,9 @@ RUNS_REF = f"{RECORDS_NAMESPACE}/runs"
 RUN_SCHEMA = "netimmutable.run/1"
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _RETRIES = 50
+_STUCK_SECONDS = 1.0
+"""How long a ref update that fails with nothing moved is tried again (a lock held by another writer
+lasts milliseconds; a full disk does not go away)."""
 
 
 def utc_now() -> str:
@@ -297,18 +301,46 @@ class Records:
     def ref(self, name: str) -> str | None:
         """The commit a full ref name (``refs/...``) points at, or None when it does not exist.
 
-        Read in process (loose ref file or packed-refs), like ``git rev-parse --verify REF^{commit}``.
+        Read in process (loose ref file or packed-refs), like ``git rev-parse --verify REF^{commit}``. A ref
+        that exists but names a missing object, or one that is not a commit (an annotated tag of a commit is
+        peeled), is a ``CorruptRecords`` naming it and what to do: never "no record".
         """
         try:
-            return str(git.Reference(self.git, name, check_path=False).commit.hexsha)
-        except (ValueError, TypeError, OSError, git.BadObject, git.BadName):
+            sha = git.SymbolicReference.dereference_recursive(self.git, name)
+        except (ValueError, OSError):
+            if (Path(self.git.common_dir) / name).is_file():  # there, but not an object id
+                raise _corrupt_ref(name, "holds no object id") from None
             return None
+        return self._commit_at(name, sha)
+
+    def _commit_at(self, ref: str, sha: str) -> str:
+        """The commit ``sha`` (the value of ``ref``) is, or peels to; ``CorruptRecords`` otherwise."""
+        known = self._verified.get(sha)
+        if known is not None:
+            return known
+        try:
+            kind = self.git.odb.info(bytes.fromhex(sha)).type
+        except (ValueError, git.BadObject, git.BadName):
+            raise _corrupt_ref(ref, f"points at {sha[:10]}, which is not in this repository") from None
+        commit: str | None = sha if kind == b"commit" else None
+        if kind == b"tag":
+            try:
+                commit = str(self.git.git.rev_parse("--verify", "--quiet", f"{sha}^{{commit}}")).strip()
+            except git.GitCommandError:
+                commit = None
+        if not commit:
+            raise _corrupt_ref(ref, f"points at a {kind.decode()} ({sha[:10]}), not a commit")
+        self._verified[sha] = commit
+        return commit
 
     def _store(self, kind: bytes, data: bytes) -> str:
         """Write one loose object into the repository's object store, in process (no git subprocess)."""
         if self._loose is None:
             self._loose = LooseObjectDB(str(Path(self.git.common_dir) / "objects"))
-        return str(self._loose.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        try:
+            return str(self._loose.store(IStream(kind, len(data), io.BytesIO(data))).hexsha.decode())
+        except OSError as exc:  # disk full, quota, read-only: gitdb writes a temporary file, then renames
+            raise _write_failed("a record object", exc.strerror or str(exc)) from None
 
     def save_blob(self, text: str) -> str:
         """Store ``text`` as a git blob (e.g. a captured running config before it is pushed over)."""
@@ -353,25 +385,34 @@ class Records:
         return self._store(b"commit", ("\n".join(lines) + "\n\n" + body).encode("utf-8"))
 
     def _update_ref(self, ref: str, new: str, old: str | None, reason: str) -> bool:
-        """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved."""
-        expected = old if old is not None else "0" * len(new)
-        try:
-            self.git.git.update_ref("-m", reason, ref, new, expected)
-        except git.GitCommandError:
-            return False
-        return True
+        """Compare-and-swap ``ref`` from ``old`` (None: must not exist) to ``new``; False when it moved (a
+        lost race: the caller re-reads and tries again). A failure with nothing moved (a full disk, say) is
+        tried again for ``_STUCK_SECONDS`` only, then raised with git's reason."""
+        return self._update_refs(((ref, new, old),), reason)
 
     def _update_refs(self, updates: Iterable[tuple[str, str, str | None]], reason: str) -> bool:
-        """Compare-and-swap several refs in one transaction (each from old, None: must not exist)."""
+        """Compare-and-swap several refs in one transaction (each from old, None: must not exist); False
+        when one of them moved meanwhile, ``RepoError`` when git failed otherwise (nothing moved)."""
+        wanted = list(updates)
         lines = ["start"]
-        for ref, new, old in updates:
+        for ref, new, old in wanted:
             lines.append(f"update {ref} {new} {old if old is not None else '0' * len(new)}")
         lines += ["prepare", "commit", ""]
-        try:
-            self._run("update-ref", "-m", reason, "--stdin", data="\n".join(lines).encode())
-        except RepoError:
-            return False
-        return True
+        stuck_since: float | None = None
+        while True:
+            try:
+                self._run("update-ref", "-m", reason, "--stdin", data="\n".join(lines).encode())
+            except RepoError as exc:
+                if any(self.ref(ref) != old for ref, _new, old in wanted):
+                    return False
+                # nothing moved: another writer holds a ref's lock for a moment, or git cannot write at all
+                stuck_since = time.monotonic() if stuck_since is None else stuck_since
+                if time.monotonic() - stuck_since > _STUCK_SECONDS:
+                    refs = ", ".join(ref for ref, _new, _old in wanted)
+                    raise _write_failed(refs, exc.message) from None
+                time.sleep(0.02)
+                continue
+            return True
 
     def _append(self, ref: str, build: Any, message: str) -> str:
         """Add a commit on top of chain ``ref``; ``build(tip)`` returns the tree. Retries on races."""
@@ -384,24 +425,54 @@ class Records:
             time.sleep(0.01 * (attempt + 1))
         raise RepoError(f"could not update {ref}: other writers kept moving it", hint="try again")
 
-    def _json_at(self, commit: str, path: str) -> Any:
+    def _json_at(self, commit: str, path: str, ref: str) -> Any:
+        """``path`` of record commit ``commit`` (on chain ``ref``) as JSON; None when the commit has none."""
         try:
             blob = self.git.commit(commit).tree / path
         except KeyError:
             return None
-        return json.loads(blob.data_stream.read().decode("utf-8"))
+        try:
+            return json.loads(blob.data_stream.read().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise self._corrupt_file(ref, commit, path, "is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise self._corrupt_file(ref, commit, path, f"is not JSON (line {exc.lineno})") from None
+        except RecursionError:
+            raise self._corrupt_file(ref, commit, path, "is nested too deeply") from None
+
+    def _corrupt_file(self, ref: str, commit: str, path: str, why: str) -> CorruptRecords:
+        """The error for a record file that is not what netimmutable wrote, with the way back to the record
+        before it."""
+        try:
+            parents = [p.hexsha for p in self.git.commit(commit).parents]
+        except (ValueError, git.BadObject):
+            parents = []
+        back = (
+            f"`git update-ref {ref} {parents[0]}` drops it when it is the newest (`git log -p {ref}`)"
+            if parents
+            else f"`git update-ref -d {ref}` drops the chain"
+        )
+        return CorruptRecords(
+            f"record commit {commit[:10]}: {path} {why}",
+            file=f"{ref}:{path}",
+            hint=f"{back}; or `netimmutable records fetch` to take a remote's records",
+        )
 
     # ------------------------------------------------------------------------------------------ good
     def _good_table(self) -> dict[str, dict[str, str]]:
         return self._good_table_at(self.ref(GOOD_LOG_REF))
 
-    def _good_table_at(self, tip: str | None) -> dict[str, dict[str, str]]:
-        """The hosts table of ``good.json`` at good-log commit ``tip`` (a copy: callers may change it)."""
+    def _good_table_at(self, tip: str | None, ref: str = GOOD_LOG_REF) -> dict[str, dict[str, str]]:
+        """The hosts table of ``good.json`` at good-log commit ``tip`` (a copy: callers may change it);
+        ``CorruptRecords`` when it is not what netimmutable writes."""
         if tip is None:
             return {}
         cached = self._good_log
         if cached is None or cached[0] != tip:  # a commit never changes: the tip's sha names its table
-            data = self._json_at(tip, "good.json")
+            data = self._json_at(tip, "good.json", ref)
+            why = _good_table_problem(data)
+            if why is not None:
+                raise self._corrupt_file(ref, tip, "good.json", why)
             hosts = (data or {}).get("hosts") or {}
             cached = (tip, {str(k): dict(v) for k, v in hosts.items()})
             self._good_log = cached
@@ -424,9 +495,13 @@ class Records:
         refs = {good_ref(host): host for host in names}  # validates every name, as last_good does
         found: dict[str, str | None] = dict.fromkeys(names)
         if names:
-            out = self.git.git.for_each_ref(
-                "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)", GOOD_PREFIX
-            )
+            try:
+                out = self.git.git.for_each_ref(
+                    "--format=%(refname) %(objecttype) %(objectname) %(*objecttype) %(*objectname)",
+                    GOOD_PREFIX,
+                )
+            except git.GitCommandError:  # some good ref names a missing object: ask for ours one by one
+                out = "\n".join(f"{ref} ?" for ref in refs)
             for line in out.splitlines():
                 ref, kind, sha, peeled_kind, peeled = [*line.split(" "), "", "", "", ""][:5]
                 host = refs.get(ref)
@@ -437,6 +512,10 @@ class Records:
                 elif kind == "tag" and peeled_kind == "commit":
                     found[host] = peeled
                 else:  # anything rev-parse peels differently (nested tags, ...): ask it
+                    found[host] = self.ref(ref)
+            common = Path(self.git.common_dir)
+            for ref, host in refs.items():  # for-each-ref skips a ref file it cannot parse: ask it too
+                if found[host] is None and (common / ref).is_file():
                     found[host] = self.ref(ref)
         table = self._good_table() if any(found.values()) else {}
         result: dict[str, GoodEntry | None] = {}
@@ -500,8 +579,9 @@ class Records:
             f"could not update {refs[first]}: other writers kept moving it", host=first, hint="try again"
         )
 
-    def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool:
-        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it).
+    def release_on_branch(self, release_sha: str, branch: str | None = None) -> bool | None:
+        """Whether ``release_sha`` is still reachable from the approval branch (a force-push may drop it);
+        None when a shallow clone cannot prove it either way (``approval.reachable``).
 
         ``branch``: a local branch name; default the approval branch as ``netimmutable.approval`` finds it.
         """
@@ -516,7 +596,7 @@ class Records:
             tip = self._approval_tip
         else:
             tip = f"refs/heads/{branch}"
-        return self._is_ancestor(release_sha, tip)
+        return reachable(self.git, release_sha, tip)
 
     def _snapshot_blobs(self, release: str) -> dict[str, bytes]:
         """File name -> blob binsha of the snapshots folder of commit ``release`` (a full sha), read once:
@@ -608,7 +688,8 @@ class Records:
         sha = self._append(RUNS_REF, lambda _tip: tree, f"{summary}\n\nNetimmutable-Run: {run.run_id}\n")
         kept = [_captured_ref(host, run.run_id) for host in captured]
         if kept:  # the run record holds those blobs now: the refs that kept them for the journal can go
-            self._run("update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in kept).encode())
+            with contextlib.suppress(RepoError):  # one left behind is harmless: the record is written
+                self._run("update-ref", "--stdin", data="".join(f"delete {ref}\n" for ref in kept).encode())
         return sha
 
     def _run_shas(self, limit: int) -> Iterator[str]:
@@ -621,10 +702,13 @@ class Records:
         """Runs, newest first; with ``host``, only runs that touched it."""
         result: list[RunRecord] = []
         for sha in self._run_shas(max(limit, 1) * 20 if host else max(limit, 1) * 2):
-            data = self._json_at(sha, "run.json")
+            data = self._json_at(sha, "run.json", RUNS_REF)
             if data is None:  # a merge commit from fetch_records
                 continue
-            run = RunRecord.from_json(data, record_sha=sha)
+            try:
+                run = RunRecord.from_json(data, record_sha=sha)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise self._corrupt_file(RUNS_REF, sha, "run.json", "is not a run record") from None
             if host is not None and run.host(host) is None:
                 continue
             result.append(run)
@@ -723,7 +807,7 @@ class Records:
         return moves
 
     def _table_at(self, ref: str) -> dict[str, dict[str, str]]:
-        return self._good_table_at(self.ref(ref))
+        return self._good_table_at(self.ref(ref), ref)
 
     def _merge_chain(
         self,
@@ -775,6 +859,47 @@ def _good_entry(host: str, release: str, meta: Mapping[str, str] | None) -> Good
     if meta and meta.get("release") == release:
         return GoodEntry(host, release, meta["run_id"], meta["when_utc"], meta["operator"])
     return GoodEntry(host, release, "", "", "(unknown: the ref was set outside netimmutable)")
+
+
+def _write_failed(what: str, why: str) -> RepoError:
+    return RepoError(
+        f"records not written: {what} could not be written ({why}); every record ref is as it was",
+        hint="free space on the repository's disk (or fix what git says); nothing of this was recorded, "
+        "so look at what the command did (its output, `netimmutable verify`) before running it again",
+    )
+
+
+def _corrupt_ref(ref: str, why: str) -> CorruptRecords:
+    host = ref.removeprefix(GOOD_PREFIX) if ref.startswith(GOOD_PREFIX) else None
+    if host is not None:
+        hint = (
+            f"`git update-ref -d {ref}` (the next deploy of {host} is then a first deployment: its running "
+            "config is captured first), or `netimmutable records fetch` when a remote holds that release"
+        )
+    else:
+        hint = (
+            f"point it back at the commit it held before (`git reflog {ref}`, `git update-ref {ref} SHA`), "
+            "or `netimmutable records fetch` to take a remote's records"
+        )
+    return CorruptRecords(f"{ref} {why}", host=host, hint=hint)
+
+
+_GOOD_FIELDS = ("release", "run_id", "when_utc", "operator")
+
+
+def _good_table_problem(data: Any) -> str | None:
+    """Why a parsed ``good.json`` is not what ``_dumps_good`` writes (None: it is, or there is none)."""
+    if data is None:
+        return None
+    hosts = data.get("hosts") or {} if isinstance(data, dict) else None
+    if not isinstance(hosts, dict):
+        return 'is not a JSON object with a "hosts" object'
+    for host, entry in hosts.items():
+        if not isinstance(entry, dict) or any(not isinstance(entry.get(k), str) for k in _GOOD_FIELDS):
+            return f"has an entry for {str(host)[:64]!r} without {', '.join(_GOOD_FIELDS)} as text"
+        if not _FULL_SHA.fullmatch(entry["release"]):
+            return f"has an entry for {str(host)[:64]!r} whose release is not a commit id"
+    return None
 
 
 def _dumps(data: Any) -> str:

@@ -49,6 +49,7 @@ __all__ = ["ContentCheck", "check_content", "require_content"]
 _RENDER_SOURCES = (
     "render.py",
     "render_cache.py",
+    "sandbox.py",
     "filters.py",
     "secretref.py",
     "inventory.py",

@@ -19,8 +19,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from nornir.core.inventory import Host
 
-from netimmutable.errors import InputError, RenderError
-from netimmutable.fileio import atomic_write_text, refuse_links
+from netimmutable.errors import InputError, RenderError, RepoError
+from netimmutable.fileio import atomic_write_all, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.normalize import SENSITIVE_RE, mask
@@ -492,13 +492,22 @@ def _write_changed(
     """``write_snapshots``, returning each written file's stat taken right after it was written."""
     repo.snapshots_dir.mkdir(parents=True, exist_ok=True)
     changed = set(status.stale) | set(status.missing)
-    written: dict[str, StatKey] = {}
-    for item in rendered:
-        for name, content in item.files().items():
-            if name in changed:
-                path = repo.snapshots_dir / name
-                atomic_write_text(path, content)
-                written[name] = stat_key(path.stat())
+    files = {
+        repo.snapshots_dir / name: content
+        for item in rendered
+        for name, content in item.files().items()
+        if name in changed
+    }
+    try:
+        atomic_write_all(files)  # all or none: a full disk leaves snapshots/ as it was
+    except OSError as exc:
+        name = Path(exc.filename).name if exc.filename else "a snapshot"
+        raise RepoError(
+            f"cannot write ({exc.strerror or exc}): nothing in {repo.settings.snapshots_dir}/ was changed",
+            file=f"{repo.settings.snapshots_dir}/{name}",
+            hint="free space on the repository's disk, then run the command again",
+        ) from None
+    written = {path.name: stat_key(path.stat()) for path in files}
     for name in status.orphaned:
         (repo.snapshots_dir / name).unlink(missing_ok=True)
     return written

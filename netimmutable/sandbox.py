@@ -7,7 +7,8 @@ context is a Nornir object, so nothing reaches a connection, a file, the environ
 
 The sandbox is Jinja's immutable one, with limits on what builds big strings (a format width, ``*``,
 ``**``, a width-taking filter or string method) and on the whole output of a host; ``lipsum`` (random, so
-not deterministic, and unbounded) is not offered. ``not_secret(value)`` declares a value that follows a
+not deterministic, and unbounded) and the ``random`` filter (two renders of one commit would differ) are not
+offered. ``not_secret(value)`` declares a value that follows a
 secret keyword as not secret (render checks every such value comes from ``secret()`` or from it).
 
 Examples:
@@ -200,6 +201,7 @@ class RenderSandbox(ImmutableSandboxedEnvironment):
         for name, position in _WIDTH_FILTERS.items():
             self.filters[name] = _bounded_filter(name, position, JINJA_FILTERS[name])
         self.filters["format"] = _percent_format
+        del self.filters["random"]  # rendering is deterministic: a release is judged by re-rendering it
 
     def _check_size(self, value: Any, what: str) -> Any:
         if isinstance(value, (str, bytes, list, tuple)) and len(value) > self.max_output:

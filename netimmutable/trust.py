@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import git
 
-from netimmutable.approval import Approval, approval, is_approved
+from netimmutable.approval import SHALLOW_HINT, Approval, approval, reachable
 from netimmutable.errors import NetImmutableError, UntrustedGoodRef
 from netimmutable.records import GoodEntry, HostOutcome, Records, RunRecord, good_ref
 from netimmutable.release_content import check_content
@@ -58,7 +58,11 @@ class GoodTrust:
             problem: str | None
             if isinstance(approved, str):
                 problem = approved
-            elif not is_approved(self.git, sha, approved):
+            elif (on_branch := reachable(self.git, sha, approved.sha)) is None:
+                problem = (
+                    f"cannot be proven reachable from the approval branch {approved.label!r} ({SHALLOW_HINT})"
+                )
+            elif not on_branch:
                 problem = f"is not reachable from the approval branch {approved.label!r}"
             else:
                 try:

@@ -142,6 +142,7 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
       netimmutable status
       netimmutable status --limit r1 --format json
     """
+    from netimmutable.approval import SHALLOW_HINT
     from netimmutable.artifacts import open_git
     from netimmutable.inventory import load_inventory, select_hosts
     from netimmutable.journal import unfinished
@@ -208,7 +209,9 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
     for row in rows:
         good, last, ver = row["last_good"], row["last_run"], row["last_verify"]
         flags = []
-        if good and not good["on_approval_branch"]:
+        if good and good["on_approval_branch"] is None:
+            flags.append(f"release not proven on the approval branch: {SHALLOW_HINT}")
+        elif good and not good["on_approval_branch"]:
             flags.append("release not on the approval branch any more (kept by the records)")
         if row["lock"]:
             flags.append(

@@ -8,7 +8,7 @@ from pathlib import Path
 from netimmutable.artifacts import open_git
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord
 from tests.unit.netrepo_helpers import run_cli
-from tests.unit.records_fixtures import BAD_CHANGE, GOOD_CHANGE, make_net, release
+from tests.unit.records_fixtures import BAD_CHANGE, GOOD_CHANGE, git, make_net, release
 
 
 def test_default_diff_is_last_deployed_vs_head_per_device(tmp_path: Path) -> None:
@@ -65,3 +65,28 @@ def test_status_and_history(tmp_path: Path) -> None:
     assert "run-1" in history and "rolled-back" in history and "r1 " not in history
     data = json.loads(run_cli(["history", "--repo", str(net.root), "--format", "json"]).stdout)
     assert data["runs"][0]["run_id"] == "run-1" and data["runs"][0]["record"]
+
+
+def test_status_in_a_shallow_clone_says_reachability_cannot_be_proven(tmp_path: Path) -> None:
+    """Issue 14 item 14: a CI checkout (`--depth 1`) cannot walk from the branch tip to an older release, so
+    `status` warned "release not on the approval branch any more" for a release that is on it."""
+    net = make_net(tmp_path)
+    second = release(net.root, "r1 description", GOOD_CHANGE)
+    release(net.root, "wrong AS", BAD_CHANGE)  # the tip: `second` is one commit below it
+    Records(net.repo, open_git(net.repo)).mark_good("r1", second, "run-1")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{net.root}", str(clone))
+    fetched = run_cli(["records", "fetch", "--repo", str(clone)])  # trust needs the proof: refused, and why
+    assert "refs/netimmutable/good/r1" in fetched.output and "shallow clone" in fetched.output
+    git(clone, "fetch", "-q", "origin", "+refs/netimmutable/*:refs/netimmutable/*")  # by hand
+
+    text = run_cli(["status", "--repo", str(clone)]).stdout
+    assert "not on the approval branch any more" not in text
+    assert "shallow clone" in text and "git fetch --unshallow" in text
+    data = json.loads(run_cli(["status", "--repo", str(clone), "--format", "json"]).stdout)
+    r1 = next(h for h in data["hosts"] if h["host"] == "r1")
+    assert r1["last_good"]["release"] == second and r1["last_good"]["on_approval_branch"] is None
+
+    git(clone, "fetch", "-q", "--unshallow", "origin")
+    text = run_cli(["status", "--repo", str(clone)]).stdout
+    assert "shallow" not in text and "not on the approval branch" not in text

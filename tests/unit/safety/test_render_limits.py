@@ -86,6 +86,14 @@ def test_lipsum_is_not_offered(repo: NetworkRepo) -> None:
     assert (err.file, err.line) == ("templates/demo/main.j2", 2)
 
 
+def test_the_random_filter_is_not_offered(repo: NetworkRepo) -> None:
+    """``random`` would make two renders of one commit differ: the release-by-content check (re-render and
+    compare) would refuse good releases at random, and a deploy could push what no review saw."""
+    err = _error(repo, "x\n{{ ['a', 'b', 'c'] | random }}\n")
+    assert (err.host, err.file, err.line) == ("a1", "templates/demo/main.j2", 2)
+    assert "random" in err.message
+
+
 def test_output_per_host_is_bounded_by_the_setting(repo: NetworkRepo) -> None:
     write_files(
         repo.root,

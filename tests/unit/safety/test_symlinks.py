@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from netimmutable.connections import prepare_hosts
 from netimmutable.errors import InputError
 from netimmutable.inventory import load_inventory
 from netimmutable.render import refresh_snapshots, render_hosts
@@ -113,3 +114,21 @@ def test_a_linked_snapshot_is_refused_and_not_read(repo: NetworkRepo, tmp_path: 
     result = run_cli(["render", "--repo", str(repo.root)])
     assert result.exit_code == 1 and (repo.snapshots_dir / "a1.cfg").is_symlink()
     assert target.read_text().startswith("hostname a1")  # the target was not written either
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_linked_connections_file_is_refused_never_followed(
+    repo: NetworkRepo, tmp_path: Path, dangling: bool
+) -> None:
+    """The connections file says where devices are: a link could send credentials to another address (or,
+    dangling, silently mean "no settings"). Refused like every other file read from the repository."""
+    target = _outside(tmp_path, "hosts:\n  a1:\n    hostname: 192.0.2.66\n")
+    if dangling:
+        target.unlink()
+    repo.connections_file.parent.mkdir(parents=True, exist_ok=True)
+    repo.connections_file.symlink_to(target)
+    hosts = list(load_inventory(repo).hosts())
+    with pytest.raises(InputError) as info:
+        prepare_hosts(repo, hosts)
+    assert info.value.file == ".netimmutable/connections.yaml" and "symbolic link" in info.value.message
+    assert all(h.hostname != "192.0.2.66" for h in hosts)
