@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from netimmutable.deploy_model import Outcome
 from netimmutable.errors import ApprovalError
+from netimmutable.outcomes import HostOutcome
 from tests.unit.deploy.conftest import Net
 
 OVERRIDES = ("allow_dirty", "allow_stale", "force_drift")
@@ -60,7 +60,7 @@ def test_each_override_skips_only_its_own_check(everything_to_override: Net, giv
     if "allow_dirty" in given and "allow_stale" in given:  # only the drift check is left: r1 is refused
         report = net.deploy(limit=("r1",), **options)
         r1 = report.host("r1")
-        assert r1 is not None and r1.outcome is Outcome.SKIPPED and r1.cause == "drift", r1
+        assert r1 is not None and r1.outcome is HostOutcome.REFUSED and r1.cause == "drift", r1
         recorded = net.records().runs(limit=1)[0].flags
         assert {f for f in recorded if f in FLAG.values()} == {FLAG[o] for o in given}
     else:
@@ -76,7 +76,7 @@ def test_all_three_overrides_push_and_all_three_are_recorded(everything_to_overr
     net = everything_to_override
     report = net.deploy(limit=("r1",), **dict.fromkeys(OVERRIDES, True))
     r1 = report.host("r1")
-    assert r1 is not None and r1.outcome is Outcome.DEPLOYED, r1
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
     assert HAND_EDIT.strip() in net.lab.running("r1")
     recorded = net.records().runs(limit=1)[0].flags
     assert {"--allow-dirty", "--allow-stale", "--force-drift"} <= set(recorded)

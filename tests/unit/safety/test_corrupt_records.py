@@ -14,8 +14,9 @@ from netimmutable.artifacts import open_git
 from netimmutable.errors import CorruptRecords
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import unfinished
+from netimmutable.outcomes import HostOutcome
 from netimmutable.records import GOOD_LOG_REF, RUNS_REF, Records, good_ref
-from netimmutable.recover import RecoveryAction, recover
+from netimmutable.recover import recover
 from tests.unit.deploy.conftest import Net
 from tests.unit.records_fixtures import dead_run_journal, git
 
@@ -132,5 +133,5 @@ def test_recover_meets_a_corrupt_good_ref_with_a_located_error(net: Net) -> None
     report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
     [host] = report.hosts
     assert host.host == "r3" and good_ref("r3") in host.message, host
-    assert host.action == RecoveryAction.UNKNOWN  # nothing decided from it: left for after the fix
+    assert host.outcome is HostOutcome.UNKNOWN  # nothing decided from it: left for after the fix
     assert [f.run_id for f in unfinished(net.repo)] == ["run-dead"] and net.lab.running("r3") == before

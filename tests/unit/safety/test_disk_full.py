@@ -26,7 +26,7 @@ from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, ut
 from tests.unit.deploy.conftest import Net
 from tests.unit.netrepo_helpers import git, head, make_netrepo, run_cli, snapshot_files
 
-CONFIRMED = HostOutcome.CONFIRMED
+CONFIRMED = HostOutcome.DEPLOYED
 
 
 def _full_disk_at(monkeypatch: pytest.MonkeyPatch, marker: bytes, partial: bool) -> None:
