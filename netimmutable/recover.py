@@ -510,7 +510,8 @@ def _recover_host(
                     flight.host,
                     HostOutcome.UNKNOWN,
                     secrets.mask(f"recovery failed: {exc.message}"),
-                    "check the device by hand, then `netimmutable recover` again (or `--forget HOST`)",
+                    exc.hint
+                    or "check the device by hand, then `netimmutable recover` again (or `--forget HOST`)",
                 )
             finally:
                 device.close()

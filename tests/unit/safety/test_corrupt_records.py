@@ -134,4 +134,5 @@ def test_recover_meets_a_corrupt_good_ref_with_a_located_error(net: Net) -> None
     [host] = report.hosts
     assert host.host == "r3" and good_ref("r3") in host.message, host
     assert host.outcome is HostOutcome.UNKNOWN  # nothing decided from it: left for after the fix
+    assert "git update-ref -d" in host.instructions, host  # what to do, as the other commands say it
     assert [f.run_id for f in unfinished(net.repo)] == ["run-dead"] and net.lab.running("r3") == before
