@@ -667,9 +667,18 @@ class Records:
 
     # -------------------------------------------------------------------------------- push and fetch
     def push_records(self, remote: str) -> None:
-        """Push every record ref to ``remote`` (fast-forward only: fetch first when the remote moved)."""
+        """Push every record ref to ``remote`` in one atomic push: the run and good-log chains fast-forward
+        only (fetch first when the remote moved), and with them the good refs, which may move back (a
+        rollback marks an older release good): a good mark always moves the good-log too, so a good ref
+        newer on the remote makes the whole push fail instead of being overwritten. Leases are never pushed
+        here (``netimmutable.leases`` moves them by compare-and-swap)."""
+        out = self.git.git.for_each_ref("--format=%(refname)", f"{RECORDS_NAMESPACE}/")
+        refs = [r for r in out.splitlines() if r and not r.startswith(f"{RECORDS_NAMESPACE}/leases/")]
+        if not refs:
+            return
+        specs = [f"+{r}:{r}" if r.startswith(GOOD_PREFIX) else f"{r}:{r}" for r in refs]
         try:
-            self.git.git.push(remote, f"{RECORDS_NAMESPACE}/*:{RECORDS_NAMESPACE}/*")
+            self.git.git.push("--atomic", "--quiet", remote, *specs)
         except git.GitCommandError as exc:
             raise RepoError(
                 f"pushing records to {remote} failed: {str(exc.stderr).strip() or exc}",
