@@ -11,6 +11,8 @@
     │       └── UntrustedGoodRef      a host's good ref points at no approved release and no run recorded it
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
+    │   └── LeaseHeld                 another clone's run holds a device's lease on the records remote
+    ├── LeaseError                    the records remote could not be asked or moved (unreachable, refused)
     ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
     ├── JournalWriteFailed            a journal entry could not be made durable (disk full): step not taken
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
@@ -35,6 +37,8 @@ __all__ = [
     "InventoryError",
     "JournalWriteFailed",
     "LabError",
+    "LeaseError",
+    "LeaseHeld",
     "LockHeld",
     "NetImmutableError",
     "NotConfirmed",
@@ -115,6 +119,14 @@ class LabError(NetImmutableError):
 
 class LockHeld(NetImmutableError):
     """Another run holds a lock this run needs."""
+
+
+class LeaseHeld(LockHeld):
+    """Another run (of any clone) holds a device's lease on the records remote: who, which run, until when."""
+
+
+class LeaseError(NetImmutableError):
+    """A lease could not be read, taken, renewed or released on the records remote (not held by another)."""
 
 
 class CorruptJournal(NetImmutableError):
