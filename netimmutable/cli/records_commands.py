@@ -10,6 +10,7 @@ import click
 
 from netimmutable.cli.common import (
     CliExit,
+    RecordsSynced,
     emit_json,
     err_console,
     filter_option,
@@ -368,6 +369,7 @@ def recover_command(
     from netimmutable.artifacts import open_git
     from netimmutable.inventory import load_inventory
     from netimmutable.journal import unfinished_runs
+    from netimmutable.leases import import_journals
     from netimmutable.records import operator_identity
     from netimmutable.recover import forget, recover
     from netimmutable.repo import open_repo
@@ -387,16 +389,22 @@ def recover_command(
     gitrepo = open_git(repo)
     loaded = load_inventory(repo)
     err = err_console()
-    report = recover(
-        repo,
-        gitrepo,
-        loaded,
-        hosts=set(parse_limit(limit)),
-        progress=lambda m: err.print(m, markup=False, highlight=False),
-    )
+    with RecordsSynced(repo) as synced:
+        for run_id in import_journals(repo, set(parse_limit(limit))):  # other clones' stopped runs
+            err.print(
+                f"run {run_id}: journal taken from its expired lease on the records remote", markup=False
+            )
+        report = recover(
+            repo,
+            gitrepo,
+            loaded,
+            hosts=set(parse_limit(limit)),
+            progress=lambda m: err.print(m, markup=False, highlight=False),
+        )
     _print_recovery(report, fmt)
-    if report.exit_code != ExitCode.OK:
-        raise CliExit(report.exit_code)
+    code = synced.exit_code(report.exit_code, report.record_sha)
+    if code != ExitCode.OK:
+        raise CliExit(code)
 
 
 # ---------------------------------------------------------------------------------------------- unlock
