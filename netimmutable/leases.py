@@ -22,9 +22,9 @@ holder's own machine, once the holder's process is gone). ``import_journals`` br
 expired leases into a clone so that its ``recover`` sees those runs.
 
 Lease objects are written in process (loose objects); the remote is asked with ``git fetch`` / ``git push``
-and fetched leases are kept under ``refs/netimmutable-leases/<remote>/`` (outside ``refs/netimmutable/``:
-``records push`` never publishes them). Times are compared on each machine's own UTC clock: clocks must
-agree to well within ``lease_seconds`` (NTP).
+and fetched leases land under ``refs/netimmutable-leases/<remote>/<pid>-<n>/`` for as long as it takes to
+list them (outside ``refs/netimmutable/``: ``records push`` never publishes them). Times are compared on
+each machine's own UTC clock: clocks must agree to well within ``lease_seconds`` (NTP).
 
 Examples:
     >>> lease_ref("r1")
@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import itertools
 import json
 import logging
 import os
@@ -77,6 +78,8 @@ NO_REMOTE = "none"
 _STAGING = "refs/netimmutable-leases"
 _IDENT = b"netimmutable <netimmutable@localhost>"
 _log = logging.getLogger(__name__)
+_SEQUENCE = itertools.count(1)
+"""Numbers the staging namespaces of this process's fetches (``next`` on it is atomic under the GIL)."""
 
 
 def lease_ref(host: str) -> str:
@@ -203,28 +206,38 @@ class LeaseRemote:
             "set `records_remote: none` in netimmutable.yaml to work without one (no cross-clone leases)",
         )
 
-    def fetch(self) -> dict[str, _Found]:
-        """Every lease on the remote: host -> what it holds."""
+    def fetch(self, hosts: Collection[str] | None = None) -> dict[str, _Found]:
+        """The leases on the remote (of ``hosts`` only, when given): host -> what it holds.
+
+        Fetched into a staging namespace of this call alone (worktrees of one repository and the renewer
+        thread fetch at the same time) and removed again; the objects stay for reading."""
+        staging = f"{self._staging}/{os.getpid()}-{next(_SEQUENCE)}"
         proc = _git(
             self.repo.root,
             "fetch",
             "--quiet",
             "--no-tags",
-            "--prune",
-            "--no-write-fetch-head",
             self.name,
-            f"+{LEASES_PREFIX}*:{self._staging}/*",
+            f"+{LEASES_PREFIX}*:{staging}/*",
             check=False,
         )
         if proc.returncode != 0:
             raise self._unreachable("read", proc)
-        out = _git(self.repo.root, "for-each-ref", "--format=%(objectname) %(refname)", self._staging).stdout
-        found: dict[str, _Found] = {}
+        out = _git(self.repo.root, "for-each-ref", "--format=%(objectname) %(refname)", staging).stdout
+        shas: dict[str, str] = {}
         for line in out.splitlines():
             sha, _, ref = line.partition(" ")
-            host = ref.removeprefix(f"{self._staging}/")
-            found[host] = self._read(sha)
-        return found
+            shas[ref.removeprefix(f"{staging}/")] = sha
+        if shas:
+            deletes = "".join(f"delete {staging}/{host}\n" for host in shas)
+            subprocess.run(
+                ["git", "-C", str(self.repo.root), "update-ref", "--stdin"],
+                input=deletes,
+                text=True,
+                capture_output=True,
+                check=False,
+            )
+        return {h: self._read(sha) for h, sha in shas.items() if hosts is None or h in hosts}
 
     def _read(self, sha: str) -> _Found:
         def blob(name: str) -> bytes | None:
@@ -394,7 +407,7 @@ class LeaseSet:
         ``takeover``: run ids whose leases may be taken over once expired (or whose holder's process on this
         machine is gone): ``recover`` finishing those runs."""
         for _ in range(3):
-            found = self.remote.fetch()
+            found = self.remote.fetch(self.hosts)
             expected: dict[str, str | None] = {}
             for host in self.hosts:
                 current = found.get(host)
@@ -407,7 +420,7 @@ class LeaseSet:
                     self._held = commits
                     self._journal_seen = seen
                     return self
-        found = self.remote.fetch()
+        found = self.remote.fetch(self.hosts)
         host = next((h for h in self.hosts if h in found), self.hosts[0])
         if host in found:
             raise _held(self.remote.name, host, found[host])
@@ -454,7 +467,8 @@ class LeaseSet:
     def _find_lost(self, hosts: Iterable[str]) -> None:
         """A renewal was refused: the hosts whose lease another run holds now are lost (the rest are
         renewed at the next tick)."""
-        found = self.remote.fetch()
+        hosts = list(hosts)
+        found = self.remote.fetch(hosts)
         for host in hosts:
             current = found.get(host)
             if current is None or current.sha != self._held[host]:
@@ -523,9 +537,9 @@ def import_journals(repo: NetworkRepo, hosts: Collection[str] = ()) -> list[str]
     if remote is None:
         return []
     imported: list[str] = []
-    for host, found in sorted(remote.fetch().items()):
+    for _host, found in sorted(remote.fetch(hosts or None).items()):
         info = found.info
-        if info is None or found.journal is None or (hosts and host not in hosts):
+        if info is None or found.journal is None:
             continue
         if not (info.expired() or info.holder_gone()):
             continue

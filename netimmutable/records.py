@@ -698,7 +698,8 @@ class Records:
         move the local good ref (None: it may); each refused mark is appended to ``refused`` as a message
         and its ref stays where it was (``netimmutable.trust`` checks them before anything moves).
         """
-        staging = f"refs/netimmutable-fetch/{_safe(remote)}"
+        # a namespace of this call alone: worktrees of the repository fetch before their runs at the same time
+        staging = f"refs/netimmutable-fetch/{_safe(remote)}-{uuid.uuid4().hex[:12]}"
         try:
             self.git.git.fetch("--no-tags", remote, f"+{RECORDS_NAMESPACE}/*:{staging}/*")
         except git.GitCommandError as exc:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -57,6 +59,21 @@ def _leases_on(remote: Path) -> list[str]:
     return _git(remote, "for-each-ref", "--format=%(refname)", "refs/netimmutable/leases/").split()
 
 
+def _at_once(calls: list[Callable[[], None]]) -> None:
+    """Run ``calls`` in threads released at the same moment; return when all are done."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], None]) -> None:
+        barrier.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_a_second_clone_fails_fast_naming_holder_run_and_expiry_and_takes_nothing(
     clones: tuple[Path, NetworkRepo, NetworkRepo],
 ) -> None:
@@ -88,26 +105,42 @@ def test_of_many_clones_taking_one_lease_at_once_exactly_one_wins(
 ) -> None:
     remote, a, b = clones
     outcomes: list[str] = []
-    barrier = threading.Barrier(6)
 
     def take(repo: NetworkRepo, run: str) -> None:
-        leases = LeaseSet(_remote(repo), ["r1"], run, "deploy", seconds=60)
-        barrier.wait()
         try:
-            leases.acquire()
+            LeaseSet(_remote(repo), ["r1"], run, "deploy", seconds=60).acquire()
             outcomes.append(run)
         except LeaseHeld:
             outcomes.append("held")
 
-    threads = [threading.Thread(target=take, args=((a, b)[i % 2], f"run-{i}")) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _at_once([functools.partial(take, (a, b)[i % 2], f"run-{i}") for i in range(6)])
 
     winners = [o for o in outcomes if o != "held"]
     assert len(winners) == 1, outcomes
     assert _lease(remote, "r1")["run_id"] == winners[0]
+
+
+def test_runs_of_one_clone_take_leases_of_other_hosts_at_the_same_moment(
+    clones: tuple[Path, NetworkRepo, NetworkRepo],
+) -> None:
+    """Worktrees of one repository read the remote's leases at once: none of them fails for the other."""
+    remote, a, _ = clones
+    failures: list[BaseException] = []
+    taken: list[LeaseSet] = []
+
+    def take(host: str) -> None:
+        try:
+            taken.append(LeaseSet(_remote(a), [host], f"run-{host}", "deploy", seconds=60).acquire())
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            failures.append(exc)
+
+    _at_once([functools.partial(take, f"r{i}") for i in range(6)])
+
+    assert failures == []
+    assert len(_leases_on(remote)) == 6
+    assert _git(a.root, "for-each-ref", "refs/netimmutable-leases/") == ""  # staging refs are removed
+    for leases in taken:
+        leases.release()
 
 
 def test_renewal_extends_the_expiry_and_pushes_the_journal_as_it_grows(
