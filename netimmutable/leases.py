@@ -63,6 +63,7 @@ __all__ = [
     "LeaseInfo",
     "LeaseRemote",
     "LeaseSet",
+    "drop_leases",
     "import_journals",
     "lease_ref",
     "lease_remote",
@@ -552,3 +553,15 @@ def import_journals(repo: NetworkRepo, hosts: Collection[str] = ()) -> list[str]
         tmp.replace(path)
         imported.append(info.run_id)
     return imported
+
+
+def drop_leases(repo: NetworkRepo, host: str, run_ids: Collection[str]) -> bool:
+    """Delete ``host``'s lease when one of ``run_ids`` holds it (``recover --forget``: a person checked the
+    device, so the runs are over for it); True when a lease was deleted. No records remote: False."""
+    remote = lease_remote(repo)
+    if remote is None:
+        return False
+    found = remote.fetch([host]).get(host)
+    if found is None or found.info is None or found.info.run_id not in run_ids:
+        return False
+    return remote.push({host: (None, found.sha)})

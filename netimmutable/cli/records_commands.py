@@ -369,7 +369,7 @@ def recover_command(
     from netimmutable.artifacts import open_git
     from netimmutable.inventory import load_inventory
     from netimmutable.journal import unfinished_runs
-    from netimmutable.leases import import_journals
+    from netimmutable.leases import drop_leases, import_journals
     from netimmutable.records import operator_identity
     from netimmutable.recover import forget, recover
     from netimmutable.repo import open_repo
@@ -378,10 +378,13 @@ def recover_command(
     out = out_console()
     if forget_host:
         runs = forget(repo, forget_host, operator_identity())
+        dropped = drop_leases(repo, forget_host, runs)  # other clones may change it again
         if fmt == "json":
-            emit_json({"forgotten": forget_host, "runs": runs})
+            emit_json({"forgotten": forget_host, "runs": runs, "lease_dropped": dropped})
         else:
             out.print(f"{forget_host}: dropped from {len(runs)} unfinished run(s); its stale lock removed")
+            if dropped:
+                out.print(f"{forget_host}: its lease on the records remote removed")
         return
     if list_only:
         _print_unfinished(unfinished_runs(repo, include_alive=True), fmt)

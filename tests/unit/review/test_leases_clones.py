@@ -12,7 +12,9 @@ from click.testing import CliRunner, Result
 
 from netimmutable.cli import main
 from netimmutable.deploy_model import ProgressEvent
+from netimmutable.journal import Journal, journal_path
 from netimmutable.leases import lease_ref, parse_utc
+from netimmutable.locks import device_lock
 from netimmutable.records import RUNS_REF, good_ref
 from tests.cli_process import read_until, spawn_cli
 from tests.unit.review.conftest import Net
@@ -198,3 +200,27 @@ def test_a_record_that_cannot_be_pushed_is_a_warning_and_exit_1(net: Net, tmp_pa
     assert "warning: the records of this run are not on origin" in said
     assert "netimmutable records push origin" in said
     assert _leases(remote) == []
+
+
+def test_recover_forget_drops_the_lease_a_run_left_on_a_host(net: Net, tmp_path: Path) -> None:
+    """A host left UNKNOWN keeps its lease; once a person checked it (`recover --forget`), other clones may
+    change it again at once, not only after the lease expired and someone recovered it."""
+    remote = _shared(net, tmp_path)
+    with device_lock(net.repo, "r1", "run-left-r1-unknown") as lock:
+        journal = Journal.open(net.repo, "run-left-r1-unknown", release=net.first)
+        journal.before("r1", "commit", release=net.first, rollback_release=net.first)
+        journal.abandon()
+        lock.keep("run-left-r1-unknown left r1 unknown")
+    path = journal_path(net.repo, "run-left-r1-unknown")
+    head, *rest = path.read_text().splitlines()
+    path.write_text("\n".join([json.dumps({**json.loads(head), "pid": 2**30}), *rest]) + "\n")  # it died
+    assert _lease(remote, "r1")["kept"] == "run-left-r1-unknown left r1 unknown"
+    clone_b = _clone(net, remote, tmp_path)
+    assert _cli(clone_b, "deploy", "--yes", "--limit", "r1").exit_code == 1
+
+    forgot = _cli(net.root, "recover", "--forget", "r1")
+
+    assert forgot.exit_code == 0, forgot.output
+    assert "its lease on the records remote removed" in forgot.output
+    assert _leases(remote) == []
+    assert _cli(clone_b, "deploy", "--yes", "--limit", "r1").exit_code == 0
