@@ -722,9 +722,9 @@ class Records:
                 changed.append(ref)
         finally:
             out = self.git.git.for_each_ref("--format=%(refname)", staging)
-            for name in out.splitlines():
-                if name:
-                    self.git.git.update_ref("-d", name)
+            deletes = "".join(f"delete {name}\n" for name in out.splitlines() if name)
+            if deletes:  # one git process, however many refs the remote has
+                self._run("update-ref", "--stdin", data=deletes.encode())
         return changed
 
     def _good_moves(
