@@ -60,6 +60,7 @@ from netimmutable.repo import NetworkRepo, git_common_dir
 
 __all__ = [
     "LEASES_PREFIX",
+    "Expired",
     "LeaseInfo",
     "LeaseRemote",
     "LeaseSet",
@@ -528,31 +529,107 @@ def _pid_start() -> str:
     return process_start(os.getpid())
 
 
-def import_journals(repo: NetworkRepo, hosts: Collection[str] = ()) -> list[str]:
-    """Bring the journals of expired leases (runs of other clones that stopped) into this repository, so that
-    ``recover`` sees those runs; returns the run ids imported. A journal already here is left as it is.
-    No records remote: nothing to do."""
-    from netimmutable.journal import journal_path  # journal imports locks, which imports this module
+@dataclass(frozen=True, slots=True)
+class Expired:
+    """What ``import_journals`` did with the expired leases of runs that stopped."""
+
+    imported: tuple[str, ...] = ()
+    """Runs whose journal came from their lease (an empty one when the lease had none yet)."""
+    inspect: tuple[str, ...] = ()
+    """Hosts the remote journal did not show in flight (it lags the run by up to a second): put in flight
+    in the local copy, so that ``recover`` inspects the device and takes the lease over."""
+    released: tuple[str, ...] = ()
+    """Hosts whose run had settled them (their lease was left by a release that failed): lease deleted."""
+
+
+def _in_flight(data: bytes) -> tuple[dict[str, bool], bool]:
+    """Per host named in a journal, whether ``recover`` would see it in flight (as ``journal`` reads it);
+    and whether the journal is closed."""
+    state: dict[str, bool] = {}
+    unresolved: set[str] = set()
+    closed = False
+    for line in data.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # the journal's own reader locates anything corrupt
+        if not isinstance(entry, dict):
+            continue
+        host, kind = str(entry.get("host") or ""), entry.get("type")
+        if kind == "before":
+            state[host] = True
+        elif kind == "finish":
+            state[host] = False
+            unresolved.discard(host)
+        elif kind == "unresolved":
+            state[host] = True
+            unresolved.add(host)
+        elif kind == "close":
+            closed = True
+    return {h: flying and (not closed or h in unresolved) for h, flying in state.items()}, closed
+
+
+def _open_entry(info: LeaseInfo) -> bytes:
+    """The first journal entry of a run whose lease carried no journal yet (its holder, not us)."""
+    entry = {
+        "type": "open",
+        "run_id": info.run_id,
+        "kind": info.purpose.split()[0] or "deploy",
+        "release": None,
+        "user": info.holder.split("@")[0],
+        "machine": info.machine,
+        "pid": info.pid,
+        "pid_start": info.pid_start,
+        "utc": info.renewed_utc,
+    }
+    return (json.dumps(entry, sort_keys=True) + "\n").encode()
+
+
+def import_journals(repo: NetworkRepo, hosts: Collection[str] = ()) -> Expired:
+    """Make the runs of expired leases (other clones' runs that stopped) recoverable here: bring each run's
+    journal from its lease (a journal already here is kept as it is), put in flight every leased host the
+    journal does not show in flight although the run never settled it, and delete the leases of hosts the
+    run had settled. ``hosts``: only those. No records remote: nothing to do."""
+    from netimmutable.journal import Journal, journal_path  # journal imports locks, which imports us
 
     remote = lease_remote(repo)
     if remote is None:
-        return []
+        return Expired()
     imported: list[str] = []
-    for _host, found in sorted(remote.fetch(hosts or None).items()):
+    inspect: list[str] = []
+    released: list[str] = []
+    for host, found in sorted(remote.fetch(hosts or None).items()):
         info = found.info
-        if info is None or found.journal is None:
+        if info is None or not (info.expired() or info.holder_gone()):
             continue
-        if not (info.expired() or info.holder_gone()):
-            continue
+        if info.machine == socket.gethostname() and not info.holder_gone():
+            continue  # expired but its process still runs here: not stopped
         path = journal_path(repo, info.run_id)
-        if path.exists() or info.run_id in imported:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.import")
+            tmp.write_bytes(found.journal or _open_entry(info))
+            tmp.replace(path)
+            imported.append(info.run_id)
+        flying, closed = _in_flight(path.read_bytes())
+        if flying.get(host):
+            continue  # recover finds it and takes the lease over
+        if host in flying or closed:  # settled by its run: the lease is stale
+            if remote.push({host: (None, found.sha)}):
+                released.append(host)
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.import")
-        tmp.write_bytes(found.journal)
-        tmp.replace(path)
-        imported.append(info.run_id)
-    return imported
+        journal = Journal.attach(repo, info.run_id)
+        try:
+            journal.before(host, "load", lease="expired; the remote journal may lag the run")
+        finally:
+            journal.abandon()
+        inspect.append(host)
+    for run_id in list(imported):  # a journal with nothing left to recover is not kept here
+        path = journal_path(repo, run_id)
+        if not any(_in_flight(path.read_bytes())[0].values()):
+            path.unlink()
+            imported.remove(run_id)
+    return Expired(tuple(imported), tuple(inspect), tuple(released))
 
 
 def drop_leases(repo: NetworkRepo, host: str, run_ids: Collection[str]) -> bool:

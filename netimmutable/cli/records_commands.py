@@ -393,10 +393,13 @@ def recover_command(
     loaded = load_inventory(repo)
     err = err_console()
     with RecordsSynced(repo) as synced:
-        for run_id in import_journals(repo, set(parse_limit(limit))):  # other clones' stopped runs
-            err.print(
-                f"run {run_id}: journal taken from its expired lease on the records remote", markup=False
-            )
+        expired = import_journals(repo, set(parse_limit(limit)))  # other clones' runs that stopped
+        for run_id in expired.imported:
+            err.print(f"run {run_id}: journal taken from its expired lease on the remote", markup=False)
+        for host in expired.inspect:
+            err.print(f"{host}: leased by a stopped run, not in its journal: inspected", markup=False)
+        for host in expired.released:
+            err.print(f"{host}: settled by its run; its expired lease removed", markup=False)
         report = recover(
             repo,
             gitrepo,

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from netimmutable.errors import LeaseError, LeaseHeld
+from netimmutable.journal import unfinished_runs
 from netimmutable.leases import (
+    Expired,
     LeaseRemote,
     LeaseSet,
     import_journals,
@@ -206,24 +208,82 @@ def test_an_expired_lease_is_refused_to_a_new_run_and_taken_over_by_recover_of_t
     assert _leases_on(remote) == []
 
 
+DEAD_PID = 2**30  # above any pid_max: no such process
+
+
+def dead_lease(repo: NetworkRepo, hosts: list[str], run_id: str, journal: Path | None = None) -> LeaseSet:
+    """The leases a run left when it was killed a minute ago (its process gone, not renewed since)."""
+    past = time.time() - 120
+    leases = LeaseSet(_remote(repo), hosts, run_id, "deploy", seconds=60, journal=journal, clock=lambda: past)
+    leases._base = replace(leases._base, pid=DEAD_PID)
+    return leases.acquire()
+
+
 def test_recover_imports_the_journal_of_an_expired_lease_only(
     clones: tuple[Path, NetworkRepo, NetworkRepo], tmp_path: Path
 ) -> None:
     _, a, b = clones
     journal = tmp_path / "j.jsonl"
-    journal.write_text('{"type": "open", "run_id": "run-dead"}\n')
-    past = time.time() - 120
-    dead = LeaseSet(_remote(a), ["r1"], "run-dead", "deploy", seconds=60, journal=journal, clock=lambda: past)
-    dead.acquire()
+    journal.write_text(
+        '{"type": "open", "run_id": "run-dead", "kind": "deploy", "release": null, "user": "ann", '
+        '"machine": "elsewhere", "pid": 1, "pid_start": "", "utc": "2026-01-01T00:00:00Z"}\n'
+        '{"type": "before", "host": "r1", "step": "commit", "details": {}, "utc": "2026-01-01T00:00:01Z"}\n'
+    )
+    dead_lease(a, ["r1"], "run-dead", journal)
     live = LeaseSet(_remote(a), ["r2"], "run-live", "deploy", seconds=60, journal=journal).acquire()
 
-    assert import_journals(b) == ["run-dead"]
+    assert import_journals(b) == Expired(imported=("run-dead",))
 
     imported = b.shared_dir / "journal" / "run-dead.jsonl"
     assert imported.read_text() == journal.read_text()
+    assert [(r.run_id, [h.host for h in r.hosts]) for r in unfinished_runs(b)] == [("run-dead", ["r1"])]
     assert not (b.shared_dir / "journal" / "run-live.jsonl").exists()
-    assert import_journals(b) == []  # a journal already here is left as it is
+    assert import_journals(b) == Expired()  # a journal already here is left as it is
     live.release()
+
+
+def test_a_lease_whose_journal_never_reached_the_remote_is_put_in_flight_for_recover(
+    clones: tuple[Path, NetworkRepo, NetworkRepo],
+) -> None:
+    """Killed before the renewer pushed its journal (or before its step on that host was pushed): the
+    device is inspected by recover, never left leased for ever."""
+    _, a, b = clones
+    dead_lease(a, ["r1"], "run-dead")
+
+    assert import_journals(b) == Expired(imported=("run-dead",), inspect=("r1",))
+
+    [run] = unfinished_runs(b)
+    assert (run.run_id, run.alive, run.pid) == ("run-dead", False, DEAD_PID)
+    assert [(h.host, h.steps) for h in run.hosts] == [("r1", ("load",))]
+
+
+def test_an_expired_lease_of_a_host_its_run_had_settled_is_removed(
+    clones: tuple[Path, NetworkRepo, NetworkRepo], tmp_path: Path
+) -> None:
+    """The run finished r1 (and closed, for r2) but could not release their leases: nothing to recover."""
+    remote, a, b = clones
+    open_entry = (
+        '{"type": "open", "run_id": "RUN", "kind": "deploy", "release": null, "user": "ann", '
+        '"machine": "elsewhere", "pid": 1, "pid_start": "", "utc": "2026-01-01T00:00:00Z"}\n'
+    )
+    finished = tmp_path / "finished.jsonl"
+    finished.write_text(
+        open_entry.replace("RUN", "run-finished-r1")
+        + '{"type": "before", "host": "r1", "step": "load", "details": {}, "utc": "2026-01-01T00:00:01Z"}\n'
+        '{"type": "finish", "host": "r1", "outcome": "confirmed", "utc": "2026-01-01T00:00:02Z"}\n'
+    )
+    closed = tmp_path / "closed.jsonl"
+    closed.write_text(
+        open_entry.replace("RUN", "run-closed") + '{"type": "close", "by": "x", "utc": "2026"}\n'
+    )
+    dead_lease(a, ["r1"], "run-finished-r1", finished)
+    dead_lease(a, ["r2"], "run-closed", closed)
+
+    result = import_journals(b)
+
+    assert result == Expired(released=("r1", "r2"))  # their journals are not kept either
+    assert _leases_on(remote) == []
+    assert unfinished_runs(b) == []
 
 
 def test_without_a_records_remote_there_are_no_leases(tmp_path: Path) -> None:

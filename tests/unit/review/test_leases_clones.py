@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -13,7 +14,7 @@ from click.testing import CliRunner, Result
 from netimmutable.cli import main
 from netimmutable.deploy_model import ProgressEvent
 from netimmutable.journal import Journal, journal_path
-from netimmutable.leases import lease_ref, parse_utc
+from netimmutable.leases import LeaseSet, lease_ref, lease_remote, parse_utc
 from netimmutable.locks import device_lock
 from netimmutable.records import RUNS_REF, good_ref
 from tests.cli_process import read_until, spawn_cli
@@ -222,5 +223,29 @@ def test_recover_forget_drops_the_lease_a_run_left_on_a_host(net: Net, tmp_path:
 
     assert forgot.exit_code == 0, forgot.output
     assert "its lease on the records remote removed" in forgot.output
+    assert _leases(remote) == []
+    assert _cli(clone_b, "deploy", "--yes", "--limit", "r1").exit_code == 0
+
+
+def test_a_run_killed_before_its_journal_reached_the_remote_is_recovered_from_another_clone(
+    net: Net, tmp_path: Path
+) -> None:
+    """Clone A's run took r1's lease and died before the renewer pushed its journal: clone B's recover
+    inspects r1 (back on its last-good release: verified), releases the lease, and B deploys again."""
+    remote = _shared(net, tmp_path)
+    lease_set = lease_remote(net.repo)
+    assert lease_set is not None
+    past = time.time() - 600
+    leases = LeaseSet(lease_set, ["r1"], "run-died-at-once", "deploy", seconds=60, clock=lambda: past)
+    leases._base = replace(leases._base, pid=2**30)  # its holder: a process that died
+    leases.acquire()
+    clone_b = _clone(net, remote, tmp_path)
+    assert "expired" in _cli(clone_b, "deploy", "--yes", "--limit", "r1").output
+
+    recovered = _cli(clone_b, "recover")
+
+    assert recovered.exit_code == 0, recovered.output
+    assert "r1: leased by a stopped run, not in its journal: inspected" in recovered.output
+    assert "already-back" in recovered.output
     assert _leases(remote) == []
     assert _cli(clone_b, "deploy", "--yes", "--limit", "r1").exit_code == 0
