@@ -60,6 +60,7 @@ from netimmutable.repo import NetworkRepo, git_common_dir
 
 __all__ = [
     "LEASES_PREFIX",
+    "RECORDS_REMOTE_CONFIG",
     "Expired",
     "LeaseInfo",
     "LeaseRemote",
@@ -114,18 +115,37 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     return proc
 
 
+RECORDS_REMOTE_CONFIG = "netimmutable.recordsRemote"
+"""Local, untracked override of ``records_remote`` (``git config netimmutable.recordsRemote none``: this
+clone works without its records remote, e.g. while the remote is down; it then holds no leases)."""
+
+
 def records_remote(repo: NetworkRepo) -> str | None:
-    """The records remote: ``records_remote`` when set (``none``: None), else ``origin`` when it exists."""
-    name = repo.settings.records_remote
-    if name == NO_REMOTE or git_common_dir(repo.root) is None:
+    """The records remote: ``git config netimmutable.recordsRemote`` when set, else ``records_remote`` from
+    ``netimmutable.yaml`` (``none``: None), else ``origin`` when the repository has it."""
+    if git_common_dir(repo.root) is None:
         return None
-    remotes = _git(repo.root, "remote", check=False).stdout.split()
+    out = _git(
+        repo.root, "config", "--get-regexp", r"^(remote\..*\.url|netimmutable\.recordsremote)$", check=False
+    ).stdout
+    remotes: list[str] = []
+    configured: str | None = None
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        if key.lower() == RECORDS_REMOTE_CONFIG.lower():
+            configured = value.strip()
+        elif key.startswith("remote.") and key.endswith(".url"):
+            remotes.append(key.removeprefix("remote.").removesuffix(".url"))
+    name = configured if configured is not None else repo.settings.records_remote
+    where = f"git config {RECORDS_REMOTE_CONFIG}" if configured is not None else "netimmutable.yaml"
+    if name == NO_REMOTE:
+        return None
     if not name:
         return "origin" if "origin" in remotes else None
     if name not in remotes:
         raise LeaseError(
-            f"records_remote {name!r} is not a remote of this repository",
-            file="netimmutable.yaml",
+            f"records remote {name!r} ({where}) is not a remote of this repository",
+            file=None if configured is not None else "netimmutable.yaml",
             hint=f"`git remote add {name} URL`, or `records_remote: none` to work without a records remote",
         )
     return name
@@ -204,8 +224,10 @@ class LeaseRemote:
         said = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
         return LeaseError(
             f"cannot {what} leases on records remote {self.name}: {said[-1] if said else 'git failed'}",
-            hint="device-changing runs take a lease per host on the records remote; make it reachable, or "
-            "set `records_remote: none` in netimmutable.yaml to work without one (no cross-clone leases)",
+            hint="device-changing runs take a lease per host on the records remote: make it reachable; in an "
+            f"emergency, `git config {RECORDS_REMOTE_CONFIG} none` makes this clone work without it (no "
+            "leases: make sure no other clone changes these devices), `git config --unset "
+            f"{RECORDS_REMOTE_CONFIG}` undoes it",
         )
 
     def fetch(self, hosts: Collection[str] | None = None) -> dict[str, _Found]:

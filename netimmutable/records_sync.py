@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netimmutable.artifacts import open_git
-from netimmutable.errors import NetImmutableError
-from netimmutable.leases import records_remote
+from netimmutable.errors import NetImmutableError, RepoError
+from netimmutable.leases import RECORDS_REMOTE_CONFIG, records_remote
 from netimmutable.records import Records
 from netimmutable.repo import NetworkRepo
 from netimmutable.trust import GoodTrust
@@ -63,7 +63,15 @@ def fetch_records_before(repo: NetworkRepo) -> SyncResult:
     if remote is None:
         return SyncResult(None)
     with open_git(repo) as gitrepo:
-        return _fetch(repo, Records(repo, gitrepo), remote)
+        try:
+            return _fetch(repo, Records(repo, gitrepo), remote)
+        except RepoError as exc:
+            raise RepoError(
+                f"{exc.message}: nothing was touched",
+                hint=f"make {remote} reachable; in an emergency `git config {RECORDS_REMOTE_CONFIG} none` "
+                "makes this clone work without it (no records shared, no leases: make sure no other clone "
+                f"changes these devices), `git config --unset {RECORDS_REMOTE_CONFIG}` undoes it",
+            ) from None
 
 
 def push_records_after(repo: NetworkRepo) -> SyncResult:

@@ -293,8 +293,10 @@ def test_without_a_records_remote_there_are_no_leases(tmp_path: Path) -> None:
     _git(solo.root, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     assert records_remote(solo) == "origin"
     assert records_remote(replace(solo, settings=replace(solo.settings, records_remote="none"))) is None
-    with pytest.raises(LeaseError, match="'backup' is not a remote"):
+    with pytest.raises(LeaseError, match=r"'backup' \(netimmutable.yaml\) is not a remote"):
         records_remote(replace(solo, settings=replace(solo.settings, records_remote="backup")))
+    _git(solo.root, "config", "netimmutable.recordsRemote", "none")  # local, untracked: wins
+    assert records_remote(solo) is None
 
 
 def test_an_unreachable_records_remote_is_a_clear_error(tmp_path: Path) -> None:
@@ -303,4 +305,4 @@ def test_an_unreachable_records_remote_is_a_clear_error(tmp_path: Path) -> None:
     _git(solo.root, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     with pytest.raises(LeaseError, match="cannot read leases on records remote origin") as caught:
         LeaseSet(_remote(solo), ["r1"], "run-a", "deploy", seconds=60).acquire()
-    assert "records_remote: none" in (caught.value.hint or "")
+    assert "git config netimmutable.recordsRemote none" in (caught.value.hint or "")

@@ -249,3 +249,25 @@ def test_a_run_killed_before_its_journal_reached_the_remote_is_recovered_from_an
     assert "already-back" in recovered.output
     assert _leases(remote) == []
     assert _cli(clone_b, "deploy", "--yes", "--limit", "r1").exit_code == 0
+
+
+def test_an_unreachable_records_remote_stops_the_run_before_any_device_and_can_be_switched_off(
+    net: Net, tmp_path: Path
+) -> None:
+    _shared(net, tmp_path)
+    net.announce("r1", "10.255.234.0/24")
+    _git(net.root, "push", "-q", "origin", "main")
+    _git(net.root, "remote", "set-url", "origin", str(tmp_path / "gone.git"))  # the remote is down
+    before = net.lab.state("r1").generation
+
+    down = _cli(net.root, "deploy", "--yes", "--limit", "r1")
+
+    assert down.exit_code == 1, down.output
+    said = " ".join(down.output.split())
+    assert "fetching records from origin failed" in said and "nothing was touched" in said
+    assert "git config netimmutable.recordsRemote none" in said
+    assert net.lab.state("r1").generation == before
+    _git(net.root, "config", "netimmutable.recordsRemote", "none")  # an emergency: this clone goes alone
+    alone = _cli(net.root, "deploy", "--yes", "--limit", "r1")
+    assert alone.exit_code == 0, alone.output
+    assert "10.255.234.0/24" in net.lab.running("r1")
