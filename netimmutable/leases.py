@@ -37,7 +37,6 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import io
 import itertools
@@ -406,12 +405,22 @@ class LeaseSet:
         self.warnings: list[str] = []
 
     # ------------------------------------------------------------------------------------------ take
-    def _journal(self) -> tuple[bytes | None, tuple[int, int] | None]:
+    def _journal_stat(self) -> tuple[int, int] | None:
+        """(size, mtime) of the run's journal: the renewer pushes it again when this changed."""
         if self.journal is None:
-            return None, None
+            return None
         try:
             stat = self.journal.stat()
-            return self.journal.read_bytes(), (stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
+
+    def _journal(self) -> tuple[bytes | None, tuple[int, int] | None]:
+        seen = self._journal_stat()
+        if self.journal is None or seen is None:
+            return None, None
+        try:
+            return self.journal.read_bytes(), seen
         except OSError:
             return None, None
 
@@ -469,11 +478,15 @@ class LeaseSet:
         last = self._clock()
         while not self._stop.wait(tick):
             due = self._clock() - last >= self.seconds / 3
-            if not due and self._journal()[1] == self._journal_seen:
+            if not due and self._journal_stat() == self._journal_seen:
                 continue
-            with contextlib.suppress(NetImmutableError):  # unreachable: try again at the next tick
+            try:
                 self.renew()
                 last = self._clock()
+            except NetImmutableError:  # unreachable: try again at the next tick
+                continue
+            except Exception as exc:  # noqa: BLE001 - the renewer must outlive a failure (disk full, ...)
+                self._warn(f"renewing the leases of run {self.run_id} failed: {exc}")
 
     def renew(self) -> None:
         """Push every held lease again, with a new expiry and the journal as it is now."""
@@ -524,15 +537,16 @@ class LeaseSet:
                 if kept:
                     commits, _ = self._commits(kept, kept)
                     moves.update({h: (commits[h], self._held[h]) for h in kept})
-                if not self.remote.push(moves):
+                if not self.remote.push(moves):  # one was moved by another run: the others one by one
+                    moved = [h for h, move in sorted(moves.items()) if not self.remote.push({h: move})]
                     self._warn(
-                        f"leases of {', '.join(sorted(moves))} on {self.remote.name} were moved by another "
-                        "run and left alone"
+                        f"leases of {', '.join(moved)} on {self.remote.name} were moved by another run and "
+                        "left alone"
                     )
-            except NetImmutableError as exc:
+            except Exception as exc:  # noqa: BLE001 - called while the run ends: it must not raise
                 self._warn(
                     f"leases of {', '.join(sorted(moves))} could not be released on {self.remote.name} "
-                    f"({exc.message}); they expire by themselves within {self.seconds:g} s"
+                    f"({getattr(exc, 'message', exc)}); they expire by themselves within {self.seconds:g} s"
                 )
             self._held.clear()
 

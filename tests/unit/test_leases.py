@@ -219,6 +219,21 @@ def dead_lease(repo: NetworkRepo, hosts: list[str], run_id: str, journal: Path |
     return leases.acquire()
 
 
+def test_a_run_whose_lease_was_taken_over_releases_its_other_leases_and_says_so(
+    clones: tuple[Path, NetworkRepo, NetworkRepo],
+) -> None:
+    remote, a, b = clones
+    past = time.time() - 120
+    stale = LeaseSet(_remote(a), ["r1", "r2"], "run-a", "deploy", seconds=60, clock=lambda: past).acquire()
+    LeaseSet(_remote(b), ["r1"], "run-a", "recover run-b", seconds=60).acquire(takeover={"run-a"})
+
+    stale.release()
+
+    assert _leases_on(remote) == ["refs/netimmutable/leases/r1"]  # r2 released, r1 left to its new holder
+    assert _lease(remote, "r1")["purpose"] == "recover run-b"
+    assert stale.warnings == ["leases of r1 on origin were moved by another run and left alone"]
+
+
 def test_recover_imports_the_journal_of_an_expired_lease_only(
     clones: tuple[Path, NetworkRepo, NetworkRepo], tmp_path: Path
 ) -> None:
