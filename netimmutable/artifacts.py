@@ -44,7 +44,6 @@ __all__ = [
     "host_of",
     "hosts_in",
     "open_git",
-    "previous_release",
     "read_artifacts",
     "read_blobs",
     "resolve_release",
@@ -421,18 +420,6 @@ def resolve_release(gitrepo: git.Repo, rev: str) -> Release:
     except (git.BadName, ValueError, git.GitCommandError):
         raise RepoError(f"unknown revision {rev!r}") from None
     return _release_from_commit(commit)
-
-
-def previous_release(gitrepo: git.Repo, rev: str) -> Release | None:
-    """The newest release strictly before ``rev`` (following first parents)."""
-    try:
-        out = gitrepo.git.log(
-            "--first-parent", "--format=%H", f"--grep=^{DIGEST_TRAILER}: ", "-n", "1", f"{rev}^", "--"
-        )
-    except git.GitCommandError:
-        return None  # rev is the root commit
-    sha = out.strip()
-    return resolve_release(gitrepo, sha) if sha else None
 
 
 def read_artifacts(gitrepo: git.Repo, rev: str, snapshots_dir: str) -> dict[str, str]:

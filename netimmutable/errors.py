@@ -12,6 +12,8 @@
     │   └── CorruptRecords            a record ref or file is not what netimmutable wrote: which, what to do
     ├── LabError                      the local lab could not be built or torn down
     ├── LockHeld                      another run holds the repo or device lock
+    │   └── LeaseHeld                 another clone's run holds a device's lease on the records remote
+    ├── LeaseError                    the records remote could not be asked or moved (unreachable, refused)
     ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
     ├── JournalWriteFailed            a journal entry could not be made durable (disk full): step not taken
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
@@ -38,6 +40,8 @@ __all__ = [
     "InventoryError",
     "JournalWriteFailed",
     "LabError",
+    "LeaseError",
+    "LeaseHeld",
     "LockHeld",
     "NetImmutableError",
     "NotConfirmed",
@@ -125,6 +129,14 @@ class LabError(NetImmutableError):
 
 class LockHeld(NetImmutableError):
     """Another run holds a lock this run needs."""
+
+
+class LeaseHeld(LockHeld):
+    """Another run (of any clone) holds a device's lease on the records remote: who, which run, until when."""
+
+
+class LeaseError(NetImmutableError):
+    """A lease could not be read, taken, renewed or released on the records remote (not held by another)."""
 
 
 class CorruptJournal(NetImmutableError):

@@ -15,6 +15,11 @@ over exactly that run's locks), then ``netimmutable unlock``. Automatic takeover
 Locks an older netimmutable left in a worktree's ``.netimmutable/locks/`` are still listed, honoured (a lock
 of the same name there is held) and removed by ``unlock``.
 
+With a records remote, a device lock also holds the device's lease on that remote (``netimmutable.leases``),
+taken after the local lock, renewed while it is held, released with it (kept with it): other clones of the
+network are kept out the way other worktrees are. ``device_locks`` takes the leases of all its hosts in one
+push.
+
 Examples:
     >>> import tempfile
     >>> locks = Path(tempfile.mkdtemp())
@@ -42,6 +47,7 @@ from types import TracebackType
 
 from netimmutable.errors import LockHeld, NetImmutableError
 from netimmutable.fileio import fsync_dir
+from netimmutable.leases import LeaseSet, lease_remote
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
 
@@ -58,6 +64,7 @@ __all__ = [
     "lock_path",
     "locks_dir",
     "pid_alive",
+    "process_start",
     "read_lock",
     "remove_lock",
     "repo_lock",
@@ -82,7 +89,7 @@ def _locks_dirs(repo: NetworkRepo) -> list[Path]:
     return [shared] if shared == legacy else [shared, legacy]
 
 
-def _process_start(pid: int) -> str:
+def process_start(pid: int) -> str:
     """The kernel's start time of ``pid`` (clock ticks since boot), "" when unknown (not Linux)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -101,7 +108,7 @@ def pid_alive(pid: int, start: str = "") -> bool:
         return False
     except PermissionError:
         return True
-    return not (start and _process_start(pid) not in ("", start))
+    return not (start and process_start(pid) not in ("", start))
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +207,7 @@ class Lock:
         *,
         takeover: Collection[str] = (),
         legacy_dir: Path | None = None,
+        lease: LeaseSet | None = None,
     ) -> None:
         self.path = locks_dir / f"{name}.lock"
         self.legacy = legacy_dir / f"{name}.lock" if legacy_dir is not None else None
@@ -212,11 +220,19 @@ class Lock:
             user=getpass.getuser(),
             machine=socket.gethostname(),
             pid=os.getpid(),
-            pid_start=_process_start(os.getpid()),
+            pid_start=process_start(os.getpid()),
             started_utc=utc_now(),
         )
         self._held = False
         self._keep = False
+        self.lease = lease
+        """The device's lease on the records remote, taken with the lock (None: no remote, or taken by
+        ``device_locks`` for all its hosts at once)."""
+
+    @property
+    def kept(self) -> bool:
+        """``keep`` was called: the lock stays when released."""
+        return self._keep
 
     def _write_tmp(self, info: LockInfo) -> Path:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{id(self)}.tmp")
@@ -248,11 +264,22 @@ class Lock:
                 self._held = True
                 if sync_dir:
                     fsync_dir(self.path.parent)
+                self._take_lease()
                 return self
             raise _held_error(self.path, read_lock(self.path))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+    def _take_lease(self) -> None:
+        if self.lease is None:
+            return
+        try:
+            self.lease.acquire(self.takeover).start()
+        except BaseException:
+            self.lease = None
+            self.release()
+            raise
 
     def _take_over(self, tmp: Path) -> bool:
         """Replace a stale lock of a ``takeover`` run by ours; serialised so only one process can win."""
@@ -271,10 +298,14 @@ class Lock:
         if not self._held:
             return
         self._keep = True
+        if self.lease is not None:
+            self.lease.keep(self.info.name.removeprefix("device-"), reason)
         self.info = replace(self.info, kept=reason)
         self._write_tmp(self.info).replace(self.path)
 
     def release(self) -> None:
+        if self.lease is not None and self._held:
+            self.lease.release()
         if not self._held or self._keep:
             self._held = False
             return
@@ -303,10 +334,34 @@ def repo_lock(
 def device_lock(
     repo: NetworkRepo, host: str, run_id: str, purpose: str = "deploy", *, takeover: Collection[str] = ()
 ) -> Lock:
-    """One device's lock (one change per device at a time). Use with ``with``."""
+    """One device's lock (one change per device at a time), with its lease on the records remote when the
+    repository has one. Use with ``with``."""
     good_ref(host)  # the name must be a safe file name
     return Lock(
-        locks_dir(repo), f"device-{host}", run_id, purpose, takeover=takeover, legacy_dir=_legacy(repo)
+        locks_dir(repo),
+        f"device-{host}",
+        run_id,
+        purpose,
+        takeover=takeover,
+        legacy_dir=_legacy(repo),
+        lease=_leases(repo, [host], run_id, purpose),
+    )
+
+
+def _leases(repo: NetworkRepo, hosts: Iterable[str], run_id: str, purpose: str) -> LeaseSet | None:
+    """The leases of ``hosts`` for run ``run_id``, not yet taken; None without a records remote."""
+    from netimmutable.journal import journal_path  # journal imports this module
+
+    remote = lease_remote(repo)
+    if remote is None:
+        return None
+    return LeaseSet(
+        remote,
+        hosts,
+        run_id,
+        purpose,
+        seconds=repo.settings.deploy.lease_seconds,
+        journal=journal_path(repo, run_id),
     )
 
 
@@ -331,7 +386,7 @@ def device_locks(
     are taken by a few threads at once, so the filesystem commits their fsyncs together.
     """
     names = sorted(set(hosts))
-    locks = [device_lock(repo, host, run_id, purpose, takeover=takeover) for host in names]
+    locks = [_device_lock(repo, host, run_id, purpose, takeover) for host in names]
     with contextlib.ExitStack() as stack:
         outcomes: list[Lock | BaseException] = []
         if len(locks) > _PARALLEL_LOCKS_OVER:
@@ -350,7 +405,27 @@ def device_locks(
             raise failed
         if locks:  # the lock files' names are durable before the caller touches any device
             fsync_dir(locks_dir(repo))
+        leases = _leases(repo, names, run_id, purpose) if names else None
+        if leases is not None:  # after the local locks: a clone's own worktrees never race on the remote
+            leases.acquire(takeover).start()
+            stack.callback(_end_leases, leases, dict(zip(names, locks, strict=True)))
         yield dict(zip(names, locks, strict=True))
+
+
+def _end_leases(leases: LeaseSet, locks: dict[str, Lock]) -> None:
+    """Release the run's leases, keeping those of the hosts whose lock is kept (before the locks go)."""
+    for name, lock in locks.items():
+        if lock.kept:
+            leases.keep(name, lock.info.kept)
+    leases.release()
+
+
+def _device_lock(repo: NetworkRepo, host: str, run_id: str, purpose: str, takeover: Collection[str]) -> Lock:
+    """A device lock without its own lease (``device_locks`` takes the leases of all its hosts at once)."""
+    good_ref(host)
+    return Lock(
+        locks_dir(repo), f"device-{host}", run_id, purpose, takeover=takeover, legacy_dir=_legacy(repo)
+    )
 
 
 _PARALLEL_LOCKS_OVER = 8

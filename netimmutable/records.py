@@ -728,9 +728,18 @@ class Records:
 
     # -------------------------------------------------------------------------------- push and fetch
     def push_records(self, remote: str) -> None:
-        """Push every record ref to ``remote`` (fast-forward only: fetch first when the remote moved)."""
+        """Push every record ref to ``remote`` in one atomic push: the run and good-log chains fast-forward
+        only (fetch first when the remote moved), and with them the good refs, which may move back (a
+        rollback marks an older release good): a good mark always moves the good-log too, so a good ref
+        newer on the remote makes the whole push fail instead of being overwritten. Leases are never pushed
+        here (``netimmutable.leases`` moves them by compare-and-swap)."""
+        out = self.git.git.for_each_ref("--format=%(refname)", f"{RECORDS_NAMESPACE}/")
+        refs = [r for r in out.splitlines() if r and not r.startswith(f"{RECORDS_NAMESPACE}/leases/")]
+        if not refs:
+            return
+        specs = [f"+{r}:{r}" if r.startswith(GOOD_PREFIX) else f"{r}:{r}" for r in refs]
         try:
-            self.git.git.push(remote, f"{RECORDS_NAMESPACE}/*:{RECORDS_NAMESPACE}/*")
+            self.git.git.push("--atomic", "--quiet", remote, *specs)
         except git.GitCommandError as exc:
             raise RepoError(
                 f"pushing records to {remote} failed: {str(exc.stderr).strip() or exc}",
@@ -750,7 +759,8 @@ class Records:
         move the local good ref (None: it may); each refused mark is appended to ``refused`` as a message
         and its ref stays where it was (``netimmutable.trust`` checks them before anything moves).
         """
-        staging = f"refs/netimmutable-fetch/{_safe(remote)}"
+        # a namespace of this call alone: worktrees of the repository fetch before their runs at the same time
+        staging = f"refs/netimmutable-fetch/{_safe(remote)}-{uuid.uuid4().hex[:12]}"
         try:
             self.git.git.fetch("--no-tags", remote, f"+{RECORDS_NAMESPACE}/*:{staging}/*")
         except git.GitCommandError as exc:
@@ -773,9 +783,9 @@ class Records:
                 changed.append(ref)
         finally:
             out = self.git.git.for_each_ref("--format=%(refname)", staging)
-            for name in out.splitlines():
-                if name:
-                    self.git.git.update_ref("-d", name)
+            deletes = "".join(f"delete {name}\n" for name in out.splitlines() if name)
+            if deletes:  # one git process, however many refs the remote has
+                self._run("update-ref", "--stdin", data=deletes.encode())
         return changed
 
     def _good_moves(

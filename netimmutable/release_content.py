@@ -35,16 +35,16 @@ from pathlib import Path
 import git
 
 from netimmutable import __version__
-from netimmutable.artifacts import read_artifacts
+from netimmutable.artifacts import Release, read_artifacts, resolve_release
 from netimmutable.errors import ApprovalError, InputError, RepoError
 from netimmutable.inventory import load_inventory
 from netimmutable.localcache import digest_of, read_entry, source_digest, write_entry
-from netimmutable.render import refresh_snapshots, render_hosts
+from netimmutable.render import CONFIG_SUFFIX, refresh_snapshots, render_hosts
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import SETTINGS_FILE, Settings, settings_from_mapping
 from netimmutable.yamlio import load_yaml_text
 
-__all__ = ["ContentCheck", "check_content", "require_content"]
+__all__ = ["ContentCheck", "check_content", "previous_release", "require_content"]
 
 _RENDER_SOURCES = (
     "render.py",
@@ -253,3 +253,38 @@ def require_content(
             "--allow-stale overrides (recorded)",
         )
     return f"{what} {sha[:10]}: {problem}; allowed by --allow-stale"
+
+
+PREVIOUS_RELEASE_DEPTH = 200
+"""How many first-parent commits before a revision ``previous_release`` looks at."""
+
+
+def previous_release(
+    repo: NetworkRepo, gitrepo: git.Repo, rev: str, *, depth: int = PREVIOUS_RELEASE_DEPTH
+) -> Release | None:
+    """The newest commit strictly before ``rev`` (following first parents) that is a release by the content
+    rule: made by ``netimmutable commit`` or not (a squash, a merge, a revert). A commit that only changed
+    other files (a README) is one too, with the same snapshots as the release before it. A commit without
+    any rendered config is not (the first commits of a repository). None when no such commit is found
+    within ``depth`` commits."""
+    try:
+        out = gitrepo.git.rev_list("--first-parent", f"--max-count={depth}", f"{rev}^", "--")
+    except git.GitCommandError:
+        return None  # rev is the root commit
+    for sha in out.split():
+        if (
+            _has_configs(gitrepo, sha, repo.settings.snapshots_dir)
+            and check_content(repo, gitrepo, sha).holds
+        ):
+            return resolve_release(gitrepo, sha)
+    return None
+
+
+def _has_configs(gitrepo: git.Repo, sha: str, snapshots_dir: str) -> bool:
+    """Whether commit ``sha`` holds any rendered config (a repository's first commits hold none: an empty
+    inventory renders nothing, which the content rule alone would call a release)."""
+    try:
+        tree = gitrepo.commit(sha).tree / snapshots_dir
+    except KeyError:
+        return False
+    return any(blob.name.endswith(CONFIG_SUFFIX) for blob in tree.blobs)

@@ -54,6 +54,9 @@ class DeploySettings:
     settle_timeout: float = 60.0
     """Seconds post-checks keep polling expectations before declaring failure."""
     settle_interval: float = 2.0
+    lease_seconds: int = 120
+    """How long a device's lease on the records remote lasts unless renewed (renewed every third of it
+    while the run lasts): after a run dies, other clones wait this long before `recover` may take over."""
     soak: SoakSetting = "auto"
     """Seconds the post-checks must keep passing after they first pass, before the confirm; ``auto``: the
     host's largest BGP hold time plus a margin (see ``netimmutable.soak``)."""
@@ -89,6 +92,9 @@ class Settings:
     """A YAML file of secret name -> value, outside the repository, mode 0600 (``~`` is expanded)."""
     secrets_command: tuple[str, ...] = ()
     """A command printing a secret's value; the secret name is appended as the last argument."""
+    records_remote: str = ""
+    """The git remote that shares records and holds device leases: "" means ``origin`` when the repository
+    has it; ``none``: no remote (no leases, no automatic records fetch and push)."""
     deploy: DeploySettings = field(default_factory=DeploySettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
     render: RenderSettings = field(default_factory=RenderSettings)
@@ -110,6 +116,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "deploy.revert_in": (0, 86_400, True),
     "deploy.settle_timeout": (0, 86_400, True),
     "deploy.settle_interval": (0, 3600, False),
+    "deploy.lease_seconds": (2, 86_400, True),
     "verify.workers": (1, 1000, True),
     "render.max_output_bytes": (1024, 1024**3, True),
     "render.max_seconds": (0, 3600, False),

@@ -6,7 +6,8 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -14,9 +15,13 @@ from rich.console import Console
 from netimmutable.errors import NetImmutableError, RollbackFailed
 from netimmutable.exitcodes import ExitCode
 
+if TYPE_CHECKING:
+    from netimmutable.repo import NetworkRepo
+
 __all__ = [
     "CliExit",
     "NetImmutableGroup",
+    "RecordsSynced",
     "emit_json",
     "err_console",
     "filter_option",
@@ -42,6 +47,41 @@ def out_console() -> Console:
 def err_console() -> Console:
     """Where progress and messages go (stderr), so stdout stays clean for --format json (no markup either)."""
     return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+class RecordsSynced:
+    """Around a device-changing run: the records remote's records fetched first, this clone's pushed after
+    (``netimmutable.records_sync``; nothing without a records remote). What each did goes to stderr."""
+
+    def __init__(self, repo: NetworkRepo) -> None:
+        self.repo = repo
+        self.warning: str | None = None
+
+    def __enter__(self) -> RecordsSynced:
+        from netimmutable.records_sync import fetch_records_before
+
+        self._say(fetch_records_before(self.repo).said())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        from netimmutable.records_sync import push_records_after
+
+        pushed = push_records_after(self.repo)
+        self.warning = pushed.warning
+        self._say(pushed.said())
+
+    def _say(self, lines: list[str]) -> None:
+        for line in lines:
+            err_console().print(line, markup=False, soft_wrap=True)
+
+    def exit_code(self, code: int, record_sha: str | None) -> ExitCode:
+        """The run's exit code, or 1 when it was 0 and its record could not be pushed (it would be lost with
+        this clone: a CI runner's)."""
+        if code == 0 and record_sha is not None and self.warning is not None:
+            return ExitCode.ERROR
+        return ExitCode(code)
 
 
 class CliExit(Exception):

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from netimmutable.cli.common import (
     CliExit,
+    RecordsSynced,
     emit_json,
     err_console,
     filter_option,
@@ -258,13 +259,14 @@ def _yes_option(func: Any) -> Any:
     )(func)
 
 
-def _finish(report: RunReport, fmt: str) -> None:
+def _finish(report: RunReport, fmt: str, synced: RecordsSynced) -> None:
     if fmt == "json":
         emit_json(report.to_json())
     else:
         print_report(report, out_console())
-    if report.exit_code:
-        raise CliExit(ExitCode(report.exit_code))
+    code = synced.exit_code(report.exit_code, report.record_sha)
+    if code:
+        raise CliExit(code)
 
 
 @click.command("deploy", epilog=DEPLOY_EXIT_CODES)
@@ -374,9 +376,9 @@ def deploy_command(
     )
     from netimmutable.deploy import deploy
 
-    with ProgressView(err_console()) as view:
+    with RecordsSynced(repo) as synced, ProgressView(err_console()) as view:
         report = deploy(repo, options, progress=view, confirm=_paused(view, confirm))
-    _finish(report, fmt)
+    _finish(report, fmt, synced)
 
 
 @click.command("rollback", epilog=DEPLOY_EXIT_CODES)
@@ -422,9 +424,9 @@ def rollback_command(
     )
     from netimmutable.deploy import rollback
 
-    with ProgressView(err_console()) as view:
+    with RecordsSynced(repo) as synced, ProgressView(err_console()) as view:
         report = rollback(repo, hosts, to_rev, options, progress=view, confirm=_paused(view, confirm))
-    _finish(report, fmt)
+    _finish(report, fmt, synced)
 
 
 @click.command("demo")

@@ -10,6 +10,7 @@ import click
 
 from netimmutable.cli.common import (
     CliExit,
+    RecordsSynced,
     emit_json,
     err_console,
     filter_option,
@@ -372,6 +373,7 @@ def recover_command(
     from netimmutable.artifacts import open_git
     from netimmutable.inventory import load_inventory
     from netimmutable.journal import unfinished_runs
+    from netimmutable.leases import drop_leases, import_journals
     from netimmutable.records import operator_identity
     from netimmutable.recover import forget, recover
     from netimmutable.repo import open_repo
@@ -380,10 +382,13 @@ def recover_command(
     out = out_console()
     if forget_host:
         runs = forget(repo, forget_host, operator_identity())
+        dropped = drop_leases(repo, forget_host, runs)  # other clones may change it again
         if fmt == "json":
-            emit_json({"forgotten": forget_host, "runs": runs})
+            emit_json({"forgotten": forget_host, "runs": runs, "lease_dropped": dropped})
         else:
             out.print(f"{forget_host}: dropped from {len(runs)} unfinished run(s); its stale lock removed")
+            if dropped:
+                out.print(f"{forget_host}: its lease on the records remote removed")
         return
     if list_only:
         _print_unfinished(unfinished_runs(repo, include_alive=True), fmt)
@@ -391,16 +396,25 @@ def recover_command(
     gitrepo = open_git(repo)
     loaded = load_inventory(repo)
     err = err_console()
-    report = recover(
-        repo,
-        gitrepo,
-        loaded,
-        hosts=set(parse_limit(limit)),
-        progress=lambda m: err.print(m, markup=False, highlight=False),
-    )
+    with RecordsSynced(repo) as synced:
+        expired = import_journals(repo, set(parse_limit(limit)))  # other clones' runs that stopped
+        for run_id in expired.imported:
+            err.print(f"run {run_id}: journal taken from its expired lease on the remote", markup=False)
+        for host in expired.inspect:
+            err.print(f"{host}: leased by a stopped run, not in its journal: inspected", markup=False)
+        for host in expired.released:
+            err.print(f"{host}: settled by its run; its expired lease removed", markup=False)
+        report = recover(
+            repo,
+            gitrepo,
+            loaded,
+            hosts=set(parse_limit(limit)),
+            progress=lambda m: err.print(m, markup=False, highlight=False),
+        )
     _print_recovery(report, fmt)
-    if report.exit_code != ExitCode.OK:
-        raise CliExit(report.exit_code)
+    code = synced.exit_code(report.exit_code, report.record_sha)
+    if code != ExitCode.OK:
+        raise CliExit(code)
 
 
 # ---------------------------------------------------------------------------------------------- unlock

@@ -12,7 +12,6 @@ from netimmutable.artifacts import (
     host_of,
     hosts_in,
     open_git,
-    previous_release,
     read_artifacts,
     resolve_release,
 )
@@ -167,10 +166,11 @@ def _diff_since_deployed(
 ) -> tuple[HostDiff, ...]:
     """Per device: its last-good release vs ``head``; devices never deployed: the release before."""
     from netimmutable.records import Records
+    from netimmutable.release_content import previous_release
 
     records = Records(repo, gitrepo)
     snap = repo.settings.snapshots_dir
-    prev = previous_release(gitrepo, head)
+    prev = previous_release(repo, gitrepo, head)
     cache: dict[str, dict[str, str]] = {}
 
     def artifacts_at(sha: str | None) -> dict[str, str]:
@@ -226,7 +226,8 @@ def diff_command(
     """Per-device diffs of rendered configs between two revisions.
 
     With no revisions: per device, the release last deployed on it (its last-good record) vs HEAD;
-    devices never deployed compare with the release before HEAD. With A only: A vs HEAD.
+    devices never deployed compare with the release before HEAD (the newest earlier commit whose
+    snapshots are what its inputs render, however it was made). With A only: A vs HEAD.
     Markdown output is ready to paste as a merge-request comment (a summary table and one
     collapsible section per device).
 
@@ -246,7 +247,9 @@ def diff_command(
         a_label = "last deployed"
     else:
         if rev_a is None:
-            prev = previous_release(gitrepo, b.sha)
+            from netimmutable.release_content import previous_release
+
+            prev = previous_release(repo, gitrepo, b.sha)
             a_sha = prev.sha if prev else None
         else:
             a_sha = resolve_release(gitrepo, rev_a).sha

@@ -19,12 +19,12 @@ from netimmutable.artifacts import (
     host_of,
     hosts_in,
     open_git,
-    previous_release,
     read_artifacts,
     resolve_release,
 )
 from netimmutable.errors import ApprovalError, RepoError
 from netimmutable.inventory import load_inventory
+from netimmutable.release_content import previous_release
 from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
 from netimmutable.repo import NetworkRepo, open_repo
 
@@ -166,22 +166,25 @@ def test_git_env_falls_back_when_no_identity(repo: NetworkRepo, monkeypatch: pyt
 
 
 def test_previous_release_and_resolve(repo: NetworkRepo) -> None:
+    """The release before a commit is found by content (release_content), not by trailers."""
     gitrepo = open_git(repo)
     first = _render_and_commit(repo, "one").release
     assert first is not None
-    assert previous_release(gitrepo, first.sha) is None  # init and setup commits are not releases
+    assert previous_release(repo, gitrepo, first.sha) is None  # init and setup commits are not releases
     write_files(repo.root, {"README.md": "x\n"})
-    commit_all(repo.root, "not a release")
+    commit_all(repo.root, "docs only: the snapshots of the release before")
+    docs = run_git(repo.root, "rev-parse", "HEAD").strip()
     hosts = repo.inventory_dir / "hosts.yaml"
     hosts.write_text(hosts.read_text().replace("10.1.0.2/32", "10.1.0.22/32"))
     second = _render_and_commit(repo, "two").release
     assert second is not None
-    prev = previous_release(gitrepo, second.sha)
-    assert prev is not None and prev.sha == first.sha and prev.digest == first.digest
+    prev = previous_release(repo, gitrepo, second.sha)
+    assert prev is not None and prev.sha == docs
+    snap = repo.settings.snapshots_dir
+    assert read_artifacts(gitrepo, prev.sha, snap) == read_artifacts(gitrepo, first.sha, snap)
     assert resolve_release(gitrepo, "HEAD~1").digest is None  # a commit netimmutable did not make
-    assert (
-        previous_release(gitrepo, run_git(repo.root, "rev-list", "--max-parents=0", "HEAD").strip()) is None
-    )
+    root = run_git(repo.root, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert previous_release(repo, gitrepo, root) is None
     with pytest.raises(RepoError, match="unknown revision 'nope'"):
         resolve_release(gitrepo, "nope")
 

@@ -273,6 +273,27 @@ def test_diff_skips_non_release_commits_for_the_default_base(two_releases: Path)
     assert result.stdout.startswith("no device changes between")
 
 
+def test_diff_default_base_is_the_previous_release_by_content_not_by_trailer(two_releases: Path) -> None:
+    """A release made with plain git (a squash, a revert: no digest trailer) is the base of the next one."""
+    root = two_releases
+    plain = root / "inventory" / "hosts.yaml"
+    plain.write_text(plain.read_text().replace("10.1.0.22/32", "10.1.0.23/32"))
+    assert run_cli(["render", "--repo", str(root)]).exit_code == 0
+    commit_all(root, "squash of a merge request (no trailer)")
+    plain.write_text(plain.read_text().replace("10.1.0.23/32", "10.1.0.24/32"))
+    _release(root, "four")
+    squash = git(root, "rev-parse", "HEAD~1").strip()
+
+    for args in (["diff"], ["diff", "--format", "json"]):
+        result = run_cli([*args, "--repo", str(root)])
+        assert result.exit_code == 0, result.output
+        assert "10.1.0.23/32" in result.stdout and "10.1.0.22/32" not in result.stdout, result.stdout
+    text = run_cli(["diff", "--repo", str(root)]).stdout
+    assert f"--- {squash[:10]}/b2.cfg" in text
+    one_arg = run_cli(["diff", "--format", "json", "--repo", str(root), "--", "HEAD"])  # A only: B is HEAD
+    assert json.loads(one_arg.stdout)["hosts"] == []
+
+
 def test_diff_of_the_first_release_shows_every_host_added(tmp_path: Path) -> None:
     repo = make_netrepo(tmp_path / "net")
     _release(repo.root, "one")

@@ -253,6 +253,36 @@ def test_push_and_fetch_merge_records_from_two_machines(tmp_path: Path) -> None:
     assert not git(net.root, "for-each-ref", "refs/netimmutable-fetch")
 
 
+def test_push_moves_a_good_ref_back_to_an_older_release_guarded_by_the_good_log(tmp_path: Path) -> None:
+    """A rollback marks an older release good: the remote's good ref moves back (not a fast-forward), in one
+    atomic push with the good-log, which must fast-forward (a newer mark elsewhere is never overwritten)."""
+    net = make_net(tmp_path)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "--bare", "--quiet", str(remote))
+    git(net.root, "remote", "add", "origin", str(remote))
+    git(net.root, "push", "--quiet", "origin", "HEAD:refs/heads/main")
+    git(net.root, "commit", "--quiet", "--allow-empty", "-m", "second")
+    second = git(net.root, "rev-parse", "HEAD").strip()
+    mine = _records(net.root)
+    mine.mark_good("r1", second, "run-1")
+    mine.push_records("origin")
+    mine.mark_good("r1", net.first, "run-2")  # rolled back
+
+    mine.push_records("origin")
+
+    assert git(remote, "rev-parse", good_ref("r1")).strip() == net.first
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "--quiet", "-b", "main", str(remote), str(other))
+    theirs = _records(other)
+    theirs.fetch_records("origin")
+    theirs.mark_good("r2", net.first, "run-3")
+    theirs.push_records("origin")
+    mine.mark_good("r1", second, "run-4")
+    with pytest.raises(RepoError, match="fetch"):
+        mine.push_records("origin")  # the good-log moved: nothing is pushed, good refs included
+    assert git(remote, "rev-parse", good_ref("r1")).strip() == net.first
+
+
 def test_run_ids_are_unique_and_sortable() -> None:
     ids = [new_run_id() for _ in range(50)]
     assert len(set(ids)) == 50
