@@ -2,8 +2,9 @@
 
 For each selected host: find its baseline (the artifact of its last-good release from the deployment
 records, or of ``--against REV``), read the running config, normalize both (``netimmutable.normalize``),
-compare digests, and compute a diff only when they differ. With ``expectations``, the host's
-``.expect.yaml`` of the same release is evaluated on the device (NAPALM ``compliance_report``). Hosts run in
+compare digests, and compute a diff only when they differ. Unless ``expectations`` is off, the host's
+``.expect.yaml`` of the same release, when it has one, is evaluated on the device (NAPALM
+``compliance_report``). Hosts run in
 parallel through Nornir; the Nornir results become typed ``HostResult`` s in one place (``_outcome``).
 
 Nothing here changes a device: one session per host, ``get_config`` and the getters of the expectations.
@@ -68,7 +69,8 @@ class Baseline:
 @dataclass(frozen=True, slots=True)
 class VerifyOptions:
     against: str | None = None
-    expectations: bool = False
+    expectations: bool = True
+    """Evaluate each host's expectations of its release, when it has them (``--no-expectations``: off)."""
     workers: int = 50
     policy: VerifyPolicy = field(default_factory=VerifyPolicy)
     processes: int = 0
@@ -206,7 +208,7 @@ def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> t
 _REMEDIATIONS: dict[HostState, tuple[str, str, str]] = {
     HostState.EXPECTATIONS_FAILED: (
         "check",
-        "netimmutable verify --limit {host} --expectations",
+        "netimmutable verify --limit {host}",
         "the config is as committed but the device state is not as expected: check neighbours, "
         "links and the expectations file; verify again once fixed",
     ),

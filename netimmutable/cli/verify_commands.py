@@ -58,10 +58,14 @@ def _formats_for(outputs: tuple[Path, ...], fmt: str | None) -> list[tuple[str, 
     help="Compare with the artifacts of this release instead of each host's last-good release.",
 )
 @click.option(
-    "--expectations",
+    "--expectations/--no-expectations",
     "-e",
-    is_flag=True,
-    help="Also evaluate each host's expectations file (NAPALM compliance_report) on the device.",
+    "expectations",
+    default=True,
+    show_default=True,
+    help="Evaluate each host's expectations file of its release (NAPALM compliance_report) on the device "
+    "when the release has one; a host in sync on config but failing them is expectations-failed. "
+    "--no-expectations compares configs only (--expectations/-e, the old opt-in, is the default).",
 )
 @click.option(
     "--format",
@@ -139,7 +143,8 @@ def verify_command(
     \b
     Examples:
       netimmutable verify                                   # all hosts, text report
-      netimmutable verify --expectations --limit r1,r2
+      netimmutable verify --limit r1,r2                     # config and expectations of r1, r2
+      netimmutable verify --no-expectations                 # configs only (no state getters)
       netimmutable verify --quiet                           # cron: output only when something is wrong
       netimmutable verify -o verify.json -o verify.xml      # CI: JSON artifact + JUnit test report
       netimmutable verify --format junit --unreachable-ok
