@@ -30,6 +30,7 @@ from netimmutable.settings import SETTINGS_FILE
 __all__ = [
     "DIGEST_TRAILER",
     "OWN_PROCESS_GROUP",
+    "RENDER_TRAILER",
     "VERSION_TRAILER",
     "CommitResult",
     "Release",
@@ -51,6 +52,8 @@ __all__ = [
 
 VERSION_TRAILER = "Netimmutable-Version"
 DIGEST_TRAILER = "Netimmutable-Digest"
+RENDER_TRAILER = "Netimmutable-Render-Seconds"
+"""How long ``netimmutable commit`` took to render the release (provenance, read by ``metrics``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +248,11 @@ def commit_release(
     gitrepo: git.Repo,
     rendered: Sequence[RenderedHost] | Mapping[str, str],
     message: str | None,
+    render_seconds: float | None = None,
 ) -> CommitResult:
     """Commit inputs and snapshots as one release. Returns ``release=None`` when nothing changed.
+
+    ``render_seconds``: how long rendering it took, written as a trailer (``RENDER_TRAILER``).
 
     ``rendered``: every rendered host, or file name -> sha256 (hex) of every artifact (``RenderSummary``).
     Refuses inputs git ignores (``ls-files``); then ``add --all -- <release paths>``, one ``status`` (what
@@ -294,6 +300,8 @@ def commit_release(
         )
     )
     full = f"{summary.strip()}\n\n{VERSION_TRAILER}: {__version__}\n{DIGEST_TRAILER}: {digest}\n"
+    if render_seconds is not None:
+        full += f"{RENDER_TRAILER}: {render_seconds:.3f}\n"
     try:
         if not _commit_index_tree(gitrepo, paths, full):
             # Something else is in the index too (or a merge, an unborn branch, signed commits): pathspecs
