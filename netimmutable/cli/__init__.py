@@ -50,12 +50,20 @@ def _register() -> None:
     from netimmutable.cli import (
         deploy_commands,
         lab_commands,
+        metrics_commands,
         records_commands,
         repo_commands,
         verify_commands,
     )
 
-    for module in (repo_commands, lab_commands, verify_commands, records_commands, deploy_commands):
+    for module in (
+        repo_commands,
+        lab_commands,
+        verify_commands,
+        records_commands,
+        deploy_commands,
+        metrics_commands,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 
