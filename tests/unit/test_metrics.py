@@ -45,7 +45,7 @@ from netimmutable.metrics_report import to_json
 from netimmutable.metrics_source import load_history
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord
 from netimmutable.repo import NetworkRepo, open_repo
-from netimmutable.verify_state import VerifyStateEntry, state_path, update_state_file
+from netimmutable.verify_state import VerifyStateEntry, read_state_file, state_path, update_state_file
 from tests.unit.netrepo_helpers import SMALL_NETWORK, git, head, make_netrepo, run_cli
 
 NOW = "2024-06-30T00:00:00Z"
@@ -326,3 +326,23 @@ def test_bad_period_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
     result = run_cli(["metrics", *args, "--repo", str(repo.root)])
     assert result.exit_code == 2
     assert "30d" in result.stderr or "2024-06-01" in result.stderr
+
+
+def test_verify_state_streak_restarts_when_the_state_changes(tmp_path: Path) -> None:
+    path = tmp_path / "verify-state.json"
+    for when, state in [
+        ("2024-06-01T00:00:00Z", "drift"),
+        ("2024-06-02T00:00:00Z", "drift"),
+        ("2024-06-03T00:00:00Z", "in-sync"),
+        ("2024-06-04T00:00:00Z", "drift"),
+        ("2024-06-05T00:00:00Z", "drift"),
+    ]:
+        update_state_file(path, [VerifyStateEntry("r1", when, state, "ab12")])
+    entry = read_state_file(path)["r1"]
+    assert (entry.since_utc, entry.when_utc) == ("2024-06-04T00:00:00Z", "2024-06-05T00:00:00Z")
+    # a file written before since_utc existed: the streak starts at its last verify
+    data = json.loads(path.read_text())
+    del data["hosts"]["r1"]["since_utc"]
+    path.write_text(json.dumps(data))
+    update_state_file(path, [VerifyStateEntry("r1", "2024-06-06T00:00:00Z", "drift", "ab12")])
+    assert read_state_file(path)["r1"].since_utc == "2024-06-05T00:00:00Z"
