@@ -137,7 +137,9 @@ def verify_command(
     Each host is compared with the artifact of its last-good release (or of --against REV) after
     normalization (volatile lines, whitespace, order noise, ignore_lines); digests first, a diff only for
     mismatches. Each host ends in one state: in-sync, drift, expectations-failed, unreachable,
-    no-baseline or error. The outcome per host is kept in .netimmutable/verify-state.json for `status`.
+    no-baseline or error. With compliance.features in netimmutable.yaml, each compared host's report also
+    says which features (e.g. bgp, interfaces) are compliant and which drifted, with their lines (one JUnit
+    testcase per feature). The outcome per host is kept in .netimmutable/verify-state.json for `status`.
     Nothing on the devices is changed.
 
     \b
