@@ -22,14 +22,12 @@ from netimmutable.inventory import LoadedInventory
 from netimmutable.metrics import History, HostFacts, ReleaseTiming, VerifySeen, format_utc, parse_utc
 from netimmutable.records import Records
 from netimmutable.render import EXPECT_SUFFIX
-from netimmutable.repo import NetworkRepo
+from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
 from netimmutable.verify_model import HostState
 from netimmutable.verify_state import read_verify_state
 
-__all__ = ["ADOPTED_TEMPLATE_DIR", "load_history", "release_timings"]
+__all__ = ["load_history", "release_timings"]
 
-ADOPTED_TEMPLATE_DIR = "adopted"
-"""Entry templates under ``templates/adopted/`` are verbatim running configs (``netimmutable adopt``)."""
 _ALL_RUNS = 1_000_000
 
 

@@ -48,6 +48,7 @@ def main() -> None:
 def _register() -> None:
     # One module per command group; each exposes COMMANDS (a list of click commands).
     from netimmutable.cli import (
+        adopt_commands,
         deploy_commands,
         lab_commands,
         metrics_commands,
@@ -63,6 +64,7 @@ def _register() -> None:
         records_commands,
         deploy_commands,
         metrics_commands,
+        adopt_commands,
     ):
         for command in module.COMMANDS:
             main.add_command(command)
