@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from netimmutable.metrics import Metrics, Stats, WindowMetrics, parse_utc
 __all__ = [
     "METRICS_SCHEMA_VERSION",
     "duration",
+    "metrics_schema",
     "percent",
     "to_json",
     "to_json_text",
@@ -102,6 +104,13 @@ def _window_json(w: WindowMetrics) -> dict[str, Any]:
             "render_seconds": _stats_json(w.render_seconds),
         },
     }
+
+
+def metrics_schema() -> dict[str, Any]:
+    """The JSON Schema of ``to_json`` output (``netimmutable/schemas/metrics.schema.json``)."""
+    text = resources.files("netimmutable").joinpath("schemas/metrics.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def to_json(metrics: Metrics) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_prometheus
@@ -41,7 +42,7 @@ from netimmutable import metrics_report
 from netimmutable.artifacts import RENDER_TRAILER, open_git
 from netimmutable.inventory import load_inventory
 from netimmutable.metrics import compute, parse_utc
-from netimmutable.metrics_report import to_json
+from netimmutable.metrics_report import metrics_schema, to_json
 from netimmutable.metrics_source import load_history
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord
 from netimmutable.repo import NetworkRepo, open_repo
@@ -229,6 +230,7 @@ def test_cli_json_and_text(history_repo: NetworkRepo) -> None:
     result = run_cli([*args, "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    jsonschema.validate(report, metrics_schema())
     assert report["schema_version"] == 1 and report["generated_utc"] == NOW
     assert report["windows"] == [WINDOW_30D, WINDOW_ALL]
     text = run_cli(args)
@@ -312,6 +314,7 @@ def test_empty_repository_has_no_rates(tmp_path: Path) -> None:
     repo = make_netrepo(tmp_path / "net")
     result = run_cli(["metrics", "--format", "json", "--repo", str(repo.root)])
     assert result.exit_code == 0, result.output
+    jsonschema.validate(json.loads(result.stdout), metrics_schema())
     (window,) = json.loads(result.stdout)["windows"]
     assert window["days"] is None
     assert window["deployments"]["per_day"] is None
