@@ -1,7 +1,8 @@
 """``netimmutable adopt``: bring running devices in, so the first release is exactly what the network runs.
 
-For each selected host: read its running config (one session, ``get_config``; nothing is pushed), turn it
-into a verbatim per-host template ``templates/adopted/<host>.j2`` (Jinja syntax in the config escaped, every
+For each selected host: read its running config (one session, ``get_config``, ``verify.workers`` hosts at a
+time; nothing is pushed), turn it into a verbatim per-host template ``templates/adopted/<host>.j2`` (Jinja
+syntax in the config escaped, every
 credential the secret patterns know replaced by ``secret("<host>_<keyword>_<n>")``), select it with the
 host's ``template`` data key, render and commit one release, then read each device again and record it good
 at that release only when it still runs exactly it (drift between the read and the commit is caught: that
@@ -29,6 +30,7 @@ import contextlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,15 +189,18 @@ def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, 
     hosts_file.write_text("".join(lines), encoding="utf-8")
 
 
-def _read_running(hosts: Sequence[Host]) -> dict[str, str | NetImmutableError]:
-    out: dict[str, str | NetImmutableError] = {}
-    for host in hosts:
-        try:
-            with Device.open(host) as device:
-                out[host.name] = device.running_config()
-        except NetImmutableError as exc:
-            out[host.name] = exc
-    return out
+def _read_one(host: Host) -> str | NetImmutableError:
+    try:
+        with Device.open(host) as device:
+            return device.running_config()
+    except NetImmutableError as exc:  # a device problem is a result (the host is not adopted), never a crash
+        return exc
+
+
+def _read_running(hosts: Sequence[Host], workers: int) -> dict[str, str | NetImmutableError]:
+    """Each host's running config (or why it could not be read), ``workers`` sessions at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
+        return dict(zip((h.name for h in hosts), pool.map(_read_one, hosts), strict=True))
 
 
 def _refuse(hosts: Sequence[Host], records: Records) -> None:
@@ -256,7 +261,7 @@ def _adopt_locked(
     _refuse(pending, records)
     prepare_hosts(repo, hosts)
     emit(f"reading the running config of {len(hosts)} host(s)")
-    running = _read_running(hosts)
+    running = _read_running(hosts, repo.settings.verify.workers)
     results: dict[str, AdoptedHost] = {}
     templates: dict[str, VerbatimTemplate] = {}
     for host in hosts:
@@ -334,7 +339,7 @@ def _verify_adopted(
     """Read each adopted device again: it must run exactly the release's artifact (secrets resolved)."""
     hosts = select_hosts(loaded, tuple(templates))
     prepare_hosts(repo, hosts)
-    again = _read_running(hosts)
+    again = _read_running(hosts, repo.settings.verify.workers)
     extra = repo.settings.ignore_lines
     out: dict[str, AdoptedHost] = {}
     for host in hosts:

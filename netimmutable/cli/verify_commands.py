@@ -62,7 +62,6 @@ def _formats_for(outputs: tuple[Path, ...], fmt: str | None) -> list[tuple[str, 
     "-e",
     "expectations",
     default=True,
-    show_default=True,
     help="Evaluate each host's expectations file of its release (NAPALM compliance_report) on the device "
     "when the release has one; a host in sync on config but failing them is expectations-failed. "
     "--no-expectations compares configs only (--expectations/-e, the old opt-in, is the default).",
