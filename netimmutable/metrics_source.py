@@ -4,8 +4,8 @@
 - coverage: each inventory host, whether it has a good ref, whether its entry template (``template``) lies
   under ``templates/adopted/`` (a verbatim copy of a running config), whether HEAD's snapshots hold its
   expectations;
-- verifies: each host's last verify from ``.netimmutable/verify-state.json`` (local to this checkout: the
-  machine that runs the scheduled verify is the one that knows about drift);
+- verifies: each inventory host's last verify from ``.netimmutable/verify-state.json`` (local to this
+  checkout: the machine that runs the scheduled verify is the one that knows about drift);
 - releases: the render time trailer of every release on HEAD's history that ``netimmutable commit`` made.
 
 Nothing is written: metrics keep no state of their own.
@@ -62,9 +62,12 @@ def _expectation_hosts(gitrepo: git.Repo, snapshots_dir: str) -> set[str]:
     return {n.removesuffix(EXPECT_SUFFIX) for n in names if n.endswith(EXPECT_SUFFIX)}
 
 
-def _verifies(repo: NetworkRepo) -> tuple[VerifySeen, ...]:
+def _verifies(repo: NetworkRepo, names: set[str]) -> tuple[VerifySeen, ...]:
+    """The last verify of each inventory host (a host removed from the inventory no longer counts)."""
     seen: list[VerifySeen] = []
     for name, entry in sorted(read_verify_state(repo).items()):
+        if name not in names:
+            continue
         try:
             state = HostState(entry.state)
             parse_utc(entry.when_utc)
@@ -93,4 +96,4 @@ def load_history(repo: NetworkRepo, loaded: LoadedInventory) -> History:
         )
         for h in loaded.hosts()
     )
-    return History(runs=runs, hosts=hosts, verifies=_verifies(repo), releases=releases)
+    return History(runs=runs, hosts=hosts, verifies=_verifies(repo, set(names)), releases=releases)

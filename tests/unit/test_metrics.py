@@ -19,7 +19,8 @@ The history (times UTC, "now" is 2024-06-30T00:00:00Z through ``--until``; ``--s
 Hosts: a1, b2 (templated, expectations), c3 (adopted verbatim: template adopted/c3.j2, no expectations),
 d4 (templated, expectations, never deployed). Last verify: a1 in-sync 2024-05-20 (outside 30d), b2 drift
 since 2024-06-28T02:00 (seen again 2024-06-29T02:00: 86,400 s), c3 in-sync then drift from
-2024-06-29T01:00 to 03:00 (7,200 s), d4 no-baseline (never compared).
+2024-06-29T01:00 to 03:00 (7,200 s), d4 no-baseline (never compared), z9 drift (removed from the
+inventory since: not counted).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ VERIFIES = [  # written in this order, as successive verify runs would
     ("c3", "2024-06-29T01:00:00Z", "drift"),
     ("c3", "2024-06-29T03:00:00Z", "drift"),
     ("d4", "2024-06-29T03:00:00Z", "no-baseline"),
+    ("z9", "2024-06-29T03:00:00Z", "drift"),  # no longer in the inventory: not counted
 ]
 
 
