@@ -203,15 +203,35 @@ def _read_running(hosts: Sequence[Host], workers: int) -> dict[str, str | NetImm
         return dict(zip((h.name for h in hosts), pool.map(_read_one, hosts), strict=True))
 
 
-def _refuse(hosts: Sequence[Host], records: Records) -> None:
-    managed = [h.name for h in hosts if records.last_good(h.name) is not None]
-    templated = [h.name for h in hosts if h.get("template") not in (None, "")]
-    for names, why in ((managed, "already have a last-good release"), (templated, "already have a template")):
-        if names:
-            raise InputError(
-                f"{', '.join(names)} {why}: adopt brings in devices netimmutable does not manage yet",
-                hint="select the hosts to adopt with --limit",
-            )
+def _not_adoptable(hosts: Sequence[Host], records: Records) -> dict[str, str]:
+    """Host -> why adopt leaves it alone: it has a last-good release, or a template of its own (a host whose
+    adoption was not verified keeps its adopted template and no good ref: it may be adopted again)."""
+    good = records.last_good_many([h.name for h in hosts])
+    why: dict[str, str] = {}
+    for host in hosts:
+        template = str(host.get("template") or "")
+        if good.get(host.name) is not None:
+            why[host.name] = "has a last-good release"
+        elif template and template != f"{ADOPTED_TEMPLATE_DIR}/{host.name}.j2":
+            why[host.name] = f"has a template ({template})"
+    return why
+
+
+def _adoptable(
+    hosts: Sequence[Host], records: Records, explicit: bool, added: Mapping[str, Any]
+) -> list[Host]:
+    """The hosts to adopt: hosts named explicitly must all be adoptable; by default the others are skipped."""
+    why = _not_adoptable([h for h in hosts if h.name not in added], records)
+    if why and explicit:
+        raise InputError(
+            "adopt brings in devices netimmutable does not manage yet: "
+            + "; ".join(f"{name} {reason}" for name, reason in sorted(why.items())),
+            hint="leave them out of --limit/--filter",
+        )
+    chosen = [h for h in hosts if h.name not in why]
+    if not chosen:
+        raise InputError("no host to adopt: every selected host is managed already (or has a template)")
+    return chosen
 
 
 def adopt(
@@ -241,7 +261,7 @@ def adopt(
 
 def _adopt_locked(
     repo: NetworkRepo,
-    gitrepo: Any,
+    gitrepo: git.Repo,
     options: AdoptOptions,
     run_id: str,
     started_utc: str,
@@ -257,8 +277,7 @@ def _adopt_locked(
     limit = options.limit or (tuple(added) if added and not options.filters else ())
     hosts = select_hosts(loaded, limit, options.filters)
     records = Records(repo, gitrepo)
-    pending = [h for h in hosts if h.name not in added]
-    _refuse(pending, records)
+    hosts = tuple(_adoptable(hosts, records, bool(options.limit or options.filters), added))
     prepare_hosts(repo, hosts)
     emit(f"reading the running config of {len(hosts)} host(s)")
     running = _read_running(hosts, repo.settings.verify.workers)
@@ -274,7 +293,8 @@ def _adopt_locked(
     secrets_file = None
     if values and not options.secrets_out:
         secrets_file = str(write_secrets(repo, values))  # before git holds anything that needs them
-    _write_templates(repo, hosts_file, templates, set(added))
+    has_template = {h.name: bool(h.get("template")) for h in hosts}  # adopted before, not verified then
+    _write_templates(repo, hosts_file, templates, set(added), has_template)
     release = None
     if templates:
         started = time.monotonic()
@@ -298,13 +318,17 @@ def _adopt_locked(
 
 
 def _write_templates(
-    repo: NetworkRepo, hosts_file: Path, templates: Mapping[str, VerbatimTemplate], added: set[str]
+    repo: NetworkRepo,
+    hosts_file: Path,
+    templates: Mapping[str, VerbatimTemplate],
+    added: set[str],
+    has_template: Mapping[str, bool],
 ) -> None:
     for name, template in templates.items():
         path = repo.templates_dir / ADOPTED_TEMPLATE_DIR / f"{name}.j2"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.template, encoding="utf-8")
-        if name not in added:  # an added host got its template key when it was appended
+        if name not in added and not has_template.get(name):  # added hosts got the key when appended
             _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", None)
 
 

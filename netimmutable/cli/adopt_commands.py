@@ -55,7 +55,8 @@ def adopt_command(
 ) -> None:
     """Bring running devices in: each running config becomes a verbatim per-host template, one release.
 
-    For each selected host (that has no last-good release and no template yet): read the running config
+    For each selected host (by default: every host without a last-good release or a template of its own;
+    hosts named with --limit that have one are refused): read the running config
     (nothing is pushed to any device), write templates/adopted/<host>.j2 with the credentials replaced by
     secret("<host>_<keyword>_<n>") (values go to the secrets store, never to git or output), select it with
     the host's `template` key, render and commit one release, then read each device again and record it

@@ -107,6 +107,20 @@ def test_a_device_changed_between_read_and_commit_is_not_recorded_good(
         "r3": "in-sync",
         "r4": "no-baseline",
     }
+    # once understood, r4 is adopted again (its adopted template is rewritten); r3 is managed now
+    refused = net.cli("adopt", "--limit", "r3,r4")
+    assert refused.exit_code == 1 and "r3 has a last-good release" in refused.stderr
+    again = net.cli("adopt", "--limit", "r4", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert [(h["host"], h["outcome"]) for h in json.loads(again.stdout)["hosts"]] == [("r4", "unchanged")]
+    assert "ip route 10.8.0.0/24 blackhole" in (net.root / "snapshots" / "r4.cfg").read_text()
+    hosts_yaml = (net.root / "inventory" / "hosts.yaml").read_text()
+    assert hosts_yaml.count("template: adopted/r4.j2") == 1
+    # without --limit: every host not managed yet (r1, r2), the managed ones left alone
+    rest = net.cli("adopt", "--format", "json")
+    assert rest.exit_code == 0, rest.output
+    assert [h["host"] for h in json.loads(rest.stdout)["hosts"]] == ["r1", "r2"]
+    assert net.cli("adopt").exit_code == 1  # nothing left to adopt
 
 
 def test_without_a_secrets_store_nothing_is_written(fresh_net: Net) -> None:
