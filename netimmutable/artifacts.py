@@ -31,6 +31,7 @@ from netimmutable.settings import SETTINGS_FILE
 __all__ = [
     "DIGEST_TRAILER",
     "OWN_PROCESS_GROUP",
+    "RENDER_TRAILER",
     "VERSION_TRAILER",
     "CommitResult",
     "Release",
@@ -51,6 +52,8 @@ __all__ = [
 
 VERSION_TRAILER = "Netimmutable-Version"
 DIGEST_TRAILER = "Netimmutable-Digest"
+RENDER_TRAILER = "Netimmutable-Render-Seconds"
+"""How long ``netimmutable commit`` took to render the release (provenance, read by ``metrics``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,8 +248,11 @@ def commit_release(
     gitrepo: git.Repo,
     rendered: Sequence[RenderedHost] | Mapping[str, str],
     message: str | None,
+    render_seconds: float | None = None,
 ) -> CommitResult:
     """Commit inputs and snapshots as one release. Returns ``release=None`` when nothing changed.
+
+    ``render_seconds``: how long rendering it took, written as a trailer (``RENDER_TRAILER``).
 
     ``rendered``: every rendered host, or file name -> sha256 (hex) of every artifact (``RenderSummary``).
     Refuses inputs git ignores (``ls-files``); then ``add --all -- <release paths>``, one ``status`` (what
@@ -259,14 +265,19 @@ def commit_release(
     _refuse_ignored_inputs(repo, gitrepo)
     digest = artifacts_digest_of_hashes(_file_digests(rendered))
     with _index_kept_on_failure(gitrepo):  # a failed commit (signing, disk full) leaves nothing staged
-        changed, unrelated = _stage_and_commit(repo, gitrepo, paths, message, digest)
+        changed, unrelated = _stage_and_commit(repo, gitrepo, paths, message, digest, render_seconds)
     if not changed:
         return CommitResult(release=None, changed_files=(), unrelated_dirty=unrelated)
     return CommitResult(release=_head_release(gitrepo), changed_files=changed, unrelated_dirty=unrelated)
 
 
 def _stage_and_commit(
-    repo: NetworkRepo, gitrepo: git.Repo, paths: Sequence[str], message: str | None, digest: str
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    paths: Sequence[str],
+    message: str | None,
+    digest: str,
+    render_seconds: float | None = None,
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Stage the release paths and commit them; (changed files, unrelated dirty files). Nothing is committed
     (and ``changed`` is empty) when the release paths are unchanged."""
@@ -308,6 +319,8 @@ def _stage_and_commit(
         )
     )
     full = f"{summary.strip()}\n\n{VERSION_TRAILER}: {__version__}\n{DIGEST_TRAILER}: {digest}\n"
+    if render_seconds is not None:
+        full += f"{RENDER_TRAILER}: {render_seconds:.3f}\n"
     try:
         if not _commit_index_tree(gitrepo, paths, full):
             # Something else is in the index too (or a merge, an unborn branch, signed commits): pathspecs

@@ -10,12 +10,23 @@ from pathlib import Path
 from netimmutable.errors import RepoError
 from netimmutable.settings import SETTINGS_FILE, Settings, load_settings
 
-__all__ = ["LOCAL_DIR", "SHARED_DIR", "NetworkRepo", "find_repo", "git_common_dir", "open_repo"]
+__all__ = [
+    "ADOPTED_TEMPLATE_DIR",
+    "LOCAL_DIR",
+    "SHARED_DIR",
+    "NetworkRepo",
+    "find_repo",
+    "git_common_dir",
+    "open_repo",
+]
 
 LOCAL_DIR = ".netimmutable"
 """Untracked, git-ignored local state of one working tree: connections, lab, caches, saved plans."""
 SHARED_DIR = "netimmutable"
 """State of the repository (every worktree's): locks and the journal, in git's common dir."""
+ADOPTED_TEMPLATE_DIR = "adopted"
+"""``templates/adopted/<host>.j2``: a host's running config taken verbatim by ``adopt`` (``metrics`` counts
+hosts whose entry template lies there as adopted, not templated)."""
 
 
 @functools.lru_cache(maxsize=64)

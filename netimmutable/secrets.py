@@ -20,12 +20,23 @@ import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import yaml
+
 from netimmutable.errors import InputError
+from netimmutable.fileio import atomic_write_text
 from netimmutable.repo import NetworkRepo
 from netimmutable.secretref import SECRET_RE
 from netimmutable.yamlio import load_yaml
 
-__all__ = ["MASK", "SecretError", "Secrets", "secret_names", "secret_variable"]
+__all__ = [
+    "MASK",
+    "SecretError",
+    "Secrets",
+    "secret_names",
+    "secret_variable",
+    "secrets_file_path",
+    "write_secrets",
+]
 
 MASK = "********"
 _COMMAND_TIMEOUT = 30.0
@@ -47,6 +58,44 @@ def secret_names(texts: Iterable[str]) -> set[str]:
     return names
 
 
+def secrets_file_path(repo: NetworkRepo) -> Path | None:
+    """The settings' ``secrets_file`` as an absolute path (None when not set); refused inside the repo."""
+    setting = repo.settings.secrets_file
+    if not setting:
+        return None
+    path = Path(setting).expanduser()
+    if not path.is_absolute():
+        path = repo.root / path
+    path = path.resolve()
+    if path.is_relative_to(repo.root):
+        raise SecretError("the secrets file must live outside the network repository", file=str(path))
+    return path
+
+
+def write_secrets(repo: NetworkRepo, values: Mapping[str, str]) -> Path:
+    """Merge ``values`` into the secrets file (created mode 0600, replaced atomically; an existing name keeps
+    no other value: it is overwritten). Refuses without a ``secrets_file`` setting."""
+    path = secrets_file_path(repo)
+    if path is None:
+        raise SecretError(
+            f"{len(values)} credential(s) found in the running configs and no secrets store to put them in",
+            hint="set secrets_file in netimmutable.yaml (a file outside the repository), or pass "
+            "--secrets-out to print them once as environment lines",
+        )
+    current: dict[str, str] = {}
+    if path.exists():
+        data = load_yaml(path) or {}
+        if not isinstance(data, dict):
+            raise SecretError("secrets file must map names to values", file=str(path))
+        current = {str(k): str(v) for k, v in data.items()}
+    current.update(values)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(current, default_flow_style=False, sort_keys=True)
+    atomic_write_text(path, text, durable=True)  # mkstemp creates the file 0600; the rename keeps it
+    path.chmod(0o600)
+    return path
+
+
 class Secrets:
     """Resolves placeholders for one run; remembers resolved values so it can mask them."""
 
@@ -57,16 +106,10 @@ class Secrets:
 
     # -- providers -------------------------------------------------------------------------------------
     def _from_file(self, name: str) -> str | None:
-        setting = self._repo.settings.secrets_file
-        if not setting:
+        path = secrets_file_path(self._repo)
+        if path is None:
             return None
         if self._file_values is None:
-            path = Path(setting).expanduser()
-            if not path.is_absolute():
-                path = self._repo.root / path
-            path = path.resolve()
-            if path.is_relative_to(self._repo.root):
-                raise SecretError("the secrets file must live outside the network repository", file=str(path))
             if not path.exists():
                 raise SecretError("secrets file not found", file=str(path))
             mode = stat.S_IMODE(path.stat().st_mode)

@@ -11,6 +11,7 @@ Examples:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
@@ -23,9 +24,13 @@ from netimmutable.yamlio import LocatedDict, load_yaml
 __all__ = [
     "DEFAULT_MAX_OUTPUT_BYTES",
     "DEFAULT_MAX_RENDER_SECONDS",
+    "FEATURE_NAME_RE",
     "PROBE_LINES",
     "SETTINGS_FILE",
+    "ComplianceSettings",
     "DeploySettings",
+    "Feature",
+    "FeatureTable",
     "OnFailure",
     "RenderSettings",
     "Settings",
@@ -79,6 +84,53 @@ class RenderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Feature:
+    """A named part of a config for per-feature compliance: the top-level lines starting with any of
+    ``sections``, with their children (``netutils.config.compliance`` semantics)."""
+
+    name: str
+    sections: tuple[str, ...]
+    ordered: bool = False
+    """Whether line order inside the feature counts (ACL entries, Junos terms)."""
+
+
+FeatureTable = tuple[Feature, ...]
+PlatformFeatures = tuple[tuple[str, FeatureTable], ...]
+FEATURE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceSettings:
+    """``compliance:``: per-feature compliance in ``verify``.
+
+    ``features`` apply to every platform; ``platforms.<platform>`` adds features for that platform or
+    replaces one of the same name (an empty list drops it there); ``parsers.<platform>`` names the
+    ``netutils`` config parser for a platform the built-in map does not know.
+    """
+
+    features: FeatureTable = ()
+    platforms: PlatformFeatures = ()
+    parsers: tuple[tuple[str, str], ...] = ()
+
+    def features_for(self, platform: str) -> FeatureTable:
+        """The features checked on ``platform``, in the order defined (global first).
+
+        Examples:
+            >>> c = ComplianceSettings((Feature("bgp", ("router bgp",)), Feature("ntp", ("ntp",))),
+            ...                        (("junos", (Feature("bgp", ("protocols bgp",)), Feature("ntp", ()))),))
+            >>> [(f.name, f.sections) for f in c.features_for("junos")]
+            [('bgp', ('protocols bgp',))]
+            >>> [f.name for f in c.features_for("frr")]
+            ['bgp', 'ntp']
+        """
+        table = {f.name: f for f in self.features}
+        for name, features in self.platforms:
+            if name == platform:
+                table.update({f.name: f for f in features})
+        return tuple(f for f in table.values() if f.sections)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     version: int = 1
     inventory_dir: str = "inventory"
@@ -98,12 +150,14 @@ class Settings:
     deploy: DeploySettings = field(default_factory=DeploySettings)
     verify: VerifySettings = field(default_factory=VerifySettings)
     render: RenderSettings = field(default_factory=RenderSettings)
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
     "deploy": DeploySettings,
     "verify": VerifySettings,
     "render": RenderSettings,
+    "compliance": ComplianceSettings,
 }
 _PATH_KEYS = ("inventory_dir", "templates_dir", "snapshots_dir", "connections_file")
 _PATTERN_KEYS = ("ignore_lines",)
@@ -205,19 +259,100 @@ def _coerce(value: Any, annotation: str, where: str, label: str, line: int) -> A
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SettingsError(f"{where} must be a list of strings", file=label, line=line)
         return tuple(value)
-    if annotation == "SoakSetting":
-        try:
-            return parse_soak(value)
-        except ValueError as exc:
-            raise SettingsError(f"{where}: {exc}", file=label, line=line) from None
-    if annotation == "OnFailure":
-        allowed = get_args(OnFailure)
-        if value not in allowed:
-            raise SettingsError(
-                f"{where} must be one of {', '.join(allowed)}, got {value!r}", file=label, line=line
-            )
-        return value
+    special = _SPECIAL.get(annotation)
+    if special is not None:
+        return special(value, where, label, line)
     raise AssertionError(f"unhandled settings annotation {annotation}")  # pragma: no cover
+
+
+def _soak(value: Any, where: str, label: str, line: int) -> SoakSetting:
+    try:
+        return parse_soak(value)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}", file=label, line=line) from None
+
+
+def _on_failure(value: Any, where: str, label: str, line: int) -> OnFailure:
+    allowed = get_args(OnFailure)
+    if value not in allowed:
+        raise SettingsError(
+            f"{where} must be one of {', '.join(allowed)}, got {value!r}", file=label, line=line
+        )
+    result: OnFailure = value
+    return result
+
+
+def _platform_features(value: Any, where: str, label: str, line: int) -> PlatformFeatures:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where} must map platform names to features", file=label, line=line)
+    return tuple(
+        (str(name), _features(table, f"{where}.{name}", label, _line_of(value, name, line)))
+        for name, table in value.items()
+    )
+
+
+def _parsers(value: Any, where: str, label: str, line: int) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise SettingsError(
+            f"{where} must map platform names to netutils parser names (e.g. cisco_ios)",
+            file=label,
+            line=line,
+        )
+    from netutils.config.compliance import parser_map
+
+    for platform, parser in value.items():
+        if parser not in parser_map:
+            raise SettingsError(
+                f"{where}.{platform}: unknown netutils parser {parser!r}; "
+                f"known: {', '.join(sorted(parser_map))}",
+                file=label,
+                line=_line_of(value, platform, line),
+            )
+    return tuple((str(k), v) for k, v in value.items())
+
+
+def _line_of(data: Any, key: Any, line: int) -> int:
+    return data.line_of(key) if isinstance(data, LocatedDict) else line
+
+
+def _features(value: Any, where: str, label: str, line: int) -> FeatureTable:
+    """``name: [section, ...]`` or ``name: {sections: [...], ordered: bool}``, for each feature."""
+    if not isinstance(value, dict):
+        raise SettingsError(
+            f"{where} must map feature names to lists of section lines", file=label, line=line
+        )
+    out: list[Feature] = []
+    for name, spec in value.items():
+        at = f"{where}.{name}"
+        key_line = _line_of(value, name, line)
+        if not isinstance(name, str) or not FEATURE_NAME_RE.fullmatch(name):
+            raise SettingsError(
+                f"{at}: a feature name is letters, digits, '_', '.', '-' (at most 64)",
+                file=label,
+                line=key_line,
+            )
+        ordered: Any = False
+        sections: Any = spec
+        if isinstance(spec, dict):
+            unknown = set(spec) - {"sections", "ordered"}
+            if unknown:
+                raise SettingsError(
+                    f"{at}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; known: ordered, sections",
+                    file=label,
+                    line=key_line,
+                )
+            ordered, sections = spec.get("ordered", False), spec.get("sections", [])
+        if not isinstance(ordered, bool):
+            raise SettingsError(f"{at}.ordered must be true or false", file=label, line=key_line)
+        if not isinstance(sections, list) or not all(isinstance(v, str) and v.strip() for v in sections):
+            raise SettingsError(
+                f"{at} must be a list of section lines (what the feature's top-level lines start with), "
+                'e.g. ["router bgp"]',
+                file=label,
+                line=key_line,
+            )
+        out.append(Feature(name, tuple(sections), ordered))
+    return tuple(out)
 
 
 def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any:
@@ -251,6 +386,16 @@ def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any
             if where in _RANGES:
                 _check_range(where, values[key], label, key_line)
     return replace(cls(), **values)
+
+
+_SPECIAL: dict[str, Callable[[Any, str, str, int], Any]] = {
+    "SoakSetting": _soak,
+    "OnFailure": _on_failure,
+    "FeatureTable": _features,
+    "PlatformFeatures": _platform_features,
+    "tuple[tuple[str, str], ...]": _parsers,
+}
+"""Settings annotations that need more than a type check."""
 
 
 def settings_from_mapping(data: Any, label: str = SETTINGS_FILE) -> Settings:

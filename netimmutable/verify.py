@@ -2,8 +2,9 @@
 
 For each selected host: find its baseline (the artifact of its last-good release from the deployment
 records, or of ``--against REV``), read the running config, normalize both (``netimmutable.normalize``),
-compare digests, and compute a diff only when they differ. With ``expectations``, the host's
-``.expect.yaml`` of the same release is evaluated on the device (NAPALM ``compliance_report``). Hosts run in
+compare digests, and compute a diff only when they differ. Unless ``expectations`` is off, the host's
+``.expect.yaml`` of the same release, when it has one, is evaluated on the device (NAPALM
+``compliance_report``). Hosts run in
 parallel through Nornir; the Nornir results become typed ``HostResult`` s in one place (``_outcome``).
 
 Nothing here changes a device: one session per host, ``get_config`` and the getters of the expectations.
@@ -23,6 +24,7 @@ from nornir.core.task import AggregatedResult, MultiResult, Result, Task
 from netimmutable import __version__
 from netimmutable.artifacts import open_git, read_artifacts, resolve_release
 from netimmutable.checks import compliance_failures, expectations_problem
+from netimmutable.compliance import all_compliant, check_features, parser_for
 from netimmutable.connections import prepare_hosts
 from netimmutable.device import Device
 from netimmutable.errors import ConnectError, NetImmutableError
@@ -35,6 +37,7 @@ from netimmutable.records import Records, new_run_id, utc_now
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
+from netimmutable.settings import ComplianceSettings
 from netimmutable.trust import GoodTrust
 from netimmutable.verify_model import HostResult, HostState, Remediation, VerifyPolicy, VerifyReport
 
@@ -68,7 +71,8 @@ class Baseline:
 @dataclass(frozen=True, slots=True)
 class VerifyOptions:
     against: str | None = None
-    expectations: bool = False
+    expectations: bool = True
+    """Evaluate each host's expectations of its release, when it has them (``--no-expectations``: off)."""
     workers: int = 50
     policy: VerifyPolicy = field(default_factory=VerifyPolicy)
     processes: int = 0
@@ -81,6 +85,7 @@ class _Context:
     secrets: Mapping[str, str] = field(repr=False)  # never in Nornir's task log
     expectations: bool
     snapshots_dir: str = "snapshots"
+    compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
 
 
 def load_baselines(
@@ -206,7 +211,7 @@ def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> t
 _REMEDIATIONS: dict[HostState, tuple[str, str, str]] = {
     HostState.EXPECTATIONS_FAILED: (
         "check",
-        "netimmutable verify --limit {host} --expectations",
+        "netimmutable verify --limit {host}",
         "the config is as committed but the device state is not as expected: check neighbours, "
         "links and the expectations file; verify again once fixed",
     ),
@@ -315,10 +320,18 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> HostResult:
     else:  # mask without secrets and unknown=False returns its text unchanged
         shown_expected, shown_running = expected_digest, running_digest
     digests = {"expected_digest": shown_expected, "running_digest": shown_running}
+    features = ctx.compliance.features_for(platform)
     common: dict[str, Any] = {
         "checked_utc": when,
         "expectations": expectations,
         "failed_expectations": failed,
+        "features": (
+            all_compliant(features)
+            if expected_digest == running_digest
+            else check_features(
+                features, expected_n, running_n, parser_for(platform, ctx.compliance), ctx.secrets
+            )
+        ),
         **digests,
     }
     if expected_digest != running_digest:
@@ -439,7 +452,11 @@ def run_verify(
             )
     values, baselines = _resolve_secrets(repo, baselines)
     ctx = _Context(
-        tuple(repo.settings.ignore_lines), values, options.expectations, repo.settings.snapshots_dir
+        tuple(repo.settings.ignore_lines),
+        values,
+        options.expectations,
+        repo.settings.snapshots_dir,
+        repo.settings.compliance,
     )
     results: dict[str, HostResult] = {}
     reachable: list[Host] = []

@@ -38,6 +38,7 @@ from netimmutable.exitcodes import ExitCode
 
 __all__ = [
     "REPORT_SCHEMA_VERSION",
+    "FeatureResult",
     "HostResult",
     "HostState",
     "Remediation",
@@ -119,6 +120,27 @@ class Remediation:
 
 
 @dataclass(frozen=True, slots=True)
+class FeatureResult:
+    """One feature of a host's config (``compliance.features``): compliant with the release, or drifted."""
+
+    name: str
+    compliant: bool
+    missing: tuple[str, ...] = ()
+    """Lines of the release the device lacks (with their parent lines)."""
+    extra: tuple[str, ...] = ()
+    """Lines on the device beyond the release (with their parent lines)."""
+    error: str = ""
+    """Why the feature could not be compared (its parser could not read a config)."""
+
+    @property
+    def status(self) -> str:
+        """``compliant``, ``drifted``, or ``error``."""
+        if self.error:
+            return "error"
+        return "compliant" if self.compliant else "drifted"
+
+
+@dataclass(frozen=True, slots=True)
 class HostResult:
     """One host's verification. Texts are safe to show: secrets are masked."""
 
@@ -142,6 +164,8 @@ class HostResult:
     """Why the host is not in sync, in one paragraph (the error for unreachable/error)."""
     duration_s: float = 0.0
     remediation: tuple[Remediation, ...] = ()
+    features: tuple[FeatureResult, ...] = ()
+    """Per-feature compliance, when settings define features for the platform and the config was compared."""
 
 
 @dataclass(frozen=True, slots=True)

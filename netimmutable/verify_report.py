@@ -2,9 +2,10 @@
 
 JSON follows ``netimmutable/schemas/verify-report.schema.json`` (``schema_version`` 1): UTC timestamps,
 release ids, the policy, counts per state and per host its state, verdict, digests, diff, failed
-expectations, message and remediation commands. JUnit has one ``testcase`` per host: drift and failed
-expectations are ``failure`` s, unreachable hosts and errors are ``error`` s (``skipped`` when the policy
-says they do not fail the run), so CI systems show drift as failed tests.
+expectations, message, remediation commands and per-feature compliance. JUnit has one ``testcase`` per
+host: drift and failed expectations are ``failure`` s, unreachable hosts and errors are ``error`` s
+(``skipped`` when the policy says they do not fail the run), so CI systems show drift as failed tests; and
+one per feature of each compared host (``compliance.features`` in settings), a drifted one a ``failure``.
 
 Examples:
     >>> from netimmutable.verify_model import HostResult, HostState, VerifyPolicy, VerifyReport
@@ -25,9 +26,26 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 from typing import Any
 
-from netimmutable.verify_model import REPORT_SCHEMA_VERSION, HostResult, HostState, Verdict, VerifyReport
+from netimmutable.verify_model import (
+    REPORT_SCHEMA_VERSION,
+    FeatureResult,
+    HostResult,
+    HostState,
+    Verdict,
+    VerifyReport,
+)
 
-__all__ = ["FORMATS", "render", "report_schema", "to_json", "to_json_text", "to_junit", "to_text"]
+__all__ = [
+    "FORMATS",
+    "feature_lines",
+    "features_summary",
+    "render",
+    "report_schema",
+    "to_json",
+    "to_json_text",
+    "to_junit",
+    "to_text",
+]
 
 FORMATS = ("text", "json", "junit")
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -58,6 +76,17 @@ def _host_json(report: VerifyReport, h: HostResult) -> dict[str, Any]:
         "duration_s": round(h.duration_s, 3),
         "remediation": [
             {"action": r.action, "command": r.command, "description": r.description} for r in h.remediation
+        ],
+        "features": [
+            {
+                "name": f.name,
+                "status": f.status,
+                "compliant": f.compliant,
+                "missing": list(f.missing),
+                "extra": list(f.extra),
+                "error": f.error or None,
+            }
+            for f in h.features
         ],
     }
 
@@ -103,13 +132,44 @@ def _case_body(h: HostResult) -> str:
     return _xml_text("\n\n".join(parts))
 
 
+def feature_lines(f: FeatureResult) -> list[str]:
+    """What differs in a feature, for people: ``- line`` the device lacks, ``+ line`` it has beyond the
+    release (parent lines repeated on both sides for context).
+
+    Examples:
+        >>> feature_lines(FeatureResult("bgp", False, ("router bgp 1", " neighbor a"), ("router bgp 1",)))
+        ['- router bgp 1', '-  neighbor a', '+ router bgp 1']
+        >>> feature_lines(FeatureResult("acl", False))
+        ['the same lines in another order (the feature is ordered)']
+    """
+    if f.error:
+        return [f.error]
+    lines = [f"- {line}" for line in f.missing] + [f"+ {line}" for line in f.extra]
+    if not lines and not f.compliant:
+        return ["the same lines in another order (the feature is ordered)"]
+    return lines
+
+
+def features_summary(features: tuple[FeatureResult, ...]) -> str:
+    """``features: 1 compliant (bgp), 1 drifted (interfaces)``."""
+    parts = []
+    for status in ("compliant", "drifted", "error"):
+        names = [f.name for f in features if f.status == status]
+        if names:
+            parts.append(f"{len(names)} {status} ({', '.join(names)})")
+    return "features: " + ", ".join(parts)
+
+
 def to_junit(report: VerifyReport) -> str:
-    """JUnit XML: one ``testsuite``, one ``testcase`` per host (class ``netimmutable.verify.<platform>``)."""
+    """JUnit XML: one ``testsuite``, one ``testcase`` per host (class ``netimmutable.verify.<platform>``),
+    and one per feature of each compared host (class ``netimmutable.verify.<platform>.<host>``, name the
+    feature): drifted features are ``failure`` s, features that could not be compared ``error`` s."""
     verdicts = [report.verdict(h) for h in report.hosts]
+    features = [f for h in report.hosts for f in h.features]
     counts = {
-        "tests": str(len(report.hosts)),
-        "failures": str(verdicts.count(Verdict.FAILURE)),
-        "errors": str(verdicts.count(Verdict.ERROR)),
+        "tests": str(len(report.hosts) + len(features)),
+        "failures": str(verdicts.count(Verdict.FAILURE) + sum(1 for f in features if f.status == "drifted")),
+        "errors": str(verdicts.count(Verdict.ERROR) + sum(1 for f in features if f.status == "error")),
         "skipped": str(verdicts.count(Verdict.SKIPPED)),
         "time": f"{report.duration_s:.3f}",
     }
@@ -141,8 +201,26 @@ def to_junit(report: VerifyReport) -> str:
             ET.SubElement(case, "skipped", {"message": f"{h.state}: {headline}"})
         details = f"state: {h.state}\nrelease: {h.release or '-'}\nchecked: {h.checked_utc}"
         ET.SubElement(case, "system-out").text = details
+        for f in h.features:
+            _feature_case(suite, h, f)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _feature_case(suite: ET.Element, h: HostResult, f: FeatureResult) -> None:
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {"classname": f"netimmutable.verify.{h.platform}.{h.host}", "name": f.name, "time": "0"},
+    )
+    if f.status == "drifted":
+        changed = len(f.missing) + len(f.extra)
+        message = f"feature {f.name} of {h.host} drifted ({changed} line(s))"
+        ET.SubElement(
+            case, "failure", {"type": "feature-drifted", "message": _xml_text(message)}
+        ).text = _xml_text("\n".join(feature_lines(f)))
+    elif f.status == "error":
+        ET.SubElement(case, "error", {"type": "feature-error", "message": _xml_text(f.error)})
 
 
 _STATE_STYLE = {
@@ -189,6 +267,12 @@ def to_text(report: VerifyReport, *, quiet: bool = False, style: bool = False) -
         lines.append(head)
         body: list[str] = []
         body.extend(h.diff.rstrip("\n").splitlines() if h.diff else ())
+        if h.features and h.state is not HostState.IN_SYNC:
+            body.append(features_summary(h.features))
+            for f in h.features:
+                if f.status != "compliant":
+                    body.append(f"  {f.name} {f.status}:")
+                    body.extend(f"    {line}" for line in feature_lines(f))
         body.extend(f"failed: {f}" for f in h.failed_expectations)
         body.extend(h.message.splitlines()[1:])
         body.extend(f"{r.action + ':':<9}{r.command}   # {r.description}" for r in h.remediation)

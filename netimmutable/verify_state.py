@@ -2,11 +2,15 @@
 
     {"schema_version": 1,
      "hosts": {"r1": {"when_utc": "2024-05-01T02:00:03Z", "state": "in-sync", "release": "<sha>",
-                      "baseline": "last-good", "run_id": "20240501T020000Z-1a2b3c4d", "message": ""}}}
+                      "baseline": "last-good", "run_id": "20240501T020000Z-1a2b3c4d", "message": "",
+                      "since_utc": "2024-04-30T02:00:02Z"}}}
 
-A run updates only the hosts it verified; others keep their entry. Writes are atomic (a temporary file in
-the same folder, then ``os.replace``) and serialized by a lock file, so concurrent runs lose no host and a
-reader never sees half a file. A missing or unreadable file reads as "never verified".
+A run updates only the hosts it verified; others keep their entry. ``since_utc`` is the first verify of the
+current streak of verifies that found the same state (it stays while the state does; a file written before
+it existed reads as ``when_utc``): ``metrics`` tells from it how long a host has been seen drifting.
+Writes are atomic (a temporary file in the same folder, then ``os.replace``) and serialized by a lock
+file, so concurrent runs lose no host and a reader never sees half a file. A missing or unreadable file
+reads as "never verified".
 
 Examples:
     >>> import tempfile
@@ -15,6 +19,9 @@ Examples:
     >>> update_state_file(path, [entry])
     >>> read_state_file(path)["r1"].state
     'drift'
+    >>> update_state_file(path, [VerifyStateEntry("r1", "2024-05-01T03:00:03Z", "drift", "ab12")])
+    >>> read_state_file(path)["r1"].since_utc
+    '2024-05-01T02:00:03Z'
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import contextlib
 import fcntl
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +65,8 @@ class VerifyStateEntry:
     baseline: str = "last-good"
     run_id: str = ""
     message: str = ""
+    since_utc: str = ""
+    """First verify of the streak that found ``state`` ('' on a new entry: ``update_state_file`` sets it)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -77,6 +86,7 @@ class VerifyStateEntry:
             baseline=str(data.get("baseline") or "last-good"),
             run_id=str(data.get("run_id") or ""),
             message=str(data.get("message") or ""),
+            since_utc=str(data.get("since_utc") or data.get("when_utc") or ""),
         )
 
 
@@ -122,7 +132,11 @@ def update_state_file(path: Path, entries: Iterable[VerifyStateEntry]) -> None:
     with _locked(path):
         current = read_state_file(path)
         for entry in entries:
-            current[entry.host] = entry
+            before = current.get(entry.host)
+            since = entry.since_utc or entry.when_utc
+            if before is not None and before.state == entry.state and before.since_utc:
+                since = before.since_utc  # the same state again: the streak goes on
+            current[entry.host] = replace(entry, since_utc=since)
         payload = {
             "schema_version": STATE_SCHEMA_VERSION,
             "hosts": {name: current[name].to_json() for name in sorted(current)},

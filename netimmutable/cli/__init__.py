@@ -48,14 +48,24 @@ def main() -> None:
 def _register() -> None:
     # One module per command group; each exposes COMMANDS (a list of click commands).
     from netimmutable.cli import (
+        adopt_commands,
         deploy_commands,
         lab_commands,
+        metrics_commands,
         records_commands,
         repo_commands,
         verify_commands,
     )
 
-    for module in (repo_commands, lab_commands, verify_commands, records_commands, deploy_commands):
+    for module in (
+        repo_commands,
+        lab_commands,
+        verify_commands,
+        records_commands,
+        deploy_commands,
+        metrics_commands,
+        adopt_commands,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 

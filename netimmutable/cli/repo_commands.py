@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -135,9 +136,11 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
       netimmutable commit --format json
     """
     repo = open_repo(repo_path)
+    started = time.monotonic()
     summary = refresh_snapshots(repo)
+    render_seconds = time.monotonic() - started
     with open_git(repo) as gitrepo:
-        result = commit_release(repo, gitrepo, summary.digests, message)
+        result = commit_release(repo, gitrepo, summary.digests, message, render_seconds)
     if fmt == "json":
         emit_json(
             {

@@ -58,10 +58,13 @@ def _formats_for(outputs: tuple[Path, ...], fmt: str | None) -> list[tuple[str, 
     help="Compare with the artifacts of this release instead of each host's last-good release.",
 )
 @click.option(
-    "--expectations",
+    "--expectations/--no-expectations",
     "-e",
-    is_flag=True,
-    help="Also evaluate each host's expectations file (NAPALM compliance_report) on the device.",
+    "expectations",
+    default=True,
+    help="Evaluate each host's expectations file of its release (NAPALM compliance_report) on the device "
+    "when the release has one; a host in sync on config but failing them is expectations-failed. "
+    "--no-expectations compares configs only (--expectations/-e, the old opt-in, is the default).",
 )
 @click.option(
     "--format",
@@ -133,13 +136,16 @@ def verify_command(
     Each host is compared with the artifact of its last-good release (or of --against REV) after
     normalization (volatile lines, whitespace, order noise, ignore_lines); digests first, a diff only for
     mismatches. Each host ends in one state: in-sync, drift, expectations-failed, unreachable,
-    no-baseline or error. The outcome per host is kept in .netimmutable/verify-state.json for `status`.
+    no-baseline or error. With compliance.features in netimmutable.yaml, each compared host's report also
+    says which features (e.g. bgp, interfaces) are compliant and which drifted, with their lines (one JUnit
+    testcase per feature). The outcome per host is kept in .netimmutable/verify-state.json for `status`.
     Nothing on the devices is changed.
 
     \b
     Examples:
       netimmutable verify                                   # all hosts, text report
-      netimmutable verify --expectations --limit r1,r2
+      netimmutable verify --limit r1,r2                     # config and expectations of r1, r2
+      netimmutable verify --no-expectations                 # configs only (no state getters)
       netimmutable verify --quiet                           # cron: output only when something is wrong
       netimmutable verify -o verify.json -o verify.xml      # CI: JSON artifact + JUnit test report
       netimmutable verify --format junit --unreachable-ok

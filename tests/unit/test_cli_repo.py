@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sysconfig
 import time
@@ -12,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from netimmutable import __version__
-from netimmutable.artifacts import DIGEST_TRAILER, VERSION_TRAILER, artifacts_digest, open_git, read_artifacts
+from netimmutable.artifacts import (
+    DIGEST_TRAILER,
+    RENDER_TRAILER,
+    VERSION_TRAILER,
+    artifacts_digest,
+    open_git,
+    read_artifacts,
+)
 from netimmutable.repo import LOCAL_DIR, open_repo
 
 from .netrepo_helpers import commit_all, git, head, make_netrepo, run_cli, write_files
@@ -144,7 +152,10 @@ def test_commit_renders_and_commits_a_release(tmp_path: Path) -> None:
     assert f"committed release {head(repo.root)[:10]}: first release" in result.stdout
     message = git(repo.root, "log", "-1", "--format=%B").rstrip("\n") + "\n"
     digest = artifacts_digest(read_artifacts(open_git(repo), "HEAD", "snapshots"))
-    assert message == f"first release\n\n{VERSION_TRAILER}: {__version__}\n{DIGEST_TRAILER}: {digest}\n"
+    head_, render_line = message.rsplit("\n", 2)[:2]
+    assert head_ + "\n" == f"first release\n\n{VERSION_TRAILER}: {__version__}\n{DIGEST_TRAILER}: {digest}\n"
+    # how long `commit` took to render, for `netimmutable metrics`
+    assert re.fullmatch(rf"{RENDER_TRAILER}: \d+\.\d{{3}}", render_line), render_line
     assert f"digest {digest}" in result.stdout
     assert git(repo.root, "status", "--porcelain") == ""
     # nothing changed: no empty commit

@@ -95,7 +95,8 @@ def test_volatile_noise_is_not_drift(net: SimNet) -> None:
     ).replace("\n", "   \n!\n")
     net.lab.set_running("r1", noisy)
     assert net.lab.running("r1") != net.snapshot("r1")
-    code, report = net.verify_json("--limit", "r1")
+    # config comparison only: the sim derives its state from its running text, and reads none from this one
+    code, report = net.verify_json("--limit", "r1", "--no-expectations")
     assert code == 0
     assert states(report) == {"r1": "in-sync"}
 
@@ -146,11 +147,34 @@ def test_broken_bgp_session_fails_expectations(net: SimNet) -> None:
     assert host(report, "r3")["expectations"] == "passed"
 
 
-def test_expectations_are_not_evaluated_without_the_flag(net: SimNet) -> None:
+def test_expectations_are_evaluated_by_default(net: SimNet) -> None:
+    """Issue 12: a scheduled verify without flags said "in-sync" for a host whose BGP session was down."""
     net.lab.edit("r2", remove=["neighbor 10.255.12.1 remote-as 65001"])
-    _, report = net.verify_json()
-    assert states(report)["r1"] == "in-sync"
-    assert host(report, "r1")["expectations"] == "not-run"
+    code, report = net.verify_json()
+    assert code == 3
+    assert report["expectations"] is True
+    assert states(report) == {"r1": "expectations-failed", "r2": "drift", "r3": "in-sync", "r4": "in-sync"}
+    assert host(report, "r1")["expectations"] == "failed"
+    assert host(report, "r3")["expectations"] == "passed"
+    text = net.verify("--limit", "r1")
+    assert text.exit_code == 3
+    assert "expectations on" in text.stdout and "r1  expectations-failed" in text.stdout
+    # the old flag (and its short form) is still accepted and means the same
+    for flag in ("--expectations", "-e"):
+        again_code, again = net.verify_json(flag)
+        assert again_code == 3 and again["expectations"] is True
+        assert states(again) == states(report)
+        assert host(again, "r1")["failed_expectations"] == host(report, "r1")["failed_expectations"]
+
+
+def test_no_expectations_skips_them(net: SimNet) -> None:
+    net.lab.edit("r2", remove=["neighbor 10.255.12.1 remote-as 65001"])
+    code, report = net.verify_json("--no-expectations")
+    assert code == 3
+    assert report["expectations"] is False
+    assert states(report) == {"r1": "in-sync", "r2": "drift", "r3": "in-sync", "r4": "in-sync"}
+    assert {h["expectations"] for h in report["hosts"]} == {"not-run"}
+    assert "expectations off" in net.verify("--no-expectations", "--limit", "r1").stdout
 
 
 def test_unreachable_is_not_drift_and_exits_1(net: SimNet) -> None:

@@ -26,7 +26,7 @@ from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, ut
 from tests.unit.deploy.conftest import Net
 from tests.unit.netrepo_helpers import git, head, make_netrepo, run_cli, snapshot_files
 
-CONFIRMED = HostOutcome.DEPLOYED
+DEPLOYED = HostOutcome.DEPLOYED
 
 
 def _full_disk_at(monkeypatch: pytest.MonkeyPatch, marker: bytes, partial: bool) -> None:
@@ -176,7 +176,7 @@ def test_records_on_a_full_disk_fail_at_once_and_move_no_ref(small_disk: SmallDi
     assert run_cli(["commit", "-m", "first", "--repo", str(repo.root)]).exit_code == 0
     release = head(repo.root)
     records = Records(repo, open_git(repo))
-    run = RunRecord("run-1", "deploy", release, utc_now(), utc_now(), "me", (HostRecord("a1", CONFIRMED),))
+    run = RunRecord("run-1", "deploy", release, utc_now(), utc_now(), "me", (HostRecord("a1", DEPLOYED),))
     small_disk.fill()
     for write in (lambda: records.mark_good("a1", release, "run-1"), lambda: records.write_run(run, {})):
         started = time.monotonic()

@@ -12,6 +12,7 @@ hand, must hold every value (so the test would also fail if nothing were sent).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets as pysecrets
@@ -52,6 +53,9 @@ deploy:
   settle_timeout: 1.5
   settle_interval: 0.1
   soak: 0
+compliance:  # per-feature lines in the reports must be masked too
+  features:
+    bgp: ["router bgp"]
 """
 
 PASSWORD_LINE = (
@@ -327,6 +331,11 @@ def test_secrets_reach_the_devices_and_nothing_else(
     assert any(b"<<secret:bgp/r1-r2>>" in data for _, data in objects.values())
     assert b"<<secret:bgp/r" in (outside / "plan.json").read_bytes()
     assert b"<<secret:bgp/r1-r2>>" in (outside / "drift.json").read_bytes()
+    drift_report = json.loads((outside / "drift.json").read_text())
+    (bgp,) = next(h for h in drift_report["hosts"] if h["host"] == "r2")["features"]
+    assert bgp["status"] == "drifted"
+    assert any("password <<secret:bgp/r1-r2>>" in line for line in bgp["missing"])
+    assert any("password <<masked>>" in line for line in bgp["extra"])
     assert {(outside / f).exists() for f in ("verify.json", "verify.xml", "drift.json", "drift.xml")} == {
         True
     }

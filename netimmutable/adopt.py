@@ -1,0 +1,390 @@
+"""``netimmutable adopt``: bring running devices in, so the first release is exactly what the network runs.
+
+For each selected host: read its running config (one session, ``get_config``, ``verify.workers`` hosts at a
+time; nothing is pushed), turn it into a verbatim per-host template ``templates/adopted/<host>.j2`` (Jinja
+syntax in the config escaped, every
+credential the secret patterns know replaced by ``secret("<host>_<keyword>_<n>")``), select it with the
+host's ``template`` data key, render and commit one release, then read each device again and record it good
+at that release only when it still runs exactly it (drift between the read and the commit is caught: that
+host is reported and not recorded). A run record of kind ``adopt`` lists each host (``unchanged``: verified;
+``refused``: changed since it was read; ``unreachable``), so the good marks are trusted like a deploy's.
+
+Secret values go only to the secrets store: merged into the settings' ``secrets_file`` (outside the
+repository, mode 0600), or, with ``secrets_out``, handed back to the caller to print once as environment
+lines; never to git, logs or the report. Hosts missing from the inventory can be added from a Nornir
+``hosts.yaml``-style file (``add_hosts``): name -> ``hostname``, ``platform`` (required), ``groups``.
+
+Examples:
+    >>> t = verbatim_template("r1", "hostname r1\\n neighbor 10.0.0.2 password s3cret\\nbanner {{x}}\\n")
+    >>> print(t.template, end="")
+    hostname r1
+     neighbor 10.0.0.2 password {{ secret("r1_password_1") }}
+    banner {{ "{{" }}x}}
+    >>> t.secrets
+    (('r1_password_1', 's3cret'),)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+from nornir.core.inventory import Host
+
+from netimmutable.artifacts import commit_release, dirty_paths, open_git
+from netimmutable.checks import convergence_diff
+from netimmutable.connections import prepare_hosts
+from netimmutable.device import Device
+from netimmutable.errors import InputError, NetImmutableError
+from netimmutable.inventory import HOST_NAME_RE, load_inventory, select_hosts
+from netimmutable.locks import repo_lock
+from netimmutable.normalize import SENSITIVE_RE, resolve_secrets
+from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
+from netimmutable.render import CONFIG_SUFFIX, refresh_snapshots
+from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
+from netimmutable.secretref import SECRET_RE
+from netimmutable.secrets import write_secrets
+
+__all__ = ["AdoptOptions", "AdoptReport", "AdoptedHost", "VerbatimTemplate", "adopt", "verbatim_template"]
+
+_JINJA_OPENERS = re.compile(r"\{[{%#]")
+
+
+@dataclass(frozen=True, slots=True)
+class VerbatimTemplate:
+    host: str
+    template: str
+    secrets: tuple[tuple[str, str], ...] = field(repr=False)
+    """Secret name -> value found in the running config (never shown)."""
+
+
+def _escape(text: str) -> str:
+    """Plain config text as Jinja that renders it unchanged (``{{``, ``{%``, ``{#`` as string literals)."""
+    return _JINJA_OPENERS.sub(lambda m: '{{ "' + m[0] + '" }}', text)
+
+
+def verbatim_template(host: str, running: str) -> VerbatimTemplate:
+    """``running`` as a template rendering it byte for byte, with each credential from ``secret()``."""
+    names: dict[str, str] = {}  # value -> secret name (one name for a value used twice)
+    counter: dict[str, int] = {}
+
+    def name_for(lead: str, value: str) -> str:
+        if (
+            value not in names
+        ):  # "enable secret 5 " -> "secret", "snmp-server community " -> "snmp-server-community"
+            keyword = re.sub(r"[^a-z0-9]+", "-", lead.lower()).strip("-")
+            keyword = re.sub(r"-\d+$", "", keyword) or "secret"
+            counter[keyword] = counter.get(keyword, 0) + 1
+            names[value] = f"{host}_{keyword}_{counter[keyword]}"
+        return names[value]
+
+    out: list[str] = []
+    for line in running.splitlines(keepends=True):
+        pieces: list[str] = []
+        at = 0
+        for match in SENSITIVE_RE.finditer(line):
+            value = match["value"]
+            quoted = len(value) >= 2 and value[0] == value[-1] == '"'
+            bare = value[1:-1] if quoted else value
+            if not bare or SECRET_RE.fullmatch(bare):
+                continue
+            start = match.start("value") + (1 if quoted else 0)
+            pieces.append(_escape(line[at:start]))
+            pieces.append('{{ secret("' + name_for(match["lead"], bare) + '") }}')
+            at = start + len(bare)
+        pieces.append(_escape(line[at:]))
+        out.append("".join(pieces))
+    return VerbatimTemplate(host, "".join(out), tuple((n, v) for v, n in names.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptOptions:
+    limit: tuple[str, ...] = ()
+    filters: tuple[tuple[str, str], ...] = ()
+    add_hosts: Path | None = None
+    secrets_out: bool = False
+    """Return secret values for the caller to print once, instead of writing the secrets file."""
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptedHost:
+    host: str
+    outcome: HostOutcome
+    """``unchanged``: adopted and recorded good; ``refused``: changed since it was read (not recorded);
+    ``unreachable``: not read, nothing written for it."""
+    secrets: int = 0
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptReport:
+    run_id: str
+    release: str | None
+    hosts: tuple[AdoptedHost, ...]
+    added: tuple[str, ...] = ()
+    """Hosts added to inventory/hosts.yaml from ``add_hosts``."""
+    secrets_file: str | None = None
+    secret_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """With ``secrets_out``: name -> value, for the caller to print once (nowhere else)."""
+
+
+def _read_add_hosts(path: Path, known: set[str]) -> dict[str, dict[str, Any]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"cannot read the hosts to add: {exc}", file=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("the hosts to add must map host names to {hostname, platform}", file=str(path))
+    new: dict[str, dict[str, Any]] = {}
+    for name, spec in data.items():
+        if str(name) in known:
+            continue
+        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+            raise InputError(f"host name {name!r} is not valid", file=str(path))
+        if not isinstance(spec, dict) or not isinstance(spec.get("platform"), str):
+            raise InputError(f"host {name}: give at least its platform", file=str(path), host=name)
+        entry: dict[str, Any] = {"platform": spec["platform"]}
+        if isinstance(spec.get("hostname"), str):
+            entry["hostname"] = spec["hostname"]
+        if isinstance(spec.get("groups"), list):
+            entry["groups"] = [str(g) for g in spec["groups"]]
+        new[name] = entry
+    return new
+
+
+def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, Any] | None) -> None:
+    """Give ``host`` the data key ``template`` in hosts.yaml, editing its block as text (comments stay);
+    ``new``: the host is appended with these fields."""
+    text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
+    if new is not None:
+        block = yaml.safe_dump({host: {**new, "data": {"template": template}}}, sort_keys=False)
+        hosts_file.write_text(text + ("" if not text or text.endswith("\n") else "\n") + block, "utf-8")
+        return
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if re.match(rf"{re.escape(host)}:\s*(#.*)?$", ln)), None)
+    if start is None:
+        raise InputError(
+            f"{host} is not a block of its own in hosts.yaml (flow style?): add "
+            f"`template: {template}` to its data by hand",
+            file=str(hosts_file),
+            host=host,
+        )
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\t", "\n", "#")), len(lines)
+    )
+    data_at = next((i for i in range(start + 1, end) if re.match(r"  data:\s*(#.*)?$", lines[i])), None)
+    if data_at is None:
+        lines.insert(start + 1, f"  data:\n    template: {template}\n")
+    else:
+        lines.insert(data_at + 1, f"    template: {template}\n")
+    hosts_file.write_text("".join(lines), encoding="utf-8")
+
+
+def _read_one(host: Host) -> str | NetImmutableError:
+    try:
+        with Device.open(host) as device:
+            return device.running_config()
+    except NetImmutableError as exc:  # a device problem is a result (the host is not adopted), never a crash
+        return exc
+
+
+def _read_running(hosts: Sequence[Host], workers: int) -> dict[str, str | NetImmutableError]:
+    """Each host's running config (or why it could not be read), ``workers`` sessions at a time."""
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
+        return dict(zip((h.name for h in hosts), pool.map(_read_one, hosts), strict=True))
+
+
+def _not_adoptable(hosts: Sequence[Host], records: Records) -> dict[str, str]:
+    """Host -> why adopt leaves it alone: it has a last-good release, or a template of its own (a host whose
+    adoption was not verified keeps its adopted template and no good ref: it may be adopted again)."""
+    good = records.last_good_many([h.name for h in hosts])
+    why: dict[str, str] = {}
+    for host in hosts:
+        template = str(host.get("template") or "")
+        if good.get(host.name) is not None:
+            why[host.name] = "has a last-good release"
+        elif template and template != f"{ADOPTED_TEMPLATE_DIR}/{host.name}.j2":
+            why[host.name] = f"has a template ({template})"
+    return why
+
+
+def _adoptable(
+    hosts: Sequence[Host], records: Records, explicit: bool, added: Mapping[str, Any]
+) -> list[Host]:
+    """The hosts to adopt: hosts named explicitly must all be adoptable; by default the others are skipped."""
+    why = _not_adoptable([h for h in hosts if h.name not in added], records)
+    if why and explicit:
+        raise InputError(
+            "adopt brings in devices netimmutable does not manage yet: "
+            + "; ".join(f"{name} {reason}" for name, reason in sorted(why.items())),
+            hint="leave them out of --limit/--filter",
+        )
+    chosen = [h for h in hosts if h.name not in why]
+    if not chosen:
+        raise InputError("no host to adopt: every selected host is managed already (or has a template)")
+    return chosen
+
+
+def adopt(
+    repo: NetworkRepo, options: AdoptOptions, emit: Callable[[str], None] = lambda _m: None
+) -> AdoptReport:
+    """Adopt the selected hosts (see the module docstring)."""
+    run_id, started_utc = new_run_id(), utc_now()
+    with repo_lock(repo, run_id, "adopt"), open_git(repo) as gitrepo:
+        release_dirs = (repo.settings.inventory_dir, repo.settings.templates_dir, repo.settings.snapshots_dir)
+        dirty = [p for p in dirty_paths(repo, gitrepo) if p.split("/", 1)[0] in release_dirs]
+        if dirty:
+            raise InputError(
+                f"uncommitted changes in {', '.join(dirty[:5])}: adopt commits inventory and templates",
+                hint="commit or stash them first",
+            )
+        try:
+            return _adopt_locked(repo, gitrepo, options, run_id, started_utc, emit)
+        except BaseException:
+            # those folders were clean when it started: back to HEAD (the release, once it is committed)
+            for folder in release_dirs:
+                with contextlib.suppress(git.GitCommandError):  # a folder HEAD does not have yet
+                    gitrepo.git.checkout("HEAD", "--", folder)
+                with contextlib.suppress(git.GitCommandError):
+                    gitrepo.git.clean("-fdq", "--", folder)
+            raise
+
+
+def _adopt_locked(
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    options: AdoptOptions,
+    run_id: str,
+    started_utc: str,
+    emit: Callable[[str], None],
+) -> AdoptReport:
+    hosts_file = repo.root / repo.settings.inventory_dir / "hosts.yaml"
+    loaded = load_inventory(repo)
+    added = _read_add_hosts(options.add_hosts, {h.name for h in loaded.hosts()}) if options.add_hosts else {}
+    for name, entry in added.items():
+        _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", entry)
+    if added:
+        loaded = load_inventory(repo)
+    limit = options.limit or (tuple(added) if added and not options.filters else ())
+    hosts = select_hosts(loaded, limit, options.filters)
+    records = Records(repo, gitrepo)
+    hosts = tuple(_adoptable(hosts, records, bool(options.limit or options.filters), added))
+    prepare_hosts(repo, hosts)
+    emit(f"reading the running config of {len(hosts)} host(s)")
+    running = _read_running(hosts, repo.settings.verify.workers)
+    results: dict[str, AdoptedHost] = {}
+    templates: dict[str, VerbatimTemplate] = {}
+    for host in hosts:
+        got = running[host.name]
+        if isinstance(got, NetImmutableError):
+            results[host.name] = AdoptedHost(host.name, HostOutcome.UNREACHABLE, message=got.message)
+        else:
+            templates[host.name] = verbatim_template(host.name, got)
+    values = {name: value for t in templates.values() for name, value in t.secrets}
+    secrets_file = None
+    if values and not options.secrets_out:
+        secrets_file = str(write_secrets(repo, values))  # before git holds anything that needs them
+    has_template = {h.name: bool(h.get("template")) for h in hosts}  # adopted before, not verified then
+    _write_templates(repo, hosts_file, templates, set(added), has_template)
+    release = None
+    if templates:
+        started = time.monotonic()
+        summary = refresh_snapshots(repo)
+        message = options.message or f"adopt {len(templates)} host(s): " + ", ".join(sorted(templates))
+        committed = commit_release(repo, gitrepo, summary.digests, message, time.monotonic() - started)
+        release = committed.release.sha if committed.release else None
+        emit(f"committed release {release[:10] if release else '(nothing changed)'}")
+    if release is not None:
+        results.update(_verify_adopted(repo, records, loaded, templates, values, release, run_id))
+    ordered = tuple(results[h.name] for h in hosts)
+    _record(records, run_id, started_utc, release, ordered)
+    return AdoptReport(
+        run_id=run_id,
+        release=release,
+        hosts=ordered,
+        added=tuple(added),
+        secrets_file=secrets_file,
+        secret_values=tuple(sorted(values.items())) if options.secrets_out else (),
+    )
+
+
+def _write_templates(
+    repo: NetworkRepo,
+    hosts_file: Path,
+    templates: Mapping[str, VerbatimTemplate],
+    added: set[str],
+    has_template: Mapping[str, bool],
+) -> None:
+    for name, template in templates.items():
+        path = repo.templates_dir / ADOPTED_TEMPLATE_DIR / f"{name}.j2"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(template.template, encoding="utf-8")
+        if name not in added and not has_template.get(name):  # added hosts got the key when appended
+            _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", None)
+
+
+def _record(
+    records: Records, run_id: str, started_utc: str, release: str | None, hosts: Sequence[AdoptedHost]
+) -> None:
+    """The run record first (it is what makes the good marks trusted), then the good marks."""
+    run = RunRecord(
+        run_id=run_id,
+        kind="adopt",
+        release=release,
+        started_utc=started_utc,
+        ended_utc=utc_now(),
+        operator=records.operator(),
+        hosts=tuple(HostRecord(r.host, r.outcome, r.message, release=release) for r in hosts),
+    )
+    records.write_run(run, {})
+    if release is not None:
+        verified = [(r.host, release) for r in hosts if r.outcome is HostOutcome.UNCHANGED]
+        records.mark_good_many(verified, run_id)
+
+
+def _verify_adopted(
+    repo: NetworkRepo,
+    records: Records,
+    loaded: Any,
+    templates: Mapping[str, VerbatimTemplate],
+    values: Mapping[str, str],
+    release: str,
+    run_id: str,
+) -> dict[str, AdoptedHost]:
+    """Read each adopted device again: it must run exactly the release's artifact (secrets resolved)."""
+    hosts = select_hosts(loaded, tuple(templates))
+    prepare_hosts(repo, hosts)
+    again = _read_running(hosts, repo.settings.verify.workers)
+    extra = repo.settings.ignore_lines
+    out: dict[str, AdoptedHost] = {}
+    for host in hosts:
+        name, platform = host.name, str(host.platform)
+        count = len(templates[name].secrets)
+        got = again[name]
+        artifact = records.artifact(release, name)
+        if isinstance(got, NetImmutableError):
+            out[name] = AdoptedHost(name, HostOutcome.UNREACHABLE, count, f"not verified: {got.message}")
+        elif artifact is None:
+            out[name] = AdoptedHost(
+                name, HostOutcome.FAILED, count, f"the release has no {name}{CONFIG_SUFFIX}"
+            )
+        elif convergence_diff(resolve_secrets(artifact, values), got, platform, extra):  # as post-checks do
+            out[name] = AdoptedHost(
+                name,
+                HostOutcome.REFUSED,
+                count,
+                f"the device changed after it was read (run {run_id}): not recorded good; "
+                f"`netimmutable verify --limit {name}` shows how",
+            )
+        else:
+            out[name] = AdoptedHost(name, HostOutcome.UNCHANGED, count, "adopted; verified; recorded good")
+    return out

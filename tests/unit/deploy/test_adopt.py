@@ -1,0 +1,158 @@
+"""``netimmutable adopt`` on sim devices configured by hand: adopt -> verify in sync -> plan nothing -> a
+templated change deploys; secrets only in the secrets store; drift between read and commit is caught."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from netimmutable.adopt import AdoptOptions, adopt
+from netimmutable.records import HostOutcome
+from tests.unit.deploy.conftest import Net
+
+PASSWORD = "hand-made-pw-7f3a"
+
+
+def _git(net: Net, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=net.root, capture_output=True, text=True, check=True).stdout
+
+
+def _hand_configure(net: Net, tmp_path: Path) -> Path:
+    """Devices changed by hand (not from templates); settings name a secrets file outside the repository."""
+    secrets = tmp_path / "outside" / "secrets.yaml"
+    settings = net.root / "netimmutable.yaml"
+    settings.write_text(settings.read_text() + f"secrets_file: {secrets}\n")
+    _git(net, "commit", "-qam", "secrets file")
+    net.lab.edit("r1", add=["router bgp 65001", f" neighbor 10.255.12.2 password {PASSWORD}"])
+    net.lab.edit("r2", add=["router bgp 65002", f" neighbor 10.255.12.1 password {PASSWORD}"])
+    net.lab.edit("r3", add=["ip route 10.9.0.0/24 blackhole"])
+    return secrets
+
+
+def test_adopt_then_verify_plan_and_a_templated_change(fresh_net: Net, tmp_path: Path) -> None:
+    net = fresh_net
+    secrets = _hand_configure(net, tmp_path)
+    result = net.cli("adopt", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert {h["host"]: h["outcome"] for h in report["hosts"]} == dict.fromkeys(
+        ("r1", "r2", "r3", "r4"), "unchanged"
+    )
+    assert {h["host"]: h["secrets"] for h in report["hosts"]} == {"r1": 1, "r2": 1, "r3": 0, "r4": 0}
+    release = report["release"]
+    assert _git(net, "rev-parse", "HEAD").strip() == release
+    assert _git(net, "status", "--porcelain") == ""
+    # each host: a verbatim template selected by its template key; the credential from secret()
+    template = (net.root / "templates" / "adopted" / "r1.j2").read_text()
+    assert ' neighbor 10.255.12.2 password {{ secret("r1_password_1") }}\n' in template
+    hosts = yaml.safe_load((net.root / "inventory" / "hosts.yaml").read_text())
+    assert {h: hosts[h]["data"]["template"] for h in hosts} == {h: f"adopted/{h}.j2" for h in hosts}
+    assert "ip route 10.9.0.0/24 blackhole" in (net.root / "snapshots" / "r3.cfg").read_text()
+    # the value: in the secrets file (0600), nowhere in git (history, records), nor in any output
+    assert yaml.safe_load(secrets.read_text()) == {"r1_password_1": PASSWORD, "r2_password_1": PASSWORD}
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    everything = _git(net, "log", "-p", "--all", "--format=%B") + _git(net, "grep", "-I", "-e", ".", "HEAD")
+    assert PASSWORD not in everything and PASSWORD not in result.output
+    assert "<<secret:r1_password_1>>" in (net.root / "snapshots" / "r1.cfg").read_text()
+    # recorded good at that release, by a run record of kind adopt
+    records = net.records()
+    assert {h: records.last_good(h).release for h in ("r1", "r2", "r3", "r4")} == dict.fromkeys(  # type: ignore[union-attr]
+        ("r1", "r2", "r3", "r4"), release
+    )
+    (run,) = [r for r in records.runs() if r.kind == "adopt"]
+    assert {h.host: h.outcome for h in run.hosts} == dict.fromkeys(
+        ("r1", "r2", "r3", "r4"), HostOutcome.UNCHANGED
+    )
+
+    verify = net.cli("verify", "--format", "json")
+    assert verify.exit_code == 0, verify.output
+    assert {h["state"] for h in json.loads(verify.stdout)["hosts"]} == {"in-sync"}
+    assert net.cli("plan").exit_code == 0  # nothing to change
+    coverage = json.loads(net.cli("metrics", "--format", "json").stdout)["coverage"]
+    assert (coverage["managed_hosts"], coverage["adopted_hosts"], coverage["templated_hosts"]) == (4, 4, 0)
+
+    # later templating replaces the verbatim copy step by step: a reviewed change deploys normally
+    path = net.root / "templates" / "adopted" / "r1.j2"
+    path.write_text(path.read_text().replace(" description to r2\n", " description uplink to r2\n"))
+    assert net.cli("commit", "-m", "r1: uplink description").exit_code == 0
+    deployed = net.deploy(limit=("r1",))
+    assert deployed.exit_code == 0, deployed
+    assert " description uplink to r2\n" in net.lab.running("r1")
+    assert f"password {PASSWORD}" in net.lab.running("r1")  # resolved from the secrets store at push time
+    assert net.cli("verify").exit_code == 0
+
+
+def test_a_device_changed_between_read_and_commit_is_not_recorded_good(
+    fresh_net: Net, tmp_path: Path
+) -> None:
+    net = fresh_net
+    _hand_configure(net, tmp_path)
+
+    def meanwhile(line: str) -> None:
+        if line.startswith("committed release"):
+            net.lab.edit("r4", add=["ip route 10.8.0.0/24 blackhole"])
+
+    report = adopt(net.repo, AdoptOptions(limit=("r3", "r4")), emit=meanwhile)
+    outcomes = {h.host: h.outcome for h in report.hosts}
+    assert outcomes == {"r3": HostOutcome.UNCHANGED, "r4": HostOutcome.REFUSED}
+    assert "changed after it was read" in report.hosts[1].message
+    records = net.records()
+    assert records.last_good("r3") is not None and records.last_good("r4") is None
+    verify = net.cli("verify", "--limit", "r3,r4", "--format", "json")
+    assert verify.exit_code == 1
+    assert {h["host"]: h["state"] for h in json.loads(verify.stdout)["hosts"]} == {
+        "r3": "in-sync",
+        "r4": "no-baseline",
+    }
+    # once understood, r4 is adopted again (its adopted template is rewritten); r3 is managed now
+    refused = net.cli("adopt", "--limit", "r3,r4")
+    assert refused.exit_code == 1 and "r3 has a last-good release" in refused.stderr
+    again = net.cli("adopt", "--limit", "r4", "--format", "json")
+    assert again.exit_code == 0, again.output
+    assert [(h["host"], h["outcome"]) for h in json.loads(again.stdout)["hosts"]] == [("r4", "unchanged")]
+    assert "ip route 10.8.0.0/24 blackhole" in (net.root / "snapshots" / "r4.cfg").read_text()
+    hosts_yaml = (net.root / "inventory" / "hosts.yaml").read_text()
+    assert hosts_yaml.count("template: adopted/r4.j2") == 1
+    # without --limit: every host not managed yet (r1, r2), the managed ones left alone
+    rest = net.cli("adopt", "--format", "json")
+    assert rest.exit_code == 0, rest.output
+    assert [h["host"] for h in json.loads(rest.stdout)["hosts"]] == ["r1", "r2"]
+    assert net.cli("adopt").exit_code == 1  # nothing left to adopt
+
+
+def test_without_a_secrets_store_nothing_is_written(fresh_net: Net) -> None:
+    net = fresh_net
+    net.lab.edit("r1", add=["router bgp 65001", f" neighbor 10.255.12.2 password {PASSWORD}"])
+    head = _git(net, "rev-parse", "HEAD")
+    result = net.cli("adopt", "--limit", "r1")
+    assert result.exit_code == 1
+    assert "no secrets store" in result.stderr and "--secrets-out" in result.stderr
+    assert _git(net, "rev-parse", "HEAD") == head
+    assert _git(net, "status", "--porcelain") == ""
+    assert net.records().last_good("r1") is None
+    # --secrets-out: the value printed once, as an environment line, and nowhere in git
+    printed = net.cli("adopt", "--limit", "r1", "--secrets-out")
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout == f"NETIMMUTABLE_SECRET_R1_PASSWORD_1={PASSWORD}\n"
+    assert PASSWORD not in _git(net, "log", "-p", "--all")
+
+
+def test_hosts_missing_from_the_inventory_are_added(fresh_net: Net, tmp_path: Path) -> None:
+    net = fresh_net
+    net.lab.create("r5", "frr defaults traditional\nhostname r5\nip route 10.5.0.0/24 blackhole\n")
+    connections = net.root / ".netimmutable" / "connections.yaml"
+    data = yaml.safe_load(connections.read_text())
+    data["hosts"]["r5"] = net.lab.connection_entry("r5")
+    connections.write_text(yaml.safe_dump(data))
+    extra = tmp_path / "new.yaml"
+    extra.write_text("r1: {hostname: 10.0.0.1, platform: frr}\nr5: {hostname: 192.0.2.5, platform: sim}\n")
+    result = net.cli("adopt", "--add-hosts", str(extra))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("r5 ")  # only the new host (r1 is in the inventory already)
+    hosts = yaml.safe_load((net.root / "inventory" / "hosts.yaml").read_text())
+    assert hosts["r5"] == {"hostname": "192.0.2.5", "platform": "sim", "data": {"template": "adopted/r5.j2"}}
+    assert "template" not in hosts["r1"].get("data", {})
+    assert net.cli("verify", "--limit", "r5").exit_code == 0
