@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["Cause", "HostOutcome", "outcome_of_untouched"]
+__all__ = ["Cause", "HostOutcome"]
 
 
 class HostOutcome(StrEnum):
@@ -60,11 +60,6 @@ class HostOutcome(StrEnum):
     def put_back(self) -> bool:
         """The change was undone and the device verified on its rollback target (exit 4)."""
         return self in (HostOutcome.ROLLED_BACK, HostOutcome.REVERTED)
-
-    @property
-    def untouched(self) -> bool:
-        """The run did not change the device."""
-        return self in (HostOutcome.REFUSED, HostOutcome.UNREACHABLE, HostOutcome.FAILED, HostOutcome.SKIPPED)
 
     @property
     def is_failure(self) -> bool:
@@ -127,21 +122,3 @@ class Cause(StrEnum):
             return cls(value)
         except ValueError:
             return cls.NONE
-
-
-def outcome_of_untouched(cause: Cause) -> HostOutcome:
-    """The outcome of a host the run did not change, by why it was not changed.
-
-    Examples:
-        >>> outcome_of_untouched(Cause.DRIFT), outcome_of_untouched(Cause.UNREACHABLE)
-        (<HostOutcome.REFUSED: 'refused'>, <HostOutcome.UNREACHABLE: 'unreachable'>)
-        >>> outcome_of_untouched(Cause.NOT_ATTEMPTED), outcome_of_untouched(Cause.REJECTED)
-        (<HostOutcome.SKIPPED: 'skipped'>, <HostOutcome.FAILED: 'failed'>)
-    """
-    if cause in (Cause.DRIFT, Cause.PLAN, Cause.TIMER, Cause.PENDING_COMMIT):
-        return HostOutcome.REFUSED
-    if cause is Cause.UNREACHABLE:
-        return HostOutcome.UNREACHABLE
-    if cause in (Cause.NOT_ATTEMPTED, Cause.INTERRUPTED):
-        return HostOutcome.SKIPPED
-    return HostOutcome.FAILED

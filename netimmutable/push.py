@@ -47,8 +47,8 @@ from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, N
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.rollback import RollbackTarget, roll_back
-from netimmutable.soak import UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
+from netimmutable.rollback import RollbackTarget, pending_commit, roll_back
+from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
 
 _log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class _HostRun:
         self.good_error = False
         self.soak: Soak | None = None
         """The soak of this host's change, once known (after its pre-check)."""
+        self.committed_at = 0.0
+        """When the commit was sent (monotonic): the device's revert deadline is ``revert_in`` after it."""
 
     # ------------------------------------------------------------------------------------------ helpers
     def emit(self, phase: Phase, message: str, outcome: HostOutcome | None = None) -> None:
@@ -292,10 +294,7 @@ class _HostRun:
 
     @staticmethod
     def has_pending(dev: HostDevice) -> bool:
-        try:
-            return dev.has_pending_commit()
-        except Unsupported:  # the platform has no commit-confirm: nothing can be pending
-            return False
+        return pending_commit(dev)  # a platform without commit-confirm has nothing pending
 
     def load(self) -> None:
         job, dev = self.job, self.dev()
@@ -446,8 +445,11 @@ class _HostRun:
                 "no last-good: the running config captured before the push is the rollback target"
             )
         blob = None
-        if job.last_good_artifact is None and self.env.keep_captured is not None:
-            blob = self.env.keep_captured(job.host, self.env.mask(self.pre.running))
+        if job.last_good_release is None and self.env.keep_captured is not None:
+            # no release to go back to: the journal names the rollback config itself (the running config
+            # captured now, or the one an earlier first deployment captured), kept where gc cannot drop it
+            kept = job.last_good_artifact if job.last_good_artifact is not None else self.pre.running
+            blob = self.env.keep_captured(job.host, self.env.mask(kept))
         deadline = None
         if job.revert_in:
             deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + job.revert_in))
@@ -463,6 +465,7 @@ class _HostRun:
             soak=self.soak.seconds if self.soak is not None else 0.0,
         )
         try:
+            self.committed_at = time.monotonic()
             dev.commit(self.env.commit_message, job.revert_in)
             self.loaded = False
             self.committed = True
@@ -535,6 +538,13 @@ class _HostRun:
             except DeviceError:
                 after = self.soak
             self.soak = max(self.soak, after, key=lambda s: s.seconds)
+            problem = revert_timer_problem(
+                job.revert_in, settle_timeout=self.env.settle_timeout, soak=self.soak.seconds
+            )
+            if problem:  # the new release's hold times need a longer soak than the timer leaves
+                raise self.stop_after_rollback(
+                    f"the new release's BGP hold times need a longer soak: {problem}", (), Cause.TIMER
+                )
         soak = self.soak.seconds if self.soak is not None else 0.0
         soaking = f", then soaking {soak:g}s" if soak else ""
         self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s{soaking})")
@@ -561,8 +571,8 @@ class _HostRun:
                 reason += "\n" + checked.convergence
             raise self.stop_after_rollback(reason, failures, Cause.CHECKS)
         if self.pending:
-            self.confirm()
-        soaked = f", held {checked.soaked:.0f}s of soak" if checked.soaked else ""
+            self.confirm(checked)
+        soaked = f", held {checked.soaked:.0f}s of soak" if soak else ""
         message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s{soaked})"
         message += self.record_good()
         return self.result(
@@ -573,11 +583,26 @@ class _HostRun:
             notes=(*self.notes, *checked.notes),
         )
 
-    def confirm(self) -> None:
-        """Confirm our pending commit; a timer that fired first means the device put its old config back."""
+    def confirm(self, checked: PostCheckResult) -> None:
+        """Confirm our pending commit; a timer that fired first means the device put its old config back.
+
+        Never confirm close to the device's revert deadline (a confirm that lands just after the revert may be
+        taken as a plain commit of nothing: Junos): closer than two check rounds plus a margin, roll back
+        instead. After the confirm, the running config must still be the release."""
         self.emit(Phase.CONFIRM, "confirming the commit")
         if not self.still_pending():
             raise _Stop(self.after_timer_fired("before the confirm", ()))
+        if self.job.revert_in:
+            per_round = checked.seconds / max(1, checked.attempts)
+            left = self.committed_at + self.job.revert_in - time.monotonic()
+            if left < 2 * per_round + SOAK_MARGIN:
+                raise self.stop_after_rollback(
+                    f"too close to the device's revert deadline to confirm ({left:.1f}s left, a check round "
+                    f"takes {per_round:.1f}s): the revert timer ({self.job.revert_in}s) is too short for "
+                    "these checks",
+                    (),
+                    Cause.TIMER,
+                )
         self.before("confirm")
         try:
             self.dev().confirm()
@@ -588,12 +613,23 @@ class _HostRun:
             raise self.stop_after_rollback(f"confirm failed: {exc.message}", (), Cause.REJECTED) from None
         self.after("confirm")
         self.pending = False
+        try:
+            running = self.dev().running_config()
+        except DeviceError as exc:
+            raise self.stop_after_rollback(
+                f"the running config could not be read after the confirm: {exc.message}", (), Cause.CHECKS
+            ) from None
+        target = self.env.resolve(self.job.artifact)
+        if convergence_diff(target, running, self.job.platform, self.env.extra_patterns):
+            # the confirm was taken, but the device no longer runs the release: its timer fired first
+            raise _Stop(self.after_timer_fired("just before the confirm", ()))
 
     def still_pending(self) -> bool:
-        """Our commit still waits for its confirm (a device that cannot say is taken at its word: pending)."""
+        """Our commit still waits for its confirm (a device that cannot say, or cannot be asked, is taken to
+        be pending: only a device that says "nothing pending" has reverted)."""
         try:
-            return self.has_pending(self.dev())
-        except DeviceError:
+            return self.dev().has_pending_commit()
+        except DeviceError:  # Unsupported included
             return True
 
     def after_timer_fired(self, when: str, failures: tuple[str, ...]) -> HostResult:
@@ -627,8 +663,14 @@ class _HostRun:
         pending commit of ours, never touch one of another session."""
         self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
         target = RollbackTarget(self.rollback_config(), self.rollback_label())
+        # journaled first: the run has decided; a kill from here on makes `recover` complete the rollback
+        self.before(
+            "rollback",
+            rollback_release=self.job.last_good_release,
+            rollback_digest=self.config_digest(target.config),
+            revert_in=self.job.revert_in if self.pending else None,
+        )
         if (self.device is None or self.last_error_probe() is not None) and not self.reconnect():
-            self.before("rollback", rollback_release=self.job.last_good_release)
             unknown = f"{reason}\nthe device is unreachable after the change; " + (
                 f"its revert timer ({self.job.revert_in}s) should put {self.rollback_label()} back: "
                 "verify with `netimmutable verify`"
@@ -636,12 +678,12 @@ class _HostRun:
                 else "it may still run the new release: check it and run `netimmutable rollback`"
             )
             return self.result(HostOutcome.UNKNOWN, unknown, Phase.ROLLBACK, failures=failures, cause=cause)
-        verified: list[PostCheckResult] = []
+        verify_started: list[bool] = []
 
         def verify() -> PostCheckResult:
             self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
-            verified.append(self.post(self.check_target(rollback=True), ChangeScope(), rollback=True))
-            return verified[-1]
+            verify_started.append(True)
+            return self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
 
         done = roll_back(
             self.dev(),
@@ -651,23 +693,18 @@ class _HostRun:
             commit_message=f"netimmutable rollback: {self.env.commit_message}",
             extra=self.env.extra_patterns,
             reverted_by_device=reverted_by_device,
-            before=lambda: self.before(
-                "rollback",
-                rollback_release=self.job.last_good_release,
-                rollback_digest=self.config_digest(target.config),
-                revert_in=self.job.revert_in if self.pending else None,
-            ),
             after=lambda outcome: self.after("rollback", outcome),
         )
         if done.cause is not Cause.PENDING_COMMIT:
-            self.pending = False  # cancelled, or replaced by a commit without a timer
+            self.pending = done.pending_left  # cancelled or replaced; else cleanup tries the cancel again
         checks = done.checked.failures if done.checked is not None and not done.checked.ok else ()
+        phase = Phase.DONE
+        if done.outcome.unsettled:
+            phase = Phase.VERIFY_ROLLBACK if verify_started else Phase.ROLLBACK
         return self.result(
             done.outcome,
             f"{reason}\n{done.detail}",
-            Phase.DONE
-            if not done.outcome.unsettled
-            else (Phase.VERIFY_ROLLBACK if done.checked is not None else Phase.ROLLBACK),
+            phase,
             failures=(*failures, *checks),
             cause=done.cause if done.cause is Cause.PENDING_COMMIT else cause,
             **(self.post_values(done.checked) if done.checked is not None else {}),

@@ -23,9 +23,10 @@ record; hosts it settles are finished in the dead run's journal, which is closed
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import git
@@ -49,8 +50,9 @@ from netimmutable.locks import device_lock, list_locks, repo_lock
 from netimmutable.outcomes import HostOutcome
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
-from netimmutable.rollback import RollbackTarget, roll_back
+from netimmutable.rollback import FOREIGN_PENDING, RollbackTarget, pending_commit, roll_back
 from netimmutable.secrets import Secrets
+from netimmutable.soak import SOAK_MARGIN
 from netimmutable.trust import GoodTrust
 
 __all__ = [
@@ -105,12 +107,16 @@ class VerifyRequest:
     """What the change touched (interfaces and BGP peers it may legitimately change)."""
     soak: float = 0.0
     """Seconds the checks must keep holding once they pass (the change's soak; 0 for a rollback target)."""
+    still_pending: Callable[[], bool] | None = None
+    """For a pending commit of the run: asked before every round; False means the device's timer fired."""
 
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
     ok: bool
     failures: tuple[str, ...] = ()
+    reverted: bool = False
+    """The device's revert timer fired while verifying (``still_pending`` said so): the checks stopped."""
 
 
 Verifier = Callable[[VerifyRequest], VerifyResult]
@@ -137,8 +143,9 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
             settle_interval=policy.settle_interval,
             extra=repo.settings.ignore_lines,
             soak=request.soak,
+            still_pending=request.still_pending,
         )
-        return VerifyResult(result.ok, result.failures)
+        return VerifyResult(result.ok, result.failures, result.reverted)
 
     return verify
 
@@ -199,10 +206,16 @@ class _Host:
         recover_id: str,
         extra: Sequence[str],
         new_expect_required: bool = False,
+        settle_timeout: float = 0.0,
     ) -> None:
         self.f, self.dev, self.records, self.secrets = flight, device, records, secrets
         self.verify, self.journal, self.recover_id, self.extra = verify, journal, recover_id, extra
         self.new_expect_required = new_expect_required
+        self.settle_timeout = settle_timeout
+        # a pending commit is the run's own only when the run committed with a revert timer, and its last
+        # rollback did not find a commit of another session pending
+        self.ours = flight.revert_in is not None and flight.step_outcome != FOREIGN_PENDING
+        self.notes: list[str] = []
         self.new = records.artifact(flight.release, flight.host) if flight.release else None
         self.new_expect = records.expectations(flight.release, flight.host) if flight.release else None
         self.target, self.target_expect, self.target_label = self._target()
@@ -250,7 +263,8 @@ class _Host:
         return not convergence_diff(self.secrets.resolve(config), running, self.dev.platform, self.extra)
 
     def _result(self, outcome: HostOutcome, message: str, instructions: str = "") -> HostRecovery:
-        return HostRecovery(self.f.run_id, self.f.host, outcome, self.secrets.mask(message), instructions)
+        text = "; ".join([message, *self.notes])
+        return HostRecovery(self.f.run_id, self.f.host, outcome, self.secrets.mask(text), instructions)
 
     def _pre_state(self) -> StateSnapshot | None:
         """The pre-change state the journal kept (None for an older journal, or one that cannot be read)."""
@@ -259,17 +273,28 @@ class _Host:
         try:
             return StateSnapshot.from_dict(json.loads(self.f.pre_state))
         except (ValueError, InputError):
+            note = "the journaled pre-change state could not be read: no regression check"
+            if note not in self.notes:
+                self.notes.append(note)
             return None
 
     def run(self) -> HostRecovery:
         f, dev = self.f, self.dev
-        if "rollback" in f.steps and self.target is not None:
-            # the run had decided (its checks failed, or a rollback command ran): finish what it began
+        if "rollback" in f.steps:
+            # the run had decided (its checks failed, or a rollback command ran): finish what it began, never
+            # confirm; without a known target that is for a person (_roll_back says so)
             return self._roll_back(
                 f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
             )
         for _ in range(2):
-            pending, running = dev.has_pending_commit(), dev.running_config()
+            pending, running = pending_commit(dev), dev.running_config()
+            if pending and not self.ours:
+                return self._result(
+                    HostOutcome.UNKNOWN,
+                    "a commit of another session is pending confirmation on the device; "
+                    f"run {f.run_id} did not make it, so it is neither confirmed nor cancelled",
+                    "let that session confirm or cancel it, then `netimmutable recover` again",
+                )
             if self._on(self.new, running):
                 return self._on_new(pending)
             if self._on(self.target, running):
@@ -316,10 +341,34 @@ class _Host:
             self._pre_state(),
         )
 
+    def _time_left(self) -> float | None:
+        """Seconds until the run's revert timer fires (None when the journal names no deadline)."""
+        if not self.f.revert_deadline_utc:
+            return None
+        try:
+            due = dt.datetime.strptime(self.f.revert_deadline_utc, "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=dt.UTC
+            )
+        except ValueError:
+            return None
+        return (due - dt.datetime.now(dt.UTC)).total_seconds()
+
     def _on_new(self, pending: bool) -> HostRecovery:
         f = self.f
         assert self.new is not None  # noqa: S101 - _on() was true
-        checked = self.verify(self._request(self.new, "artifact", new=True))
+        left = self._time_left() if pending else None
+        need = self.settle_timeout + (f.soak or 0.0) + SOAK_MARGIN
+        if left is not None and left < need:  # the timer would fire while we check: never race it
+            return self._roll_back(
+                f"its revert timer is due in {max(left, 0):.0f}s, less than the checks need ({need:.0f}s): "
+                "not confirmed"
+            )
+        request = self._request(self.new, "artifact", new=True)
+        if pending:
+            request = replace(request, still_pending=lambda: _asked_pending(self.dev))
+        checked = self.verify(request)
+        if checked.reverted or (pending and not pending_commit(self.dev)):
+            return self._after_revert()
         if not checked.ok:
             return self._roll_back(
                 "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
@@ -328,6 +377,8 @@ class _Host:
             self._before("confirm")
             self.dev.confirm()
             self.journal.after(f.host, "confirm", "ok")
+            if not self._on(self.new, self.dev.running_config()):  # the timer fired just before it
+                return self._after_revert()
         assert f.release is not None  # noqa: S101 - self.new exists
         self.records.mark_good(f.host, f.release, self.recover_id)
         done = "confirmed the pending commit; " if pending else ""
@@ -335,6 +386,12 @@ class _Host:
         return self._result(
             HostOutcome.DEPLOYED, f"{done}release {f.release[:10]} verified{soaked} and recorded good"
         )
+
+    def _after_revert(self) -> HostRecovery:
+        """The device's revert timer fired while recover checked: prove it back on the target."""
+        if self._on(self.target, self.dev.running_config()):
+            return self._on_target(pending=False)
+        return self._roll_back("its revert timer fired while it was checked, and it runs neither release")
 
     def _on_target(self, pending: bool) -> HostRecovery:
         f = self.f
@@ -364,7 +421,7 @@ class _Host:
             self.dev,
             RollbackTarget(self.secrets.resolve(target), self.target_label),
             lambda: self.verify(self._request(target, "rollback target", new=False)),
-            pending_is_ours=True,  # the journal says this run committed here; its lock was taken over
+            pending_is_ours=self.ours,  # never cancel a commit of another session
             commit_message=f"netimmutable recover {self.recover_id}: back to {self.target_label}",
             extra=self.extra,
             before=lambda: self._before("rollback", reason=why[:200]),
@@ -376,6 +433,14 @@ class _Host:
             else ""
         )
         return self._result(done.outcome, f"{why}; {done.detail}", instructions)
+
+
+def _asked_pending(device: RecoverDevice) -> bool:
+    """Still pending? A device that cannot say, or cannot be asked, is taken to be pending."""
+    try:
+        return device.has_pending_commit()
+    except NetImmutableError:
+        return True
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -503,6 +568,7 @@ def _recover_host(
                     recover_id,
                     repo.settings.ignore_lines,
                     required,
+                    repo.settings.deploy.settle_timeout,
                 ).run()
             except NetImmutableError as exc:
                 outcome = HostRecovery(

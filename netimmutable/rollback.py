@@ -11,16 +11,19 @@ the error is reported. Journal hooks run before the device is touched and after 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from netimmutable.checks import convergence_diff
-from netimmutable.errors import NetImmutableError
+from netimmutable.errors import DeviceError, NetImmutableError, Unsupported
 from netimmutable.outcomes import Cause, HostOutcome
 
-__all__ = ["Checked", "RollbackDevice", "RollbackResult", "RollbackTarget", "roll_back"]
+__all__ = ["Checked", "RollbackDevice", "RollbackResult", "RollbackTarget", "pending_commit", "roll_back"]
+
+FOREIGN_PENDING = "pending commit of another session"
+"""The journal's outcome of a rollback step that found a commit of another session pending (recover reads it:
+that commit is never ours to cancel)."""
 
 
 class RollbackDevice(Protocol):
@@ -69,6 +72,16 @@ class RollbackResult(Generic[C]):
     """The verification of the target (None when the procedure failed before it)."""
     replaced: bool = False
     """The target was pushed (the device differed from it after any pending commit was cancelled)."""
+    pending_left: bool = False
+    """A commit of ours may still be pending (cancelling it failed): the caller's cleanup tries again."""
+
+
+def pending_commit(device: RollbackDevice) -> bool:
+    """Whether a commit waits for its confirm; a platform without commit-confirm has none (Unsupported)."""
+    try:
+        return device.has_pending_commit()
+    except Unsupported:
+        return False
 
 
 def roll_back(
@@ -92,10 +105,11 @@ def roll_back(
     """
     before()
     replaced = False
+    pending_left = pending_is_ours
     try:
-        if device.has_pending_commit():
+        if pending_commit(device):
             if not pending_is_ours:
-                after("pending commit of another session")
+                after(FOREIGN_PENDING)
                 return RollbackResult(
                     HostOutcome.ROLLBACK_FAILED,
                     "a commit from another session is pending confirmation on the device; it was not touched "
@@ -103,19 +117,28 @@ def roll_back(
                     Cause.PENDING_COMMIT,
                 )
             device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
+        pending_left = False
         if convergence_diff(target.config, device.running_config(), device.platform, extra):
             try:
                 device.load_replace(target.config)
                 device.commit(commit_message, None)
-            except NetImmutableError:
-                with contextlib.suppress(NetImmutableError):  # a refused load may leave a candidate
+            except NetImmutableError as exc:
+                try:  # a refused load may leave a candidate: never leave one behind silently
                     device.discard()
+                except NetImmutableError as left:
+                    raise DeviceError(
+                        f"{exc.message}; discarding the candidate failed too ({left.message}): it may "
+                        "still be loaded on the device",
+                        host=exc.host,
+                    ) from exc
                 raise
             replaced = True
     except NetImmutableError as exc:
         after(exc.message)
         return RollbackResult(
-            HostOutcome.ROLLBACK_FAILED, f"rollback failed: {exc.message}; the device needs a person"
+            HostOutcome.ROLLBACK_FAILED,
+            f"rollback failed: {exc.message}; the device needs a person",
+            pending_left=pending_left,
         )
     after("ok")
     try:

@@ -7,8 +7,10 @@ that both change into one batch (``--allow-adjacent`` allows it), and a regressi
 changed in the same batch names that host.
 
 Addresses are found the way the common syntaxes write them (IOS, EOS, NX-OS, FRR: ``ip address A/LEN`` or
-``ip address A MASK``; Junos: ``address A/LEN;``; ``neighbor A``), IPv4 and IPv6. Host routes (/32, /128)
-and loopbacks are not links.
+``ip address A MASK``; IOS-XR: ``ipv4 address A MASK``; Junos: ``address A/LEN;``; ``neighbor A``), IPv4 and
+IPv6. Not links: host routes (/32, /128), loopbacks, link-local addresses, and subnets shared by more than
+``MAX_LINK_HOSTS`` hosts of the window (a management or server LAN would make every host a neighbour of every
+other and each window one host at a time).
 
 Examples:
     >>> r1 = "interface eth1\\n ip address 10.0.12.1/30\\nrouter bgp 1\\n neighbor 10.0.12.2 remote-as 2\\n"
@@ -30,9 +32,11 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 
 __all__ = ["adjacency", "batches_apart", "blame_far_end", "peer_hosts"]
 
-_CIDR = re.compile(r"^\s*(?:ip(?:v6)?\s+)?address\s+([0-9A-Fa-f:.]+/\d{1,3})\b", re.MULTILINE)
-_MASK = re.compile(r"^\s*ip\s+address\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+\.\d+\.\d+\.\d+)\b", re.MULTILINE)
-_NEIGHBOR = re.compile(r"^\s*neighbor\s+([0-9A-Fa-f:.]+)[\s;]", re.MULTILINE)
+_CIDR = re.compile(r"^\s*(?:ip(?:v4|v6)?\s+)?address\s+([0-9A-Fa-f:.]+/\d{1,3})\b", re.MULTILINE)
+_MASK = re.compile(r"^\s*ip(?:v4)?\s+address\s+(\d+\.\d+\.\d+\.\d+)\s+(\d+\.\d+\.\d+\.\d+)\b", re.MULTILINE)
+_NEIGHBOR = re.compile(r"^\s*neighbor\s+([0-9A-Fa-f:.]+)(?:[\s;]|$)", re.MULTILINE)
+MAX_LINK_HOSTS = 4
+"""A subnet with more hosts of the window than this is not taken as a link between them (see above)."""
 
 Interface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
@@ -66,10 +70,12 @@ def _links(configs: Mapping[str, str]) -> tuple[dict[str, str], dict[str, set[st
     subnets: dict[str, set[str]] = {}
     for host, config in configs.items():
         for iface in _interfaces(config):
+            if iface.ip.is_link_local:  # the same fe80::/64 on every interface of every router
+                continue
             owner.setdefault(str(iface.ip), host)
             if iface.network.prefixlen < iface.max_prefixlen and not iface.ip.is_loopback:
                 subnets.setdefault(str(iface.network), set()).add(host)
-    return owner, subnets
+    return owner, {net: hosts for net, hosts in subnets.items() if len(hosts) <= MAX_LINK_HOSTS}
 
 
 def peer_hosts(configs: Mapping[str, str]) -> dict[str, dict[str, str]]:

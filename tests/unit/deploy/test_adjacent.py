@@ -83,3 +83,17 @@ def test_without_allow_adjacent_the_same_change_fails_only_the_host_that_broke(n
     assert net.records().last_good("r1").release == release  # type: ignore[union-attr]
     assert r4 is not None and r4.outcome is HostOutcome.ROLLED_BACK, r4
     assert report.exit_code == 4
+
+
+def test_links_are_read_across_syntaxes_and_shared_lans_are_not_links() -> None:
+    from netimmutable.topology import adjacency, peer_hosts
+
+    xr = "interface Gi0/0/0/1\n ipv4 address 10.1.0.1 255.255.255.252\nrouter bgp 1\n neighbor 10.1.0.2"
+    junos = "interfaces {\n ge-0/0/1 {\n  unit 0 {\n   family inet {\n    address 10.1.0.2/30;\n"
+    mgmt = {
+        f"m{i}": f"interface mgmt0\n ip address 192.168.0.{i}/24\n ipv6 address fe80::1/64\n"
+        for i in range(6)
+    }
+    assert adjacency({"xr": xr, "junos": junos})["xr"] == {"junos"}
+    assert peer_hosts({"xr": xr, "junos": junos}) == {"xr": {"10.1.0.2": "junos"}}  # last line, no newline
+    assert all(not near for near in adjacency(mgmt).values())  # one management LAN, six hosts: no links
