@@ -5,7 +5,7 @@ records, or of ``--against REV``), read the running config, normalize both (``ne
 compare digests, and compute a diff only when they differ. Unless ``expectations`` is off, the host's
 ``.expect.yaml`` of the same release, when it has one, is evaluated on the device (NAPALM
 ``compliance_report``). Hosts run in
-parallel through Nornir; the Nornir results become typed ``HostResult`` s in one place (``_outcome``).
+parallel through Nornir; the Nornir results become typed ``VerifiedHost`` s in one place (``_outcome``).
 
 Nothing here changes a device: one session per host, ``get_config`` and the getters of the expectations.
 """
@@ -39,7 +39,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
 from netimmutable.settings import ComplianceSettings
 from netimmutable.trust import GoodTrust
-from netimmutable.verify_model import HostResult, HostState, Remediation, VerifyPolicy, VerifyReport
+from netimmutable.verify_model import HostState, Remediation, VerifiedHost, VerifyPolicy, VerifyReport
 
 __all__ = [
     "Baseline",
@@ -241,8 +241,8 @@ _REMEDIATIONS: dict[HostState, tuple[str, str, str]] = {
 }
 
 
-def _result(host: Host, state: HostState, baseline: Baseline | None, **kwargs: Any) -> HostResult:
-    return HostResult(
+def _result(host: Host, state: HostState, baseline: Baseline | None, **kwargs: Any) -> VerifiedHost:
+    return VerifiedHost(
         host=host.name,
         platform=str(host.platform),
         state=state,
@@ -259,7 +259,7 @@ def _message(exc: NetImmutableError, ctx: _Context) -> str:
     return mask(text, ctx.secrets)
 
 
-def _check(host: Host, baseline: Baseline, ctx: _Context) -> HostResult:
+def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
     """Verify one host against its baseline (runs in a Nornir worker thread)."""
     started = time.monotonic()
     when = utc_now()
@@ -365,12 +365,12 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> HostResult:
     return _result(host, HostState.IN_SYNC, baseline, duration_s=time.monotonic() - started, **common)
 
 
-def _outcome(host: Host, multi: MultiResult | None, baseline: Baseline) -> HostResult:
+def _outcome(host: Host, multi: MultiResult | None, baseline: Baseline) -> VerifiedHost:
     """The one place where a Nornir result becomes a typed host result."""
     if multi is None or len(multi) == 0:
         return _result(host, HostState.ERROR, baseline, message="no result was produced for this host")
     first = multi[0]
-    if isinstance(first.result, HostResult) and not first.failed:
+    if isinstance(first.result, VerifiedHost) and not first.failed:
         return first.result
     exc = first.exception
     detail = f"{type(exc).__name__}: {exc}" if exc is not None else str(first.result)
@@ -380,7 +380,7 @@ def _outcome(host: Host, multi: MultiResult | None, baseline: Baseline) -> HostR
 class _Progress:
     """A Nornir processor that reports each finished host (from worker threads)."""
 
-    def __init__(self, baselines: Mapping[str, Baseline], callback: Callable[[HostResult], None]) -> None:
+    def __init__(self, baselines: Mapping[str, Baseline], callback: Callable[[VerifiedHost], None]) -> None:
         self._baselines = baselines
         self._callback = callback
 
@@ -437,7 +437,7 @@ def run_verify(
     loaded: LoadedInventory,
     hosts: Sequence[Host],
     options: VerifyOptions,
-    progress: Callable[[HostResult], None] | None = None,
+    progress: Callable[[VerifiedHost], None] | None = None,
 ) -> VerifyReport:
     """Verify ``hosts`` (see the module docstring). Device problems are results, never exceptions."""
     started_utc, started = utc_now(), time.monotonic()
@@ -458,7 +458,7 @@ def run_verify(
         repo.settings.snapshots_dir,
         repo.settings.compliance,
     )
-    results: dict[str, HostResult] = {}
+    results: dict[str, VerifiedHost] = {}
     reachable: list[Host] = []
     for host in hosts:
         baseline = baselines[host.name]
@@ -473,7 +473,7 @@ def run_verify(
         processes = options.processes or auto_processes(len(reachable))
         workers = max(1, -(-options.workers // processes))  # the same concurrency in all
 
-        def work(chunk: Sequence[Host], emit: Callable[[HostResult], None]) -> list[HostResult]:
+        def work(chunk: Sequence[Host], emit: Callable[[VerifiedHost], None]) -> list[VerifiedHost]:
             nornir = make_nornir(chunk, loaded, workers)
             if progress is not None:
                 nornir = nornir.with_processors([_Progress(baselines, emit)])

@@ -39,10 +39,10 @@ from netimmutable.exitcodes import ExitCode
 __all__ = [
     "REPORT_SCHEMA_VERSION",
     "FeatureResult",
-    "HostResult",
     "HostState",
     "Remediation",
     "Verdict",
+    "VerifiedHost",
     "VerifyPolicy",
     "VerifyReport",
     "exit_code_of",
@@ -141,7 +141,7 @@ class FeatureResult:
 
 
 @dataclass(frozen=True, slots=True)
-class HostResult:
+class VerifiedHost:
     """One host's verification. Texts are safe to show: secrets are masked."""
 
     host: str
@@ -181,7 +181,7 @@ class VerifyReport:
     against_release: str | None
     expectations: bool
     policy: VerifyPolicy
-    hosts: tuple[HostResult, ...]
+    hosts: tuple[VerifiedHost, ...]
     duration_s: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -189,7 +189,7 @@ class VerifyReport:
         found = Counter(h.state for h in self.hosts)
         return {str(s): found.get(s, 0) for s in HostState}
 
-    def verdict(self, host: HostResult) -> Verdict:
+    def verdict(self, host: VerifiedHost) -> Verdict:
         return verdict(host.state, self.policy)
 
     @property

@@ -8,10 +8,10 @@ host: drift and failed expectations are ``failure`` s, unreachable hosts and err
 one per feature of each compared host (``compliance.features`` in settings), a drifted one a ``failure``.
 
 Examples:
-    >>> from netimmutable.verify_model import HostResult, HostState, VerifyPolicy, VerifyReport
+    >>> from netimmutable.verify_model import VerifiedHost, HostState, VerifyPolicy, VerifyReport
     >>> t = "2024-05-01T02:00:01Z"
     >>> r = VerifyReport("id", t, t, "0.1.0", None, None, False,
-    ...                  VerifyPolicy(), (HostResult("r1", "frr", HostState.IN_SYNC, t),))
+    ...                  VerifyPolicy(), (VerifiedHost("r1", "frr", HostState.IN_SYNC, t),))
     >>> to_json(r)["summary"]["in-sync"], to_json(r)["exit_code"]
     (1, 0)
     >>> print(to_junit(r).splitlines()[1][:60])
@@ -29,9 +29,9 @@ from typing import Any
 from netimmutable.verify_model import (
     REPORT_SCHEMA_VERSION,
     FeatureResult,
-    HostResult,
     HostState,
     Verdict,
+    VerifiedHost,
     VerifyReport,
 )
 
@@ -58,7 +58,7 @@ def report_schema() -> dict[str, Any]:
     return schema
 
 
-def _host_json(report: VerifyReport, h: HostResult) -> dict[str, Any]:
+def _host_json(report: VerifyReport, h: VerifiedHost) -> dict[str, Any]:
     return {
         "host": h.host,
         "platform": h.platform,
@@ -122,7 +122,7 @@ def _xml_text(text: str) -> str:
     return _XML_INVALID.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
-def _case_body(h: HostResult) -> str:
+def _case_body(h: VerifiedHost) -> str:
     parts = [h.message] if h.message else []
     if h.diff:
         parts.append(h.diff.rstrip("\n"))
@@ -207,7 +207,7 @@ def to_junit(report: VerifyReport) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _feature_case(suite: ET.Element, h: HostResult, f: FeatureResult) -> None:
+def _feature_case(suite: ET.Element, h: VerifiedHost, f: FeatureResult) -> None:
     case = ET.SubElement(
         suite,
         "testcase",

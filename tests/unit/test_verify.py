@@ -14,7 +14,7 @@ from netimmutable import verify_model, verify_state
 from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.normalize import is_ignored
 from netimmutable.verify import VerifyOptions, run_verify
-from netimmutable.verify_model import HostResult, HostState
+from netimmutable.verify_model import HostState, VerifiedHost
 from netimmutable.verify_state import read_verify_state
 from tests.unit.netrepo_helpers import commit_all, head
 from tests.unit.verify_sim import SimNet, make_sim_net
@@ -259,7 +259,7 @@ def test_device_error_is_error_state(net: SimNet) -> None:
 def test_unexpected_exception_becomes_an_error_result(net: SimNet, monkeypatch: pytest.MonkeyPatch) -> None:
     real = verify_module._check
 
-    def flaky(h: Any, baseline: verify_module.Baseline, ctx: Any) -> HostResult:
+    def flaky(h: Any, baseline: verify_module.Baseline, ctx: Any) -> VerifiedHost:
         if baseline.host == "r2":
             raise RuntimeError("bug in a check")
         return real(h, baseline, ctx)

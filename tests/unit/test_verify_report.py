@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 from netimmutable import verify_report
-from netimmutable.verify_model import HostResult, HostState, Remediation, VerifyPolicy, VerifyReport
+from netimmutable.verify_model import HostState, Remediation, VerifiedHost, VerifyPolicy, VerifyReport
 from netimmutable.verify_report import render, report_schema, to_json, to_junit, to_text
 from tests.unit.verify_sim import SimNet, make_sim_net
 
@@ -27,8 +27,8 @@ DIFF = (
 
 def all_states_report(policy: VerifyPolicy | None = None) -> VerifyReport:
     hosts = (
-        HostResult("r1", "frr", HostState.IN_SYNC, T, SHA, expected_digest=DIGEST, running_digest=DIGEST),
-        HostResult(
+        VerifiedHost("r1", "frr", HostState.IN_SYNC, T, SHA, expected_digest=DIGEST, running_digest=DIGEST),
+        VerifiedHost(
             "r2",
             "frr",
             HostState.DRIFT,
@@ -41,7 +41,7 @@ def all_states_report(policy: VerifyPolicy | None = None) -> VerifyReport:
             duration_s=0.25,
             remediation=(Remediation("restore", "netimmutable rollback r2", "back"),),
         ),
-        HostResult(
+        VerifiedHost(
             "r3",
             "frr",
             HostState.EXPECTATIONS_FAILED,
@@ -53,11 +53,13 @@ def all_states_report(policy: VerifyPolicy | None = None) -> VerifyReport:
             failed_expectations=('get_bgp_neighbors.global: missing "10.0.0.9"',),
             message="1 expectation(s) failed",
         ),
-        HostResult("r4", "eos", HostState.UNREACHABLE, T, SHA, message="connect: timed out\nhint: check it"),
-        HostResult("r5", "frr", HostState.NO_BASELINE, T, None, message="never deployed"),
-        HostResult("r6", "frr", HostState.ERROR, T, SHA, message="get_config: boom \x1b[31m<&>"),
-        HostResult("r7", "frr", HostState.UNTRUSTED_BASELINE, T, SHA, message="good ref moved by hand"),
-        HostResult("r8", "frr", HostState.IN_FLIGHT, T, SHA, message="in flight: run run-x is in progress"),
+        VerifiedHost(
+            "r4", "eos", HostState.UNREACHABLE, T, SHA, message="connect: timed out\nhint: check it"
+        ),
+        VerifiedHost("r5", "frr", HostState.NO_BASELINE, T, None, message="never deployed"),
+        VerifiedHost("r6", "frr", HostState.ERROR, T, SHA, message="get_config: boom \x1b[31m<&>"),
+        VerifiedHost("r7", "frr", HostState.UNTRUSTED_BASELINE, T, SHA, message="good ref moved by hand"),
+        VerifiedHost("r8", "frr", HostState.IN_FLIGHT, T, SHA, message="in flight: run run-x is in progress"),
     )
     return VerifyReport(
         "20240501T020000Z-1a2b3c4d", T, T, "0.1.0", None, None, True, policy or VerifyPolicy(), hosts, 1.5
@@ -227,7 +229,7 @@ def test_text_quiet_lists_only_problems() -> None:
 
 
 def test_styled_text_escapes_markup() -> None:
-    hosts = (HostResult("r1", "frr", HostState.ERROR, T, SHA, message="device said [bold]no[/bold]"),)
+    hosts = (VerifiedHost("r1", "frr", HostState.ERROR, T, SHA, message="device said [bold]no[/bold]"),)
     report = VerifyReport("id", T, T, "0.1.0", None, None, False, VerifyPolicy(), hosts)
     assert "[magenta]error" in to_text(report, style=True)
     assert "device said \\[bold]no" in to_text(report, style=True)
