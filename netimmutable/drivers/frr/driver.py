@@ -12,14 +12,20 @@ that fails part way (frr-reload.py is not transactional) or does not converge re
 configuration and raises ``CommitError`` with the device's text; ``commit_config(revert_in=N)`` arms a timer
 that runs on the router and restores the previous configuration after N seconds unless ``confirm_commit``
 came first, even if the SSH session is gone; a pending commit is not written to the startup config.
+
+``get_facts``, ``get_interfaces`` and ``get_interfaces_ip`` all read ``show interface json``: one read
+serves the others asked within ``INTERFACE_READ_REUSE`` seconds (the getters of one check round), and every
+commit, confirm and rollback forgets it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
 import shlex
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,6 +40,10 @@ from napalm.base.exceptions import (
 from netimmutable.drivers.frr import getters
 from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WORKDIR, REVERT_SCRIPT, Paths
 from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
+
+INTERFACE_READ_REUSE = 0.25
+"""Seconds one ``show interface json`` read serves the other interface getters (one check round asks three
+of them within milliseconds; rounds are ``settle_interval`` apart)."""
 
 __all__ = ["FrrDriver"]
 
@@ -75,6 +85,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
             str(args.get("workdir", DEFAULT_WORKDIR)), str(args.get("frr_reload", DEFAULT_RELOAD))
         )
         self._candidate: tuple[CandidateKind, str] | None = None
+        self._interfaces_read: tuple[float, dict[str, Any]] | None = None
+        """(monotonic time, ``show interface json``) of the last read (see INTERFACE_READ_REUSE)."""
 
     # ------------------------------------------------------------------ session
     def open(self) -> None:
@@ -191,6 +203,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         return state == "pending"
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
+        self._forget_reads()
         if self._candidate is None:
             return  # nothing loaded: nothing to do, the router is not touched
         if revert_in is not None and int(revert_in) < 1:
@@ -241,6 +254,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         )
 
     def confirm_commit(self) -> None:
+        self._forget_reads()
         p = self._paths
         if self._pending_state() != "pending":
             raise CommitError(f"{self.hostname}: no pending commit to confirm")
@@ -251,6 +265,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
 
     def rollback(self) -> None:
         """Restore the configuration from before the last commit (disarming a pending revert timer)."""
+        self._forget_reads()
         p = self._paths
         self._ssh.check(p.disarm())
         if not self._ssh.run(f"test -f {p.rollback}").ok:
@@ -286,8 +301,23 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
             result = {k: _SECRET_RE.sub(r"\1<removed>", v) for k, v in result.items()}
         return result
 
+    def _interfaces_json(self, doc: dict[str, Any] | None = None) -> dict[str, Any]:
+        """`show interface json`: ``doc`` just read, else the last read when recent enough, else read now."""
+        now = time.monotonic()
+        if doc is None:
+            last = self._interfaces_read
+            if last is not None and now - last[0] <= INTERFACE_READ_REUSE:
+                return copy.deepcopy(last[1])
+            doc = self._vtysh_json("show interface json")
+        self._interfaces_read = (now, copy.deepcopy(doc))
+        return doc
+
+    def _forget_reads(self) -> None:
+        self._interfaces_read = None
+
     def get_facts(self) -> dict[str, Any]:
         (interfaces,), version = self._vtysh_leading_json("show interface json", "show version")
+        interfaces = self._interfaces_json(interfaces)
         up = self._ssh.run("ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime")
         try:
             uptime = float(up.stdout.split()[0])
@@ -296,10 +326,10 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         return getters.facts(version, interfaces, uptime)
 
     def get_interfaces(self) -> dict[str, dict[str, Any]]:
-        return getters.interfaces(self._vtysh_json("show interface json"))
+        return getters.interfaces(self._interfaces_json())
 
     def get_interfaces_ip(self) -> dict[str, Any]:
-        return getters.interfaces_ip(self._vtysh_json("show interface json"))
+        return getters.interfaces_ip(self._interfaces_json())
 
     def get_bgp_neighbors(self) -> dict[str, Any]:
         (neighbors, summary), _ = self._vtysh_leading_json(

@@ -55,3 +55,25 @@ def test_anything_else_runs_each_command_alone(combined: str) -> None:
     docs, rest = drv._vtysh_leading_json(*both)
     assert docs == [{}, SUMMARY] and rest == ""  # what the one-command path makes of each
     assert drv.runs == [both, both[:1], both[1:]]
+
+
+def test_one_interface_read_serves_the_getters_of_a_round_and_a_commit_forgets_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    iface = {"eth1": {"operationalStatus": "up", "administrativeStatus": "up", "ipAddresses": []}}
+    drv = _Scripted({("show interface json",): json.dumps(iface)})
+    clock = [100.0]
+    monkeypatch.setattr("netimmutable.drivers.frr.driver.time.monotonic", lambda: clock[0])
+
+    drv.get_interfaces()
+    drv.get_interfaces_ip()  # the same round: no second read
+    assert drv.runs == [("show interface json",)]
+
+    clock[0] += 1.0  # the next round reads again
+    drv.get_interfaces()
+    assert len(drv.runs) == 2
+
+    drv.get_interfaces()
+    drv.commit_config()  # nothing loaded: the router is not touched, but what was read is forgotten
+    drv.get_interfaces_ip()
+    assert len(drv.runs) == 3
