@@ -310,6 +310,8 @@ def _after_rollback_all(original: HostResult, restore: HostResult) -> HostResult
         post_digest=restore.post_digest,
         post_config_digest=restore.post_config_digest,
         seconds=round(original.seconds + restore.seconds, 3),
+        failed_utc=original.ended_utc,  # the window decided to return it once it had ended deployed
+        ended_utc=restore.ended_utc,
         notes=(*original.notes, *restore.notes),
     )
 
@@ -549,6 +551,8 @@ def _write_record(
                 host=name,
                 outcome=r.outcome,
                 cause=r.cause,
+                failed_utc=r.failed_utc,
+                ended_utc=r.ended_utc,
                 message=r.message,
                 release=r.release or None,
                 device_diff=r.device_diff,

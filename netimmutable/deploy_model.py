@@ -189,6 +189,10 @@ class HostResult:
     cause: Cause = Cause.NONE
     """Why the host ended as it did, when the outcome alone does not say (``netimmutable.outcomes.Cause``)."""
     seconds: float = 0.0
+    failed_utc: str | None = None
+    """When the change was found failing and its rollback began (None when it was not)."""
+    ended_utc: str | None = None
+    """When the host's pipeline ended (its outcome was decided)."""
     soak_wait: float = 0.0
     """Of ``seconds``, the time spent waiting between the soak's rounds (the soak's reads are not in it)."""
     notes: tuple[str, ...] = field(default=())

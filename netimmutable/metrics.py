@@ -13,12 +13,14 @@ Definitions (docs/metrics.md has the same table for users):
                       unreachable, failed before a change or skipped changed nothing
     failed change     a change with a host rolled back, reverted, rollback-failed or unknown
     change failure    failed changes / changes
-    rollback time     per run that rolled a host back (automatically in a deploy, or a ``rollback`` run that
-                      pushed a last-good release): the run's start to its record, written after the
-                      rollback was verified
-    time to restore   per failed change: its start until every host it failed is verified on a good config
-                      again (the run's own end when it rolled them back; else the end of the first later run
-                      that left the host deployed, unchanged, rolled back or reverted); unrestored until then
+    rollback time     per run that rolled a host back: in a deploy, from a host's failed check to its
+                      verified rollback (the longest such host; the run's start to its end for records
+                      older than per-host times); a ``rollback`` run that pushed a last-good release: the
+                      run's start to its end
+    time to restore   per failed change: from its first failed check (the run's start for older records)
+                      until every host it failed is verified on a good config again (its rollback's end
+                      when the run rolled it back; else when the first later run left the host deployed,
+                      unchanged, rolled back or reverted); unrestored until then
     drift             hosts whose last verify found drift, of the hosts whose last verify compared their
                       config (in-sync, drift, expectations-failed); how long each has been seen drifting:
                       from the first verify of that streak to the last
@@ -288,12 +290,22 @@ def _deployments(runs: Sequence[RunRecord], days: float | None) -> Deployments:
 def _restored_at(run: RunRecord, host: str, outcome: HostOutcome, later: Sequence[RunRecord]) -> str | None:
     """When ``host``, failed by ``run``, was next verified on a good config (None: not yet)."""
     if outcome in _ROLLED_BACK_IN_RUN:
-        return run.ended_utc
+        own = run.host(host)
+        return (own.ended_utc if own is not None else None) or run.ended_utc
     for other in later:
         record = other.host(host)
         if record is not None and record.outcome in _VERIFIED_GOOD:
-            return other.ended_utc
+            return record.ended_utc or other.ended_utc
     return None
+
+
+def _rollback_seconds(run: RunRecord) -> float:
+    """How long a deploy's automatic rollbacks took: from each host's failed check to its verified rollback
+    (the longest); the whole run for records older than per-host times."""
+    hosts = [h for h in run.hosts if h.outcome in _ROLLED_BACK_IN_RUN]
+    if hosts and all(h.failed_utc and h.ended_utc for h in hosts):
+        return max(_seconds(str(h.failed_utc), str(h.ended_utc)) for h in hosts)
+    return _seconds(run.started_utc, run.ended_utc)
 
 
 def _restores(runs: Sequence[RunRecord], everything: Sequence[RunRecord]) -> Restores:
@@ -311,7 +323,10 @@ def _restores(runs: Sequence[RunRecord], everything: Sequence[RunRecord]) -> Res
         else:
             continue
         if back:
-            rollback_times.append(_seconds(run.started_utc, run.ended_utc))
+            automatic_run = run.kind == DEPLOY
+            rollback_times.append(
+                _rollback_seconds(run) if automatic_run else _seconds(run.started_utc, run.ended_utc)
+            )
         failed = [h for h in run.hosts if h.outcome in _FAILED]
         if run.kind != DEPLOY or not failed:
             continue
@@ -320,7 +335,8 @@ def _restores(runs: Sequence[RunRecord], everything: Sequence[RunRecord]) -> Res
         if any(t is None for t in times):
             unrestored.append(run.run_id)
         else:
-            restore_times.append(max(_seconds(run.started_utc, str(t)) for t in times))
+            since = min((h.failed_utc for h in failed if h.failed_utc), default=run.started_utc)
+            restore_times.append(max(_seconds(since, str(t)) for t in times))
     return Restores(
         automatic_rollbacks=automatic,
         manual_rollbacks=manual,

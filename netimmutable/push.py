@@ -56,6 +56,10 @@ _log = logging.getLogger(__name__)
 __all__ = ["PlanPin", "run_host"]  # PlanPin: re-exported for netimmutable.plan
 
 
+def _utc() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 class _Stop(Exception):
     def __init__(self, result: HostResult) -> None:
         self.result = result
@@ -80,6 +84,8 @@ class _HostRun:
         self.good_error = False
         self.soak: Soak | None = None
         """The soak of this host's change, once known (after its pre-check)."""
+        self.failed_utc: str | None = None
+        """When the change was found failing (the rollback's start), for the records and metrics."""
         self.committed_at = 0.0
         """When the commit was sent (monotonic): the device's revert deadline is ``revert_in`` after it."""
 
@@ -148,6 +154,8 @@ class _HostRun:
             phase=phase,
             release=self.job.release,
             seconds=round(time.monotonic() - self.started, 3),
+            failed_utc=self.failed_utc,
+            ended_utc=_utc(),
             **values,
         )
 
@@ -661,6 +669,7 @@ class _HostRun:
     ) -> HostResult:
         """Put the device back on its rollback target and prove it (``netimmutable.rollback``); never leave a
         pending commit of ours, never touch one of another session."""
+        self.failed_utc = self.failed_utc or _utc()
         self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
         target = RollbackTarget(self.rollback_config(), self.rollback_label())
         # journaled first: the run has decided; a kill from here on makes `recover` complete the rollback

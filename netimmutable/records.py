@@ -162,12 +162,18 @@ class HostRecord:
     rollback_target: str | None = None
     """The last-good release sha the host goes back to, or ``"captured"`` (``rollback/<host>.cfg``)."""
     cause: Cause = Cause.NONE
+    failed_utc: str | None = None
+    """When the host's change was found failing and its rollback began."""
+    ended_utc: str | None = None
+    """When the host's outcome was decided (a rollback: once it was verified)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "host": self.host,
             "outcome": str(self.outcome),
             "cause": self.cause.value,
+            "failed_utc": self.failed_utc,
+            "ended_utc": self.ended_utc,
             "message": self.message,
             "release": self.release,
             "device_diff": self.device_diff,
@@ -188,6 +194,8 @@ class HostRecord:
             host=str(data["host"]),
             outcome=HostOutcome.parse(str(data.get("outcome", "unknown"))),
             cause=Cause.parse(str(data.get("cause") or "")),
+            failed_utc=opt("failed_utc"),
+            ended_utc=opt("ended_utc"),
             message=str(data.get("message") or ""),
             release=opt("release"),
             device_diff=str(data.get("device_diff") or ""),

@@ -351,3 +351,37 @@ def test_verify_state_streak_restarts_when_the_state_changes(tmp_path: Path) -> 
     path.write_text(json.dumps(data))
     update_state_file(path, [VerifyStateEntry("r1", "2024-06-06T00:00:00Z", "drift", "ab12")])
     assert read_state_file(path)["r1"].since_utc == "2024-06-05T00:00:00Z"
+
+
+def test_rollback_time_and_time_to_restore_count_from_the_failed_check_when_hosts_say_when() -> None:
+    # a 5-minute window: b2's checks failed at 10:03:00, its rollback verified at 10:03:40; a1 deployed
+    b2 = HostRecord(
+        "b2", OUT.ROLLED_BACK, failed_utc="2024-06-10T10:03:00Z", ended_utc="2024-06-10T10:03:40Z"
+    )
+    run = RunRecord(
+        "R1",
+        "deploy",
+        "f" * 40,
+        "2024-06-10T10:00:00Z",
+        "2024-06-10T10:05:00Z",
+        "me",
+        (HostRecord("a1", OUT.DEPLOYED, ended_utc="2024-06-10T10:04:00Z"), b2),
+    )
+    old_style = RunRecord(  # a record written before per-host times: the run's own span, as before
+        "R0",
+        "deploy",
+        "e" * 40,
+        "2024-06-01T10:00:00Z",
+        "2024-06-01T10:02:00Z",
+        "me",
+        (HostRecord("b2", OUT.ROLLED_BACK),),
+    )
+
+    figures = compute(metrics_module.History(runs=(old_style, run)), parse_utc(NOW))
+
+    [overall] = figures.windows
+    assert overall.restores.automatic_rollbacks == 2
+    assert overall.restores.rollback_seconds.max == 120.0  # the old record: its run, 2 minutes
+    assert overall.restores.rollback_seconds.count == 2 and overall.restores.rollback_seconds.mean == 80.0
+    assert overall.restores.restore_seconds.count == 2
+    assert overall.restores.restore_seconds.mean == 80.0  # (120 + 40) / 2: from b2's failed check, 40 s

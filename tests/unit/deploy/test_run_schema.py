@@ -41,3 +41,16 @@ def test_deploy_and_rollback_json_validate(net: Net) -> None:
     rolled = net.cli("rollback", "r1", "--format", "json", "--yes")
     assert rolled.exit_code == 0, rolled.output
     validator.validate(json.loads(rolled.stdout))
+
+
+def test_a_rolled_back_host_records_when_its_check_failed_and_when_its_rollback_verified(net: Net) -> None:
+    net.wrong_remote_as("r2")
+
+    report = net.deploy(canary="r2")
+
+    r2 = report.host("r2")
+    assert r2 is not None and r2.failed_utc is not None and r2.ended_utc is not None, r2
+    assert report.started_utc <= r2.failed_utc <= r2.ended_utc <= report.ended_utc
+    [run] = net.records().runs(limit=1)
+    stored = run.host("r2")
+    assert stored is not None and (stored.failed_utc, stored.ended_utc) == (r2.failed_utc, r2.ended_utc)
