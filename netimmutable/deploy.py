@@ -19,7 +19,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
@@ -378,6 +378,17 @@ def _rollback_all(
         results[restore.host] = _after_rollback_all(results[restore.host], restore)
 
 
+def _lease_lost(window: _Window) -> Callable[[str, str], None]:
+    """When another clone takes a device's lease over (this run stalled past its expiry, and that clone's
+    recover took the device): no new host starts; hosts already changed finish, as on Ctrl-C."""
+
+    def lost(host: str, who: str) -> None:
+        window.emit(f"{host}: this run lost its lease ({who}): no new host starts")
+        window.cancel.cancel(f"the lease of {host} was lost")
+
+    return lost
+
+
 def _changing(prepared: Prepared) -> set[str]:
     """Hosts whose artifact differs from their last-good (what the window will change)."""
     return {n for n, j in prepared.jobs.items() if j.artifact != j.last_good_artifact}
@@ -417,7 +428,7 @@ def _batches(
     """Run the batches in order until the window ends; returns why it ended early ('' when it did not)."""
     for index, batch in enumerate(policy.batches):
         if window.cancel.cancelled:
-            return "interrupted (Ctrl-C)"
+            return f"interrupted ({window.cancel.reason})"
         is_canary = policy.canary and index == 0
         label = "canary" if is_canary else f"batch {index + (0 if policy.canary else 1)}"
         window.emit(f"{label}: {', '.join(batch)}")
@@ -442,7 +453,7 @@ def _batches(
                 f"failure budget spent: {len(failures)} host(s) failed (--max-failures {policy.max_failures})"
             )
         if window.cancel.cancelled:
-            return "interrupted (Ctrl-C)"
+            return f"interrupted ({window.cancel.reason})"
     return ""
 
 
@@ -483,7 +494,9 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
     with contextlib.ExitStack() as stack:
         stack.enter_context(repo_lock(repo, window.run_id, policy.kind))
         check_unfinished(repo)  # a killed or UNKNOWN-ending run must be recovered first
-        locks = stack.enter_context(device_locks(repo, prepared.jobs, window.run_id, policy.kind))
+        locks = stack.enter_context(
+            device_locks(repo, prepared.jobs, window.run_id, policy.kind, on_lost=_lease_lost(window))
+        )
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
             window.journal = journal

@@ -78,9 +78,17 @@ class CancelToken:
     def __init__(self) -> None:
         self._event = threading.Event()
         self._abandon = threading.Event()
+        self._reason = "Ctrl-C"
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "Ctrl-C") -> None:
+        """Stop the window; ``reason`` is shown in the hosts' and the window's messages (the first one)."""
+        if not self._event.is_set():
+            self._reason = reason
         self._event.set()
+
+    @property
+    def reason(self) -> str:
+        return self._reason
 
     def abandon(self) -> None:
         self._event.set()

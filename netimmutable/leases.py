@@ -403,6 +403,9 @@ class LeaseSet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.warnings: list[str] = []
+        self.on_lost: Callable[[str, str], None] = lambda _host, _who: None
+        """Called (from the renewer thread) for each host whose lease another run took: the change window
+        stops starting hosts, as on Ctrl-C."""
 
     # ------------------------------------------------------------------------------------------ take
     def _journal_stat(self) -> tuple[int, int] | None:
@@ -513,6 +516,10 @@ class LeaseSet:
                 self._lost[host] = who
                 del self._held[host]
                 self._warn(f"{host}: this run lost its lease on {self.remote.name} ({who})")
+                try:
+                    self.on_lost(host, who)
+                except Exception:  # noqa: BLE001 - the renewer must outlive a broken callback
+                    _log.warning("the lost-lease callback failed for %s", host, exc_info=True)
 
     # --------------------------------------------------------------------------------------- release
     def keep(self, host: str, reason: str) -> None:

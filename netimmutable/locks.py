@@ -39,7 +39,7 @@ import getpass
 import json
 import os
 import socket
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -378,9 +378,11 @@ def device_locks(
     purpose: str = "deploy",
     *,
     takeover: Collection[str] = (),
+    on_lost: Callable[[str, str], None] | None = None,
 ) -> Iterator[dict[str, Lock]]:
     """Lock every host or none: when one is held by someone else, the others taken are released and the
-    ``LockHeld`` of the first such host (in name order) is raised.
+    ``LockHeld`` of the first such host (in name order) is raised. ``on_lost(host, holder)``: called when
+    another run takes a host's lease on the records remote while these locks are held.
 
     A lock costs a file write and an fsync (~1-2 ms, mostly waiting for the disk): a large fleet's locks
     are taken by a few threads at once, so the filesystem commits their fsyncs together.
@@ -407,6 +409,8 @@ def device_locks(
             fsync_dir(locks_dir(repo))
         leases = _leases(repo, names, run_id, purpose) if names else None
         if leases is not None:  # after the local locks: a clone's own worktrees never race on the remote
+            if on_lost is not None:
+                leases.on_lost = on_lost
             leases.acquire(takeover).start()
             stack.callback(_end_leases, leases, dict(zip(names, locks, strict=True)))
         yield dict(zip(names, locks, strict=True))

@@ -212,7 +212,7 @@ class _HostRun:
         if self.env.cancel.cancelled:
             return self.result(
                 HostOutcome.SKIPPED,
-                "not started: the window was interrupted (Ctrl-C)",
+                f"not started: the window was interrupted ({self.env.cancel.reason})",
                 Phase.CONNECT,
                 cause=Cause.INTERRUPTED,
             )
@@ -233,7 +233,7 @@ class _HostRun:
         if self.env.cancel.cancelled:
             return self.result(
                 HostOutcome.SKIPPED,
-                "interrupted (Ctrl-C) before the change; device untouched",
+                f"interrupted ({self.env.cancel.reason}) before the change; device untouched",
                 Phase.LOAD,
                 cause=Cause.INTERRUPTED,
             )

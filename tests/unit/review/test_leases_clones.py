@@ -271,3 +271,33 @@ def test_an_unreachable_records_remote_stops_the_run_before_any_device_and_can_b
     alone = _cli(net.root, "deploy", "--yes", "--limit", "r1")
     assert alone.exit_code == 0, alone.output
     assert "10.255.234.0/24" in net.lab.running("r1")
+
+
+def test_a_run_that_loses_a_lease_starts_no_further_host(net: Net, tmp_path: Path) -> None:
+    # another clone took r4's lease over (this run stalled past its expiry): the window stops as on Ctrl-C
+    remote = _shared(net, tmp_path, lease_seconds=3)  # renewed every second
+    net.announce("r1", "10.255.240.0/24")
+    net.announce("r4", "10.255.241.0/24")
+    _git(net.root, "push", "-q", "origin", "main")
+    taken: list[str] = []
+    said: list[str] = []
+
+    def progress(event: ProgressEvent) -> None:
+        said.append(event.message)
+        if event.host == "r1" and event.outcome is not None and not taken:
+            empty_tree = _git(remote, "hash-object", "-w", "-t", "tree", "/dev/null")
+            theirs = _git(remote, "commit-tree", "-m", "another clone's lease", empty_tree)
+            _git(remote, "update-ref", lease_ref("r4"), theirs)
+            taken.append(theirs)
+            deadline = time.monotonic() + 10  # the renewer finds out within a second or two
+            while not any("lost its lease" in m for m in said) and time.monotonic() < deadline:
+                time.sleep(0.1)
+
+    report = net.deploy(canary="r1", batch_size=4, progress=progress)
+
+    r1, r4 = report.host("r1"), report.host("r4")
+    assert r1 is not None and r1.outcome.ok, r1
+    assert r4 is not None and r4.outcome.value == "skipped" and "the lease of r4 was lost" in r4.message, r4
+    assert report.stopped == "interrupted (the lease of r4 was lost)"
+    assert net.lab.running("r4") == net.artifact(net.first, "r4")  # never touched
+    assert _git(remote, "rev-parse", lease_ref("r4")) == taken[0]  # their lease stays theirs
