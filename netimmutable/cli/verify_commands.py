@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +21,10 @@ from netimmutable.cli.common import (
 )
 from netimmutable.errors import InputError
 from netimmutable.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from netimmutable.repo import NetworkRepo
+    from netimmutable.verify_model import VerifyReport
 
 __all__ = ["COMMANDS"]
 
@@ -155,8 +161,6 @@ def verify_command(
     from netimmutable.repo import open_repo
     from netimmutable.verify import VerifyOptions, run_verify
     from netimmutable.verify_model import VerifyPolicy
-    from netimmutable.verify_report import render
-    from netimmutable.verify_state import record_report
 
     targets = _formats_for(outputs, fmt)
     repo = open_repo(repo_path)
@@ -196,7 +200,32 @@ def verify_command(
                 bar.update(task, advance=1, description=str(getattr(result, "host", "")))
 
             report = run_verify(repo, loaded, hosts, options, progress=advance)
-    record_report(repo, report)
+    failed = _store_and_print(repo, report, targets, quiet)
+    if outputs and not quiet:
+        err.print(f"{report.summary()}; exit {int(report.exit_code)}", highlight=False, markup=False)
+    for problem in failed:
+        err.print(f"error: {problem}", highlight=False, markup=False)
+    if report.exit_code != ExitCode.OK:
+        raise CliExit(report.exit_code)
+    if failed:
+        raise CliExit(ExitCode.ERROR)
+
+
+def _store_and_print(
+    repo: NetworkRepo, report: VerifyReport, targets: Sequence[tuple[str, Path | None]], quiet: bool
+) -> list[str]:
+    """Store the last verify, print or write every requested report; what failed (a full disk, a read-only
+    folder) is returned for the caller to say: one failing output never costs the others."""
+    from netimmutable.fileio import atomic_write_text
+    from netimmutable.verify_report import render
+    from netimmutable.verify_state import record_report
+
+    failed: list[str] = []
+    try:
+        record_report(repo, report)
+    except OSError as exc:
+        where = exc.filename or "verify-state.json"
+        failed.append(f"the last verify could not be stored in {where}: {exc.strerror or exc}")
     for chosen, path in targets:
         if path is None:
             out = out_console()
@@ -206,12 +235,12 @@ def verify_command(
                 out.print(text, end="", markup=True)  # to_text escaped every piece of data
             else:
                 sys.stdout.write(text)
-        else:
-            path.write_text(render(report, chosen, quiet=False), encoding="utf-8")
-    if outputs and not quiet:
-        err.print(f"{report.summary()}; exit {int(report.exit_code)}", highlight=False, markup=False)
-    if report.exit_code != ExitCode.OK:
-        raise CliExit(report.exit_code)
+            continue
+        try:
+            atomic_write_text(path, render(report, chosen, quiet=False))
+        except OSError as exc:
+            failed.append(f"the {chosen} report could not be written to {path}: {exc.strerror or exc}")
+    return failed
 
 
 @click.command("show-running")

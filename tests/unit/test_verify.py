@@ -431,3 +431,26 @@ def test_verify_changes_nothing_on_devices(net: SimNet) -> None:
     before["r2"] = (net.lab.running("r2"), net.lab.startup("r2"))
     net.verify("--expectations")
     assert {h: (net.lab.running(h), net.lab.startup(h)) for h in HOSTS} == before
+
+
+def test_a_full_disk_costs_neither_the_report_nor_the_other_outputs(
+    net: SimNet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from netimmutable import verify_state
+
+    def full(path: Path, text: str, *, durable: bool = False) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(verify_state, "atomic_write_text", full)
+    junit = tmp_path / "out" / "verify.xml"
+    junit.parent.mkdir()
+
+    result = net.verify("-o", str(junit), "-o", str(tmp_path / "gone" / "verify.json"))
+
+    assert result.exit_code == 1, result.output
+    assert "verify-state.json: No space left on device" in result.stderr
+    assert f"could not be written to {tmp_path / 'gone' / 'verify.json'}" in result.stderr
+    assert junit.read_text().startswith("<?xml")  # the output that could be written was
+    assert not verify_state.state_path(net.repo).exists()  # nothing half-written
