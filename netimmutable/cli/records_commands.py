@@ -143,8 +143,8 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
       netimmutable status
       netimmutable status --limit r1 --format json
     """
-    from netimmutable.approval import SHALLOW_HINT
     from netimmutable.artifacts import open_git
+    from netimmutable.errors import CorruptRecords
     from netimmutable.inventory import load_inventory, select_hosts
     from netimmutable.journal import unfinished
     from netimmutable.locks import list_locks
@@ -167,7 +167,14 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
     in_flight = {f.host: f.run_id for f in unfinished(repo)}
     rows: list[dict[str, Any]] = []
     for name in names:
-        good = records.last_good(name)
+        problem = None
+        try:
+            good = records.last_good(name)
+        except CorruptRecords as exc:  # one host's broken ref: its row says so, the others are shown
+            if exc.host != name:  # the good-log itself: nothing can be said of any host
+                raise
+            where = f"{exc.file}: " if exc.file else ""
+            good, problem = None, f"{where}{exc.message}" + (f" ({exc.hint})" if exc.hint else "")
         last = records.last_run_of(name)
         verified = verify_state.get(name)
         lock = locked.get(name)
@@ -200,11 +207,23 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
                 if lock is None
                 else {"run_id": lock.run_id, "stale": lock.stale, "kept": lock.kept},
                 "in_flight_run": in_flight.get(name),
+                "records_error": problem,
             }
         )
     if fmt == "json":
         emit_json({"schema": "netimmutable.status/1", "hosts": rows})
-        return
+    else:
+        _print_status(rows)
+    corrupt = [row for row in rows if row["records_error"]]
+    for row in corrupt:  # the other hosts' rows are shown; the run still fails
+        err_console().print(f"error: {row['host']}: {row['records_error']}", markup=False, highlight=False)
+    if corrupt:
+        raise CliExit(ExitCode.ERROR)
+
+
+def _print_status(rows: list[dict[str, Any]]) -> None:
+    from netimmutable.approval import SHALLOW_HINT
+
     out = out_console()
     out.print(f"{'host':<16} {'last good':<11} {'since (UTC)':<21} {'by':<22} {'last run':<16} verify")
     for row in rows:
@@ -222,6 +241,8 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
             flags.append(f"IN FLIGHT in run {row['in_flight_run']}: run `netimmutable recover`")
         if not row["in_inventory"]:
             flags.append("not in the inventory")
+        if row["records_error"]:
+            flags.append(f"RECORDS CORRUPT: {row['records_error']}")
         out.print(
             f"{row['host']:<16} {_short(good['release']) if good else 'never':<11} "
             f"{good['when_utc'] if good else '-':<21} {(good['operator'] if good else '-')[:22]:<22} "

@@ -4,6 +4,7 @@ every command that reads it; never a traceback, never "no record", never 50 retr
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -76,6 +77,10 @@ def test_a_good_ref_at_a_missing_object_or_a_blob_is_a_located_error_in_every_co
         assert f"git update-ref -d {good_ref('r3')}" in err and "records fetch" in err
     assert {h: net.lab.running(h) for h in net.lab.hosts()} == before
     assert git(net.root, "rev-parse", RUNS_REF) == runs  # no run began, none was recorded
+    status = net.cli("status", "--format", "json")  # every other host's row is still shown
+    rows = {row["host"]: row for row in json.loads(status.stdout)["hosts"]}
+    assert status.exit_code == 1 and rows["r3"]["records_error"] and rows["r3"]["last_good"] is None
+    assert all(rows[h]["last_good"] and not rows[h]["records_error"] for h in ("r1", "r2", "r4"))
 
     # hosts whose own records are sound are not held hostage by r3's
     assert net.deploy(limit=("r1",)).exit_code == 0
