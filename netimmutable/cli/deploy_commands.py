@@ -351,6 +351,7 @@ def deploy_command(
       netimmutable deploy --plan plan.json --max-failures 2 --on-failure rollback-all --yes
       netimmutable deploy --limit r2 --revert-in 120 --format json --yes
       netimmutable deploy --soak 30 --yes  # checks must hold 30 s after they first pass
+      netimmutable deploy --canary 0 --batch-size 20 --allow-adjacent --yes  # neighbours may change together
     """
     confirm = confirmer("deploy", yes)
     repo = open_repo(repo_path)
