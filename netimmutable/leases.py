@@ -68,6 +68,7 @@ __all__ = [
     "import_journals",
     "lease_ref",
     "lease_remote",
+    "leased_hosts",
     "parse_utc",
     "records_remote",
 ]
@@ -329,6 +330,29 @@ def lease_remote(repo: NetworkRepo) -> LeaseRemote | None:
     """The records remote's leases, or None when the repository has no records remote."""
     name = records_remote(repo)
     return None if name is None else LeaseRemote(repo, name)
+
+
+def leased_hosts(repo: NetworkRepo) -> dict[str, str]:
+    """Host -> who holds its lease on the records remote (another clone's run, or this one's): what
+    ``verify`` reports as in flight. No records remote, or one that cannot be read: nothing (logged)."""
+    remote = lease_remote(repo)
+    if remote is None:
+        return {}
+    try:
+        found = remote.fetch()
+    except LeaseError as exc:
+        _log.warning("the leases on %s could not be read: %s", remote.name, exc.message)
+        return {}
+    out: dict[str, str] = {}
+    for host, lease in found.items():
+        if lease.info is None:
+            out[host] = f"leased on {remote.name} (lease {lease.sha[:10]} cannot be read)"
+            continue
+        late = (
+            "; that run may have stopped mid-change: `netimmutable recover`" if lease.info.expired() else ""
+        )
+        out[host] = lease.info.describe(remote.name) + late
+    return out
 
 
 def _held(remote: str, host: str, found: _Found) -> LeaseHeld:

@@ -31,6 +31,7 @@ from netimmutable.errors import ConnectError, NetImmutableError
 from netimmutable.fanout import auto_processes, fan_out
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.journal import unfinished_runs
+from netimmutable.leases import leased_hosts
 from netimmutable.locks import list_locks
 from netimmutable.normalize import config_digest, diff_normalized, mask, normalize
 from netimmutable.records import Records, new_run_id, utc_now
@@ -174,6 +175,8 @@ def hosts_in_flight(repo: NetworkRepo) -> dict[str, str]:
                 name.removeprefix("device-"),
                 f"in flight: run {lock.info.run_id} ({lock.info.purpose}) holds its device lock",
             )
+    for host, who in leased_hosts(repo).items():  # runs of other clones (and CI runners)
+        held.setdefault(host, f"in flight: {who}")
     return held
 
 

@@ -301,3 +301,23 @@ def test_a_run_that_loses_a_lease_starts_no_further_host(net: Net, tmp_path: Pat
     assert report.stopped == "interrupted (the lease of r4 was lost)"
     assert net.lab.running("r4") == net.artifact(net.first, "r4")  # never touched
     assert _git(remote, "rev-parse", lease_ref("r4")) == taken[0]  # their lease stays theirs
+
+
+def test_verify_in_another_clone_reports_a_leased_host_in_flight_not_drift(net: Net, tmp_path: Path) -> None:
+    # clone A's run holds r1 (its lease on the remote) and has changed it; clone B's scheduled verify runs
+    remote = _shared(net, tmp_path)
+    lease_set = lease_remote(net.repo)
+    assert lease_set is not None
+    leases = LeaseSet(lease_set, ["r1"], "run-of-clone-a", "deploy", seconds=300)
+    leases.acquire()
+    net.lab.edit("r1", add=["ip route 10.9.0.0/24 blackhole"])  # mid-change, as the device sees it
+    clone_b = _clone(net, remote, tmp_path)
+    assert _cli(clone_b, "records", "fetch", "origin").exit_code == 0
+
+    verified = _cli(clone_b, "verify", "--format", "json")
+
+    hosts = {h["host"]: h for h in json.loads(verified.stdout)["hosts"]}
+    assert hosts["r1"]["state"] == "in-flight", hosts["r1"]
+    assert "run-of-clone-a" in hosts["r1"]["message"]
+    assert {hosts[h]["state"] for h in ("r2", "r3", "r4")} == {"in-sync"}
+    leases.release()
