@@ -30,6 +30,7 @@ from nornir.core.task import AggregatedResult, Result, Task
 
 from netimmutable.approval import check_approved
 from netimmutable.artifacts import dirty_paths, hosts_in, open_git, read_artifacts
+from netimmutable.batch_board import BatchBoard
 from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
@@ -163,7 +164,13 @@ class _Window:
             return self.records.keep_captured(host, self.run_id, text)
 
     def env(
-        self, host: Host, settle_timeout: float, settle_interval: float, message: str, soak: SoakSetting
+        self,
+        host: Host,
+        settle_timeout: float,
+        settle_interval: float,
+        message: str,
+        soak: SoakSetting,
+        board: BatchBoard | None = None,
     ) -> PipelineEnv:
         def opener() -> HostDevice:
             return Device.open(host)
@@ -182,6 +189,7 @@ class _Window:
             cancel=self.cancel,
             journal=self.journal if self.journal is not None else _NO_JOURNAL,
             keep_captured=self.keep_captured,
+            board=board,
         )
 
     @contextlib.contextmanager
@@ -433,6 +441,7 @@ def _batches(
         label = "canary" if is_canary else f"batch {index + (0 if policy.canary else 1)}"
         window.emit(f"{label}: {', '.join(batch)}")
         jobs = _with_far_ends(prepared, batch)
+        board = BatchBoard(batch)
         envs = {
             name: window.env(
                 prepared.hosts[name],
@@ -440,6 +449,7 @@ def _batches(
                 prepared.settle_interval,
                 policy.message,
                 prepared.soak,
+                board,
             )
             for name in batch
         }

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from netimmutable.batch_board import BatchBoard
 from netimmutable.checks import StateDevice
 from netimmutable.errors import InputError
 from netimmutable.outcomes import Cause, HostOutcome
@@ -230,6 +231,8 @@ class PipelineEnv:
     (host, text) -> the blob sha."""
     reconnect_tries: int = 3
     reconnect_delay: float = 1.0
+    board: BatchBoard | None = None
+    """The host's batch: a host whose checks fail only by prefixes lost through others waits for them."""
 
 
 Progress = Callable[[ProgressEvent], None]

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from netimmutable.batch_board import only_lost_prefixes
 from netimmutable.checks import (
     ChangeScope,
     CheckTarget,
@@ -197,6 +198,8 @@ class _HostRun:
             result = stop.result
         finally:
             self.cleanup()
+            if self.env.board is not None:
+                self.env.board.finished(self.job.host)
         if not result.outcome.unsettled:  # UNKNOWN, ROLLBACK_FAILED stay in flight for `netimmutable recover`
             with contextlib.suppress(NetImmutableError):
                 self.env.journal.finish(self.job.host, result.outcome.value)
@@ -570,6 +573,9 @@ class _HostRun:
             raise self.stop_after_rollback(
                 f"post-check could not run: {exc.message}", (), Cause.CHECKS
             ) from None
+        if not checked.ok and not checked.reverted:
+            scope = change_scope(before, self.env.resolve(job.artifact))
+            checked = self.recheck_after_others(checked, scope, soak)
         if checked.reverted:
             raise _Stop(self.after_timer_fired("while the post-checks ran", checked.failures))
         if not checked.ok:
@@ -590,6 +596,41 @@ class _HostRun:
             **self.post_values(checked),
             notes=(*self.notes, *checked.notes),
         )
+
+    def recheck_after_others(
+        self, checked: PostCheckResult, scope: ChangeScope, soak: float
+    ) -> PostCheckResult:
+        """Checks that fail only by prefixes lost on sessions whose far end did not change, while other hosts
+        of the batch changed too: wait for those hosts to end (their own checks or rollbacks), then check
+        again from the start (``netimmutable.batch_board``). Otherwise, or without time left on the revert
+        timer for another full check, ``checked`` as it was."""
+        job, board = self.job, self.env.board
+        if board is None or not job.alongside or self.env.cancel.cancelled:
+            return checked
+        if not only_lost_prefixes(checked.failures, job.far_ends):
+            return checked
+        need = self.env.settle_timeout + soak + SOAK_MARGIN
+        limit = 3 * (self.env.settle_timeout + soak) + 10.0  # the others' checks and rollbacks
+        if job.revert_in:
+            limit = min(limit, self.committed_at + job.revert_in - time.monotonic() - need)
+            if limit <= 0:
+                return checked
+        others = ", ".join(job.alongside)
+        self.emit(
+            Phase.POSTCHECK, f"prefixes lost while {others} changed too: waiting for them before deciding"
+        )
+        if not board.wait_for_others(job.host, job.alongside, limit, lambda: self.env.cancel.cancelled):
+            self.notes.append(
+                f"prefixes lost while {others} changed too; they did not end within {limit:.0f}s"
+            )
+            return checked
+        self.emit(Phase.POSTCHECK, f"{others} ended: checking again")
+        again = self.post(self.check_target(), scope, soak=soak)
+        self.notes.append(
+            f"prefixes were lost while {others} changed too; checked again once they had ended: "
+            + ("held" if again.ok else "still failing")
+        )
+        return again
 
     def confirm(self, checked: PostCheckResult) -> None:
         """Confirm our pending commit; a timer that fired first means the device put its old config back.
