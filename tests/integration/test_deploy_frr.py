@@ -240,3 +240,32 @@ def test_a_change_that_breaks_bgp_only_after_the_hold_time_is_rolled_back_not_co
     assert r2.running() == r2.baseline
     assert _wait_established(r2) == r2.bgp_peers
     assert frr_net.records().last_good("r2").release == frr_net.first  # type: ignore[union-attr]
+
+
+def test_a_host_is_not_rolled_back_for_prefixes_another_host_of_its_batch_took(frr_net: FrrNet) -> None:
+    """Issue 12 item 6 on real routers: r1 (a harmless description) and r3 (a wrong AS for both its peers)
+    change in one batch; they share no link, so the batching rule lets them. r3's sessions drop and r1
+    loses most of the prefixes it learns through r2 and r4 (r3 announces four). r1 waits for r3 to be
+    rolled back, checks again and is deployed; r3 is rolled back."""
+    extra = ("10.255.133.0/24", "10.255.134.0/24", "10.255.135.0/24")
+    for prefix in extra:
+        frr_net.edit_hosts(r"announce: \[([^\]]*)\]", rf"announce: [\1, {prefix}]", "r3")
+        frr_net.edit_hosts(
+            r"(static_routes:\n)", rf"\1      - {{prefix: {prefix}, nexthop: blackhole}}\n", "r3"
+        )
+    frr_net.commit("r3 announces three more prefixes")
+    assert frr_net.deploy(limit=("r3",), soak=0.0).exit_code == 0
+    frr_net.edit_hosts("description: to r2, peer: r2", "description: to r2 link, peer: r2", "r1")
+    frr_net.edit_hosts(r"(\{address: 10\.255\.23\.1, remote_as: )\d+", r"\g<1>65009", "r3")
+    frr_net.edit_hosts(r"(\{address: 10\.255\.34\.2, remote_as: )\d+", r"\g<1>65009", "r3")
+    release = frr_net.commit("r1 description, r3 wrong AS")
+
+    # a soak long enough for r3's sessions to drop while r1 is still being checked
+    report = frr_net.deploy(canary="0", batch_size=4, on_failure="continue", settle_timeout=6.0, soak=6.0)
+
+    r1, r3 = report.host("r1"), report.host("r3")
+    assert r3 is not None and r3.outcome is HostOutcome.ROLLED_BACK, r3
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, (r1.message, r1.failures, r1.notes)
+    assert any("r3 changed too; checked again once they had ended: held" in n for n in r1.notes), r1.notes
+    assert frr_net.records().last_good("r1").release == release  # type: ignore[union-attr]
+    assert _wait_established(frr_net.router("r1")) == frr_net.router("r1").bgp_peers
