@@ -211,47 +211,38 @@ def test_post_check_fails_after_the_settle_deadline() -> None:
     assert "still failing after 3s" in result.failures[-1]
 
 
+def _timed(
+    device: FakeDevice, settle: float, cancel_at: float | None = None, **options: Any
+) -> tuple[Any, float]:
+    """``post_check`` on a clock of its own (sleeping moves it; Ctrl-C at ``cancel_at`` seconds): the
+    result and the time it ended."""
+    clock = [0.0]
+    result = post_check(
+        device,
+        CheckTarget("hostname r1\n", None, False),
+        snap(peer("10.0.0.2", received=-1, asn=2)),
+        ChangeScope(),
+        settle_timeout=settle,
+        settle_interval=1.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        cancelled=lambda: cancel_at is not None and clock[0] >= cancel_at,
+        **options,
+    )
+    return result, clock[0]
+
+
 def test_post_check_stops_at_once_when_the_revert_timer_fires() -> None:
     # the session would never settle (60 s of rounds); the device's timer fires after the second round
     device = FakeDevice("hostname r1\n", up_after=99)
-    asked: list[int] = []
-
-    def still_pending() -> bool:
-        asked.append(device.polls)
-        return device.polls < 2
-
-    clock = [0.0]
-    result = post_check(
-        device,
-        CheckTarget("hostname r1\n", None, False),
-        snap(peer("10.0.0.2", received=-1, asn=2)),
-        ChangeScope(),
-        settle_timeout=60,
-        settle_interval=1.0,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        still_pending=still_pending,
-    )
+    result, ended = _timed(device, 60, still_pending=lambda: device.polls < 2)
     assert result.reverted and not result.ok
     assert result.attempts == 2 and device.polls == 2  # no round after the timer fired
-    assert clock[0] < 60 and "revert timer fired" in result.failures[0]
+    assert ended < 60 and "revert timer fired" in result.failures[0]
 
 
 def _soak(device: FakeDevice, soak: float, cancel_at: float | None = None) -> tuple[Any, float]:
-    clock = [0.0]
-    result = post_check(
-        device,
-        CheckTarget("hostname r1\n", None, False),
-        snap(peer("10.0.0.2", received=-1, asn=2)),
-        ChangeScope(),
-        settle_timeout=10,
-        settle_interval=1.0,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-        soak=soak,
-        cancelled=lambda: cancel_at is not None and clock[0] >= cancel_at,
-    )
-    return result, clock[0]
+    return _timed(device, 10, cancel_at, soak=soak)
 
 
 def test_a_soak_is_checked_a_few_times_spread_over_it_the_last_at_its_end() -> None:

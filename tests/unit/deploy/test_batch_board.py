@@ -5,99 +5,42 @@ changed in the same batch, costs r1 the prefixes it learns through r2 until r3 i
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from netimmutable.batch_board import BatchBoard
-from netimmutable.deploy_model import HostJob, PipelineEnv
+from netimmutable.deploy_model import HostJob
 from netimmutable.errors import Unsupported
 from netimmutable.outcomes import HostOutcome
 from netimmutable.push import run_host
-
-OLD = "hostname r1\nrouter bgp 65001\n neighbor 10.0.0.2 remote-as 65002\n"
-NEW = OLD + "ip route 10.9.0.0/24 blackhole\n"
+from tests.unit.scripted_device import NEW, OLD, ScriptedDevice, env
 
 
-class R1:
+class R1(ScriptedDevice):
     """r1, peering with r2 (10.0.0.2, which does not change): the prefixes r2 passes on come from r3."""
 
-    name = "r1"
-    platform = "frr"
-
     def __init__(self) -> None:
-        self.running = OLD
-        self.candidate: str | None = None
-        self.prefixes = 4
+        super().__init__()
         self.commits = 0
         self.r3_fault = True
-
-    def running_config(self) -> str:
-        return self.running
-
-    def facts(self) -> dict[str, Any]:
-        return {"hostname": "r1"}
 
     def interfaces(self) -> dict[str, Any]:
         return {}
 
-    def bgp_neighbors(self) -> dict[str, Any]:
-        family = {"ipv4": {"received_prefixes": self.prefixes}}
-        peer = {"remote_as": 65002, "is_up": True, "is_enabled": True, "address_family": family}
-        return {"global": {"peers": {"10.0.0.2": peer}}}
-
     def bgp_neighbors_detail(self) -> dict[str, Any]:
         raise Unsupported("get_bgp_neighbors_detail: not supported by this driver", host="r1")
 
-    def compliance(
-        self, expectations_yaml: str, label: str = "", known: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        return {"complies": True, "skipped": []}
-
-    def load_replace(self, config: str) -> None:
-        self.candidate = config
-
-    def compare(self) -> str:
-        return "" if self.candidate == self.running else "+ip route 10.9.0.0/24 blackhole"
-
-    def discard(self) -> None:
-        self.candidate = None
-
     def commit(self, message: str, revert_in: int | None) -> None:
-        assert self.candidate is not None
-        self.running, self.candidate = self.candidate, None
+        super().commit(message, revert_in)
         self.commits += 1
         if self.commits == 1:
             self.prefixes = 1  # r3 changes at the same moment: r1 loses what came through r2
         elif self.running == OLD and not self.r3_fault:
             self.prefixes = 4  # the loss was r1's own: its rollback brings the prefixes back
 
-    def has_pending_commit(self) -> bool:
-        return False
-
-    def confirm(self) -> None:
-        raise AssertionError("no revert timer in these tests")
-
-    def rollback_driver(self) -> None:
-        raise AssertionError("nothing is pending")
-
-    def close(self) -> None:
-        return None
-
 
 def _run(device: R1, board: BatchBoard | None) -> Any:
-    env = PipelineEnv(
-        open_device=lambda: device,
-        resolve=lambda text: text,
-        mask=lambda text: text,
-        mark_good=lambda _host, _release: None,
-        settle_timeout=0.5,
-        settle_interval=0.05,
-        commit_message="test",
-        soak=0.3,
-        board=board,
-    )
     job = HostJob("r1", "frr", "new", NEW, None, False, "old", OLD, alongside=("r3",))
-    return run_host(job, env)
+    return run_host(job, env(device, settle_timeout=0.5, settle_interval=0.05, soak=0.3, board=board))
 
 
 def _r3_rolls_back_after(board: BatchBoard, device: R1, seconds: float, restores: bool) -> threading.Timer:

@@ -2,90 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from netimmutable.checks import BgpPeerState, ChangeScope, InterfaceState, StateSnapshot, regressions
-from netimmutable.deploy_model import HostJob, PipelineEnv
+from netimmutable.deploy_model import HostJob
 from netimmutable.errors import ConfigRejected
 from netimmutable.outcomes import HostOutcome
 from netimmutable.push import run_host
-
-OLD = "hostname r1\nrouter bgp 65001\n neighbor 10.0.0.2 remote-as 65002\n"
-NEW = OLD + "ip route 10.9.0.0/24 blackhole\n"
+from tests.unit.scripted_device import NEW, OLD, ScriptedDevice, env
 
 
-class ScriptedDevice:
+class RefusingDevice(ScriptedDevice):
     """Keeps a candidate per session like EOS config sessions / Junos candidate datastores do: a refused
     commit leaves the candidate loaded until it is discarded."""
 
-    name = "r1"
-    platform = "frr"
-
-    def __init__(self) -> None:
-        self.running = OLD
-        self.candidate: str | None = None
-        self.calls: list[str] = []
-
-    def running_config(self) -> str:
-        return self.running
-
-    def facts(self) -> dict[str, Any]:
-        return {"hostname": "r1"}
-
-    def interfaces(self) -> dict[str, Any]:
-        return {"eth1": {"is_up": True, "is_enabled": True}}
-
     def bgp_neighbors(self) -> dict[str, Any]:
         return {"global": {"peers": {"10.0.0.2": {"remote_as": 65002, "is_up": True, "is_enabled": True}}}}
-
-    def compliance(
-        self, expectations_yaml: str, label: str = "", known: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        return {"complies": True, "skipped": []}
-
-    def load_replace(self, config: str) -> None:
-        self.calls.append("load")
-        self.candidate = config
-
-    def compare(self) -> str:
-        return "" if self.candidate == self.running else "+ip route 10.9.0.0/24 blackhole"
-
-    def discard(self) -> None:
-        self.calls.append("discard")
-        self.candidate = None
 
     def commit(self, message: str, revert_in: int | None) -> None:
         self.calls.append("commit")
         raise ConfigRejected("commit_config: device refused: % commit failed: validation error", host="r1")
 
-    def confirm(self) -> None:
-        self.calls.append("confirm")
-
-    def has_pending_commit(self) -> bool:
-        return False
-
-    def rollback_driver(self) -> None:
-        self.calls.append("rollback")
-
-    def close(self) -> None:
-        self.calls.append("close")
-
 
 def test_a_refused_commit_leaves_no_candidate_behind() -> None:
-    device = ScriptedDevice()
-    env = PipelineEnv(
-        open_device=lambda: device,
-        resolve=lambda text: text,
-        mask=lambda text: text,
-        mark_good=lambda host, release: None,
-        settle_timeout=0.0,
-        settle_interval=0.0,
-        commit_message="test",
-    )
+    device = RefusingDevice()
     job = HostJob("r1", "frr", "new", NEW, None, False, "old", OLD)
 
-    result = run_host(job, env)
+    result = run_host(job, env(device))
 
     assert result.outcome is HostOutcome.FAILED and result.cause == "rejected", result
     assert "validation error" in result.message

@@ -4,12 +4,11 @@ fails on the code the review read and states what must hold for the network."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from netimmutable.artifacts import open_git
-from netimmutable.deploy_model import HostJob, PipelineEnv
+from netimmutable.deploy_model import HostJob
 from netimmutable.errors import Unsupported
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import Journal, journal_path
@@ -19,59 +18,20 @@ from netimmutable.push import run_host
 from netimmutable.records import Records
 from netimmutable.recover import VerifyRequest, VerifyResult, recover
 from tests.unit.records_fixtures import GOOD_CHANGE, Net, make_net, release
-
-OLD = "hostname r1\nrouter bgp 65001\n neighbor 10.0.0.2 remote-as 65002\n"
-NEW = OLD + "ip route 10.9.0.0/24 blackhole\n"
+from tests.unit.scripted_device import NEW, OLD, ScriptedDevice, env
 
 
-class NoConfirmDevice:
+class NoConfirmDevice(ScriptedDevice):
     """A platform without commit-confirm (NX-OS, IOS-XR in NAPALM): ``has_pending_commit`` is not implemented,
     a commit takes effect at once. The new release takes the BGP session down."""
 
-    name = "r1"
     platform = "nxos"
 
-    def __init__(self) -> None:
-        self.running = OLD
-        self.candidate: str | None = None
-        self.calls: list[str] = []
-
-    def running_config(self) -> str:
-        return self.running
-
-    def facts(self) -> dict[str, Any]:
-        return {"hostname": "r1"}
-
-    def interfaces(self) -> dict[str, Any]:
-        return {"eth1": {"is_up": True, "is_enabled": True}}
-
-    def bgp_neighbors(self) -> dict[str, Any]:
-        up = self.running == OLD
-        peer = {"remote_as": 65002, "is_up": up, "is_enabled": True}
-        return {"global": {"peers": {"10.0.0.2": peer}}}
+    def peer_up(self) -> bool:
+        return self.running == OLD
 
     def bgp_neighbors_detail(self) -> dict[str, Any]:
         raise Unsupported("get_bgp_neighbors_detail: not supported by this driver", host="r1")
-
-    def compliance(
-        self, expectations_yaml: str, label: str = "", known: Mapping[str, Mapping[str, Any]] | None = None
-    ) -> dict[str, Any]:
-        return {"complies": True, "skipped": []}
-
-    def load_replace(self, config: str) -> None:
-        self.calls.append("load")
-        self.candidate = config
-
-    def compare(self) -> str:
-        return "" if self.candidate == self.running else "+ip route 10.9.0.0/24 blackhole"
-
-    def discard(self) -> None:
-        self.candidate = None
-
-    def commit(self, message: str, revert_in: int | None) -> None:
-        self.calls.append("commit")
-        assert self.candidate is not None
-        self.running, self.candidate = self.candidate, None
 
     def confirm(self) -> None:
         raise Unsupported("confirm_commit: not supported by this driver", host="r1")
@@ -82,24 +42,12 @@ class NoConfirmDevice:
     def rollback_driver(self) -> None:
         raise Unsupported("rollback: not supported by this driver", host="r1")
 
-    def close(self) -> None:
-        self.calls.append("close")
-
 
 def test_a_platform_without_commit_confirm_is_rolled_back_by_full_replace() -> None:
     device = NoConfirmDevice()
-    env = PipelineEnv(
-        open_device=lambda: device,
-        resolve=lambda text: text,
-        mask=lambda text: text,
-        mark_good=lambda _host, _release: None,
-        settle_timeout=0.0,
-        settle_interval=0.0,
-        commit_message="test",
-    )
     job = HostJob("r1", "nxos", "new", NEW, None, False, "old", OLD)
 
-    result = run_host(job, env)
+    result = run_host(job, env(device))
 
     assert result.outcome is HostOutcome.ROLLED_BACK, result
     assert device.running == OLD  # the bad release is off the device
@@ -271,9 +219,8 @@ class TimerDevice(NoConfirmDevice):
         self.hold_after = hold_after
         self.on_confirm = lambda: None
 
-    def bgp_neighbors(self) -> dict[str, Any]:
-        peer = {"remote_as": 65002, "is_up": True, "is_enabled": True}
-        return {"global": {"peers": {"10.0.0.2": peer}}}
+    def peer_up(self) -> bool:
+        return True
 
     def bgp_neighbors_detail(self) -> dict[str, Any]:
         hold = self.hold_after if self.running == NEW else 9
@@ -297,19 +244,6 @@ class TimerDevice(NoConfirmDevice):
         self.running, self.pending = self.before_commit, False
 
 
-def _env(device: TimerDevice, marked: list[str], soak: Any = 0.0) -> PipelineEnv:
-    return PipelineEnv(
-        open_device=lambda: device,
-        resolve=lambda text: text,
-        mask=lambda text: text,
-        mark_good=lambda host, _release: marked.append(host),
-        settle_timeout=0.0,
-        settle_interval=0.0,
-        commit_message="test",
-        soak=soak,
-    )
-
-
 def test_a_revert_that_lands_just_before_a_confirm_that_succeeds_is_caught() -> None:
     device = TimerDevice()
 
@@ -320,7 +254,7 @@ def test_a_revert_that_lands_just_before_a_confirm_that_succeeds_is_caught() -> 
     marked: list[str] = []
     job = HostJob("r1", "junos", "new", NEW, None, False, "old", OLD, revert_in=60)
 
-    result = run_host(job, _env(device, marked))
+    result = run_host(job, env(device, marked))
 
     assert result.outcome is HostOutcome.REVERTED and result.cause == "revert-timer", result
     assert "just before the confirm" in result.message
@@ -332,7 +266,7 @@ def test_a_soak_the_new_release_lengthens_past_the_revert_timer_rolls_back_at_on
     marked: list[str] = []
     job = HostJob("r1", "junos", "new", NEW, None, False, "old", OLD, revert_in=30)
 
-    result = run_host(job, _env(device, marked, soak="auto"))
+    result = run_host(job, env(device, marked, soak="auto"))
 
     assert result.outcome is HostOutcome.ROLLED_BACK and result.cause == "timer", result
     assert "--revert-in 184" in result.message  # 0 s settle + 182 s soak + 2 s
