@@ -76,4 +76,5 @@ def init_repo(target: Path, *, example: bool = False) -> Path:
         "netimmutable init" + (" (example network)" if example else ""),
         env=git_env(gitrepo),
     )
+    gitrepo.close()
     return target

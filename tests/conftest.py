@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -40,3 +42,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             "pytest-xdist ignored this test's xdist_group, so tests that share one FRR lab could run in two "
             "workers at once: install the pytest and pytest-xdist versions pyproject.toml's dev extra allows"
         )
+
+
+@pytest.fixture(autouse=True)
+def _close_git_repos() -> Iterator[None]:
+    """Close every git repo a test opened through the API (``open_git``), as the CLI does after each
+    command: an unclosed repo keeps GitPython's ``cat-file`` helpers running until the garbage collector
+    finds it, in whichever later test that happens (a ResourceWarning, an error under ``-W error``)."""
+    yield
+    from netimmutable.artifacts import close_all_git
+
+    close_all_git()
