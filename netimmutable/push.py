@@ -48,17 +48,14 @@ from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, N
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.rollback import RollbackTarget, pending_commit, roll_back
+from netimmutable.rollback import RollbackTarget, pending_commit, roll_back, still_pending
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
+from netimmutable.utctime import utc_now, utc_text
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["PlanPin", "run_host"]  # PlanPin: re-exported for netimmutable.plan
-
-
-def _utc() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 class _Stop(Exception):
@@ -156,7 +153,7 @@ class _HostRun:
             release=self.job.release,
             seconds=round(time.monotonic() - self.started, 3),
             failed_utc=self.failed_utc,
-            ended_utc=_utc(),
+            ended_utc=utc_now(),
             **values,
         )
 
@@ -463,7 +460,7 @@ class _HostRun:
             blob = self.env.keep_captured(job.host, self.env.mask(kept))
         deadline = None
         if job.revert_in:
-            deadline = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + job.revert_in))
+            deadline = utc_text(time.time() + job.revert_in)
         self.before(
             "commit",
             artifact_digest=self.artifact_digest,
@@ -565,17 +562,15 @@ class _HostRun:
             if job.last_good_artifact is not None
             else self.pre.running
         )
+        scope = change_scope(before, self.env.resolve(job.artifact))
         try:
-            checked = self.post(
-                self.check_target(), change_scope(before, self.env.resolve(job.artifact)), soak=soak
-            )
-        except NetImmutableError as exc:
+            checked = self.post(self.check_target(), scope, soak=soak)
+            if not checked.ok and not checked.reverted:
+                checked = self.recheck_after_others(checked, scope, soak)
+        except NetImmutableError as exc:  # the re-check's device errors too: a change is never left unsettled
             raise self.stop_after_rollback(
                 f"post-check could not run: {exc.message}", (), Cause.CHECKS
             ) from None
-        if not checked.ok and not checked.reverted:
-            scope = change_scope(before, self.env.resolve(job.artifact))
-            checked = self.recheck_after_others(checked, scope, soak)
         if checked.reverted:
             raise _Stop(self.after_timer_fired("while the post-checks ran", checked.failures))
         if not checked.ok:
@@ -674,12 +669,8 @@ class _HostRun:
             raise _Stop(self.after_timer_fired("just before the confirm", ()))
 
     def still_pending(self) -> bool:
-        """Our commit still waits for its confirm (a device that cannot say, or cannot be asked, is taken to
-        be pending: only a device that says "nothing pending" has reverted)."""
-        try:
-            return self.dev().has_pending_commit()
-        except DeviceError:  # Unsupported included
-            return True
+        """Our commit still waits for its confirm (``netimmutable.rollback.still_pending``)."""
+        return still_pending(self.dev())
 
     def after_timer_fired(self, when: str, failures: tuple[str, ...]) -> HostResult:
         """The device's revert timer fired before we confirmed: checks stop, the device is proven back on its
@@ -710,7 +701,7 @@ class _HostRun:
     ) -> HostResult:
         """Put the device back on its rollback target and prove it (``netimmutable.rollback``); never leave a
         pending commit of ours, never touch one of another session."""
-        self.failed_utc = self.failed_utc or _utc()
+        self.failed_utc = self.failed_utc or utc_now()
         self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
         target = RollbackTarget(self.rollback_config(), self.rollback_label())
         # journaled first: the run has decided; a kill from here on makes `recover` complete the rollback
