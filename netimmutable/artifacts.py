@@ -7,7 +7,6 @@ same commit. Its message carries trailers with the tool version and a digest of 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import getpass
 import hashlib
 import os
@@ -27,6 +26,7 @@ from netimmutable.errors import InputError, RepoError
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, RenderedHost
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import SETTINGS_FILE
+from netimmutable.utctime import utc_text
 
 __all__ = [
     "DIGEST_TRAILER",
@@ -211,13 +211,9 @@ def _release(sha: str, author: str, committed: int, message: str) -> Release:
         sha=sha,
         summary=message.splitlines()[0] if message else "",
         author=author,
-        committed_utc=_utc(committed),
+        committed_utc=utc_text(committed),
         digest=digest,
     )
-
-
-def _utc(epoch: int) -> str:
-    return dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:

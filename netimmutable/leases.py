@@ -37,7 +37,6 @@ Examples:
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import itertools
 import json
@@ -56,6 +55,8 @@ from gitdb import IStream, LooseObjectDB
 from netimmutable.errors import LeaseError, LeaseHeld, NetImmutableError
 from netimmutable.records import RECORDS_NAMESPACE, good_ref, operator_identity
 from netimmutable.repo import NetworkRepo, git_common_dir
+from netimmutable.utctime import parse_utc as _parse
+from netimmutable.utctime import utc_text
 
 __all__ = [
     "LEASES_PREFIX",
@@ -89,14 +90,10 @@ def lease_ref(host: str) -> str:
     return LEASES_PREFIX + good_ref(host).rsplit("/", 1)[1]
 
 
-def _utc(moment: float) -> str:
-    return dt.datetime.fromtimestamp(moment, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_utc(text: str) -> float:
     """Seconds since the epoch of a record time (``2026-01-01T00:00:00Z``); 0 when it is not one."""
     try:
-        return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+        return _parse(text).timestamp()
     except ValueError:
         return 0.0
 
@@ -404,7 +401,7 @@ class LeaseSet:
         self.seconds = float(seconds)
         self.journal = journal
         self._clock = clock
-        now = _utc(clock())
+        now = utc_text(clock())
         self._base = LeaseInfo(
             host="",
             run_id=run_id,
@@ -456,7 +453,7 @@ class LeaseSet:
     ) -> tuple[dict[str, str], tuple[int, int] | None]:
         now = self._clock()
         journal, seen = self._journal()
-        renewed = replace(self._base, renewed_utc=_utc(now), expires_utc=_utc(now + self.seconds))
+        renewed = replace(self._base, renewed_utc=utc_text(now), expires_utc=utc_text(now + self.seconds))
         return {
             h: self.remote.write(replace(renewed, host=h, kept=kept.get(h, "")), journal) for h in hosts
         }, seen

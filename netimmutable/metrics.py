@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from netimmutable.errors import InputError
 from netimmutable.outcomes import HostOutcome
 from netimmutable.records import RunRecord
+from netimmutable.utctime import UTC_FORMAT, parse_utc
 from netimmutable.verify_model import HostState
 
 __all__ = [
@@ -84,13 +85,8 @@ _SINCE = re.compile(r"(\d+)([mhdw])")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_utc(text: str) -> dt.datetime:
-    """A record's UTC time (``2024-05-01T02:00:00Z``) as an aware datetime."""
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-
-
 def format_utc(when: dt.datetime) -> str:
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return when.astimezone(dt.UTC).strftime(UTC_FORMAT)
 
 
 def _moment(text: str) -> dt.datetime | None:

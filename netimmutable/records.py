@@ -53,6 +53,7 @@ from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
+from netimmutable.utctime import utc_now
 
 __all__ = [
     "GOOD_LOG_REF",
@@ -81,11 +82,6 @@ _RETRIES = 50
 _STUCK_SECONDS = 1.0
 """How long a ref update that fails with nothing moved is tried again (a lock held by another writer
 lasts milliseconds; a full disk does not go away)."""
-
-
-def utc_now() -> str:
-    """The current time in UTC, ISO 8601 with a ``Z`` (seconds precision, as every record uses)."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def new_run_id() -> str:

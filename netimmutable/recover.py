@@ -50,10 +50,11 @@ from netimmutable.locks import device_lock, list_locks, repo_lock
 from netimmutable.outcomes import HostOutcome
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
-from netimmutable.rollback import FOREIGN_PENDING, RollbackTarget, pending_commit, roll_back
+from netimmutable.rollback import FOREIGN_PENDING, RollbackTarget, pending_commit, roll_back, still_pending
 from netimmutable.secrets import Secrets
 from netimmutable.soak import SOAK_MARGIN
 from netimmutable.trust import GoodTrust
+from netimmutable.utctime import parse_utc
 
 __all__ = [
     "HostRecovery",
@@ -346,9 +347,7 @@ class _Host:
         if not self.f.revert_deadline_utc:
             return None
         try:
-            due = dt.datetime.strptime(self.f.revert_deadline_utc, "%Y-%m-%dT%H:%M:%SZ").replace(
-                tzinfo=dt.UTC
-            )
+            due = parse_utc(self.f.revert_deadline_utc)
         except ValueError:
             return None
         return (due - dt.datetime.now(dt.UTC)).total_seconds()
@@ -365,7 +364,7 @@ class _Host:
             )
         request = self._request(self.new, "artifact", new=True)
         if pending:
-            request = replace(request, still_pending=lambda: _asked_pending(self.dev))
+            request = replace(request, still_pending=lambda: still_pending(self.dev))
         checked = self.verify(request)
         if checked.reverted or (pending and not pending_commit(self.dev)):
             return self._after_revert()
@@ -433,14 +432,6 @@ class _Host:
             else ""
         )
         return self._result(done.outcome, f"{why}; {done.detail}", instructions)
-
-
-def _asked_pending(device: RecoverDevice) -> bool:
-    """Still pending? A device that cannot say, or cannot be asked, is taken to be pending."""
-    try:
-        return device.has_pending_commit()
-    except NetImmutableError:
-        return True
 
 
 # ------------------------------------------------------------------------------------------- runs

@@ -19,7 +19,15 @@ from netimmutable.checks import convergence_diff
 from netimmutable.errors import DeviceError, NetImmutableError, Unsupported
 from netimmutable.outcomes import Cause, HostOutcome
 
-__all__ = ["Checked", "RollbackDevice", "RollbackResult", "RollbackTarget", "pending_commit", "roll_back"]
+__all__ = [
+    "Checked",
+    "RollbackDevice",
+    "RollbackResult",
+    "RollbackTarget",
+    "pending_commit",
+    "roll_back",
+    "still_pending",
+]
 
 FOREIGN_PENDING = "pending commit of another session"
 """The journal's outcome of a rollback step that found a commit of another session pending (recover reads it:
@@ -82,6 +90,15 @@ def pending_commit(device: RollbackDevice) -> bool:
         return device.has_pending_commit()
     except Unsupported:
         return False
+
+
+def still_pending(device: RollbackDevice) -> bool:
+    """While watching a commit of ours for its revert timer: still pending? A device that cannot say, or
+    cannot be asked, is taken to be pending: only a device that says "nothing pending" has reverted."""
+    try:
+        return device.has_pending_commit()
+    except NetImmutableError:  # Unsupported and connection errors alike
+        return True
 
 
 def roll_back(

@@ -122,6 +122,9 @@ def test_a_filter_error_in_a_template_is_a_located_render_error(tmp_path: Path) 
         "netimmutable.soak",
         "netimmutable.outcomes",
         "netimmutable.topology",
+        "netimmutable.utctime",
+        "netimmutable.batch_board",
+        "netimmutable.rollback",
         "netimmutable.deploy_model",
     ],
 )
