@@ -414,7 +414,7 @@ def _neighbours(prepared: Prepared) -> dict[str, set[str]]:
 def _with_far_ends(prepared: Prepared, batch: Sequence[str]) -> dict[str, HostJob]:
     """The batch's jobs, each knowing which of its BGP far ends, and which other hosts, change alongside it
     (a regression then names them)."""
-    changing = _changing(prepared) & set(batch)
+    changing = {n for n in batch if prepared.jobs[n].artifact != prepared.jobs[n].last_good_artifact}
     peers = peer_hosts({n: prepared.jobs[n].artifact for n in batch})
     return {
         name: replace(

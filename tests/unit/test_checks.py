@@ -187,17 +187,7 @@ class FakeDevice:
 
 
 def _check(device: FakeDevice, target: CheckTarget, timeout: float) -> Any:
-    clock = [0.0]
-    return post_check(
-        device,
-        target,
-        snap(peer("10.0.0.2", received=-1, asn=2)),
-        ChangeScope(),
-        settle_timeout=timeout,
-        settle_interval=1.0,
-        clock=lambda: clock[0],
-        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
-    )
+    return _timed(device, timeout, target=target)[0]
 
 
 def test_post_check_polls_until_the_session_settles() -> None:
@@ -212,14 +202,18 @@ def test_post_check_fails_after_the_settle_deadline() -> None:
 
 
 def _timed(
-    device: FakeDevice, settle: float, cancel_at: float | None = None, **options: Any
+    device: FakeDevice,
+    settle: float,
+    cancel_at: float | None = None,
+    target: CheckTarget | None = None,
+    **options: Any,
 ) -> tuple[Any, float]:
     """``post_check`` on a clock of its own (sleeping moves it; Ctrl-C at ``cancel_at`` seconds): the
     result and the time it ended."""
     clock = [0.0]
     result = post_check(
         device,
-        CheckTarget("hostname r1\n", None, False),
+        target or CheckTarget("hostname r1\n", None, False),
         snap(peer("10.0.0.2", received=-1, asn=2)),
         ChangeScope(),
         settle_timeout=settle,
