@@ -9,7 +9,7 @@ from typing import Any
 
 from netimmutable.batch_board import BatchBoard
 from netimmutable.deploy_model import HostJob
-from netimmutable.errors import Unsupported
+from netimmutable.errors import DeviceError, Unsupported
 from netimmutable.outcomes import HostOutcome
 from netimmutable.push import run_host
 from tests.unit.scripted_device import NEW, OLD, ScriptedDevice, env
@@ -78,3 +78,29 @@ def test_prefixes_still_lost_after_the_others_ended_roll_back_naming_them() -> N
     lost = [f for f in result.failures if "received 4 prefixes before the change, 1 now" in f]
     assert lost and lost[0].endswith("(also changed in this batch: r3)"), result.failures
     assert any("still failing" in note for note in result.notes), result.notes
+
+
+def test_a_device_error_while_checking_again_rolls_back_never_escapes() -> None:
+    class Failing(R1):
+        fail_once = False
+
+        def bgp_neighbors(self) -> dict[str, Any]:
+            if self.fail_once:
+                self.fail_once = False
+                raise DeviceError("get_bgp_neighbors: connection reset", host="r1")
+            return super().bgp_neighbors()
+
+    device, board = Failing(), BatchBoard(["r1", "r3"])
+    device.r3_fault = False
+
+    def r3_done() -> None:
+        device.fail_once = True  # the re-check's first read fails
+        board.finished("r3")
+
+    timer = threading.Timer(1.0, r3_done)  # r1 waits by then (its first checks end after 0.5 s)
+    timer.start()
+    result = _run(device, board)
+    timer.join()
+
+    assert result.outcome is HostOutcome.ROLLED_BACK, result
+    assert "post-check could not run" in result.message and device.running == OLD
