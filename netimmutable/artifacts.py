@@ -80,7 +80,9 @@ class CommitResult:
     unrelated_dirty: tuple[str, ...]
 
 
-_OPENED: weakref.WeakSet[git.Repo] = weakref.WeakSet()
+_OPENED: weakref.WeakValueDictionary[int, git.Repo] = weakref.WeakValueDictionary()
+"""Every repo ``open_git`` handed out, by identity: ``git.Repo`` compares and hashes by its directory, so a
+set would keep only one of two repos opened on the same directory and never close the other."""
 OWN_PROCESS_GROUP: dict[str, Any] = {"process_group": 0}
 """``subprocess`` keywords for every child netimmutable starts (git, secrets commands): its own process group,
 so the SIGINT a terminal sends to its foreground group on Ctrl-C reaches netimmutable alone, which decides
@@ -106,15 +108,17 @@ def open_git(repo: NetworkRepo) -> git.Repo:
         raise RepoError(
             f"{repo.root} is not a git repository", hint="`netimmutable init` creates one, or run `git init`"
         ) from None
-    _OPENED.add(gitrepo)
+    _OPENED[id(gitrepo)] = gitrepo
     return gitrepo
 
 
 def close_all_git() -> None:
-    """Close every repo ``open_git`` handed out (stops git's cat-file helpers); run after each command."""
-    for gitrepo in list(_OPENED):
+    """Close every repo ``open_git`` handed out (stops git's cat-file helpers); run after each command.
+
+    The repos stay known until they are garbage: one used again after this starts new helpers, which the
+    next call stops too."""
+    for gitrepo in list(_OPENED.values()):
         gitrepo.close()
-    _OPENED.clear()
 
 
 def git_identity(gitrepo: git.Repo) -> tuple[str, str, bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import git
 import pytest
 
 from netimmutable import __version__
@@ -13,6 +14,7 @@ from netimmutable.artifacts import (
     VERSION_TRAILER,
     CommitResult,
     artifacts_digest,
+    close_all_git,
     commit_release,
     dirty_paths,
     git_env,
@@ -272,3 +274,33 @@ def test_a_release_commit_moves_the_branch_by_one_commit_with_a_reflog_entry(rep
     assert run_git(repo.root, "reflog", "-1", "--format=%gs", "main").strip() == "commit: first release"
     assert all(f.startswith(("snapshots/", "inventory/", "templates/")) for f in _files_at(repo.root, "HEAD"))
     assert run_git(repo.root, "status", "--porcelain").strip() == "?? notes.txt"  # index matches the commit
+
+
+def _helpers_running(gitrepo: git.Repo) -> list[int]:
+    """Pids of the repo's persistent ``git cat-file`` helpers that are still running."""
+    running = []
+    for name in ("cat_file_all", "cat_file_header"):
+        helper = getattr(gitrepo.git, name, None)
+        proc = getattr(helper, "proc", None)
+        if proc is not None and proc.poll() is None:
+            running.append(proc.pid)
+    return running
+
+
+def test_every_repo_opened_is_closed_also_a_second_one_on_the_same_directory(repo: NetworkRepo) -> None:
+    """A command's end closes every repo ``open_git`` handed out (``close_all_git``). ``git.Repo`` compares
+    equal by directory, so the second repo opened on one directory was never tracked nor closed: its cat-file
+    helpers were left to the garbage collector (a ResourceWarning in some later test, CI failing at random).
+    A repo used again after a close is closed by the next one too."""
+    first = open_git(repo)
+    first.head.commit.tree["snapshots"]  # starts its cat-file helpers
+    held = open_git(repo)
+    assert held == first and held is not first
+    held.head.commit.tree["snapshots"]  # starts the cat-file helpers
+    assert _helpers_running(held)
+    close_all_git()
+    assert not _helpers_running(held) and not _helpers_running(first)
+    held.head.commit.tree["snapshots"]  # used again after the command closed it
+    assert _helpers_running(held)
+    close_all_git()
+    assert not _helpers_running(held)
