@@ -35,6 +35,7 @@ from nornir.core.configuration import Config
 from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
+from netimmutable.drivers.capabilities import capability
 from netimmutable.errors import (
     ConfigRejected,
     ConnectError,
@@ -45,12 +46,36 @@ from netimmutable.errors import (
 )
 from netimmutable.yamlio import load_plain_yaml_text
 
-__all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
+__all__ = [
+    "CONNECT_ATTEMPTS",
+    "CONNECT_BACKOFF",
+    "REMEMBERED_STEPS",
+    "Device",
+    "backoff_delay",
+    "forget_unsupported",
+    "unsupported_steps",
+]
 
 CONNECT_ATTEMPTS = 3
 """Connection attempts in all when opening a session (session limits, slow AAA)."""
 CONNECT_BACKOFF = 0.5
 """Seconds before the first retry; doubled before each further one, then jittered."""
+
+REMEMBERED_STEPS = frozenset(
+    {
+        "get_config",
+        "get_facts",
+        "get_interfaces",
+        "get_bgp_neighbors",
+        "get_bgp_neighbors_detail",
+        "has_pending_commit",
+    }
+)
+"""Reads whose ``NotImplementedError`` is remembered for the rest of the run (per driver): later calls are
+answered ``Unsupported`` at once and the caller routes around them (e.g. comparing through the device when
+there is no ``get_config``). Calls that take arguments are never remembered: a driver may refuse one form
+(``commit_config(message=...)``) and accept another."""
+_UNSUPPORTED: set[tuple[str, str]] = set()
 
 T = TypeVar("T")
 _CONFIG = Config()
@@ -85,6 +110,16 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
         raise Unsupported(f"{step}: not supported by this driver", host=host) from exc
     except Exception as exc:  # any driver failure becomes a located DeviceError
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
+
+
+def unsupported_steps(driver: str) -> tuple[str, ...]:
+    """The reads ``driver`` answered with ``NotImplementedError`` so far in this run."""
+    return tuple(sorted(step for name, step in _UNSUPPORTED if name == driver))
+
+
+def forget_unsupported() -> None:
+    """Start a new run's memory of unsupported reads (the CLI does, after each command)."""
+    _UNSUPPORTED.clear()
 
 
 def backoff_delay(attempt: int, base: float, jitter: float | None = None) -> float:
@@ -163,8 +198,18 @@ class Device:
         self.close()
 
     def _call(self, step: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        with _wrapped(self.name, step):
-            return func(*args, **kwargs)
+        remembered = step in REMEMBERED_STEPS
+        if remembered and (self.driver_name, step) in _UNSUPPORTED:
+            raise Unsupported(
+                f"{step}: not supported by this driver (found earlier in this run)", host=self.name
+            )
+        try:
+            with _wrapped(self.name, step):
+                return func(*args, **kwargs)
+        except Unsupported:
+            if remembered:
+                _UNSUPPORTED.add((self.driver_name, step))
+            raise
 
     def running_config(self) -> str:
         result = self._call("get_config", self._driver.get_config, retrieve="running")
@@ -180,10 +225,21 @@ class Device:
         self._call("discard_config", self._driver.discard_config)
 
     def commit(self, message: str, revert_in: int | None) -> None:
+        """Commit the candidate, passing only what the platform's capability allows: the message where the
+        device stores one (other drivers raise ``NotImplementedError`` for any message), the revert timer
+        where the device has one (``revert_in`` is already in the platform's unit, see ``revert_in_for``)."""
+        cap = capability(self.driver_name)
+        kwargs: dict[str, Any] = {}
+        if message and cap.commit_message:
+            kwargs["message"] = message
         if revert_in:
-            self._call("commit_config", self._driver.commit_config, message=message, revert_in=revert_in)
-        else:
-            self._call("commit_config", self._driver.commit_config, message=message)
+            if not cap.revert_timer:
+                raise Unsupported(
+                    f"commit_config: {self.driver_name} has no device-side revert timer (revert_in)",
+                    host=self.name,
+                )
+            kwargs["revert_in"] = revert_in
+        self._call("commit_config", self._driver.commit_config, **kwargs)
 
     def confirm(self) -> None:
         self._call("confirm_commit", self._driver.confirm_commit)
