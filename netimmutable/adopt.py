@@ -76,12 +76,11 @@ def verbatim_template(host: str, running: str) -> VerbatimTemplate:
     names: dict[str, str] = {}  # value -> secret name (one name for a value used twice)
     counter: dict[str, int] = {}
 
-    def name_for(lead: str, value: str) -> str:
+    def name_for(keyword_text: str, value: str) -> str:
         if (
             value not in names
-        ):  # "enable secret 5 " -> "secret", "snmp-server community " -> "snmp-server-community"
-            keyword = re.sub(r"[^a-z0-9]+", "-", lead.lower()).strip("-")
-            keyword = re.sub(r"-\d+$", "", keyword) or "secret"
+        ):  # "secret" (of "enable secret 5 "), "snmp-server-community", "tacacs-server-key"
+            keyword = re.sub(r"[^a-z0-9]+", "-", keyword_text.lower()).strip("-") or "secret"
             counter[keyword] = counter.get(keyword, 0) + 1
             names[value] = f"{host}_{keyword}_{counter[keyword]}"
         return names[value]
@@ -98,7 +97,7 @@ def verbatim_template(host: str, running: str) -> VerbatimTemplate:
                 continue
             start = match.start("value") + (1 if quoted else 0)
             pieces.append(_escape(line[at:start]))
-            pieces.append('{{ secret("' + name_for(match["lead"], bare) + '") }}')
+            pieces.append('{{ secret("' + name_for(match["keyword"], bare) + '") }}')
             at = start + len(bare)
         pieces.append(_escape(line[at:]))
         out.append("".join(pieces))

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from napalm.base.constants import EOS_SANITIZE_FILTERS
+
 from netimmutable.errors import SettingsError
 from netimmutable.memo import BoundedMemo
 from netimmutable.secretref import SECRET_RE
@@ -343,17 +345,26 @@ def _normalize(
 
 
 _SENSITIVE = re.compile(
-    r"(?P<lead>\b(?:password|secret|key-string|authentication-key|md5|snmp-server community|pre-shared-key|"
-    r"encrypted-password)\s+(?:\d{1,2}\s+)?)(?P<value>\"[^\"]*\"|\S+)"
+    r"(?P<lead>(?P<keyword>\b(?:password|secret|key-string|authentication-key|md5|snmp-server community|"
+    r"pre-shared-key|encrypted-password|(?:tacacs|radius)-server(?:\s+host\s+\S+)?\s+key)|\bkey(?=\s+7\s))"
+    r"\s+(?:\d{1,2}\s+)?(?:(?:sha512|sha256|sha1|md5|hmac-sha\S*)\s+)?)(?P<value>\"[^\"]*\"|\S+)"
 )
 SENSITIVE_RE = _SENSITIVE
-"""A secret keyword (``lead``) and the value after it (``value``): what ``mask`` hides, and what a rendered
-line may carry only from ``secret()`` (or ``not_secret()``)."""
+"""A secret keyword (``keyword``, with the type number or hash algorithm that may follow it: ``lead``) and the
+value after it (``value``): what ``mask`` hides, and what a rendered line may carry only from ``secret()`` (or
+``not_secret()``)."""
+
+_NAPALM_FILTERS = tuple(
+    (re.compile(pattern, re.MULTILINE), replacement) for pattern, replacement in EOS_SANITIZE_FILTERS.items()
+)
+"""NAPALM's own sanitize filters (Cisco's, plus EOS's ``aaa root secret`` and indented ``username``): masking
+applies them after its own patterns, so what NAPALM hides is hidden here too."""
 
 
 def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool = True) -> str:
     """The display form: known secret values become their placeholders again, and (``unknown``) any other
-    value after a secret keyword (password, secret, key-string, ...) becomes ``<<masked>>``.
+    value after a secret keyword (password, secret, key-string, ...) becomes ``<<masked>>``, as does what
+    NAPALM's sanitize filters remove.
 
     Examples:
         >>> mask(" neighbor 10.0.0.2 password s3cret\\n", {"bgp": "s3cret"})
@@ -362,6 +373,11 @@ def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool =
         ' neighbor 10.0.0.2 password <<masked>>\\nenable secret 5 <<masked>>\\n'
         >>> mask("password <<secret:vty>>")
         'password <<secret:vty>>'
+        >>> print(mask("tacacs-server key 7 0822455D0A16\\nntp authentication-key 1 md5 K3y\\n"), end="")
+        tacacs-server key 7 <<masked>>
+        ntp authentication-key 1 md5 <<masked>>
+        >>> mask("username a secret sha512 $6$salt$hash")
+        'username a secret sha512 <<masked>>'
     """
     if secrets:
         for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
@@ -375,7 +391,18 @@ def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool =
         value = match["value"]
         return match[0] if SECRET_RE.fullmatch(value) else f"{match['lead']}{MASK}"
 
-    return _SENSITIVE.sub(hide, text)
+    text = _SENSITIVE.sub(hide, text)
+    for pattern, replacement in _NAPALM_FILTERS:
+        text = pattern.sub(lambda m, r=replacement: _napalm_masked(m, r), text)
+    return text
+
+
+def _napalm_masked(match: re.Match[str], replacement: str) -> str:
+    """One NAPALM filter's replacement, ``<removed>`` shown as ``<<masked>>``; a line already showing a
+    placeholder or a mask is left as it is."""
+    if "<<" in match[0]:
+        return match[0]
+    return match.expand(replacement).replace("<removed>", MASK)
 
 
 def config_digest(normalized: str) -> str:

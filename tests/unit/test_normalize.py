@@ -197,3 +197,34 @@ def test_noise_never_changes_the_result(lines: list[str], platform: str) -> None
     text = "\n".join(lines) + "\n"
     noisy = "\r\n\r\n".join(line + "  " for line in lines) + "\r\n\n"
     assert normalize(noisy, platform) == normalize(text, platform)
+
+
+@pytest.mark.parametrize(
+    ("line", "value", "shown"),
+    [
+        # issue 15 item 6: each of these showed its secret (or masked the wrong word) before
+        ("tacacs-server key 7 0822455D0A16", "0822455D0A16", "tacacs-server key 7 <<masked>>"),
+        ("tacacs-server host 10.0.0.9 key 7 0822455D0A16", "0822455D0A16", None),
+        (
+            "username ops secret sha512 $6$salt$hashvalue",
+            "$6$salt$hashvalue",
+            "username ops secret sha512 <<masked>>",
+        ),
+        ("ntp authentication-key 1 md5 NtpK3y", "NtpK3y", "ntp authentication-key 1 md5 <<masked>>"),
+        (" server-private 10.0.0.9 key 7 045802150C2E", "045802150C2E", None),
+        # NAPALM's sanitize filters: an SNMP community in a host line, EOS's aaa root secret
+        ("snmp-server host 10.0.0.9 version 2c Publ1cCommunity", "Publ1cCommunity", None),
+        (" aaa root secret 5 $1$x$rootsecret", "$1$x$rootsecret", None),
+    ],
+)
+def test_mask_hides_vendor_secret_forms(line: str, value: str, shown: str | None) -> None:
+    masked = mask(line + "\n")
+    assert value not in masked
+    assert MASK in masked
+    if shown is not None:
+        assert masked == shown + "\n"
+
+
+def test_mask_keeps_placeholders_where_napalms_filters_would_remove_them() -> None:
+    text = " neighbor 10.0.0.2 password <<secret:bgp>>\nsnmp-server community <<secret:snmp>> RO\n"
+    assert mask(text) == text
