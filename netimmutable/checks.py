@@ -34,6 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from netimmutable.compare import Strategy, compare_running
 from netimmutable.errors import DeviceError, InputError, Unsupported
 from netimmutable.normalize import normalized_diff
 from netimmutable.yamlio import load_plain_yaml_text
@@ -428,6 +429,9 @@ class StateDevice(Protocol):
     platform: str
 
     def running_config(self) -> str: ...
+    def load_replace(self, config: str) -> None: ...
+    def compare(self) -> str: ...
+    def discard(self) -> None: ...
     def facts(self) -> dict[str, Any]: ...
     def interfaces(self) -> dict[str, Any]: ...
     def bgp_neighbors(self) -> dict[str, Any]: ...
@@ -474,24 +478,38 @@ def _read_state(device: StateDevice) -> tuple[StateSnapshot, dict[str, Mapping[s
 
 @dataclass(frozen=True, slots=True)
 class PreCheckResult:
-    running: str
-    """The raw running config (may hold secret values: mask before showing or storing)."""
+    running: str | None
+    """The raw running config (may hold secret values: mask before showing or storing); None when the driver
+    has no ``get_config``."""
     drift: str
-    """Normalized diff of last-good artifact vs running; '' when none or when there is no last-good."""
+    """Diff of last-good artifact vs running ('' when none or when there is no last-good): normalized text, or
+    the device's own diff (``drift_by`` says which)."""
     state: StateSnapshot
+    drift_by: str = "text"
+    """``text`` or ``device``: the view that decided the drift (``netimmutable.compare``)."""
 
 
-def pre_check(device: StateDevice, last_good: str | None, extra: Sequence[str] = ()) -> PreCheckResult:
-    """Running config, drift against the last-good artifact (secrets resolved), and the pre-state."""
-    running = device.running_config()
-    drift = (
-        ""
-        if last_good is None
-        else normalized_diff(
-            last_good, running, device.platform, extra, expected_label="last-good", running_label="running"
+def pre_check(
+    device: StateDevice,
+    last_good: str | None,
+    extra: Sequence[str] = (),
+    strategy: Strategy = Strategy.TEXT,
+) -> PreCheckResult:
+    """Running config, drift against the last-good artifact (secrets resolved, compared the way ``strategy``
+    says), and the pre-state."""
+    try:
+        running: str | None = device.running_config()
+    except Unsupported:
+        if strategy is Strategy.TEXT:
+            raise
+        running = None
+    drift, drift_by = "", "text"
+    if last_good is not None:
+        found = compare_running(
+            device, last_good, strategy, extra, running=running, labels=("last-good", "running")
         )
-    )
-    return PreCheckResult(running=running, drift=drift, state=capture_state(device))
+        drift, drift_by = found.diff, found.decided_by
+    return PreCheckResult(running=running, drift=drift, state=capture_state(device), drift_by=drift_by)
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,8 +558,10 @@ def post_check(
     soak: float = 0.0,
     on_soak: Callable[[float], None] = lambda _left: None,
     still_pending: Callable[[], bool] | None = None,
+    strategy: Strategy = Strategy.TEXT,
 ) -> PostCheckResult:
-    """Convergence, then expectations and no-regression, polled until they hold or the settle deadline;
+    """Convergence (compared the way ``strategy`` says), then expectations and no-regression, polled until
+    they hold or the settle deadline;
     then, with ``soak`` seconds, polled on until they have held every round for that long (``on_soak`` gets
     the seconds left at each round). A failure or a Ctrl-C during the soak fails the checks.
 
@@ -568,8 +588,8 @@ def post_check(
 
     if (timer := fired(0)) is not None:
         return timer
-    running = device.running_config()
-    diff = convergence_diff(target.config, running, device.platform, extra)
+    converged = compare_running(device, target.config, strategy, extra, labels=(target.label, "running"))
+    diff, running = converged.diff, converged.running or ""
     if diff and (timer := fired(1)) is not None:  # the timer fired between our look and the read
         return timer
     if diff or problem:  # neither gets better by waiting

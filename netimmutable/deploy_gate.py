@@ -12,6 +12,7 @@ from nornir.core.inventory import Host
 
 from netimmutable.approval import check_approved
 from netimmutable.artifacts import Release, read_artifacts
+from netimmutable.compare import strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
 from netimmutable.drivers.capabilities import revert_in_for
@@ -158,6 +159,7 @@ def prepare(
             force_drift=options.force_drift or purpose == "rollback",
             plan=pins.get(name),
             purpose=purpose,
+            strategy=strategy_for(driver_name(host), repo.settings.compare_overrides()),
         )
     return Prepared(
         hosts=hosts,

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from netimmutable.batch_board import BatchBoard
 from netimmutable.checks import StateDevice
+from netimmutable.compare import Strategy
 from netimmutable.errors import InputError
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.settings import OnFailure
@@ -146,8 +147,9 @@ class PlanPin:
 
     running_digest: str
     diff_digest: str
-    check: Callable[[str, str], str | None]
-    """(running config, device diff) -> why they differ from the plan, or None when they match."""
+    check: Callable[[str | None, str], str | None]
+    """(running config or None without get_config, device diff) -> why they differ from the plan, or None
+    when they match."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +175,8 @@ class HostJob:
     """BGP neighbour address -> the host at its far end, for far ends changed in the same batch."""
     alongside: tuple[str, ...] = ()
     """The other hosts changed in the same batch (named when this host loses prefixes)."""
+    strategy: Strategy = Strategy.TEXT
+    """How running is compared with intended on this host's driver (``netimmutable.compare``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
 from netimmutable.drivers.capabilities import capability
+from netimmutable.drivers.unsupported import known_unsupported, remember
 from netimmutable.errors import (
     ConfigRejected,
     ConnectError,
@@ -46,36 +47,12 @@ from netimmutable.errors import (
 )
 from netimmutable.yamlio import load_plain_yaml_text
 
-__all__ = [
-    "CONNECT_ATTEMPTS",
-    "CONNECT_BACKOFF",
-    "REMEMBERED_STEPS",
-    "Device",
-    "backoff_delay",
-    "forget_unsupported",
-    "unsupported_steps",
-]
+__all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
 
 CONNECT_ATTEMPTS = 3
 """Connection attempts in all when opening a session (session limits, slow AAA)."""
 CONNECT_BACKOFF = 0.5
 """Seconds before the first retry; doubled before each further one, then jittered."""
-
-REMEMBERED_STEPS = frozenset(
-    {
-        "get_config",
-        "get_facts",
-        "get_interfaces",
-        "get_bgp_neighbors",
-        "get_bgp_neighbors_detail",
-        "has_pending_commit",
-    }
-)
-"""Reads whose ``NotImplementedError`` is remembered for the rest of the run (per driver): later calls are
-answered ``Unsupported`` at once and the caller routes around them (e.g. comparing through the device when
-there is no ``get_config``). Calls that take arguments are never remembered: a driver may refuse one form
-(``commit_config(message=...)``) and accept another."""
-_UNSUPPORTED: set[tuple[str, str]] = set()
 
 T = TypeVar("T")
 _CONFIG = Config()
@@ -110,16 +87,6 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
         raise Unsupported(f"{step}: not supported by this driver", host=host) from exc
     except Exception as exc:  # any driver failure becomes a located DeviceError
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
-
-
-def unsupported_steps(driver: str) -> tuple[str, ...]:
-    """The reads ``driver`` answered with ``NotImplementedError`` so far in this run."""
-    return tuple(sorted(step for name, step in _UNSUPPORTED if name == driver))
-
-
-def forget_unsupported() -> None:
-    """Start a new run's memory of unsupported reads (the CLI does, after each command)."""
-    _UNSUPPORTED.clear()
 
 
 def backoff_delay(attempt: int, base: float, jitter: float | None = None) -> float:
@@ -198,8 +165,7 @@ class Device:
         self.close()
 
     def _call(self, step: str, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        remembered = step in REMEMBERED_STEPS
-        if remembered and (self.driver_name, step) in _UNSUPPORTED:
+        if known_unsupported(self.driver_name, step):
             raise Unsupported(
                 f"{step}: not supported by this driver (found earlier in this run)", host=self.name
             )
@@ -207,8 +173,7 @@ class Device:
             with _wrapped(self.name, step):
                 return func(*args, **kwargs)
         except Unsupported:
-            if remembered:
-                _UNSUPPORTED.add((self.driver_name, step))
+            remember(self.driver_name, step)
             raise
 
     def running_config(self) -> str:

@@ -33,6 +33,7 @@ Examples:
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -393,7 +394,7 @@ def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool =
 
     text = _SENSITIVE.sub(hide, text)
     for pattern, replacement in _NAPALM_FILTERS:
-        text = pattern.sub(lambda m, r=replacement: _napalm_masked(m, r), text)
+        text = pattern.sub(functools.partial(_napalm_masked, replacement=replacement), text)
     return text
 
 

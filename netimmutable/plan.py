@@ -26,7 +26,14 @@ from typing import Any, Protocol
 from nornir.core.inventory import Host
 from nornir.core.task import AggregatedResult, Result, Task
 
-from netimmutable.errors import ApprovalError, ConnectError, DeviceError, InputError, NetImmutableError
+from netimmutable.errors import (
+    ApprovalError,
+    ConnectError,
+    DeviceError,
+    InputError,
+    NetImmutableError,
+    Unsupported,
+)
 from netimmutable.exitcodes import ExitCode
 from netimmutable.fileio import atomic_write_text
 from netimmutable.inventory import LoadedInventory, make_nornir
@@ -137,14 +144,17 @@ def _diff_text(diff: str) -> str:
     return "\n".join(line.rstrip() for line in diff.replace("\r\n", "\n").splitlines() if line.strip())
 
 
-def plan_digests(running: str, device_diff: str, platform: str, extra: Sequence[str] = ()) -> tuple[str, str]:
-    """(running digest, device diff digest) as a plan stores them: normalized, masked, hashed.
+def plan_digests(
+    running: str | None, device_diff: str, platform: str, extra: Sequence[str] = ()
+) -> tuple[str | None, str]:
+    """(running digest, device diff digest) as a plan stores them: normalized, masked, hashed. A driver
+    without ``get_config`` (``running`` None) has no running digest: its plan pins the device's diff only.
 
     Values after secret keywords (password, secret, ...) are masked before hashing, so a digest cannot be
     used to guess a weak secret, and it does not depend on which secrets a run happened to resolve.
     ``deploy`` computes them the same way from what it sees at push time.
     """
-    running_digest = config_digest(mask(normalize(running, platform, extra)))
+    running_digest = None if running is None else config_digest(mask(normalize(running, platform, extra)))
     diff_digest = "sha256:" + hashlib.sha256(mask(_diff_text(device_diff)).encode()).hexdigest()
     return running_digest, diff_digest
 
@@ -153,7 +163,7 @@ def check_against_plan(
     plan: Plan,
     release: str,
     host: str,
-    running: str,
+    running: str | None,
     device_diff: str,
     platform: str,
     extra: Sequence[str] = (),
@@ -170,11 +180,11 @@ def plan_checker(
     host: str,
     platform: str,
     extra: Sequence[str] = (),
-) -> Callable[[str, str], str | None]:
+) -> Callable[[str | None, str], str | None]:
     """A ``(running config, device diff) -> reason or None`` check for one host (``push.PlanPin.check``)."""
     planned = plan.host(host)
 
-    def check(running: str, device_diff: str) -> str | None:
+    def check(running: str | None, device_diff: str) -> str | None:
         if not release.startswith(plan.release) and not plan.release.startswith(release):
             return f"the plan is for release {plan.release[:10]}, not {release[:10]}"
         if planned is None:
@@ -207,7 +217,12 @@ def _status_of(exc: NetImmutableError) -> PlanStatus:
 
 def _inspect(device: PlanDevice, name: str, artifact: str, job: _Job) -> HostPlan:
     notes: list[str] = []
-    running = device.running_config()
+    pins_diff_only = ""
+    try:
+        running: str | None = device.running_config()
+    except Unsupported:
+        running = None
+        pins_diff_only = " (the driver cannot read the running config: the plan pins the device's diff only)"
     try:
         device.load_replace(job.resolve(artifact))
         diff = device.compare()
@@ -219,6 +234,7 @@ def _inspect(device: PlanDevice, name: str, artifact: str, job: _Job) -> HostPla
     running_digest, diff_digest = plan_digests(running, diff, device.platform, job.extra)
     status = PlanStatus.CHANGED if diff.strip() else PlanStatus.UNCHANGED
     message = "; ".join(notes) or ("the device would change" if diff.strip() else "nothing to change")
+    message += pins_diff_only
     return HostPlan(
         name, status, mask(diff, job.secrets), message, running_digest, diff_digest, device.platform
     )

@@ -31,10 +31,10 @@ from netimmutable.checks import (
     PostCheckResult,
     PreCheckResult,
     change_scope,
-    convergence_diff,
     post_check,
     pre_check,
 )
+from netimmutable.compare import compare_running
 from netimmutable.deploy_model import (
     HostDevice,
     HostJob,
@@ -127,13 +127,13 @@ class _HostRun:
     def result(self, outcome: HostOutcome, message: str, phase: Phase, **extra: Any) -> HostResult:
         pre = self.pre
         captured = None
-        if self.job.last_good_artifact is None and pre is not None and self.committed:
+        if self.job.last_good_artifact is None and pre is not None and pre.running and self.committed:
             captured = self.env.mask(pre.running)
         values: dict[str, Any] = {
             "device_diff": self.shown(self.diff),
             "drift": self.shown(self.drift),
             "pre_digest": pre.state.digest if pre is not None else None,
-            "pre_config_digest": self.config_digest(pre.running) if pre is not None else None,
+            "pre_config_digest": self.config_digest(pre.running) if pre is not None and pre.running else None,
             "rollback_target": self.rollback_label() if self.committed else None,
             "captured_config": captured,
             "changed": self.committed,
@@ -180,7 +180,8 @@ class _HostRun:
     def rollback_config(self) -> str:
         if self.job.last_good_artifact is not None:
             return self.env.resolve(self.job.last_good_artifact)
-        assert self.pre is not None  # noqa: S101 - a change is only made after the pre-check
+        # a change is only made after the pre-check, which refuses a first deployment it cannot capture
+        assert self.pre is not None and self.pre.running is not None  # noqa: S101
         return self.pre.running
 
     # ------------------------------------------------------------------------------------------ the run
@@ -285,9 +286,18 @@ class _HostRun:
             last_good = (
                 self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
             )
-            self.pre = pre_check(dev, last_good, self.env.extra_patterns)
+            self.pre = pre_check(dev, last_good, self.env.extra_patterns, job.strategy)
         except DeviceError as exc:
             raise self.precheck_failed(exc) from None
+        if self.pre.running is None and job.last_good_artifact is None:
+            raise self.stop(
+                HostOutcome.REFUSED,
+                "first deployment refused: the driver cannot read the running config (no get_config), so "
+                "there would be nothing to roll back to; give the host a last-good release first "
+                "(`netimmutable adopt` on a driver that can read it, or a release known to run there)",
+                Phase.PRECHECK,
+                cause=Cause.REJECTED,
+            )
         self.drift = self.pre.drift
         if self.drift:
             if not job.force_drift:
@@ -391,6 +401,7 @@ class _HostRun:
             soak=soak,
             on_soak=self.soak_progress(),
             still_pending=self.still_pending if self.pending and not rollback else None,
+            strategy=self.job.strategy,
         )
 
     def soak_progress(self) -> Callable[[float], None]:
@@ -456,7 +467,7 @@ class _HostRun:
         if job.last_good_release is None and self.env.keep_captured is not None:
             # no release to go back to: the journal names the rollback config itself (the running config
             # captured now, or the one an earlier first deployment captured), kept where gc cannot drop it
-            kept = job.last_good_artifact if job.last_good_artifact is not None else self.pre.running
+            kept = job.last_good_artifact if job.last_good_artifact is not None else self.rollback_config()
             blob = self.env.keep_captured(job.host, self.env.mask(kept))
         deadline = None
         if job.revert_in:
@@ -524,15 +535,19 @@ class _HostRun:
             dev = self.dev()
             if self.has_pending(dev):
                 return False
-            return not convergence_diff(
-                self.pre.running, dev.running_config(), dev.platform, self.env.extra_patterns
-            )
+            before = self.pre.running if self.pre.running is not None else self.rollback_config()
+            return compare_running(dev, before, self.job.strategy, self.env.extra_patterns).equal
         except DeviceError:
             return False
 
     def last_error_probe(self) -> DeviceError | None:
+        """The error a read of the device gives now (None: the session works)."""
         try:
-            self.dev().running_config()
+            self.dev().has_pending_commit() if self.pre is not None and self.pre.running is None else (
+                self.dev().running_config()
+            )
+        except Unsupported:
+            return None  # the session answered
         except DeviceError as exc:
             return exc
         return None
@@ -557,12 +572,7 @@ class _HostRun:
         soaking = f", then soaking {soak:g}s" if soak else ""
         self.emit(Phase.POSTCHECK, f"post-checks (settling up to {self.env.settle_timeout:g}s{soaking})")
         assert self.pre is not None  # noqa: S101
-        before = (
-            self.env.resolve(job.last_good_artifact)
-            if job.last_good_artifact is not None
-            else self.pre.running
-        )
-        scope = change_scope(before, self.env.resolve(job.artifact))
+        scope = change_scope(self.rollback_config(), self.env.resolve(job.artifact))
         try:
             checked = self.post(self.check_target(), scope, soak=soak)
             if not checked.ok and not checked.reverted:
@@ -657,14 +667,14 @@ class _HostRun:
             raise self.stop_after_rollback(f"confirm failed: {exc.message}", (), Cause.REJECTED) from None
         self.after("confirm")
         self.pending = False
+        target = self.env.resolve(self.job.artifact)
         try:
-            running = self.dev().running_config()
+            after = compare_running(self.dev(), target, self.job.strategy, self.env.extra_patterns)
         except DeviceError as exc:
             raise self.stop_after_rollback(
                 f"the running config could not be read after the confirm: {exc.message}", (), Cause.CHECKS
             ) from None
-        target = self.env.resolve(self.job.artifact)
-        if convergence_diff(target, running, self.job.platform, self.env.extra_patterns):
+        if not after.equal:
             # the confirm was taken, but the device no longer runs the release: its timer fired first
             raise _Stop(self.after_timer_fired("just before the confirm", ()))
 
@@ -735,6 +745,7 @@ class _HostRun:
             extra=self.env.extra_patterns,
             reverted_by_device=reverted_by_device,
             after=lambda outcome: self.after("rollback", outcome),
+            strategy=self.job.strategy,
         )
         if done.cause is not Cause.PENDING_COMMIT:
             self.pending = done.pending_left  # cancelled or replaced; else cleanup tries the cancel again

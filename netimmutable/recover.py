@@ -37,12 +37,12 @@ from netimmutable.checks import (
     CheckTarget,
     StateSnapshot,
     change_scope,
-    convergence_diff,
     post_check,
 )
-from netimmutable.connections import prepare_hosts
+from netimmutable.compare import Strategy, compare_running, strategy_for
+from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_gate import expectations_required
-from netimmutable.errors import InputError, NetImmutableError
+from netimmutable.errors import InputError, NetImmutableError, Unsupported
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
 from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
@@ -82,6 +82,7 @@ class RecoverDevice(Protocol):
     platform: str
 
     def running_config(self) -> str: ...
+    def compare(self) -> str: ...
     def has_pending_commit(self) -> bool: ...
     def confirm(self) -> None: ...
     def rollback_driver(self) -> None: ...
@@ -110,6 +111,8 @@ class VerifyRequest:
     """Seconds the checks must keep holding once they pass (the change's soak; 0 for a rollback target)."""
     still_pending: Callable[[], bool] | None = None
     """For a pending commit of the run: asked before every round; False means the device's timer fired."""
+    strategy: Strategy = Strategy.TEXT
+    """How running is compared with ``config`` on this device (``netimmutable.compare``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +148,7 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
             extra=repo.settings.ignore_lines,
             soak=request.soak,
             still_pending=request.still_pending,
+            strategy=request.strategy,
         )
         return VerifyResult(result.ok, result.failures, result.reverted)
 
@@ -208,8 +212,10 @@ class _Host:
         extra: Sequence[str],
         new_expect_required: bool = False,
         settle_timeout: float = 0.0,
+        strategy: Strategy = Strategy.TEXT,
     ) -> None:
         self.f, self.dev, self.records, self.secrets = flight, device, records, secrets
+        self.strategy = strategy
         self.verify, self.journal, self.recover_id, self.extra = verify, journal, recover_id, extra
         self.new_expect_required = new_expect_required
         self.settle_timeout = settle_timeout
@@ -258,10 +264,21 @@ class _Host:
             reason=reason,
         )
 
-    def _on(self, config: str | None, running: str) -> bool:
+    def _on(self, config: str | None, running: str | None = None) -> bool:
+        """Does the device run ``config`` (compared the way the host's strategy says)?"""
         if config is None:
             return False
-        return not convergence_diff(self.secrets.resolve(config), running, self.dev.platform, self.extra)
+        resolved = self.secrets.resolve(config)
+        return compare_running(self.dev, resolved, self.strategy, self.extra, running=running).equal
+
+    def _running(self) -> str | None:
+        """The running config, or None when the driver cannot read it (the comparison asks the device)."""
+        try:
+            return self.dev.running_config()
+        except Unsupported:
+            if self.strategy is Strategy.TEXT:
+                raise
+            return None
 
     def _result(self, outcome: HostOutcome, message: str, instructions: str = "") -> HostRecovery:
         text = "; ".join([message, *self.notes])
@@ -288,7 +305,7 @@ class _Host:
                 f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
             )
         for _ in range(2):
-            pending, running = pending_commit(dev), dev.running_config()
+            pending, running = pending_commit(dev), self._running()
             if pending and not self.ours:
                 return self._result(
                     HostOutcome.UNKNOWN,
@@ -331,6 +348,7 @@ class _Host:
                 self._pre_state(),
                 scope if self.target is not None else ChangeScope(),
                 self.f.soak or 0.0,
+                strategy=self.strategy,
             )
         return VerifyRequest(
             self.dev,
@@ -340,6 +358,7 @@ class _Host:
             label,
             False,
             self._pre_state(),
+            strategy=self.strategy,
         )
 
     def _time_left(self) -> float | None:
@@ -376,7 +395,7 @@ class _Host:
             self._before("confirm")
             self.dev.confirm()
             self.journal.after(f.host, "confirm", "ok")
-            if not self._on(self.new, self.dev.running_config()):  # the timer fired just before it
+            if not self._on(self.new):  # the timer fired just before it
                 return self._after_revert()
         assert f.release is not None  # noqa: S101 - self.new exists
         self.records.mark_good(f.host, f.release, self.recover_id)
@@ -388,7 +407,7 @@ class _Host:
 
     def _after_revert(self) -> HostRecovery:
         """The device's revert timer fired while recover checked: prove it back on the target."""
-        if self._on(self.target, self.dev.running_config()):
+        if self._on(self.target):
             return self._on_target(pending=False)
         return self._roll_back("its revert timer fired while it was checked, and it runs neither release")
 
@@ -425,6 +444,7 @@ class _Host:
             extra=self.extra,
             before=lambda: self._before("rollback", reason=why[:200]),
             after=lambda outcome: self.journal.after(self.f.host, "rollback", outcome[:200]),
+            strategy=self.strategy,
         )
         instructions = (
             "a person must look at the device; then `netimmutable recover --forget HOST`"
@@ -560,6 +580,7 @@ def _recover_host(
                     repo.settings.ignore_lines,
                     required,
                     repo.settings.deploy.settle_timeout,
+                    strategy_for(driver_name(host), repo.settings.compare_overrides()),
                 ).run()
             except NetImmutableError as exc:
                 outcome = HostRecovery(

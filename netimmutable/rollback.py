@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from netimmutable.checks import convergence_diff
+from netimmutable.compare import Strategy, compare_running
 from netimmutable.errors import DeviceError, NetImmutableError, Unsupported
 from netimmutable.outcomes import Cause, HostOutcome
 
@@ -38,12 +38,16 @@ class RollbackDevice(Protocol):
     """What rolling back needs of a device (``netimmutable.device.Device`` has it)."""
 
     @property
+    def name(self) -> str: ...
+
+    @property
     def platform(self) -> str: ...
 
     def has_pending_commit(self) -> bool: ...
     def rollback_driver(self) -> None: ...
     def running_config(self) -> str: ...
     def load_replace(self, config: str) -> None: ...
+    def compare(self) -> str: ...
     def commit(self, message: str, revert_in: int | None) -> None: ...
     def discard(self) -> None: ...
 
@@ -112,6 +116,7 @@ def roll_back(
     reverted_by_device: bool = False,
     before: Callable[[], None] = lambda: None,
     after: Callable[[str], None] = lambda _outcome: None,
+    strategy: Strategy = Strategy.TEXT,
 ) -> RollbackResult[C]:
     """Put ``device`` back on ``target`` and prove it with ``verify`` (see the module docstring).
 
@@ -135,7 +140,7 @@ def roll_back(
                 )
             device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
         pending_left = False
-        if convergence_diff(target.config, device.running_config(), device.platform, extra):
+        if not compare_running(device, target.config, strategy, extra).equal:
             try:
                 device.load_replace(target.config)
                 device.commit(commit_message, None)

@@ -96,6 +96,9 @@ class Feature:
 
 FeatureTable = tuple[Feature, ...]
 PlatformFeatures = tuple[tuple[str, FeatureTable], ...]
+CompareTable = tuple[tuple[str, str], ...]
+"""Platform or driver name -> comparison strategy (``netimmutable.compare``)."""
+COMPARE_STRATEGIES = ("text", "device", "text-first")
 FEATURE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -151,6 +154,13 @@ class Settings:
     verify: VerifySettings = field(default_factory=VerifySettings)
     render: RenderSettings = field(default_factory=RenderSettings)
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    compare: CompareTable = ()
+    """How running is compared with intended, per driver (``text``, ``device``, ``text-first``); the
+    defaults are in ``netimmutable.compare``."""
+
+    def compare_overrides(self) -> dict[str, str]:
+        """The ``compare`` setting as a mapping (lower-case names)."""
+        return {name.lower(): strategy for name, strategy in self.compare}
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -282,6 +292,24 @@ def _on_failure(value: Any, where: str, label: str, line: int) -> OnFailure:
     return result
 
 
+def _compare_table(value: Any, where: str, label: str, line: int) -> CompareTable:
+    if not isinstance(value, dict):
+        raise SettingsError(
+            f"{where} must map driver names to a strategy ({', '.join(COMPARE_STRATEGIES)}), "
+            "e.g. {eos: text-first}",
+            file=label,
+            line=line,
+        )
+    for name, strategy in value.items():
+        if strategy not in COMPARE_STRATEGIES:
+            raise SettingsError(
+                f"{where}.{name} must be one of {', '.join(COMPARE_STRATEGIES)}, got {strategy!r}",
+                file=label,
+                line=_line_of(value, name, line),
+            )
+    return tuple((str(name), str(strategy)) for name, strategy in value.items())
+
+
 def _platform_features(value: Any, where: str, label: str, line: int) -> PlatformFeatures:
     if not isinstance(value, dict):
         raise SettingsError(f"{where} must map platform names to features", file=label, line=line)
@@ -393,6 +421,7 @@ _SPECIAL: dict[str, Callable[[Any, str, str, int], Any]] = {
     "OnFailure": _on_failure,
     "FeatureTable": _features,
     "PlatformFeatures": _platform_features,
+    "CompareTable": _compare_table,
     "tuple[tuple[str, str], ...]": _parsers,
 }
 """Settings annotations that need more than a type check."""

@@ -51,7 +51,7 @@ def _close_git_repos() -> Iterator[None]:
     finds it, in whichever later test that happens (a ResourceWarning, an error under ``-W error``)."""
     yield
     from netimmutable.artifacts import close_all_git
-    from netimmutable.device import forget_unsupported
+    from netimmutable.drivers.unsupported import forget_unsupported
 
     close_all_git()
     forget_unsupported()  # a test's driver that lacks a getter must not answer for the next test

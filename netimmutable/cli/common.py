@@ -98,7 +98,7 @@ class NetImmutableGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from netimmutable.artifacts import close_all_git
-        from netimmutable.device import forget_unsupported
+        from netimmutable.drivers.unsupported import forget_unsupported
 
         ctx.call_on_close(close_all_git)
         ctx.call_on_close(forget_unsupported)  # what a driver lacks is remembered for one command

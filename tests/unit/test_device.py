@@ -127,7 +127,7 @@ def test_a_revert_timer_on_a_platform_without_one_is_refused_before_the_driver_i
 
 
 def test_a_read_the_driver_does_not_implement_is_remembered_for_the_run() -> None:
-    from netimmutable.device import unsupported_steps
+    from netimmutable.drivers.unsupported import unsupported_steps
     from netimmutable.errors import Unsupported
 
     driver = _RecordingDriver(takes_message=False)
@@ -142,7 +142,7 @@ def test_a_read_the_driver_does_not_implement_is_remembered_for_the_run() -> Non
 
 def test_a_commit_refused_as_not_implemented_is_not_remembered() -> None:
     """A driver may refuse one form of a call (with a message) and take another: only reads are remembered."""
-    from netimmutable.device import unsupported_steps
+    from netimmutable.drivers.unsupported import unsupported_steps
 
     driver = _RecordingDriver(takes_message=False)
     driver.commit_config = lambda **_kw: (_ for _ in ()).throw(NotImplementedError())  # type: ignore[method-assign]

@@ -126,6 +126,11 @@ def test_a_filter_error_in_a_template_is_a_located_render_error(tmp_path: Path) 
         "netimmutable.batch_board",
         "netimmutable.rollback",
         "netimmutable.deploy_model",
+        "netimmutable.compare",
+        "netimmutable.normalize",
+        "netimmutable.device",
+        "netimmutable.drivers.capabilities",
+        "netimmutable.drivers.unsupported",
     ],
 )
 def test_docstring_examples_hold(module: str) -> None:
