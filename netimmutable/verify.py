@@ -24,16 +24,17 @@ from nornir.core.task import AggregatedResult, MultiResult, Result, Task
 from netimmutable import __version__
 from netimmutable.artifacts import open_git, read_artifacts, resolve_release
 from netimmutable.checks import compliance_failures, expectations_problem
+from netimmutable.compare import Comparison, Strategy, compare_running, strategy_for
 from netimmutable.compliance import all_compliant, check_features, parser_for
-from netimmutable.connections import prepare_hosts
+from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.device import Device
-from netimmutable.errors import ConnectError, NetImmutableError
+from netimmutable.errors import ConnectError, NetImmutableError, Unsupported
 from netimmutable.fanout import auto_processes, fan_out
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.journal import unfinished_runs
 from netimmutable.leases import leased_hosts
 from netimmutable.locks import list_locks
-from netimmutable.normalize import config_digest, diff_normalized, mask, normalize
+from netimmutable.normalize import config_digest, diff_normalized, mask, normalize, resolve_secrets
 from netimmutable.records import Records, new_run_id, utc_now
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
@@ -87,6 +88,8 @@ class _Context:
     expectations: bool
     snapshots_dir: str = "snapshots"
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    compare: Mapping[str, str] = field(default_factory=dict)
+    """The ``compare`` setting: driver -> strategy overrides."""
 
 
 def load_baselines(
@@ -271,9 +274,19 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
     problem = expectations_problem(baseline.expectations, False) if ctx.expectations else None
     want_compliance = ctx.expectations and baseline.expectations is not None and problem is None
     report: Mapping[str, Any] | None = None
+    strategy = strategy_for(driver_name(host), ctx.compare)
+    seen: Comparison | None = None
     try:
         with Device.open(host) as device:
-            running = device.running_config()
+            running = _running_or_none(device, strategy)
+            if strategy is not Strategy.TEXT:
+                seen = compare_running(
+                    device,
+                    resolve_secrets(baseline.config, ctx.secrets),
+                    strategy,
+                    ctx.extra,
+                    running=running,
+                )
             if want_compliance:
                 assert baseline.expectations is not None  # noqa: S101 - checked above
                 report = device.compliance(baseline.expectations, f"{host.name}{EXPECT_SUFFIX}")
@@ -295,22 +308,15 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
             message=_message(exc, ctx),
             duration_s=time.monotonic() - started,
         )
+    if seen is not None and (seen.decided_by == "device" or running is None):
+        return _device_decided(host, baseline, ctx, seen, running, report, problem, when, started)
+    assert running is not None  # noqa: S101 - text decided: it was read
     expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
     # normalize is a function of its text: a device running the artifact byte for byte needs no second pass
     running_n = (
         expected_n if running == baseline.config else normalize(running, platform, ctx.extra, ctx.secrets)
     )
-    failed: tuple[str, ...] = ()
-    if problem is not None:
-        failed = (problem,)
-    elif report is not None:
-        failed = tuple(mask(f, ctx.secrets) for f in compliance_failures(report))
-    if not ctx.expectations:
-        expectations = "not-run"
-    elif baseline.expectations is None:
-        expectations = "none-defined"
-    else:
-        expectations = "failed" if failed else "passed"
+    expectations, failed = _expectation_verdict(ctx, baseline, report, problem)
     expected_digest = config_digest(expected_n)
     running_digest = expected_digest if running_n is expected_n else config_digest(running_n)
     if ctx.secrets:  # the reported digests are of the masked texts (no secret value is ever hashed out)
@@ -328,6 +334,7 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
         "checked_utc": when,
         "expectations": expectations,
         "failed_expectations": failed,
+        "compared_by": "text",
         "features": (
             all_compliant(features)
             if expected_digest == running_digest
@@ -356,6 +363,89 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
             duration_s=time.monotonic() - started,
             **common,
         )
+    if failed:
+        return _result(
+            host,
+            HostState.EXPECTATIONS_FAILED,
+            baseline,
+            message=f"{len(failed)} expectation(s) failed",
+            duration_s=time.monotonic() - started,
+            **common,
+        )
+    return _result(host, HostState.IN_SYNC, baseline, duration_s=time.monotonic() - started, **common)
+
+
+def _running_or_none(device: Device, strategy: Strategy) -> str | None:
+    """The running config; None when the driver cannot read it and the strategy can ask the device."""
+    try:
+        return device.running_config()
+    except Unsupported:
+        if strategy is Strategy.TEXT:
+            raise
+        return None
+
+
+def _expectation_verdict(
+    ctx: _Context, baseline: Baseline, report: Mapping[str, Any] | None, problem: str | None
+) -> tuple[str, tuple[str, ...]]:
+    failed: tuple[str, ...] = ()
+    if problem is not None:
+        failed = (problem,)
+    elif report is not None:
+        failed = tuple(mask(f, ctx.secrets) for f in compliance_failures(report))
+    if not ctx.expectations:
+        return "not-run", failed
+    if baseline.expectations is None:
+        return "none-defined", failed
+    return ("failed" if failed else "passed"), failed
+
+
+def _device_decided(
+    host: Host,
+    baseline: Baseline,
+    ctx: _Context,
+    seen: Comparison,
+    running: str | None,
+    report: Mapping[str, Any] | None,
+    problem: str | None,
+    when: str,
+    started: float,
+) -> VerifiedHost:
+    """A host whose verdict the device's own compare gave (``device`` strategy, or ``text-first`` when the
+    texts differed): in sync exactly when the device sees nothing to change."""
+    assert baseline.config is not None  # noqa: S101
+    platform = str(host.platform)
+    expectations, failed = _expectation_verdict(ctx, baseline, report, problem)
+    expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
+    shown_expected = config_digest(mask(expected_n, ctx.secrets, unknown=False))
+    shown_running = None
+    if running is not None:
+        running_n = normalize(running, platform, ctx.extra, ctx.secrets)
+        shown_running = config_digest(mask(running_n, ctx.secrets, unknown=False))
+    common: dict[str, Any] = {
+        "checked_utc": when,
+        "expectations": expectations,
+        "failed_expectations": failed,
+        "compared_by": seen.decided_by,
+        "expected_digest": shown_expected,
+        "running_digest": shown_running,
+    }
+    if not seen.equal:
+        label = baseline.release[:10] if baseline.release else "baseline"
+        diff = mask(seen.diff, ctx.secrets)
+        changed = sum(1 for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
+        return _result(
+            host,
+            HostState.DRIFT,
+            baseline,
+            diff=diff if diff.endswith("\n") else diff + "\n",
+            message=f"the device reports differences from release {label} ({changed} line(s) changed, "
+            "its own compare)",
+            duration_s=time.monotonic() - started,
+            **common,
+        )
+    features = ctx.compliance.features_for(platform)
+    common["features"] = all_compliant(features)
     if failed:
         return _result(
             host,
@@ -460,6 +550,7 @@ def run_verify(
         options.expectations,
         repo.settings.snapshots_dir,
         repo.settings.compliance,
+        repo.settings.compare_overrides(),
     )
     results: dict[str, VerifiedHost] = {}
     reachable: list[Host] = []

@@ -166,6 +166,9 @@ class VerifiedHost:
     remediation: tuple[Remediation, ...] = ()
     features: tuple[FeatureResult, ...] = ()
     """Per-feature compliance, when settings define features for the platform and the config was compared."""
+    compared_by: str = ""
+    """``text`` or ``device``: which view decided in sync or drift (``netimmutable.compare``); "" when the
+    config was not compared (unreachable, error, no baseline)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -70,6 +70,7 @@ def _host_json(report: VerifyReport, h: VerifiedHost) -> dict[str, Any]:
         "expected_digest": h.expected_digest,
         "running_digest": h.running_digest,
         "diff": h.diff or None,
+        "compared_by": h.compared_by or None,
         "expectations": h.expectations,
         "failed_expectations": list(h.failed_expectations),
         "message": h.message,
