@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,11 +23,19 @@ import pytest
 import yaml
 from napalm.base import NetworkDriver
 
+from netimmutable.artifacts import commit_release, open_git
+from netimmutable.deploy import deploy
+from netimmutable.deploy_model import DeployOptions, RunReport
 from netimmutable.errors import LabError
+from netimmutable.inventory import load_inventory
 from netimmutable.lab import LabStatus, lab_down, lab_up
 from netimmutable.lab.frr_lab import bgp_established, check_prerequisites
 from netimmutable.lab.netns import alive
 from netimmutable.lab.state import load_state
+from netimmutable.records import Records
+from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
+from netimmutable.repo import open_repo
+from netimmutable.scaffold import init_repo
 
 REPO = Path(__file__).resolve().parents[2]
 WORKDIR = "/etc/frr/netimmutable"
@@ -225,3 +234,77 @@ def record_timing(name: str, seconds: float) -> None:
     data[name] = round(seconds, 2)
     path.write_text(json.dumps(data, indent=2, sort_keys=True))
     print(f"timing {name}: {seconds:.2f} s")
+
+
+# ------------------------------------------------------ a network repository on the lab, per test
+NET_SETTINGS = """\
+version: 1
+approval_branch: main
+deploy:
+  canary: 1
+  max_failures: 1
+  on_failure: stop
+  revert_in: 120
+  settle_timeout: 15
+  settle_interval: 0.5
+"""
+
+
+@dataclass
+class FrrNet:
+    root: Path
+    lab: FrrLab
+    first: str
+
+    def commit(self, message: str) -> str:
+        repo = open_repo(self.root)
+        loaded = load_inventory(repo)
+        rendered = render_hosts(repo, loaded.hosts())
+        write_snapshots(repo, rendered, compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()]))
+        result = commit_release(repo, open_git(repo), rendered, message)
+        assert result.release is not None
+        return result.release.sha
+
+    def edit_hosts(self, pattern: str, replacement: str, host: str) -> None:
+        path = self.root / "inventory" / "hosts.yaml"
+        text = path.read_text()
+        start = text.index(f"\n{host}:")
+        new = text[:start] + re.sub(pattern, replacement, text[start:], count=1)
+        assert new != text
+        path.write_text(new)
+
+    def deploy(self, **options: object) -> RunReport:
+        return deploy(open_repo(self.root), DeployOptions(**options))  # type: ignore[arg-type]
+
+    def records(self) -> Records:
+        repo = open_repo(self.root)
+        return Records(repo, open_git(repo))
+
+    def router(self, name: str) -> FrrRouter:
+        return self.lab.router(name)
+
+
+@pytest.fixture
+def frr_net(frr_lab: FrrLab, tmp_path: Path) -> Iterator[FrrNet]:
+    root = init_repo(tmp_path / "network")
+    for name in ("inventory", "templates"):
+        shutil.rmtree(root / name, ignore_errors=True)
+        shutil.copytree(frr_lab.repo / name, root / name)
+    (root / "netimmutable.yaml").write_text(NET_SETTINGS)
+    (root / ".netimmutable").mkdir(exist_ok=True)
+    shutil.copy2(
+        frr_lab.repo / ".netimmutable" / "connections.yaml", root / ".netimmutable" / "connections.yaml"
+    )
+    for router in frr_lab.routers.values():
+        router.reset()
+    net = FrrNet(root, frr_lab, "")
+    net.first = net.commit("first release: what the lab runs")
+    started = time.monotonic()
+    baseline = net.deploy()
+    record_timing("deploy_frr_verify_4_unchanged", time.monotonic() - started)
+    assert baseline.exit_code == 0, [(h.host, h.outcome, h.message) for h in baseline.hosts]
+    try:
+        yield net
+    finally:
+        for router in frr_lab.routers.values():
+            router.reset()

@@ -7,77 +7,20 @@ first deploy that records every router good on it; routers are reset to that rel
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import signal
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-from netimmutable.artifacts import commit_release, open_git
-from netimmutable.deploy import deploy
-from netimmutable.deploy_model import DeployOptions, RunReport
-from netimmutable.inventory import load_inventory
 from netimmutable.locks import list_locks
-from netimmutable.records import HostOutcome, Records
-from netimmutable.render import compare_snapshots, render_hosts, write_snapshots
+from netimmutable.records import HostOutcome
 from netimmutable.repo import open_repo
-from netimmutable.scaffold import init_repo
 from tests.cli_process import read_until, spawn_cli
 
-from .conftest import FrrLab, FrrRouter, record_timing
+from .conftest import FrrNet, FrrRouter, record_timing
 
 # one lab per machine: every real-router test runs in the same xdist worker, one after another
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
-
-SETTINGS = """\
-version: 1
-approval_branch: main
-deploy:
-  canary: 1
-  max_failures: 1
-  on_failure: stop
-  revert_in: 120
-  settle_timeout: 15
-  settle_interval: 0.5
-"""
-
-
-@dataclass
-class FrrNet:
-    root: Path
-    lab: FrrLab
-    first: str
-
-    def commit(self, message: str) -> str:
-        repo = open_repo(self.root)
-        loaded = load_inventory(repo)
-        rendered = render_hosts(repo, loaded.hosts())
-        write_snapshots(repo, rendered, compare_snapshots(repo, rendered, [h.name for h in loaded.hosts()]))
-        result = commit_release(repo, open_git(repo), rendered, message)
-        assert result.release is not None
-        return result.release.sha
-
-    def edit_hosts(self, pattern: str, replacement: str, host: str) -> None:
-        path = self.root / "inventory" / "hosts.yaml"
-        text = path.read_text()
-        start = text.index(f"\n{host}:")
-        new = text[:start] + re.sub(pattern, replacement, text[start:], count=1)
-        assert new != text
-        path.write_text(new)
-
-    def deploy(self, **options: object) -> RunReport:
-        return deploy(open_repo(self.root), DeployOptions(**options))  # type: ignore[arg-type]
-
-    def records(self) -> Records:
-        repo = open_repo(self.root)
-        return Records(repo, open_git(repo))
-
-    def router(self, name: str) -> FrrRouter:
-        return self.lab.router(name)
 
 
 def _wait_established(router: FrrRouter, timeout: float = 30.0) -> int:
@@ -85,32 +28,6 @@ def _wait_established(router: FrrRouter, timeout: float = 30.0) -> int:
     while (count := router.established()) < router.bgp_peers and time.monotonic() < deadline:
         time.sleep(0.5)
     return count
-
-
-@pytest.fixture
-def frr_net(frr_lab: FrrLab, tmp_path: Path) -> Iterator[FrrNet]:
-    root = init_repo(tmp_path / "network")
-    for name in ("inventory", "templates"):
-        shutil.rmtree(root / name, ignore_errors=True)
-        shutil.copytree(frr_lab.repo / name, root / name)
-    (root / "netimmutable.yaml").write_text(SETTINGS)
-    (root / ".netimmutable").mkdir(exist_ok=True)
-    shutil.copy2(
-        frr_lab.repo / ".netimmutable" / "connections.yaml", root / ".netimmutable" / "connections.yaml"
-    )
-    for router in frr_lab.routers.values():
-        router.reset()
-    net = FrrNet(root, frr_lab, "")
-    net.first = net.commit("first release: what the lab runs")
-    started = time.monotonic()
-    baseline = net.deploy()
-    record_timing("deploy_frr_verify_4_unchanged", time.monotonic() - started)
-    assert baseline.exit_code == 0, [(h.host, h.outcome, h.message) for h in baseline.hosts]
-    try:
-        yield net
-    finally:
-        for router in frr_lab.routers.values():
-            router.reset()
 
 
 def test_good_change_deployed_verified_confirmed(frr_net: FrrNet) -> None:
