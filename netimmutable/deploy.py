@@ -492,6 +492,13 @@ def _run_window(
 def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, policy: _Policy) -> RunReport:
     repo = window.repo
     started, clock = utc_now(), time.monotonic()
+    if prepared.unknown_drivers:
+        window.emit(
+            "drivers netimmutable does not know: "
+            + ", ".join(prepared.unknown_drivers)
+            + ": no commit message, no device-side revert timer, running compared through the device's own "
+            "compare_config, rollback by full replace with the last-good artifact"
+        )
     if prepared.no_timer:
         window.emit(
             "no device-side revert timer on "

@@ -15,7 +15,7 @@ from netimmutable.artifacts import Release, read_artifacts
 from netimmutable.compare import strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
-from netimmutable.drivers.capabilities import revert_in_for
+from netimmutable.drivers.capabilities import capability, revert_in_for
 from netimmutable.errors import ApprovalError, InputError
 from netimmutable.records import Records
 from netimmutable.release_content import require_content
@@ -93,6 +93,8 @@ class Prepared:
     settle_interval: float
     workers: int
     soak: SoakSetting = 0.0
+    unknown_drivers: tuple[str, ...] = ()
+    """``host (driver)`` for hosts whose driver is not in the capability table: conservative defaults."""
 
 
 def prepare(
@@ -116,6 +118,7 @@ def prepare(
     pins = _plan_pins(options.plan_file, next(iter(releases.values()), ""), list(hosts))
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
+    unknown: list[str] = []
     goods = records.last_good_many(list(hosts)) if purpose != "rollback" else {}
     trust = GoodTrust(repo, gitrepo, records)
     for name, good in goods.items():  # the drift baseline and the rollback target of each host
@@ -134,6 +137,8 @@ def prepare(
             raise InputError(str(exc), host=name) from None
         if revert is None:
             no_timer.append(name)
+        if not capability(driver_name(host)).known:
+            unknown.append(f"{name} ({driver_name(host)})")
         elif soak != "auto":  # `auto` depends on the device's hold times: checked at its pre-check
             problem = revert_timer_problem(revert, settle_timeout=settle_timeout, soak=soak)
             if problem:
@@ -165,6 +170,7 @@ def prepare(
         hosts=hosts,
         jobs=jobs,
         no_timer=tuple(no_timer),
+        unknown_drivers=tuple(unknown),
         settle_timeout=settle_timeout,
         settle_interval=policy.settle_interval
         if options.settle_interval is None

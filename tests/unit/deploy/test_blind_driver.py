@@ -64,6 +64,7 @@ def test_a_good_change_deploys_and_is_verified_through_the_devices_compare(blind
     assert _driver().config_reads == 1  # asked once, then remembered for the run
     assert not blind.lab.has_pending("r1")  # no timer was asked of a driver netimmutable does not know
     said = " ".join(e.message for e in blind.events)
+    assert "drivers netimmutable does not know: r1 (blindsim)" in said
     assert "no device-side revert timer" in said
 
 
