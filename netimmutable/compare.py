@@ -78,8 +78,9 @@ class Comparison:
     """Running against intended, as one strategy saw it."""
 
     diff: str
-    """'' when the device runs the intended config; otherwise the normalized unified diff (``text``) or the
-    device's own diff (``device``). May hold secret values: mask before showing or storing."""
+    """'' when the device runs the intended config; otherwise the normalized unified diff (``text``, and
+    ``text-first`` once the device confirmed it) or the device's own diff (``device`` without a running config
+    read). May hold secret values: mask before showing or storing."""
     decided_by: str
     """``text`` or ``device``: the view that decided."""
     running: str | None
@@ -104,6 +105,7 @@ def compare_running(
     ``running``: a running config read a moment ago (saves a read). A ``device`` comparison leaves no
     candidate behind: it is discarded even when the compare fails. Raises ``DeviceError`` as the device does.
     """
+    text_diff = ""
     if strategy is not Strategy.DEVICE:
         if running is None:
             try:
@@ -117,9 +119,13 @@ def compare_running(
             )
             if not diff or strategy is Strategy.TEXT:
                 return Comparison(diff, Strategy.TEXT.value, running)
+            text_diff = diff
     device.load_replace(intended)
     try:
         diff = device.compare()
     finally:
         device.discard()
-    return Comparison(diff if diff.strip() else "", Strategy.DEVICE.value, running)
+    if not diff.strip():
+        return Comparison("", Strategy.DEVICE.value, running)
+    # text-first: the device confirmed the difference; the normalized text diff is what people read
+    return Comparison(text_diff or diff, Strategy.DEVICE.value, running)
