@@ -542,10 +542,12 @@ class _HostRun:
 
     def last_error_probe(self) -> DeviceError | None:
         """The error a read of the device gives now (None: the session works)."""
+        dev = self.dev()
         try:
-            self.dev().has_pending_commit() if self.pre is not None and self.pre.running is None else (
-                self.dev().running_config()
-            )
+            if self.pre is not None and self.pre.running is None:  # no get_config: ask something else
+                dev.has_pending_commit()
+            else:
+                dev.running_config()
         except Unsupported:
             return None  # the session answered
         except DeviceError as exc:

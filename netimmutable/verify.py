@@ -344,22 +344,42 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
         ),
         **digests,
     }
+    diff = ""
     if expected_digest != running_digest:
-        label = baseline.release[:10] if baseline.release else "baseline"
         diff = diff_normalized(
             expected_n,
             running_n,
-            f"{label}:{ctx.snapshots_dir}/{host.name}{CONFIG_SUFFIX}",
+            f"{_label(baseline)}:{ctx.snapshots_dir}/{host.name}{CONFIG_SUFFIX}",
             f"{host.name}:running",
             ctx.secrets,
         )
+    return _verdict(host, baseline, common, failed, started, diff, "the running config differs")
+
+
+def _label(baseline: Baseline) -> str:
+    return baseline.release[:10] if baseline.release else "baseline"
+
+
+def _verdict(
+    host: Host,
+    baseline: Baseline,
+    common: Mapping[str, Any],
+    failed: tuple[str, ...],
+    started: float,
+    diff: str,
+    drift: str,
+    how: str = "",
+) -> VerifiedHost:
+    """Drift when ``diff`` (``drift``: what differs, ``how``: said after the count), else expectations
+    failed when ``failed``, else in sync."""
+    if diff:
         changed = sum(1 for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
         return _result(
             host,
             HostState.DRIFT,
             baseline,
             diff=diff,
-            message=f"the running config differs from release {label} ({changed} line(s) changed)",
+            message=f"{drift} from release {_label(baseline)} ({changed} line(s) changed{how})",
             duration_s=time.monotonic() - started,
             **common,
         )
@@ -430,32 +450,14 @@ def _device_decided(
         "expected_digest": shown_expected,
         "running_digest": shown_running,
     }
-    if not seen.equal:
-        label = baseline.release[:10] if baseline.release else "baseline"
-        diff = mask(seen.diff, ctx.secrets)
-        changed = sum(1 for ln in diff.splitlines() if ln[:1] in "+-" and ln[:3] not in ("+++", "---"))
-        return _result(
-            host,
-            HostState.DRIFT,
-            baseline,
-            diff=diff if diff.endswith("\n") else diff + "\n",
-            message=f"the device reports differences from release {label} ({changed} line(s) changed, "
-            "its own compare)",
-            duration_s=time.monotonic() - started,
-            **common,
-        )
-    features = ctx.compliance.features_for(platform)
-    common["features"] = all_compliant(features)
-    if failed:
-        return _result(
-            host,
-            HostState.EXPECTATIONS_FAILED,
-            baseline,
-            message=f"{len(failed)} expectation(s) failed",
-            duration_s=time.monotonic() - started,
-            **common,
-        )
-    return _result(host, HostState.IN_SYNC, baseline, duration_s=time.monotonic() - started, **common)
+    if seen.equal:
+        common["features"] = all_compliant(ctx.compliance.features_for(platform))
+    diff = mask(seen.diff, ctx.secrets)
+    if diff and not diff.endswith("\n"):
+        diff += "\n"
+    return _verdict(
+        host, baseline, common, failed, started, diff, "the device reports differences", ", its own compare"
+    )
 
 
 def _outcome(host: Host, multi: MultiResult | None, baseline: Baseline) -> VerifiedHost:
