@@ -23,10 +23,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-__all__ = ["BatchBoard", "only_lost_prefixes"]
+__all__ = ["BatchBoard", "far_ends_at_fault", "only_lost_prefixes"]
 
 _LOST = re.compile(r"regression: BGP neighbour (\S+) .* received \d+ prefixes before the change, \d+ now")
 _META = ("failed during the soak", "still failing after", "interrupted")
+_SESSION = re.compile(
+    r"regression: BGP neighbour (?P<nb>\S+) "
+    r"|expectations: get_bgp_neighbors\.[^.]+\.peers\.(?P<peer>[0-9A-Fa-f:.]+?)\.(?=[a-z_])"
+)
 
 
 def only_lost_prefixes(failures: Sequence[str], far_ends: Mapping[str, str]) -> bool:
@@ -48,6 +52,34 @@ def only_lost_prefixes(failures: Sequence[str], far_ends: Mapping[str, str]) -> 
         elif not failure.startswith(_META):
             return False
     return found
+
+
+def far_ends_at_fault(failures: Sequence[str], far_ends: Mapping[str, str]) -> frozenset[str]:
+    """The hosts changed in the same batch that every failure may be the doing of: each failure is about a
+    BGP session whose far end is one of them (or a line saying when the checks gave up). Empty when any
+    failure is about something else. A rollback whose checks fail this way waits for those hosts to end.
+
+    Examples:
+        >>> down = "expectations: get_bgp_neighbors.global.peers.10.0.0.2.is_up: expected True, got False"
+        >>> sorted(far_ends_at_fault([down, "still failing after 1.5s settle time"], {"10.0.0.2": "r2"}))
+        ['r2']
+        >>> far_ends_at_fault([down, "expectations: get_facts.hostname: expected r1"], {"10.0.0.2": "r2"})
+        frozenset()
+        >>> far_ends_at_fault([down], {})
+        frozenset()
+        >>> v6 = "expectations: get_bgp_neighbors.global.peers.2001:db8::a.address_family.ipv6.sent: 1"
+        >>> far_ends_at_fault([v6], {"2001:db8::a": "r3"})
+        frozenset({'r3'})
+    """
+    hosts: set[str] = set()
+    for failure in failures:
+        match = _SESSION.match(failure)
+        address = match and (match["nb"] or match["peer"])
+        if address and address in far_ends:
+            hosts.add(far_ends[address])
+        elif not failure.startswith(_META):
+            return frozenset()
+    return frozenset(hosts)
 
 
 class BatchBoard:

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from netimmutable.batch_board import only_lost_prefixes
+from netimmutable.batch_board import far_ends_at_fault, only_lost_prefixes
 from netimmutable.checks import (
     ChangeScope,
     CheckTarget,
@@ -705,6 +705,29 @@ class _HostRun:
                     time.sleep(self.env.reconnect_delay)
         return False
 
+    def reverify_after_far_ends(self, checked: PostCheckResult) -> PostCheckResult:
+        """A rollback whose checks fail only on BGP sessions to far ends changed in the same batch is not yet
+        proven failed: those hosts may still be broken (or rolling back). Wait for them to end, then verify
+        again (``netimmutable.batch_board.far_ends_at_fault``); otherwise ``checked`` as it was."""
+        board = self.env.board
+        hosts = far_ends_at_fault(checked.failures, self.job.far_ends)
+        if board is None or not hosts or self.env.cancel.cancelled:
+            return checked
+        names = ", ".join(sorted(hosts))
+        limit = 3 * self.env.settle_timeout + 10.0  # their checks and rollbacks (rollbacks are not soaked)
+        self.emit(Phase.VERIFY_ROLLBACK, f"sessions to {names} still down: waiting for them before deciding")
+        if not board.wait_for_others(self.job.host, hosts, limit, lambda: self.env.cancel.cancelled):
+            self.notes.append(
+                f"sessions to {names} were down after the rollback; they did not end in {limit:.0f}s"
+            )
+            return checked
+        again = self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
+        self.notes.append(
+            f"sessions to {names} were down after the rollback; verified again once they had ended: "
+            + ("held" if again.ok else "still failing")
+        )
+        return again
+
     def stop_after_rollback(self, reason: str, failures: tuple[str, ...], cause: Cause) -> _Stop:
         return _Stop(self.rollback(reason, failures, cause))
 
@@ -736,7 +759,10 @@ class _HostRun:
         def verify() -> PostCheckResult:
             self.emit(Phase.VERIFY_ROLLBACK, "verifying the rollback")
             verify_started.append(True)
-            return self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
+            checked = self.post(self.check_target(rollback=True), ChangeScope(), rollback=True)
+            if not checked.ok and not checked.reverted:
+                checked = self.reverify_after_far_ends(checked)
+            return checked
 
         done = roll_back(
             self.dev(),

@@ -60,7 +60,10 @@ def test_a_regression_names_the_far_end_changed_in_the_same_batch(net: Net) -> N
     net.edit_hosts(r"(\{address: 10\.255\.14\.1, remote_as: )\d+", r"\g<1>65009", host="r4")
     net.commit("r1 description, r4 wrong AS for r1")
 
-    # r1's checks hold for 3 s (the soak): long enough to see r4's commit reset their session
+    # r4 answers slowly (0.15 s a call): it commits about a second after r1 has read its state, while r1's
+    # checks hold for 3 s (the soak); its commit answers 1 s after it landed, so its wrong AS stays on past
+    # r1's rollback. (Without the latency, r1 and r4 raced: r1 could commit after r4 had already rolled back.)
+    net.lab.set_knobs("r4", latency=0.15, commit_latency=1.0)
     report = net.deploy(canary="0", batch_size=4, allow_adjacent=True, soak=3.0)
 
     r1, r4 = report.host("r1"), report.host("r4")
@@ -68,6 +71,11 @@ def test_a_regression_names_the_far_end_changed_in_the_same_batch(net: Net) -> N
     assert r1 is not None and r1.outcome is HostOutcome.ROLLED_BACK, r1
     blamed = [f for f in r1.failures if f.startswith("regression: BGP neighbour 10.255.14.2")]
     assert blamed and blamed[0].endswith("(its far end r4 changed in the same batch)"), r1.failures
+    # r1's rollback is verified once r4 has ended, not failed while r4 was still broken
+    assert r1.message.splitlines()[1].endswith("and verified"), r1.message
+    assert any(n.endswith("verified again once they had ended: held") for n in r1.notes), r1.notes
+    assert net.established("r1") >= {"10.255.14.2"}
+    assert report.exit_code == 4
 
 
 def test_without_allow_adjacent_the_same_change_fails_only_the_host_that_broke(net: Net) -> None:
