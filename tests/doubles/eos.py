@@ -98,6 +98,7 @@ class EosDouble:
             return self.state.shows.running_config()
 
     def startup(self) -> str | None:
+        """The startup-config file (without the lines ``show startup-config`` puts before it)."""
         with self.state.lock:
             return self.state.startup
 

@@ -82,6 +82,9 @@ class EosState:
     peers: dict[str, int]
     eos_version: str
     startup: str | None = None
+    """The startup-config file: the running config's text as ``write memory`` stored it."""
+    saved: str = ""
+    """``Startup-config last modified at <time> by <user>``, the line ``show startup-config`` puts first."""
     flash: dict[str, str] = field(default_factory=dict)
     sessions: dict[str, Session] = field(default_factory=dict)
     boot_time: float = field(default_factory=time.time)
@@ -102,13 +105,13 @@ class EosState:
             self.on_change()
 
     def save(self, user: str) -> None:
-        """``write memory``: startup-config is the running config, with EOS's modification header."""
-        stamp = time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime())
-        self.startup = f"! Startup-config last modified at {stamp} by {user}\n" + self.running.render()
+        """``write memory``: the startup-config file is now the running config."""
+        self.startup = self.shows.file_text(self.running)
+        self.saved = _saved_line(user)
 
     def read_file(self, url: str) -> str:
         if url == "running-config":
-            return self.running.render()
+            return self.shows.file_text(self.running)
         if url == "startup-config":
             if self.startup is None:
                 raise CommandFailed("% Error opening startup-config (No such file or directory)")
@@ -125,6 +128,7 @@ class EosState:
                 self.save(user)
             else:
                 self.startup = text
+                self.saved = _saved_line(user)
         elif dest == "running-config":
             self.merge_into_running(text)
         else:
@@ -289,6 +293,13 @@ class EosState:
     @property
     def shows(self) -> Shows:
         return Shows(self)
+
+
+def _saved_line(user: str) -> str:
+    """What ``show startup-config`` says of the last save (two spaces after ``at``, as EOS prints it)."""
+    return (
+        f"Startup-config last modified at  {time.strftime('%a %b %d %H:%M:%S %Y', time.gmtime())} by {user}"
+    )
 
 
 def _flash_name(url: str) -> str:

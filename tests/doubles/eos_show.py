@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Shows", "Unconverted"]
 
 MODEL = "vEOS-lab"
+BOOT = "flash:/vEOS-lab.swi"
 NO_ADDRESS = "0.0.0.0"  # noqa: S104 - an address EOS reports, nothing binds to it
 
 
@@ -85,7 +86,7 @@ class Shows:
             text = self.running_config()
             return _sanitize(text) if "sanitized" in words else text
         if words == ["show", "startup-config"]:
-            return st.read_file("startup-config")
+            return f"! Command: show startup-config\n! {st.saved}\n" + st.read_file("startup-config")
         if words[:3] == ["show", "session-config", "named"] and len(words) in (4, 5):
             if words[4:] == ["diffs"]:
                 return st.diffs(words[3])
@@ -101,13 +102,16 @@ class Shows:
     # ------------------------------------------------------------------------------ text
     def running_config(self, config: Config | None = None) -> str:
         """``show running-config`` (or a session's config) with EOS's header lines."""
-        config = self.st.running if config is None else config
-        host = config.value("hostname") or "localhost"
-        head = (
-            "! Command: show running-config\n"
-            f"! device: {host} ({MODEL}, EOS-{self.st.eos_version})\n"
-            "!\n! boot system flash:/vEOS-lab.swi\n!\n"
+        return "! Command: show running-config\n" + self.file_text(
+            self.st.running if config is None else config
         )
+
+    def file_text(self, config: Config) -> str:
+        """A config as EOS writes it to a file (startup-config, ``flash:rollback-0``): the ``! device`` and
+        ``! boot system`` comment lines, then the config (the form of ``show startup-config`` in NAPALM's
+        ``test/eos/mocked_data/test_get_config/normal/show_startup_config.text``, less two lines)."""
+        host = config.value("hostname") or "localhost"
+        head = f"! device: {host} ({MODEL}, EOS-{self.st.eos_version})\n!\n! boot system {BOOT}\n!\n"
         return head + config.render()
 
     # ------------------------------------------------------------------------------ JSON
