@@ -26,9 +26,9 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tests.doubles.base import new_password
+from tests.doubles.base import DeviceDouble, new_password
 from tests.doubles.eos_config import InvalidInput, parse_config
 from tests.doubles.eos_device import CommandFailed, EosState, Request
 from tests.doubles.eos_show import Unconverted
@@ -72,8 +72,9 @@ class EosDouble:
         self.hostname = "127.0.0.1"
         self.username = "admin"
         self.password = new_password()
-        self.peers = dict(peers)
-        self.state = EosState(parse_config(baseline), self.peers, eos_version)
+        table = dict(peers)
+        self.peers: Mapping[str, int] = table
+        self.state = EosState(parse_config(baseline), table, eos_version)
         self.state.save(self.username)  # the device booted from this config: startup == running
         self.baseline = self.state.shows.running_config()
         self.requests: list[list[str]] = []
@@ -83,14 +84,9 @@ class EosDouble:
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"eos-{name}", daemon=True)
         self._thread.start()
         self._stopped = False
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def optional_args(self) -> dict[str, Any]:
-        return {"transport": "http", "port": self.port}
+        self.port = int(self._server.server_address[1])
+        self.optional_args: Mapping[str, Any] = {"transport": "http", "port": self.port}
+        """pyeapi's plain-HTTP transport and the double's port (NAPALM passes both to pyeapi)."""
 
     # ------------------------------------------------------------------------------ out of band
     def running(self) -> str:
@@ -234,3 +230,9 @@ def start_eos(
         yield device
     finally:
         device.stop()
+
+
+if TYPE_CHECKING:
+
+    def _is_a_device_double(device: EosDouble) -> DeviceDouble:
+        return device  # mypy checks that EosDouble implements the protocol

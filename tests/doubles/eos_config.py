@@ -353,36 +353,35 @@ _POSITIVE_NO = {"no switchport", "no aaa root"}
 """Commands spelled with ``no`` that are themselves config lines."""
 
 
+_SAMPLES: dict[tuple[str, ...], list[str]] = {
+    ("description",): ["description", "x"],
+    ("shutdown",): ["shutdown"],
+    ("mtu",): ["mtu", "1500"],
+    ("ip", "address"): ["ip", "address", "10.0.0.1/32"],
+    ("router-id",): ["router-id", "1.1.1.1"],
+    ("maximum-paths",): ["maximum-paths", "1"],
+    ("neighbor",): ["neighbor", "10.0.0.1", "remote-as", "1"],
+    ("network",): ["network", "10.0.0.0/8"],
+    ("timers", "bgp"): ["timers", "bgp", "3", "9"],
+    ("protocol",): ["protocol", "http"],
+    ("hostname",): ["hostname", "x"],
+    ("username",): ["username", "x", "nopassword"],
+    ("interface",): ["interface", "Loopback0"],
+    ("router", "bgp"): ["router", "bgp", "1"],
+    ("ip", "routing"): ["ip", "routing"],
+    ("ip", "route"): ["ip", "route", "10.0.0.0/8", "Null0"],
+    ("ip", "domain-name"): ["ip", "domain-name", "x"],
+    ("spanning-tree", "mode"): ["spanning-tree", "mode", "mstp"],
+    ("management", "api", "http-commands"): ["management", "api", "http-commands"],
+    ("service", "routing", "protocols", "model"): ["service", "routing", "protocols", "model", "ribd"],
+}
+"""For each negatable command, its leading words and one valid instance of it."""
+
+
 def _negatable(rules: Iterable[_Rule | _Block], body: list[str]) -> bool:
-    """``no`` + ``body`` is a valid command at this level: ``body`` starts like one of its commands."""
-    if not body:
-        return False
-    samples = {
-        "description": ["description", "x"],
-        "shutdown": ["shutdown"],
-        "mtu": ["mtu", "1500"],
-        "ip": ["ip", "address", "10.0.0.1/32"],
-        "router-id": ["router-id", "1.1.1.1"],
-        "maximum-paths": ["maximum-paths", "1"],
-        "neighbor": ["neighbor", "10.0.0.1", "remote-as", "1"],
-        "network": ["network", "10.0.0.0/8"],
-        "timers": ["timers", "bgp", "3", "9"],
-        "protocol": ["protocol", "http"],
-    }
-    top = {
-        "hostname": ["hostname", "x"],
-        "username": ["username", "x", "nopassword"],
-        "interface": ["interface", "Loopback0"],
-        "router": ["router", "bgp", "1"],
-        "ip": ["ip", "routing"],
-        "spanning-tree": ["spanning-tree", "mode", "mstp"],
-        "management": ["management", "api", "http-commands"],
-        "service": ["service", "routing", "protocols", "model", "ribd"],
-    }
-    for rule in rules:
-        table = top if isinstance(rule, _Block) else samples
-        sample = table.get(body[0])
-        if sample is not None and rule.match(sample):
+    """``no`` + ``body`` is a valid command at this level: ``body`` begins with a command's leading words."""
+    for prefix, sample in _SAMPLES.items():
+        if tuple(body[: len(prefix)]) == prefix and any(rule.match(sample) for rule in rules):
             return True
     return False
 

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.doubles.eos_config import Config, InvalidInput, parse_config
+from tests.doubles.eos_config import Config, ConfigEditor, InvalidInput, parse_config
 from tests.doubles.eos_show import Shows
 
 __all__ = ["CommandFailed", "EosState", "Request", "Session"]
@@ -317,7 +317,7 @@ class Request:
     fmt: str
     mode: str = "exec"  # exec | enable | session | config
     session: Session | None = None
-    editor: Any = None
+    editor: ConfigEditor | None = None
 
     def run(self, command: str) -> dict[str, Any]:
         """One command's result in the request's format; raises ``InvalidInput`` or ``CommandFailed``."""
@@ -375,7 +375,7 @@ class Request:
         if words == ["end"]:
             self._leave()
         elif words == ["exit"]:
-            if not self.editor.exit():
+            if self.editor is None or not self.editor.exit():
                 self._leave()
         elif self.mode == "session" and words == ["rollback", "clean-config"]:
             assert self.session is not None
@@ -390,6 +390,7 @@ class Request:
             else:
                 st.commit(name, _timer(line, words[1:]), self.user)
         else:
+            assert self.editor is not None
             self.editor.apply(line)
             if self.mode == "config":
                 st.set_running(st.running)

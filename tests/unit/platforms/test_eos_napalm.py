@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import napalm
-import pyeapi.eapilib
+import pyeapi.eapilib  # type: ignore[import-untyped]
 import pytest
 from napalm.base import NetworkDriver, models
 from napalm.base.exceptions import (
@@ -63,7 +63,7 @@ def any_dev(request: pytest.FixtureRequest) -> Iterator[EosDouble]:
 
 
 def driver(dev: EosDouble, password: str | None = None) -> NetworkDriver:
-    return napalm.get_network_driver(dev.platform)(  # type: ignore[no-any-return]
+    return napalm.get_network_driver(dev.platform)(
         dev.hostname,
         dev.username,
         dev.password if password is None else password,
@@ -98,8 +98,8 @@ time.sleep(600)
 def commit_in_a_process_then_kill_it(dev: EosDouble, config: str, revert_in: int) -> str:
     """Commit with a revert timer from another process, then SIGKILL it (no close, no ``__del__``): the
     name of the config session it left pending."""
-    spec = {"hostname": dev.hostname, "username": dev.username, "optional_args": dict(dev.optional_args)}
-    spec.update(config=config, revert_in=revert_in)
+    spec: dict[str, Any] = {"hostname": dev.hostname, "username": dev.username, "config": config}
+    spec.update(optional_args=dict(dev.optional_args), revert_in=revert_in)
     env = {**os.environ, "EOS_DOUBLE_PASSWORD": dev.password}
     proc = subprocess.Popen(
         [sys.executable, "-c", _COMMIT_AND_HANG, json.dumps(spec)], stdout=subprocess.PIPE, text=True, env=env
@@ -406,7 +406,7 @@ def test_a_new_driver_given_the_session_name_can_confirm(dev: EosDouble) -> None
     ``config_session``, the only handle it has) confirms it. What ``recover`` would have to journal."""
     name = commit_in_a_process_then_kill_it(dev, with_line(dev.baseline, NEW_ROUTE), revert_in=3600)
     with opened(dev) as other:
-        other.config_session = name  # type: ignore[attr-defined]
+        other.config_session = name
         other.confirm_commit()
     assert not dev.has_pending()
     assert NEW_ROUTE in dev.running().splitlines()
@@ -527,3 +527,42 @@ def test_failed_command_stops_the_request_and_keeps_what_ran_before(dev: EosDoub
         {"hostname": "r1", "fqdn": "r1"},
         {"errors": ["Invalid input (at token 0: 'frobnicate')"]},
     ]
+
+
+def test_a_merge_applies_no_forms_in_their_block(dev: EosDouble) -> None:
+    with opened(dev) as drv:
+        merge = f"router bgp 65001\n   no neighbor {PEER}\ninterface Loopback1\n   ip address 10.255.0.9/32\n"
+        drv.load_merge_candidate(config=merge)
+        diff = drv.compare_config()
+        assert f"-   neighbor {PEER} remote-as 65002" in diff.splitlines()
+        assert "+interface Loopback1" in diff.splitlines()
+        drv.commit_config()
+        assert drv.get_bgp_neighbors()["global"]["peers"] == {}
+        assert "Loopback1" in drv.get_interfaces()
+    assert "interface Ethernet1" in dev.running()  # a merge keeps everything it does not name
+
+
+def test_revert_in_of_a_day_or_more_wraps_around_in_napalm(dev: EosDouble) -> None:
+    """NAPALM formats ``revert_in`` with ``time.strftime("%H:%M:%S", time.gmtime(revert_in))``: 86,460 s
+    becomes ``00:01:00`` on the wire (the capability table's 86,399 s maximum is what keeps this away)."""
+    with opened(dev) as drv:
+        drv.load_replace_candidate(config=with_line(dev.baseline, NEW_ROUTE))
+        drv.commit_config(revert_in=86_400 + 60)
+        sent = [cmd for request in dev.requests for cmd in request if " commit timer " in cmd]
+        assert sent == [f"configure session {drv.config_session} commit timer 00:01:00"]
+        drv.rollback()
+    assert dev.running() == dev.baseline
+
+
+def test_stop_is_idempotent_and_cancels_the_timer() -> None:
+    with start_eos("r9", peers={}) as dev:
+        with opened(dev) as drv:
+            peer = drv.get_bgp_neighbors()["global"]["peers"][PEER]
+            assert not peer["is_up"]  # the peers table does not have it: down
+            drv.load_replace_candidate(config=with_line(dev.baseline, NEW_ROUTE))
+            drv.commit_config(revert_in=3600)
+            drv.confirm_commit()
+        dev.stop()
+        dev.stop()
+    with pytest.raises(pyeapi.eapilib.ConnectionError):
+        driver(dev).open()
