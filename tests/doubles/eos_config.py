@@ -1,13 +1,18 @@
 """The EOS config language, as far as the EOS double knows it: parse, edit and render ``show running-config``.
 
 EOS does not store the text it was given: ``show running-config`` is generated from the device's state, in
-EOS's own order, with three-space indentation, each top-level block closed by ``!`` and the whole closed by
-``end`` (the form of every running-config in NAPALM's EOS test data, ``test/eos/mocked_data/test_get_config/
-normal/show_running_config.text`` in napalm-automation/napalm). So this module keeps a small model
-(``Config``: top-level blocks, each with child lines) and renders it; the order of blocks below follows that
-form (aaa, users, services, hostname, spanning-tree, management api, interfaces, routing, static routes, BGP).
-Inside a block the child order is the double's own fixed order (EOS's exact order for every attribute is not
-documented where we looked); what matters for the driver is that it is canonical, not the input's order.
+EOS's own order, with three-space indentation, top-level commands separated by ``!`` (consecutive
+``username`` lines, and static routes, share one group), routing shown even when off (``no ip routing``), and
+the whole closed by ``end``: the form of the vEOS running-config in NAPALM's test data
+(napalm-automation/napalm, ``test/eos/eos/mock_data/show_running_config.txt``). So this module keeps a small
+model (``Config``: top-level blocks, each with child lines) and renders it. The order of blocks follows real
+cEOS 4.28 and 4.30 ``show running-config`` outputs in public lab repositories: ``no aaa root``, users,
+``transceiver``, ``service routing protocols model``, ``hostname``, ``spanning-tree``, ``management api
+http-commands``, interfaces (Ethernet, Loopback, Management, Vlan, by number), ``ip routing``, static routes,
+then ``router bgp`` (EOS 4.15, in NAPALM's sample, put aaa and users after spanning-tree and the API after
+routing: the order is the release's, and this double speaks 4.3x). Inside a block the child order is the
+double's own fixed order (EOS's order for every attribute is not documented where we looked); what matters
+for the driver is that it is canonical, whatever the input's order.
 
 Commands arrive flat: NAPALM's ``_load_config`` strips every line (``line.strip()``), so a child line is told
 from a top-level one by whether it is valid in the current block, and a line that is not valid there but valid
@@ -17,8 +22,7 @@ A line valid nowhere is refused with ``InvalidInput``, which the eAPI layer repo
 
 Known top-level commands: ``hostname``, ``ip domain-name``, ``username``, ``no aaa root``,
 ``service routing protocols model``, ``transceiver qsfp default-mode``, ``spanning-tree mode``,
-``ip routing``,
-``ip route``, ``interface`` (Ethernet, Loopback, Management, Vlan), ``router bgp``,
+``ip routing``, ``ip route``, ``interface`` (Ethernet, Loopback, Management, Vlan), ``router bgp``,
 ``management api http-commands``, and ``no`` forms of each.
 """
 
@@ -68,17 +72,23 @@ def _asn(text: str) -> bool:
 
 _IFACE = re.compile(r"^(Ethernet\d+(/\d+)*|Loopback\d+|Management\d+|Vlan\d+)$")
 _IFACE_ORDER = ("Ethernet", "Loopback", "Management", "Vlan")
+_ROUTING_RANK = 9
+_GROUPED_RANKS = (1, 10)
+"""Top-level commands rendered one after another without ``!`` between them: users, static routes."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Rule:
-    """One command: ``match(words)`` says whether it is valid, ``key(words)`` what a later line replaces."""
+class _Command:
+    """One command: ``match(words)`` says whether it is valid, ``key(words)`` what a later line replaces
+    (``description x`` replaces ``description y``); ``rank`` its place among its level's lines."""
 
     match: Callable[[list[str]], bool]
     key: Callable[[list[str]], str]
     rank: int = 0
     sub: int = 0
     """Order among lines of one subject (a neighbour's ``remote-as`` before its ``description``)."""
+    children: tuple[_Command, ...] = ()
+    """A top-level command that opens a block (``interface``, ``router bgp``): the commands valid in it."""
 
 
 def _words_key(n: int) -> Callable[[list[str]], str]:
@@ -87,61 +97,51 @@ def _words_key(n: int) -> Callable[[list[str]], str]:
 
 # ------------------------------------------------------------------------------------ child grammars
 _INTERFACE_CHILDREN = (
-    _Rule(lambda w: w[0] == "description" and len(w) > 1, _words_key(1), 0),
-    _Rule(lambda w: w == ["shutdown"], lambda _w: "shutdown", 1),
-    _Rule(
+    _Command(lambda w: w[0] == "description" and len(w) > 1, _words_key(1), 0),
+    _Command(lambda w: w == ["shutdown"], lambda _w: "shutdown", 1),
+    _Command(
         lambda w: len(w) == 2 and w[0] == "mtu" and w[1].isdigit() and 68 <= int(w[1]) <= 9214,
         _words_key(1),
         2,
     ),
-    _Rule(lambda w: w == ["no", "switchport"], lambda _w: "switchport", 3),
-    _Rule(lambda w: len(w) == 3 and w[:2] == ["ip", "address"] and _ipv4_prefix(w[2]), _words_key(2), 4),
+    _Command(lambda w: w == ["no", "switchport"], lambda _w: "switchport", 3),
+    _Command(lambda w: len(w) == 3 and w[:2] == ["ip", "address"] and _ipv4_prefix(w[2]), _words_key(2), 4),
 )
 _BGP_CHILDREN = (
-    _Rule(lambda w: len(w) == 2 and w[0] == "router-id" and _ipv4(w[1]), _words_key(1), 0),
-    _Rule(
+    _Command(lambda w: len(w) == 2 and w[0] == "router-id" and _ipv4(w[1]), _words_key(1), 0),
+    _Command(
         lambda w: len(w) == 4 and w[:2] == ["timers", "bgp"] and w[2].isdigit() and w[3].isdigit(),
         _words_key(2),
         1,
     ),
-    _Rule(lambda w: len(w) == 2 and w[0] == "maximum-paths" and w[1].isdigit(), _words_key(1), 2),
-    _Rule(
+    _Command(lambda w: len(w) == 2 and w[0] == "maximum-paths" and w[1].isdigit(), _words_key(1), 2),
+    _Command(
         lambda w: len(w) == 4 and w[0] == "neighbor" and _ipv4(w[1]) and w[2] == "remote-as" and _asn(w[3]),
         _words_key(3),
         3,
         0,
     ),
-    _Rule(
+    _Command(
         lambda w: len(w) > 3 and w[0] == "neighbor" and _ipv4(w[1]) and w[2] == "description",
         _words_key(3),
         3,
         1,
     ),
-    _Rule(
+    _Command(
         lambda w: len(w) == 3 and w[0] == "neighbor" and _ipv4(w[1]) and w[2] == "shutdown",
         _words_key(3),
         3,
         2,
     ),
-    _Rule(lambda w: len(w) == 2 and w[0] == "network" and _ipv4_prefix(w[1]), _words_key(2), 4),
+    _Command(lambda w: len(w) == 2 and w[0] == "network" and _ipv4_prefix(w[1]), _words_key(2), 4),
 )
 _API_CHILDREN = (
-    _Rule(lambda w: w in (["protocol", "http"], ["protocol", "https"]), _words_key(2), 0),
-    _Rule(lambda w: w == ["shutdown"], lambda _w: "shutdown", 1),
+    _Command(lambda w: w in (["protocol", "http"], ["protocol", "https"]), _words_key(2), 0),
+    _Command(lambda w: w == ["shutdown"], lambda _w: "shutdown", 1),
 )
 
 
 # ------------------------------------------------------------------------------------ top-level grammar
-@dataclass(frozen=True, slots=True)
-class _Block:
-    """A top-level command; ``children`` empty for one-line commands."""
-
-    match: Callable[[list[str]], bool]
-    key: Callable[[list[str]], str]
-    rank: int
-    children: tuple[_Rule, ...] = ()
-
-
 def _iface_sort(name: str) -> tuple[int, tuple[int, ...]]:
     kind = re.match(r"[A-Za-z-]+", name)
     prefix = kind.group(0) if kind else name
@@ -150,14 +150,14 @@ def _iface_sort(name: str) -> tuple[int, tuple[int, ...]]:
 
 
 _BLOCKS = (
-    _Block(lambda w: w == ["no", "aaa", "root"], lambda _w: "aaa root", 0),
-    _Block(
+    _Command(lambda w: w == ["no", "aaa", "root"], lambda _w: "aaa root", 0),
+    _Command(
         lambda w: len(w) >= 3 and w[0] == "username" and re.fullmatch(r"[\w.-]+", w[1]) is not None,
         _words_key(2),
         1,
     ),
-    _Block(lambda w: w[:3] == ["transceiver", "qsfp", "default-mode"] and len(w) == 4, _words_key(3), 2),
-    _Block(
+    _Command(lambda w: w[:3] == ["transceiver", "qsfp", "default-mode"] and len(w) == 4, _words_key(3), 2),
+    _Command(
         lambda w: (
             w[:4] == ["service", "routing", "protocols", "model"]
             and len(w) == 5
@@ -166,28 +166,28 @@ _BLOCKS = (
         _words_key(4),
         3,
     ),
-    _Block(
+    _Command(
         lambda w: (
             len(w) == 2 and w[0] == "hostname" and re.fullmatch(r"[A-Za-z0-9][\w.-]*", w[1]) is not None
         ),
         _words_key(1),
         4,
     ),
-    _Block(lambda w: len(w) == 3 and w[:2] == ["ip", "domain-name"], _words_key(2), 5),
-    _Block(
+    _Command(lambda w: len(w) == 3 and w[:2] == ["ip", "domain-name"], _words_key(2), 5),
+    _Command(
         lambda w: len(w) == 3 and w[:2] == ["spanning-tree", "mode"] and w[2] in ("mstp", "none"),
         _words_key(2),
         6,
     ),
-    _Block(lambda w: w == ["management", "api", "http-commands"], _words_key(3), 7, _API_CHILDREN),
-    _Block(
+    _Command(lambda w: w == ["management", "api", "http-commands"], _words_key(3), 7, children=_API_CHILDREN),
+    _Command(
         lambda w: len(w) == 2 and w[0] == "interface" and _IFACE.match(w[1]) is not None,
         _words_key(2),
         8,
-        _INTERFACE_CHILDREN,
+        children=_INTERFACE_CHILDREN,
     ),
-    _Block(lambda w: w == ["ip", "routing"], _words_key(2), 9),
-    _Block(
+    _Command(lambda w: w == ["ip", "routing"], _words_key(2), _ROUTING_RANK),
+    _Command(
         lambda w: (
             len(w) in (4, 5)
             and w[:2] == ["ip", "route"]
@@ -198,16 +198,16 @@ _BLOCKS = (
         _words_key(4),
         10,
     ),
-    _Block(
+    _Command(
         lambda w: len(w) == 3 and w[:2] == ["router", "bgp"] and _asn(w[2]),
         lambda _w: "router bgp",
         11,
-        _BGP_CHILDREN,
+        children=_BGP_CHILDREN,
     ),
 )
 
 
-def _find(rules: Iterable[_Rule | _Block], words: list[str]) -> _Rule | _Block | None:
+def _find(rules: Iterable[_Command], words: list[str]) -> _Command | None:
     for rule in rules:
         if words and rule.match(words):
             return rule
@@ -281,8 +281,12 @@ class Config:
         """The body of ``show running-config`` (without its ``! Command``/``! device`` header)."""
         out: list[str] = []
         previous_rank: int | None = None
-        for section in self._ordered():
-            grouped = section.rank == previous_rank and section.rank in (1, 10)  # users, static routes
+        sections = self._ordered()
+        if "ip routing" not in self.sections:  # routing is off by default, and EOS says so
+            sections.append(_Section("no ip routing", _ROUTING_RANK))
+            sections.sort(key=lambda s: s.rank)  # stable: the rest keeps its order
+        for section in sections:
+            grouped = section.rank == previous_rank and section.rank in _GROUPED_RANKS
             if out and not grouped:
                 out.append("!")
             out.append(section.header)
@@ -300,7 +304,7 @@ class ConfigEditor:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.current: _Section | None = None
-        self.block: _Block | None = None
+        self.block: _Command | None = None
 
     def exit(self) -> bool:
         """``exit``: leave the block; False when already at the top level (the caller leaves config mode)."""
@@ -326,7 +330,7 @@ class ConfigEditor:
                 _remove(self.current.children, body, lambda k, v: v[1])
                 return
             rule = _find(self.block.children, words)
-            if isinstance(rule, _Rule):
+            if rule is not None:
                 self.current.children[rule.key(words)] = ((rule.rank, rule.sub), " ".join(words))
                 return
         if negate and _negatable(_BLOCKS, body):
@@ -334,7 +338,7 @@ class ConfigEditor:
             self.current = self.block = None
             return
         block = _find(_BLOCKS, words)
-        if not isinstance(block, _Block):
+        if block is None:
             raise InvalidInput(line, _bad_token(words, _KNOWN_FIRST))
         key, header = block.key(words), " ".join(words)
         section = self.config.sections.get(key)
@@ -378,7 +382,7 @@ _SAMPLES: dict[tuple[str, ...], list[str]] = {
 """For each negatable command, its leading words and one valid instance of it."""
 
 
-def _negatable(rules: Iterable[_Rule | _Block], body: list[str]) -> bool:
+def _negatable(rules: Iterable[_Command], body: list[str]) -> bool:
     """``no`` + ``body`` is a valid command at this level: ``body`` begins with a command's leading words."""
     for prefix, sample in _SAMPLES.items():
         if tuple(body[: len(prefix)]) == prefix and any(rule.match(sample) for rule in rules):

@@ -305,8 +305,9 @@ class Shows:
 
 
 def _sanitize(text: str) -> str:
-    """``show running-config sanitized``: secrets shown as ``<removed>``."""
-    text = re.sub(r"(secret sha512 )\S+", r"\1<removed>", text)
+    """``show running-config sanitized``: secrets shown as ``<removed>``, their type kept (``secret 5
+    <removed>``, as in NAPALM's ``test_get_config_sanitized`` data)."""
+    text = re.sub(r"(secret (?:sha512|[0-9]) )\S+", r"\1<removed>", text)
     return re.sub(r"(password \d )\S+", r"\1<removed>", text)
 
 

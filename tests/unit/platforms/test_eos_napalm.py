@@ -566,3 +566,15 @@ def test_stop_is_idempotent_and_cancels_the_timer() -> None:
         dev.stop()
     with pytest.raises(pyeapi.eapilib.ConnectionError):
         driver(dev).open()
+
+
+def test_routing_left_out_of_a_replace_is_shown_off(dev: EosDouble) -> None:
+    """``rollback clean-config`` starts the session from the factory default, where routing is off: a
+    replacement that leaves out ``ip routing`` turns it off, and EOS shows ``no ip routing``."""
+    with opened(dev) as drv:
+        drv.load_replace_candidate(config=dev.baseline.replace("ip routing\n", ""))
+        diff = drv.compare_config().splitlines()
+        assert "-ip routing" in diff
+        assert "+no ip routing" in diff
+        drv.discard_config()
+    assert "\nip routing\n" in dev.running()
