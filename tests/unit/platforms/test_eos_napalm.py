@@ -29,6 +29,7 @@ from napalm.base.exceptions import (
     SessionLockedException,
 )
 
+from netimmutable.drivers.capabilities import capability
 from tests.contract import check_typeddict, wait_for, with_line
 from tests.doubles.eos import EosDouble, start_eos
 
@@ -161,6 +162,17 @@ def test_a_wrong_password_raises_pyeapis_own_connection_error_not_napalms(dev: E
     with pytest.raises(pyeapi.eapilib.ConnectionError, match="Unauthorized") as raised:
         drv.open()
     assert not isinstance(raised.value, ConnectionException)
+
+
+def test_an_unreachable_device_raises_pyeapis_connection_error_not_an_oserror() -> None:
+    """pyeapi turns the socket's ``OSError`` into its own ``ConnectionError`` (an ``Exception`` only): code
+    that retries on ``OSError`` or NAPALM's ``ConnectionException`` does not see an EOS that is down."""
+    with start_eos("r1") as dev:
+        spec = (dev.hostname, dev.username, dev.password, dict(dev.optional_args))
+    drv = napalm.get_network_driver("eos")(*spec[:3], optional_args=spec[3])  # the double has stopped
+    with pytest.raises(pyeapi.eapilib.ConnectionError, match="Connection refused") as raised:
+        drv.open()
+    assert not isinstance(raised.value, (OSError, ConnectionException))
 
 
 def test_get_interfaces_reflects_the_config(dev: EosDouble) -> None:
@@ -491,6 +503,7 @@ def test_a_commit_message_is_not_implemented_and_changes_nothing(dev: EosDouble)
         assert not dev.has_pending()
         drv.commit_config(message="")  # an empty message is a plain commit
     assert NEW_ROUTE in dev.running().splitlines()
+    assert capability("eos").commit_message is False  # netimmutable's table says so: it must not send one
 
 
 # ------------------------------------------------------------------------------------ the double itself
@@ -552,6 +565,8 @@ def test_revert_in_of_a_day_or_more_wraps_around_in_napalm(dev: EosDouble) -> No
         assert sent == [f"configure session {drv.config_session} commit timer 00:01:00"]
         drv.rollback()
     assert dev.running() == dev.baseline
+    eos = capability("eos")
+    assert (eos.revert_unit, eos.revert_min, eos.revert_max) == (1, 1, 86_399)  # seconds, under a day
 
 
 def test_stop_is_idempotent_and_cancels_the_timer() -> None:
