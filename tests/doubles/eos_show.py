@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tests.doubles.eos_text import apply_filters, bgp_neighbors_text
+
 if TYPE_CHECKING:
     from tests.doubles.eos_config import Config
     from tests.doubles.eos_device import EosState, Session
@@ -50,14 +52,27 @@ class Shows:
         self.st = state
 
     def run(self, words: list[str], fmt: str, session: Session | None) -> dict[str, Any]:
+        """One ``show`` command (with any ``| filter``s) in ``fmt``."""
         from tests.doubles.eos_config import InvalidInput
 
         cmd = " ".join(words)
-        text_only = self._text_only(words, session)
-        if text_only is not None:
+        base, *filters = [part.strip() for part in cmd.split("|")]
+        if filters:  # filters work on text: in JSON the command is unconverted
             if fmt == "json":
                 raise Unconverted(cmd)
-            return {"output": text_only}
+            filtered = apply_filters(self._text(base.split(), session), filters)
+            if filtered is None:
+                raise InvalidInput(cmd, len(base.split()) + 1)
+            return {"output": filtered}
+        if fmt == "text":
+            return {"output": self._text(words, session)}
+        if self._text_only(words, session) is not None:
+            raise Unconverted(cmd)
+        return self._json(cmd)
+
+    def _json(self, cmd: str) -> dict[str, Any]:
+        from tests.doubles.eos_config import InvalidInput
+
         json_cmds: dict[str, Callable[[], dict[str, Any]]] = {
             "show version": self.version,
             "show hostname": self.hostname,
@@ -71,10 +86,25 @@ class Shows:
         }
         if cmd not in json_cmds:
             raise InvalidInput(cmd, 1)
-        result = json_cmds[cmd]()
-        if fmt == "text":
-            return {"output": _as_text(result)}
-        return result
+        return json_cmds[cmd]()
+
+    def _text(self, words: list[str], session: Session | None) -> str:
+        """A command's text: configs as EOS prints them, the BGP neighbour report, else a rendering of the
+        JSON model (the double's approximation)."""
+        text_only = self._text_only(words, session)
+        if text_only is not None:
+            return text_only
+        cmd = " ".join(words)
+        result = self._json(cmd)
+        if cmd == "show ip bgp neighbors vrf all":
+            bgp = self._bgp()
+            lines = bgp[1] if bgp else []
+            return bgp_neighbors_text(
+                self.neighbors(), lines, self.st.running.blocks("interface "), self.router_id(lines)
+            )
+        if cmd == "show ipv6 bgp peers vrf all":
+            return ""  # the double has no IPv6 neighbours
+        return _as_text(result)
 
     def _text_only(self, words: list[str], session: Session | None) -> str | None:  # noqa: PLR0911
         st = self.st

@@ -30,6 +30,7 @@ from napalm.base.exceptions import (
 )
 
 from netimmutable.drivers.capabilities import capability
+from netimmutable.soak import max_hold_time
 from tests.contract import check_typeddict, wait_for, with_line
 from tests.doubles.eos import EosDouble, start_eos
 
@@ -207,6 +208,31 @@ def test_get_bgp_neighbors_up_then_down_after_a_wrong_remote_as(dev: EosDouble) 
         down = drv.get_bgp_neighbors()["global"]["peers"][PEER]
     assert (down["is_up"], down["is_enabled"], down["remote_as"]) == (False, True, 65099)
     assert f"neighbor {PEER} remote-as 65099" in dev.running()
+
+
+def test_get_bgp_neighbors_detail_reports_the_hold_time_netimmutable_soaks_for(dev: EosDouble) -> None:
+    """``get_bgp_neighbors_detail`` parses the text of ``show ip bgp neighbors vrf all`` with TextFSM (after
+    ``show running-config | include service routing protocols model multi-agent``); the soak reads its hold
+    times. Note the VRF key: ``default`` here, where ``get_bgp_neighbors`` says ``global``."""
+    timers = dev.baseline.replace("   router-id 10.255.0.1\n", "   router-id 10.255.0.1\n   timers bgp 3 9\n")
+    dev.set_running(
+        timers.replace(
+            f"neighbor {PEER} remote-as 65002",
+            f"neighbor {PEER} remote-as 65002\n   neighbor 10.0.13.9 remote-as 65003",
+        )
+    )
+    with opened(dev) as drv:
+        detail = drv.get_bgp_neighbors_detail()
+        # get_bgp_config reads `show running-config | section router bgp`
+        assert set(drv.get_bgp_config()["_"]["neighbors"]) == {PEER, "10.0.13.9"}
+    assert set(detail) == {"default"}
+    (up,) = detail["default"][65002]
+    check_typeddict(up, models.PeerDetailsDict, "get_bgp_neighbors_detail 65002")
+    assert (up["up"], up["connection_state"], up["holdtime"], up["keepalive"]) == (True, "Established", 9, 3)
+    assert (up["remote_address"], up["local_address"], up["local_as"]) == (PEER, "10.0.12.1", 65001)
+    (down,) = detail["default"][65003]
+    assert (down["up"], down["connection_state"]) == (False, "Active")
+    assert max_hold_time(detail) == 9
 
 
 def test_no_router_bgp_means_no_bgp_neighbours(dev: EosDouble) -> None:
