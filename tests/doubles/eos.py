@@ -81,7 +81,9 @@ class EosDouble:
         """Every request's commands, in order (for tests that look at what the driver sent)."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"eos-{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"eos-{name}", daemon=True
+        )
         self._thread.start()
         self._stopped = False
         self.port = int(self._server.server_address[1])
