@@ -11,10 +11,14 @@ Behaviour followed, and where it is written down:
   them. ``show configuration sessions`` lists ``maxOpenSessions`` 5 and ``maxSavedSessions`` 1 (the values in
   napalm issue #2166's real outputs); a sixth uncommitted session is refused (the wording of that refusal is
   the double's own). The manual's 24-hour timeout of an uncommitted session is not modelled.
-- **Commit timer** (Arista EOS Central, "Config Session Commit Timer", https://eos.arista.com/ ... and the
-  same manual): ``configure session <name> commit timer hh:mm:ss`` applies the session and arms a timer;
-  committing that session again confirms it; ``configure session <name> abort`` while it waits rolls back to
-  the config from before the commit, and so does the timer when it expires. One commit timer at a time.
+- **Commit timer** (Arista EOS Central, "Config Session Commit Timer", listed at
+  https://eos.arista.com/author/7261-skommu/): ``configure session <name> commit timer hh:mm:ss`` applies
+  the session and arms a timer; "a second commit of that session" confirms it; without it "the system will
+  automatically rollback to the previous state at the end of the timer". ``configure session <name> abort``
+  from exec mode while the timer runs also rolls back to the previous config (a user's write-up,
+  https://advertisingemergency.net/?p=112, and what NAPALM's ``rollback()`` relies on). The session state
+  after an expiry is not documented where we looked: the double forgets the session, and ``abort`` of a name
+  it does not know is no error. One commit timer at a time (4.32's output has room for one name only).
 - **``show configuration sessions detail``**: before EOS 4.32 a waiting session has ``state``
   ``pendingCommitTimer`` and ``commitBy`` (epoch seconds); from 4.32 every committed session says
   ``committed`` and the waiting one is named by top-level ``commitTimerSessionName`` /
@@ -29,7 +33,8 @@ Behaviour followed, and where it is written down:
   earlier ones did (no transaction); the error is code 1002 ``CLI command N of M '<cmd>' failed: invalid
   command`` for input the CLI refuses, with ``data`` holding each earlier command's output and then
   ``{"errors": [...]}`` (as in napalm-base issue #254 and aristanetworks/anta PR #1276), 1000 ``could not run
-  command`` for a valid command that fails (a missing file, an unknown session).
+  command`` for a valid command that fails (a missing file, an unknown session), 1003 ``unconverted command``
+  for a text-only command asked for in JSON. The ``% ...`` texts of failures are the double's own wording.
 """
 
 from __future__ import annotations
