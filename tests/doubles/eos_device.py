@@ -43,7 +43,6 @@ import difflib
 import re
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +94,6 @@ class EosState:
     boot_time: float = field(default_factory=time.time)
     lock: threading.RLock = field(default_factory=threading.RLock)
     bgp_since: dict[str, float] = field(default_factory=dict)
-    on_change: Callable[[], None] = lambda: None
 
     @property
     def new_syntax(self) -> bool:
@@ -107,7 +105,6 @@ class EosState:
     def set_running(self, config: Config) -> None:
         with self.lock:
             self.running = config
-            self.on_change()
 
     def save(self, user: str) -> None:
         """``write memory``: the startup-config file is now the running config."""
@@ -140,12 +137,12 @@ class EosState:
             self.flash[_flash_name(dest)] = text
 
     def merge_into_running(self, text: str) -> None:
+        """``copy <file> running-config``: the file's commands applied to the running config (a merge)."""
         editor = self.running.editor()
         for raw in text.splitlines():
             line = raw.strip()
             if line and not line.startswith("!") and line != "end":
                 editor.apply(line)
-        self.set_running(self.running)
 
     def replace_running(self, url: str) -> None:
         """``configure replace <url>``: running becomes the file's config (refused whole if invalid)."""
@@ -396,9 +393,7 @@ class Request:
                 st.commit(name, _timer(line, words[1:]), self.user)
         else:
             assert self.editor is not None
-            self.editor.apply(line)
-            if self.mode == "config":
-                st.set_running(st.running)
+            self.editor.apply(line)  # configure terminal: the running config itself; a session: its own
         return self._empty()
 
     def _leave(self) -> None:

@@ -619,3 +619,19 @@ def test_routing_left_out_of_a_replace_is_shown_off(dev: EosDouble) -> None:
         assert "+no ip routing" in diff
         drv.discard_config()
     assert "\nip routing\n" in dev.running()
+
+
+def test_configure_terminal_changes_running_at_once_and_leaves_startup(dev: EosDouble) -> None:
+    """A person's edit over eAPI without a session (drift): live at once, not saved."""
+    reply = dev.run_cmds(
+        {
+            "jsonrpc": "2.0",
+            "method": "runCmds",
+            "id": "2",
+            "params": {"version": 1, "format": "text", "cmds": ["enable", "configure", DRIFT_ROUTE, "end"]},
+        }
+    )
+    assert reply["result"] == [{"output": ""}] * 4
+    assert DRIFT_ROUTE in dev.running().splitlines()
+    assert DRIFT_ROUTE not in (dev.startup() or "")
+    assert dev.session_states() == {}
