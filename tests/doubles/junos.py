@@ -130,7 +130,7 @@ class Commit:
     number: int = 0
 
 
-class JunosDevice:
+class JunosDevice(oper.OperationalRpcs):
     """The device's state and its RPCs (one lock for everything: RPCs are short)."""
 
     def __init__(self, baseline: str, peers: Mapping[str, int], minute: float) -> None:
@@ -228,7 +228,8 @@ class JunosDevice:
         name = etree.QName(op).localname
         method = getattr(self, "rpc_" + name.replace("-", "_"), None)
         if method is None:
-            return rpc_error(f"syntax error, expecting <rpc> or <{name}> is not a known command")
+            bad = f"<error-info><bad-element>{escape(name)}</bad-element></error-info>"
+            return rpc_error("syntax error", extra=bad)
         with self.mutex:
             return str(method(session, op))
 
@@ -362,49 +363,6 @@ class JunosDevice:
                 + "</commit-history>"
             )
         return "<commit-information>" + "".join(rows) + "</commit-information>"
-
-    def rpc_command(self, session: Session, op: Any) -> str:
-        command = " ".join((op.text or "").split())
-        if command == "show version invoke-on all-routing-engines":
-            return oper.show_version_all(self.running)
-        if command == "show version":
-            return oper.software_information(self.running)
-        return rpc_error(f"syntax error, expecting <command>: {command}")
-
-    def rpc_get_software_information(self, session: Session, op: Any) -> str:
-        return oper.software_information(self.running)
-
-    def rpc_get_chassis_inventory(self, session: Session, op: Any) -> str:
-        return oper.chassis_inventory()
-
-    def rpc_get_system_uptime_information(self, session: Session, op: Any) -> str:
-        head = self.history[0]
-        return oper.uptime_information(time.time(), self.booted, head.when, head.user)
-
-    def rpc_file_show(self, session: Session, op: Any) -> str:
-        filename = (op.findtext("{*}filename") or op.findtext("filename") or "").strip()
-        return rpc_error(f"\ncould not resolve file: {filename}\n")
-
-    def rpc_get_interface_information(self, session: Session, op: Any) -> str:
-        args = {etree.QName(el).localname: (el.text or "").strip() for el in op}
-        if args.get("routing-instance", "").startswith("__"):
-            return "<interface-information/>"  # no internal-RE interfaces on this single-RE double
-        return oper.interfaces(self.running, self.booted, args.get("interface-name"))
-
-    def rpc_get_instance_information(self, session: Session, op: Any) -> str:
-        return oper.instances()
-
-    def _bgp(self, op: Any) -> tuple[str, str]:
-        instance = (op.findtext("{*}instance") or op.findtext("instance") or "master").strip()
-        if instance not in ("", "master"):
-            return "<bgp-information/>", "<bgp-information/>"
-        return oper.bgp_information(self.running, self.peers, self.bgp_since, time.time())
-
-    def rpc_get_bgp_neighbor_information(self, session: Session, op: Any) -> str:
-        return self._bgp(op)[0]
-
-    def rpc_get_bgp_summary_information(self, session: Session, op: Any) -> str:
-        return self._bgp(op)[1]
 
 
 def _load_results(body: str) -> str:

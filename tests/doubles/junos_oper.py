@@ -17,9 +17,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Mapping
+from typing import Any
 from xml.sax.saxutils import escape
 
+from lxml import etree
+
 from tests.doubles.junos_conf import Stmt, find
+from tests.doubles.netconf_server import Session, rpc_error
 
 MODEL = "vmx"
 VERSION = "23.4R2.13"
@@ -224,3 +228,55 @@ def bgp_information(
         "<bgp-information>" + "".join(detail) + "</bgp-information>",
         f"<bgp-information><peer-count>{len(summary)}</peer-count>" + "".join(summary) + "</bgp-information>",
     )
+
+
+class OperationalRpcs:
+    """The operational RPCs of the device (``JunosDevice`` mixes them in)."""
+
+    history: list[Any]  # newest commit first: .config, .when, .user
+    peers: dict[str, int]
+    booted: float
+    bgp_since: float
+
+    def rpc_command(self, session: Session, op: Any) -> str:
+        command = " ".join((op.text or "").split())
+        if command == "show version invoke-on all-routing-engines":
+            return show_version_all(self.history[0].config)
+        if command == "show version":
+            return software_information(self.history[0].config)
+        return rpc_error(f"syntax error, expecting <command>: {command}")
+
+    def rpc_get_software_information(self, session: Session, op: Any) -> str:
+        return software_information(self.history[0].config)
+
+    def rpc_get_chassis_inventory(self, session: Session, op: Any) -> str:
+        return chassis_inventory()
+
+    def rpc_get_system_uptime_information(self, session: Session, op: Any) -> str:
+        head = self.history[0]
+        return uptime_information(time.time(), self.booted, head.when, head.user)
+
+    def rpc_file_show(self, session: Session, op: Any) -> str:
+        filename = (op.findtext("{*}filename") or op.findtext("filename") or "").strip()
+        return rpc_error(f"\ncould not resolve file: {filename}\n")
+
+    def rpc_get_interface_information(self, session: Session, op: Any) -> str:
+        args = {etree.QName(el).localname: (el.text or "").strip() for el in op}
+        if args.get("routing-instance", "").startswith("__"):
+            return "<interface-information/>"  # no internal-RE interfaces on this single-RE double
+        return interfaces(self.history[0].config, self.booted, args.get("interface-name"))
+
+    def rpc_get_instance_information(self, session: Session, op: Any) -> str:
+        return instances()
+
+    def _bgp(self, op: Any) -> tuple[str, str]:
+        instance = (op.findtext("{*}instance") or op.findtext("instance") or "master").strip()
+        if instance not in ("", "master"):
+            return "<bgp-information/>", "<bgp-information/>"
+        return bgp_information(self.history[0].config, self.peers, self.bgp_since, time.time())
+
+    def rpc_get_bgp_neighbor_information(self, session: Session, op: Any) -> str:
+        return self._bgp(op)[0]
+
+    def rpc_get_bgp_summary_information(self, session: Session, op: Any) -> str:
+        return self._bgp(op)[1]

@@ -23,7 +23,7 @@ from napalm.base.exceptions import (
 
 from tests.contract import check_typeddict
 from tests.doubles import junos_conf
-from tests.doubles.junos import JunosDouble, start_junos, strip_header
+from tests.doubles.junos import JunosDouble, default_baseline, start_junos, strip_header
 
 NEW_CONFIG_EDITS = {
     "host-name r1;": "host-name r1-new;",
@@ -408,3 +408,51 @@ def test_set_running_out_of_band_is_drift_the_driver_sees(drv: Any, dev: JunosDo
     dev.set_running(dev.baseline.replace("host-name r1;", "host-name drifted;"))
     assert "host-name drifted;" in drv.get_config(retrieve="running")["running"]
     assert dev.rollback_config(1) == dev.baseline
+
+
+def test_sanitized_get_config_masks_junos_secrets() -> None:
+    secret = '"$9$Xp2aGDkqfz6UD"'
+    baseline = default_baseline().replace(
+        "    host-name r1;\n",
+        f"    host-name r1;\n    root-authentication {{\n        encrypted-password {secret};\n    }}\n",
+    )
+    with start_junos(baseline=baseline) as dev:
+        driver = open_driver(dev)
+        plain = driver.get_config(retrieve="running")["running"]
+        masked = driver.get_config(retrieve="running", sanitized=True)["running"]
+        driver.close()
+    assert secret in plain  # the driver hands back $9$ secrets unless asked to sanitize
+    assert secret not in masked
+    assert "encrypted-password <removed>;" in masked
+
+
+# ------------------------------------------------------------------------- the double's config parser
+
+
+def test_parser_round_trip_and_comments() -> None:
+    text = (
+        "## Last commit: 2026-12-02 18:40:09 UTC by admin\n"
+        "system { host-name r1; /* note */ name-server [ 192.0.2.53 192.0.2.54 ]; }\n"
+        'interfaces { ge-0/0/0 { description "two words"; } }\n'
+    )
+    assert junos_conf.render(junos_conf.parse(text)) == (
+        "system {\n    host-name r1;\n    name-server [ 192.0.2.53 192.0.2.54 ];\n}\n"
+        'interfaces {\n    ge-0/0/0 {\n        description "two words";\n    }\n}\n'
+    )
+
+
+def test_diff_of_a_new_top_level_block_is_under_edit() -> None:
+    old = junos_conf.parse("system {\n    host-name r1;\n}\n")
+    new = junos_conf.parse("system {\n    host-name r1;\n}\nsnmp {\n    location lab;\n}\n")
+    assert junos_conf.diff(old, new) == "\n[edit]\n+  snmp {\n+      location lab;\n+  }\n"
+    assert junos_conf.diff(old, old) == "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [("frobnicate 1;", "frobnicate"), ("system {", "}"), ("system { host-name r1 }", "r1"), ("}", "}")],
+)
+def test_parser_refusals(text: str, token: str) -> None:
+    with pytest.raises(junos_conf.ConfigSyntaxError) as err:
+        junos_conf.parse(text)
+    assert err.value.token == token
