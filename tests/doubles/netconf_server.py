@@ -18,6 +18,7 @@ session ends for any reason (a vendor releases that session's locks there).
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 import secrets
@@ -31,7 +32,7 @@ from xml.sax.saxutils import escape, quoteattr
 import paramiko
 from lxml import etree
 
-__all__ = ["BASE_1_0", "BASE_1_1", "NC_NS", "NetconfServer", "Session", "rpc_error"]
+__all__ = ["BASE_1_0", "BASE_1_1", "NC_NS", "NetconfServer", "Session", "rpc_error", "subtree_filter"]
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 BASE_1_0 = "urn:ietf:params:netconf:base:1.0"
@@ -297,3 +298,47 @@ def _capabilities(raw: bytes) -> set[str]:
     except etree.XMLSyntaxError:
         return set()
     return {(el.text or "").strip() for el in root.iter() if etree.QName(el).localname == "capability"}
+
+
+def subtree_filter(data: Any, filters: Sequence[Any]) -> list[Any]:
+    """RFC 6241 section 6 subtree filtering of the children of ``data`` by the filter elements ``filters``.
+
+    A filter element matches a data element of the same namespace and name. A filter leaf with text is a
+    content-match node (the data must have that text); the content-match children of a filter element
+    select which data siblings match; a filter element without element children (a selection node) selects
+    the whole subtree; otherwise only the selected descendants are kept, content-match nodes included.
+    """
+    out: list[Any] = []
+    for data_child in data:
+        for filt in filters:
+            if data_child.tag != filt.tag:
+                continue
+            kept = _filter_one(data_child, filt)
+            if kept is not None:
+                out.append(kept)
+                break
+    return out
+
+
+def _filter_one(data: Any, filt: Any) -> Any | None:
+    children = list(filt)
+    if not children:
+        text = (filt.text or "").strip()
+        if text and (data.text or "").strip() != text:
+            return None
+        return copy.deepcopy(data)
+    matches = [c for c in children if len(c) == 0 and (c.text or "").strip()]
+    for match in matches:
+        found = [d for d in data if d.tag == match.tag and (d.text or "").strip() == match.text.strip()]
+        if not found:
+            return None
+    others = [c for c in children if c not in matches]
+    kept = etree.Element(data.tag, nsmap=data.nsmap)
+    for d in data:
+        if any(d.tag == m.tag for m in matches):
+            kept.append(copy.deepcopy(d))
+    if not others:
+        return copy.deepcopy(data)
+    for piece in subtree_filter(data, others):
+        kept.append(piece)
+    return kept
