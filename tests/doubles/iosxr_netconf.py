@@ -116,7 +116,7 @@ def _xr_time(seconds: float) -> str:
 
 
 def _xml(element: Any) -> str:
-    return etree.tostring(element, encoding="unicode")
+    return str(etree.tostring(element, encoding="unicode"))
 
 
 def _text(op: Any, name: str) -> str:

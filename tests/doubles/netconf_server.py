@@ -31,6 +31,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 import paramiko
 from lxml import etree
+from paramiko.common import (
+    AUTH_FAILED,
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_SUCCEEDED,
+)
 
 __all__ = ["BASE_1_0", "BASE_1_1", "NC_NS", "NetconfServer", "Session", "rpc_error", "subtree_filter"]
 
@@ -87,13 +93,13 @@ class _Auth(paramiko.ServerInterface):
         )
         if ok:
             self.user = username
-            return paramiko.AUTH_SUCCESSFUL
-        return paramiko.AUTH_FAILED
+            return AUTH_SUCCESSFUL
+        return AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+            return OPEN_SUCCEEDED
+        return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
         if name != "netconf":

@@ -7,6 +7,8 @@ optional_args only, and checks the device afterwards out of band (through the do
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +21,7 @@ from ncclient.operations.rpc import RPCError
 
 from tests.contract import check_typeddict
 from tests.doubles import iosxr_conf
+from tests.doubles.base import DeviceDouble
 from tests.doubles.iosxr_netconf import IosxrNetconfDouble, start_iosxr_netconf, strip_header
 
 CLI_NS = "http://cisco.com/ns/yang/Cisco-IOS-XR-cli-cfg"
@@ -282,3 +285,35 @@ def test_load_fails_while_another_session_holds_the_lock(drv: Any, dev: IosxrNet
     drv.load_replace_candidate(config=edited(dev.baseline))
     drv.commit_config()
     assert "hostname r1-new\n" in dev.running()
+
+
+def test_a_session_that_ends_mid_change_leaves_no_lock(dev: IosxrNetconfDouble) -> None:
+    driver = open_driver(dev)
+    driver.load_replace_candidate(config=edited(dev.baseline))
+    driver.device.close_session()  # the session ends without discard or unlock (a crash, as seen by XR)
+    wait = 0
+    while dev.locked() and wait < 200:
+        time.sleep(0.05)
+        wait += 1
+    clean(dev)
+    assert body(dev) == dev.baseline
+
+
+def test_set_running_out_of_band_is_drift_the_driver_sees(drv: Any, dev: IosxrNetconfDouble) -> None:
+    dev.set_running(dev.baseline.replace("hostname r1\n", "hostname drifted\n"))
+    assert "hostname drifted" in drv.get_config(retrieve="running")["running"]
+    assert drv.get_facts()["hostname"] == "drifted"
+
+
+def test_the_double_is_a_device_double(dev: IosxrNetconfDouble) -> None:
+    double: DeviceDouble = dev
+    assert double.platform == "iosxr_netconf" and double.name == "r1" and double.hostname == "127.0.0.1"
+    assert json.loads(json.dumps(dict(double.optional_args))) == {"port": dev.server.port}
+    assert double.peers == {"10.0.0.2": 65002} and len(double.password) >= 16
+
+
+def test_parser_keeps_empty_sub_modes_and_refuses_unknown_commands() -> None:
+    text = "router bgp 1\n address-family ipv4 unicast\n !\n neighbor 192.0.2.2\n  remote-as 2\n !\n!\n"
+    assert iosxr_conf.render(iosxr_conf.parse(text)) == text
+    with pytest.raises(iosxr_conf.CliError):
+        iosxr_conf.parse("hostname r1\nfrobnicate 42\n")

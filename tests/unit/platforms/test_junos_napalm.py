@@ -7,6 +7,7 @@ netimmutable's change window relies on for this platform.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +24,7 @@ from napalm.base.exceptions import (
 
 from tests.contract import check_typeddict
 from tests.doubles import junos_conf
+from tests.doubles.base import DeviceDouble
 from tests.doubles.junos import JunosDouble, default_baseline, start_junos, strip_header
 
 NEW_CONFIG_EDITS = {
@@ -456,3 +458,17 @@ def test_parser_refusals(text: str, token: str) -> None:
     with pytest.raises(junos_conf.ConfigSyntaxError) as err:
         junos_conf.parse(text)
     assert err.value.token == token
+
+
+def test_a_peer_that_goes_away_is_down(drv: Any, dev: JunosDouble) -> None:
+    dev.set_peer("10.0.0.2", None)
+    assert not drv.get_bgp_neighbors()["global"]["peers"]["10.0.0.2"]["is_up"]
+    dev.set_peer("10.0.0.2", 65002)
+    assert drv.get_bgp_neighbors()["global"]["peers"]["10.0.0.2"]["is_up"]
+
+
+def test_the_double_is_a_device_double(dev: JunosDouble) -> None:
+    double: DeviceDouble = dev
+    assert double.platform == "junos" and double.name == "r1" and double.hostname == "127.0.0.1"
+    assert json.loads(json.dumps(dict(double.optional_args))) == {"port": dev.server.port}
+    assert double.peers == {"10.0.0.2": 65002} and len(double.password) >= 16
