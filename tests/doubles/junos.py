@@ -7,8 +7,8 @@
   Management Protocol Developer Guide*, ``<lock-configuration>``: "If the session ends or the application
   emits the ``<unlock-configuration/>`` tag before the candidate configuration is committed, all changes
   made to the candidate are discarded"); a load, lock or commit while another session holds the lock is
-  refused with "configuration database locked by: ...", a lock while the candidate holds someone's
-  uncommitted changes with "configuration database modified";
+  refused with "configuration database locked by: ...", a lock while the candidate holds another
+  session's uncommitted changes with "configuration database modified";
 * ``<load-configuration action="override|merge|replace" format="text">`` (PyEZ ``Config.load``:
   ``overwrite=True`` sends ``override``; NAPALM's ``load_replace_candidate`` passes ``overwrite=True``) and
   ``<load-configuration rollback="N"/>`` (PyEZ ``Config.rollback``); a text the parser of
@@ -20,8 +20,14 @@
 * ``<commit-configuration>`` with ``<log>`` (the comment), ``<confirmed/>`` + ``<confirm-timeout>`` in
   minutes (Juniper, *Commit a Junos configuration*, ``commit confirmed``: without a confirming commit
   within the time the device rolls back to the previously committed configuration; "a subsequent
-  ``commit`` or ``commit check`` confirms it"), ``<check/>``; the **rollback** history keeps 50 commits
-  (``rollback 0`` = the active config .. ``rollback 49``), newest first, as Junos does;
+  ``commit`` or ``commit check`` confirms it"; *Junos XML Management Protocol Developer Guide*,
+  "Committing the Candidate Configuration Only After Confirmation": the server "automatically retrieves and
+  commits (rolls back to) the previously committed configuration"), ``<check/>``; the **rollback** history
+  keeps 50 commits (``rollback 0`` = the active config .. ``rollback 49``), newest first (Juniper, *The
+  Commit Model for Configurations*: on every commit "the formerly active configuration file is saved as
+  the first rollback configuration file ... maximum of 49 rollback configurations"). Hence the confirming
+  commit and the automatic revert are commits of their own: after commit confirmed + confirm,
+  ``rollback 1`` is the confirmed config itself;
 * ``get-commit-revision-information`` (``show system commit revision detail``): NAPALM's
   ``has_pending_commit`` finds a pending commit by its comment ``commit confirmed, rollback in Nmins`` on
   the newest revision and ``get-system-uptime-information`` for the current time;
@@ -319,7 +325,9 @@ class JunosDevice(oper.OperationalRpcs):
             if not 1 <= minutes <= 65535:
                 return rpc_error(f"confirm-timeout {minutes} out of range (1..65535)")
             comment = f"commit confirmed, rollback in {minutes}mins"
-        previous = [s.copy() for s in self.running]
+        # a confirmed commit while one is pending keeps the first one's rollback point (RFC 6241 8.4;
+        # assumed for Junos, not documented there)
+        previous = self.restore if self.restore is not None else [s.copy() for s in self.running]
         self.cancel()
         self._record(self.candidate, session.username, "netconf", children.get("log", ""), comment)
         self.candidate = [s.copy() for s in self.running]

@@ -472,3 +472,14 @@ def test_the_double_is_a_device_double(dev: JunosDouble) -> None:
     assert double.platform == "junos" and double.name == "r1" and double.hostname == "127.0.0.1"
     assert json.loads(json.dumps(dict(double.optional_args))) == {"port": dev.server.port}
     assert double.peers == {"10.0.0.2": 65002} and len(double.password) >= 16
+
+
+def test_a_second_commit_confirmed_keeps_the_first_rollback_point(drv: Any, dev: JunosDouble) -> None:
+    drv.load_replace_candidate(config=edited(dev.baseline))
+    drv.commit_config(revert_in=60)
+    drv.load_replace_candidate(config=without_ge1(edited(dev.baseline)))
+    drv.commit_config(revert_in=60)  # the driver does not refuse it; the device restarts the timer
+    assert drv.has_pending_commit()
+    dev.fire_timer()
+    assert body(dev) == dev.baseline
+    clean(dev)
