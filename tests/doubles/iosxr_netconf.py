@@ -19,6 +19,11 @@ What NAPALM 5.2 (``napalm/iosxr_netconf/iosxr_netconf.py``, ``constants.py``) se
 * ``<roll-back-configuration-last xmlns="...Cisco-IOS-XR-cfgmgr-rollback-act"><count>1</count>``
   (``rollback``): the config from before the last commit comes back, as a new commit (XR's ``rollback
   configuration last 1``); the commit database keeps 100 commits with XR's ten-digit commit IDs;
+* with ``start_iosxr_netconf(encoding="xml")`` (NAPALM's ``config_encoding="xml"``) the config is Cisco YANG
+  XML trees instead: ``copy-config`` replaces the candidate's trees, ``edit-config`` merges them (RFC 6241
+  7.2 ``merge``, list entries matched by their keys), ``get-config`` without a filter returns them (the
+  driver diffs running and candidate itself); a tree outside the ``Cisco-IOS-XR-*-cfg`` models is refused
+  with ``unknown-namespace`` (the driver already refuses openconfig trees before sending them);
 * ``<get>`` with subtree filters on ``Cisco-IOS-XR-shellutil-oper`` (host name, uptime),
   ``Cisco-IOS-XR-pfi-im-cmd-oper`` (interfaces), ``Cisco-IOS-XR-invmgr-oper`` (``Rack 0``) and
   ``Cisco-IOS-XR-ipv4-bgp-oper`` (neighbours), shaped as NAPALM's recorded replies of real routers
@@ -28,7 +33,7 @@ What NAPALM 5.2 (``napalm/iosxr_netconf/iosxr_netconf.py``, ``constants.py``) se
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import copy
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -39,21 +44,26 @@ from xml.sax.saxutils import escape
 from lxml import etree
 
 from tests.doubles import iosxr_conf as xc
+from tests.doubles import iosxr_oper as oper
 from tests.doubles.base import new_password
 from tests.doubles.netconf_server import BASE_1_0, BASE_1_1, NetconfServer, Session, rpc_error, subtree_filter
 
-__all__ = ["DEFAULT_PEERS", "IosxrNetconfDouble", "default_baseline", "start_iosxr_netconf", "strip_header"]
+__all__ = [
+    "DEFAULT_PEERS",
+    "IosxrNetconfDouble",
+    "default_baseline",
+    "default_baseline_xml",
+    "start_iosxr_netconf",
+    "strip_header",
+]
 
 DEFAULT_PEERS: Mapping[str, int] = {"10.0.0.2": 65002}
-VERSION = "7.3.2"
-MODEL = "R-IOSXRV9000-CC"
+VERSION = oper.VERSION
 HISTORY = 100
 NS_CLI = "http://cisco.com/ns/yang/Cisco-IOS-XR-cli-cfg"
 NS_DIFF = "http://cisco.com/ns/yang/Cisco-IOS-XR-cli-diff-act"
-NS_SUO = "http://cisco.com/ns/yang/Cisco-IOS-XR-shellutil-oper"
-NS_INT = "http://cisco.com/ns/yang/Cisco-IOS-XR-pfi-im-cmd-oper"
-NS_INV = "http://cisco.com/ns/yang/Cisco-IOS-XR-invmgr-oper"
-NS_BGP = "http://cisco.com/ns/yang/Cisco-IOS-XR-ipv4-bgp-oper"
+XR_MODEL = "http://cisco.com/ns/yang/Cisco-IOS-XR-"
+NS_BGP = oper.NS_BGP
 CAPABILITIES = (
     BASE_1_0,
     BASE_1_1,
@@ -93,6 +103,32 @@ netconf-yang agent
 """
 
 
+def default_baseline_xml(name: str = "r1") -> str:
+    """The same router as ``default_baseline`` in Cisco's YANG config models (``config_encoding="xml"``)."""
+    cfg = "http://cisco.com/ns/yang/Cisco-IOS-XR-"
+    ipv4 = f'<ipv4-network xmlns="{cfg}ipv4-io-cfg"><addresses><primary>'
+    return f"""<config>
+  <host-names xmlns="{cfg}shellutil-cfg"><host-name>{name}</host-name></host-names>
+  <interface-configurations xmlns="{cfg}ifmgr-cfg">
+    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/0</interface-name>
+      <description>to r2</description>
+      {ipv4}<address>10.0.0.1</address><netmask>255.255.255.252</netmask></primary></addresses></ipv4-network>
+    </interface-configuration>
+    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/1</interface-name>
+      {ipv4}<address>192.0.2.1</address><netmask>255.255.255.0</netmask></primary></addresses></ipv4-network>
+    </interface-configuration>
+  </interface-configurations>
+  <bgp xmlns="{cfg}ipv4-bgp-cfg"><instance><instance-name>default</instance-name><instance-as><as>0</as>
+    <four-byte-as><as>65001</as><bgp-running/><default-vrf>
+      <global><router-id>10.0.0.1</router-id></global>
+      <bgp-entity><neighbors><neighbor><neighbor-address>10.0.0.2</neighbor-address>
+        <remote-as><as-xx>0</as-xx><as-yy>65002</as-yy></remote-as>
+      </neighbor></neighbors></bgp-entity>
+    </default-vrf></four-byte-as></instance-as></instance></bgp>
+</config>
+"""
+
+
 def strip_header(text: str) -> str:
     """``text`` without the ``!!`` header lines, the ``!`` after them and ``end``."""
     lines = text.splitlines(keepends=True)
@@ -105,10 +141,33 @@ def strip_header(text: str) -> str:
 
 @dataclass
 class XrCommit:
-    config: list[xc.Line]
+    config: Config
     when: float
     user: str
     commit_id: str
+
+
+Config = Any
+"""A config: ``list[iosxr_conf.Line]`` (cli encoding) or the ``<config>`` element of YANG trees (xml)."""
+
+
+def _copy(config: Config) -> Config:
+    return [c.copy() for c in config] if isinstance(config, list) else copy.deepcopy(config)
+
+
+def _show(config: Config) -> str:
+    if isinstance(config, list):
+        return xc.render(config)
+    return "".join(etree.tostring(child, encoding="unicode", pretty_print=True) for child in config)
+
+
+def _parse_xml(text: str) -> Any:
+    root = etree.fromstring(text.strip(), etree.XMLParser(remove_blank_text=True, resolve_entities=False))
+    config = etree.Element("config")
+    config.extend(
+        copy.deepcopy(child) for child in (root if etree.QName(root).localname == "config" else [root])
+    )
+    return config
 
 
 def _xr_time(seconds: float) -> str:
@@ -127,44 +186,51 @@ def _text(op: Any, name: str) -> str:
 class IosxrDevice:
     """The device's state and its RPCs."""
 
-    def __init__(self, baseline: str, peers: Mapping[str, int]) -> None:
+    def __init__(self, baseline: str, peers: Mapping[str, int], encoding: str = "cli") -> None:
+        self.encoding = encoding
         self.peers = dict(peers)
         self.booted = time.time() - 86400
         self.mutex = threading.RLock()
         self.history: list[XrCommit] = []
         self._next_id = 1000000001
-        self.record(xc.parse(baseline), "root")
+        self.record(self.parse(baseline), "root")
         self.lock_owner: Session | None = None
         self.timer: threading.Timer | None = None
-        self.restore: list[xc.Line] | None = None
+        self.restore: Config | None = None
         self.bgp_since = time.time() - 3600
 
     @property
-    def running(self) -> list[xc.Line]:
+    def running(self) -> Config:
         return self.history[0].config
 
-    def record(self, config: list[xc.Line], user: str) -> None:
-        entry = XrCommit([c.copy() for c in config], time.time(), user, str(self._next_id))
+    def parse(self, text: str) -> Config:
+        """A config in this device's encoding (``xc.CliError`` / ``etree.XMLSyntaxError`` when refused)."""
+        return xc.parse(text) if self.encoding == "cli" else _parse_xml(text)
+
+    def record(self, config: Config, user: str) -> None:
+        entry = XrCommit(_copy(config), time.time(), user, str(self._next_id))
         self._next_id += 1
-        if self.history and xc.render(entry.config) != xc.render(self.running):
+        if self.history and _show(entry.config) != _show(self.running):
             self.bgp_since = entry.when
         self.history.insert(0, entry)
         del self.history[HISTORY:]
 
-    def show(self, config: list[xc.Line] | None = None) -> str:
+    def show(self, config: Config | None = None) -> str:
         head = self.history[0]
+        config = self.running if config is None else config
+        if not isinstance(config, list):
+            return _show(config)
         return (
             f"!! IOS XR Configuration {VERSION}\n"
             f"!! Last configuration change at {_xr_time(head.when)} by {head.user}\n!\n"
-            + xc.render(self.running if config is None else config)
+            + xc.render(config)
             + "end\n"
         )
 
-    def candidate(self, session: Session) -> list[xc.Line]:
+    def candidate(self, session: Session) -> Config:
         if "candidate" not in session.data:
-            session.data["candidate"] = [c.copy() for c in self.running]
-        cand: list[xc.Line] = session.data["candidate"]
-        return cand
+            session.data["candidate"] = _copy(self.running)
+        return session.data["candidate"]
 
     # -- timers and sessions -------------------------------------------------------------------------------
 
@@ -225,6 +291,8 @@ class IosxrDevice:
         refused = self._held_by_other(session)
         if refused:
             return refused
+        if self.encoding == "xml":
+            return self._load_xml(session, op, replace)
         cli = next((el for el in op.iter() if etree.QName(el).localname == "cli"), None)
         if cli is None or etree.QName(cli).namespace != NS_CLI:
             return rpc_error(
@@ -236,10 +304,25 @@ class IosxrDevice:
             message = f"% Invalid input detected at '^' marker.\n{err.line}\n^"
             path = f'<error-path xmlns:ns1="{NS_CLI}">ns1:cli</error-path>'
             return rpc_error(message, tag="invalid-value", error_type="application", extra=path)
+        session.data["candidate"] = loaded if replace else _merge(self.candidate(session), loaded)
+        return "<ok/>"
+
+    def _load_xml(self, session: Session, op: Any, replace: bool) -> str:
+        config = next((el for el in op.iter() if etree.QName(el).localname == "config"), None)
+        if config is None:
+            return rpc_error("no <config> in the request", tag="missing-element", error_type="protocol")
+        for tree in config:
+            namespace = etree.QName(tree).namespace or ""
+            if not (namespace.startswith(XR_MODEL) and namespace.endswith("-cfg")):
+                bad = escape(etree.QName(tree).localname)
+                info = f"<error-info><bad-element>{bad}</bad-element></error-info>"
+                return rpc_error(f"unknown namespace {namespace}", tag="unknown-namespace", extra=info)
+        loaded = _parse_xml(etree.tostring(config, encoding="unicode"))
         if replace:
             session.data["candidate"] = loaded
         else:
-            session.data["candidate"] = _merge(self.candidate(session), loaded)
+            base = self.candidate(session)
+            _xml_merge(base, loaded)
         return "<ok/>"
 
     def rpc_copy_config(self, session: Session, op: Any) -> str:
@@ -256,14 +339,19 @@ class IosxrDevice:
         return "<ok/>"
 
     def rpc_get_cli_config_diff(self, session: Session, op: Any) -> str:
-        text = xc.diff(self.running, self.candidate(session), VERSION)
+        running, cand = self.running, self.candidate(session)
+        text = xc.diff(running, cand, VERSION) if isinstance(running, list) else ""
         text = text or f"Building configuration...\n!! IOS XR Configuration {VERSION}\nend\n"
         return f'<cli xmlns="{NS_DIFF}">{escape(text)}</cli>'
 
     def rpc_get_config(self, session: Session, op: Any) -> str:
         source = next(etree.QName(el).localname for el in op.find("{*}source"))
         config = self.running if source == "running" else self.candidate(session)
-        data = etree.fromstring(f'<data><cli xmlns="{NS_CLI}">{escape(self.show(config))}</cli></data>')
+        if isinstance(config, list):
+            data = etree.fromstring(f'<data><cli xmlns="{NS_CLI}">{escape(self.show(config))}</cli></data>')
+        else:
+            data = etree.Element("data")
+            data.extend(copy.deepcopy(child) for child in config)
         filt = op.find("{*}filter")
         if filt is not None:
             data[:] = subtree_filter(data, list(filt))
@@ -274,7 +362,7 @@ class IosxrDevice:
         if refused:
             return refused
         children = {etree.QName(el).localname: (el.text or "").strip() for el in op}
-        previous = [c.copy() for c in self.running]
+        previous = _copy(self.running)
         was_pending = self.timer is not None
         self.cancel()
         self.record(self.candidate(session), session.username)
@@ -305,85 +393,37 @@ class IosxrDevice:
         return "<ok/>"
 
     def rpc_get(self, session: Session, op: Any) -> str:
-        data = etree.fromstring(f"<data>{self._oper()}</data>")
+        config = self.running
+        summary = oper.summary_cli(config) if isinstance(config, list) else oper.summary_xml(config)
+        up, bgp_up = int(time.time() - self.booted), int(time.time() - self.bgp_since)
+        data = etree.fromstring(f"<data>{oper.oper_xml(summary, self.peers, up, bgp_up)}</data>")
         filt = op.find("{*}filter")
         if filt is not None:
             data[:] = subtree_filter(data, list(filt))
         return _xml(data)
 
-    # -- operational data ----------------------------------------------------------------------------------
 
-    def _oper(self) -> str:
-        config = self.running
-        host = next((line.text.split()[1] for line in xc.find(config, "hostname")), "ios")
-        up = int(time.time() - self.booted)
-        names = [line.text.split(None, 1)[1] for line in xc.find(config, "interface")]
-        brief = "".join(
-            f"<interface><interface-name>{escape(n)}</interface-name>{self._descr(n)}</interface>"
-            for n in names
-        )
-        xr = "".join(self._interface_xr(n) for n in names)
-        return (
-            f'<system-time xmlns="{NS_SUO}"><uptime><host-name>{escape(host)}</host-name>'
-            f"<uptime>{up}</uptime></uptime></system-time>"
-            f'<interfaces xmlns="{NS_INT}"><interfaces>{brief}</interfaces><interface-xr>{xr}</interface-xr>'
-            f"</interfaces>"
-            f'<inventory xmlns="{NS_INV}"><entities><entity><name>Rack 0</name><attributes><inv-basic-bag>'
-            f"<software-revision>{VERSION}</software-revision><serial-number>VXR9K00A1B2</serial-number>"
-            f"<model-name>{MODEL}</model-name></inv-basic-bag></attributes></entity></entities></inventory>"
-            + self._bgp()
-        )
+_KEYS = frozenset(
+    {"active", "interface-name", "instance-name", "as", "neighbor-address", "af-name", "vrf-name"}
+)
 
-    def _interface(self, name: str) -> list[xc.Line]:
-        return next((line.children for line in xc.find(self.running, f"interface {name}")), [])
 
-    def _descr(self, name: str) -> str:
-        descr = next((c.text.split(None, 1)[1] for c in xc.find(self._interface(name), "description")), "")
-        return f"<description>{escape(descr)}</description>" if descr else ""
+def _key(element: Any) -> tuple[str, ...]:
+    """A list entry's identity: its tag and its key leaves (the YANG list keys of the models used here)."""
+    keys = [f"{etree.QName(c).localname}={(c.text or '').strip()}" for c in element if len(c) == 0]
+    return (element.tag, *[k for k in keys if k.split("=", 1)[0] in _KEYS])
 
-    def _interface_xr(self, name: str) -> str:
-        down = bool(xc.find(self._interface(name), "shutdown"))
-        state = "im-state-admin-down" if down else "im-state-up"
-        mac = hashlib.sha256(name.encode()).hexdigest()
-        mac = f"52:54:00:{mac[0:2]}:{mac[2:4]}:{mac[4:6]}"
-        return (
-            f"<interface><interface-name>{escape(name)}</interface-name><state>{state}</state>"
-            f"<line-state>{state}</line-state><mtu>1514</mtu><mac-address><address>{mac}</address>"
-            f"</mac-address><bandwidth>1000000</bandwidth></interface>"
-        )
 
-    def _bgp(self) -> str:
-        router = next(iter(xc.find(self.running, "router bgp")), None)
-        if router is None:
-            return ""
-        local_as = router.text.split()[2]
-        rid = next((c.text.split()[2] for c in xc.find(router.children, "bgp router-id")), "0.0.0.0")  # noqa: S104
-        neighbors = []
-        since = int(time.time() - self.bgp_since)
-        for nbr in xc.find(router.children, "neighbor"):
-            address = nbr.text.split()[1]
-            remote_as = next((c.text.split()[1] for c in xc.find(nbr.children, "remote-as")), "0")
-            shut = bool(xc.find(nbr.children, "shutdown"))
-            descr = next((c.text.split(None, 1)[1] for c in xc.find(nbr.children, "description")), "")
-            up = not shut and str(self.peers.get(address)) == remote_as
-            neighbors.append(
-                f"<neighbor><neighbor-address>{escape(address)}</neighbor-address>"
-                f"<description>{escape(descr)}</description><remote-as>{remote_as}</remote-as>"
-                f"<local-as>{local_as}</local-as><router-id>{address if up else '0.0.0.0'}</router-id>"  # noqa: S104
-                f"<connection-state>{'bgp-st-estab' if up else 'bgp-st-active'}</connection-state>"
-                f"<connection-established-time>{since if up else 0}</connection-established-time>"
-                f"<is-administratively-shut-down>{str(shut).lower()}</is-administratively-shut-down>"
-                f"<connection-remote-address><afi>ipv4</afi><ipv4-address>{escape(address)}</ipv4-address>"
-                f"</connection-remote-address><af-data><af-name>ipv4</af-name>"
-                f"<prefixes-accepted>{1 if up else 0}</prefixes-accepted><prefixes-denied>0</prefixes-denied>"
-                f"<prefixes-advertised>{1 if up else 0}</prefixes-advertised></af-data></neighbor>"
-            )
-        return (
-            f'<bgp xmlns="{NS_BGP}"><instances><instance><instance-name>default</instance-name>'
-            f"<instance-active><default-vrf><global-process-info><vrf><router-id>{rid}</router-id></vrf>"
-            f"</global-process-info><neighbors>{''.join(neighbors)}</neighbors></default-vrf>"
-            f"</instance-active></instance></instances></bgp>"
-        )
+def _xml_merge(base: Any, extra: Any) -> None:
+    """RFC 6241 ``merge``: ``extra``'s nodes into ``base``, list entries matched by their key."""
+    for node in extra:
+        same = next((b for b in base if _key(b) == _key(node)), None)
+        if same is not None and len(node) and len(same):
+            _xml_merge(same, node)
+        elif same is not None:
+            base.replace(same, copy.deepcopy(node))
+        else:
+            base.append(copy.deepcopy(node))
 
 
 def _merge(base: list[xc.Line], extra: list[xc.Line]) -> list[xc.Line]:
@@ -402,14 +442,16 @@ class IosxrNetconfDouble:
 
     platform = "iosxr_netconf"
 
-    def __init__(self, name: str, peers: Mapping[str, int], baseline: str | None) -> None:
+    def __init__(self, name: str, peers: Mapping[str, int], baseline: str | None, encoding: str) -> None:
         self.name = name
+        self.encoding = encoding
         self.hostname = "127.0.0.1"
         self.username = "netimmutable"
         self.password = new_password()
         self.peers = dict(peers)
-        self.baseline = baseline if baseline is not None else default_baseline(name)
-        self.device = IosxrDevice(self.baseline, self.peers)
+        default = default_baseline(name) if encoding == "cli" else default_baseline_xml(name)
+        self.baseline = baseline if baseline is not None else default
+        self.device = IosxrDevice(self.baseline, self.peers, encoding)
         self.server = NetconfServer(
             self.device.handle,
             username=self.username,
@@ -419,6 +461,8 @@ class IosxrNetconfDouble:
             first_session_id=2001,
         )
         self.optional_args: Mapping[str, Any] = {"port": self.server.port}
+        if encoding == "xml":
+            self.optional_args = {"port": self.server.port, "config_encoding": "xml"}
 
     def running(self) -> str:
         """``show running-config`` out of band, ``!!`` header and ``end`` included."""
@@ -433,7 +477,7 @@ class IosxrNetconfDouble:
 
     def set_running(self, config: str) -> None:
         with self.device.mutex:
-            self.device.record(xc.parse(config), "root")
+            self.device.record(self.device.parse(config), "root")
 
     def has_pending(self) -> bool:
         return self.device.timer is not None
@@ -448,10 +492,15 @@ class IosxrNetconfDouble:
 
 @contextlib.contextmanager
 def start_iosxr_netconf(
-    name: str = "r1", peers: Mapping[str, int] | None = None, baseline: str | None = None
+    name: str = "r1",
+    peers: Mapping[str, int] | None = None,
+    baseline: str | None = None,
+    *,
+    encoding: str = "cli",
 ) -> Iterator[IosxrNetconfDouble]:
-    """An IOS-XR NETCONF double on an ephemeral port."""
-    double = IosxrNetconfDouble(name, DEFAULT_PEERS if peers is None else peers, baseline)
+    """An IOS-XR NETCONF double on an ephemeral port; ``encoding``: NAPALM's ``config_encoding`` it serves
+    (``cli``: the config is CLI text in ``Cisco-IOS-XR-cli-cfg``; ``xml``: it is Cisco YANG XML trees)."""
+    double = IosxrNetconfDouble(name, DEFAULT_PEERS if peers is None else peers, baseline, encoding)
     try:
         yield double
     finally:
