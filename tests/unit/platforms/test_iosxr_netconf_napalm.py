@@ -387,3 +387,8 @@ def test_xml_encoding_refusals(xdev: IosxrNetconfDouble) -> None:
     clean(xdev)
     assert "<host-name>r1</host-name>" in xdev.running() and "frob" not in xdev.running()
     driver.close()
+
+
+def test_sanitized_get_config_is_not_implemented(drv: Any) -> None:
+    with pytest.raises(NotImplementedError):
+        drv.get_config(retrieve="running", sanitized=True)

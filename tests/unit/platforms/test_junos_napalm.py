@@ -483,3 +483,13 @@ def test_a_second_commit_confirmed_keeps_the_first_rollback_point(drv: Any, dev:
     dev.fire_timer()
     assert body(dev) == dev.baseline
     clean(dev)
+
+
+def test_replace_with_set_commands_is_refused_by_pyez_and_keeps_the_lock(drv: Any, dev: JunosDouble) -> None:
+    """NAPALM sends text starting with ``set`` as format ``set``; PyEZ refuses ``set`` with ``overwrite``
+    before anything reaches the device, with a bare ValueError that NAPALM does not wrap."""
+    with pytest.raises(ValueError, match="cannot use 'set' with 'overwrite'"):
+        drv.load_replace_candidate(config="set system host-name r1-new\n")
+    assert dev.locked()  # NAPALM locked before PyEZ refused
+    drv.discard_config()
+    clean(dev)
