@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["TOP_LEVEL", "CliError", "Line", "diff", "find", "parse", "render"]
+__all__ = ["TOP_LEVEL", "CliError", "Line", "default_baseline_xml", "diff", "find", "parse", "render"]
 
 TOP_LEVEL = frozenset(
     {
@@ -138,3 +138,29 @@ def _signed(line: Line, sign: str, depth: int, out: list[str]) -> None:
     rendered: list[str] = []
     _render_into(line, depth, rendered)
     out.extend(f"{sign}  {text}" for text in rendered)
+
+
+def default_baseline_xml(name: str = "r1") -> str:
+    """The same router as ``default_baseline`` in Cisco's YANG config models (``config_encoding="xml"``)."""
+    cfg = "http://cisco.com/ns/yang/Cisco-IOS-XR-"
+    ipv4 = f'<ipv4-network xmlns="{cfg}ipv4-io-cfg"><addresses><primary>'
+    return f"""<config>
+  <host-names xmlns="{cfg}shellutil-cfg"><host-name>{name}</host-name></host-names>
+  <interface-configurations xmlns="{cfg}ifmgr-cfg">
+    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/0</interface-name>
+      <description>to r2</description>
+      {ipv4}<address>10.0.0.1</address><netmask>255.255.255.252</netmask></primary></addresses></ipv4-network>
+    </interface-configuration>
+    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/1</interface-name>
+      {ipv4}<address>192.0.2.1</address><netmask>255.255.255.0</netmask></primary></addresses></ipv4-network>
+    </interface-configuration>
+  </interface-configurations>
+  <bgp xmlns="{cfg}ipv4-bgp-cfg"><instance><instance-name>default</instance-name><instance-as><as>0</as>
+    <four-byte-as><as>65001</as><bgp-running/><default-vrf>
+      <global><router-id>10.0.0.1</router-id></global>
+      <bgp-entity><neighbors><neighbor><neighbor-address>10.0.0.2</neighbor-address>
+        <remote-as><as-xx>0</as-xx><as-yy>65002</as-yy></remote-as>
+      </neighbor></neighbors></bgp-entity>
+    </default-vrf></four-byte-as></instance-as></instance></bgp>
+</config>
+"""

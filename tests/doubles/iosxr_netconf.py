@@ -46,6 +46,7 @@ from lxml import etree
 from tests.doubles import iosxr_conf as xc
 from tests.doubles import iosxr_oper as oper
 from tests.doubles.base import new_password
+from tests.doubles.iosxr_conf import default_baseline_xml
 from tests.doubles.netconf_server import BASE_1_0, BASE_1_1, NetconfServer, Session, rpc_error, subtree_filter
 
 __all__ = [
@@ -100,32 +101,6 @@ router bgp 65001
 netconf-yang agent
  ssh
 !
-"""
-
-
-def default_baseline_xml(name: str = "r1") -> str:
-    """The same router as ``default_baseline`` in Cisco's YANG config models (``config_encoding="xml"``)."""
-    cfg = "http://cisco.com/ns/yang/Cisco-IOS-XR-"
-    ipv4 = f'<ipv4-network xmlns="{cfg}ipv4-io-cfg"><addresses><primary>'
-    return f"""<config>
-  <host-names xmlns="{cfg}shellutil-cfg"><host-name>{name}</host-name></host-names>
-  <interface-configurations xmlns="{cfg}ifmgr-cfg">
-    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/0</interface-name>
-      <description>to r2</description>
-      {ipv4}<address>10.0.0.1</address><netmask>255.255.255.252</netmask></primary></addresses></ipv4-network>
-    </interface-configuration>
-    <interface-configuration><active>act</active><interface-name>GigabitEthernet0/0/0/1</interface-name>
-      {ipv4}<address>192.0.2.1</address><netmask>255.255.255.0</netmask></primary></addresses></ipv4-network>
-    </interface-configuration>
-  </interface-configurations>
-  <bgp xmlns="{cfg}ipv4-bgp-cfg"><instance><instance-name>default</instance-name><instance-as><as>0</as>
-    <four-byte-as><as>65001</as><bgp-running/><default-vrf>
-      <global><router-id>10.0.0.1</router-id></global>
-      <bgp-entity><neighbors><neighbor><neighbor-address>10.0.0.2</neighbor-address>
-        <remote-as><as-xx>0</as-xx><as-yy>65002</as-yy></remote-as>
-      </neighbor></neighbors></bgp-entity>
-    </default-vrf></four-byte-as></instance-as></instance></bgp>
-</config>
 """
 
 
