@@ -22,6 +22,7 @@ checks the device out of band (through the double). What they pin down about the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,7 @@ from napalm.base.exceptions import CommandErrorException, CommitConfirmException
 
 from tests.contract import check_typeddict, wait_for
 from tests.doubles import ios_config as cfg
+from tests.doubles.base import DeviceDouble
 from tests.doubles.ios import IosDouble, default_baseline, start_ios
 
 NEW_ROUTE = "ip route 10.254.254.0 255.255.255.0 Null0"
@@ -70,6 +72,16 @@ def candidate_of(d: IosDouble) -> str:
 def replaced(drv: Any, config: str, **commit: Any) -> None:
     drv.load_replace_candidate(config=config)
     drv.commit_config(**commit)
+
+
+def test_the_double_offers_the_device_double_interface(ios: IosDouble) -> None:
+    double: DeviceDouble = ios
+    assert double.platform == "ios" and double.name == "r1" and double.hostname == "127.0.0.1"
+    assert json.loads(json.dumps(dict(double.optional_args))) == {"port": ios.optional_args["port"]}
+    assert body(double.running()) == body(double.baseline)
+    assert double.baseline.startswith("Building configuration...\n\nCurrent configuration : ")
+    assert " neighbor 10.0.12.2 remote-as 65002" in body(double.baseline)
+    assert not double.has_pending()
 
 
 # ---------------------------------------------------------------------------------------- getters
@@ -137,7 +149,9 @@ def test_get_config_running_is_the_running_config_without_its_header(ios: IosDou
         assert body(text) == body(ios.running())
         ios.set_running(with_line(ios.baseline, NEW_ROUTE))  # drift shows at once
         assert NEW_ROUTE in drv.get_config(retrieve="running")["running"].splitlines()
-        assert NEW_ROUTE not in drv.get_config(retrieve="startup")["startup"].splitlines()
+        startup = drv.get_config(retrieve="startup")["startup"].splitlines()
+        assert NEW_ROUTE not in startup
+        assert startup[0].startswith("Using ")  # 'Using N out of M bytes': napalm's filter keeps it
     finally:
         drv.close()
 
