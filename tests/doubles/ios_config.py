@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Bgp",
     "Interface",
+    "Neighbor",
     "Node",
     "bgp",
     "body_of",
