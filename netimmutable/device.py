@@ -63,6 +63,23 @@ _CONNECT_ERRORS = (
     EOFError,
     socket.timeout,
 )
+_TRANSPORT_ERRORS = frozenset(
+    {
+        "pyeapi.eapilib.ConnectionError",  # eos: eAPI unreachable, refused, timed out
+        "ncclient.transport.errors.TransportError",  # junos, iosxr_netconf: NETCONF session lost
+        "paramiko.ssh_exception.SSHException",  # ios, nxos_ssh, eos over ssh (netmiko timeouts too)
+    }
+)
+"""Vendor libraries' connection failures (by class, matched along the MRO so nothing is imported for it);
+authentication failures are not among them: retrying a refused password can lock the account."""
+_AUTH_ERRORS = frozenset({"paramiko.ssh_exception.AuthenticationException"})
+
+
+def _is_transport_error(exc: BaseException) -> bool:
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+    return bool(names & _TRANSPORT_ERRORS) and not names & _AUTH_ERRORS
+
+
 _REJECT_ERRORS = (
     napalm_exc.ReplaceConfigException,
     napalm_exc.MergeConfigException,
@@ -86,6 +103,8 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
     except NotImplementedError as exc:
         raise Unsupported(f"{step}: not supported by this driver", host=host) from exc
     except Exception as exc:  # any driver failure becomes a located DeviceError
+        if _is_transport_error(exc):
+            raise ConnectError(f"{step}: connection failed: {type(exc).__name__}: {exc}", host=host) from exc
         raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
 
 
@@ -114,6 +133,7 @@ class Device:
         self.platform = str(host.platform)
         self.driver_name = driver_name(host)
         self._driver = driver
+        self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
 
     @classmethod
     def open(
@@ -153,8 +173,31 @@ class Device:
         return cls(host, host.connections[CONNECTION].connection)
 
     def close(self) -> None:
-        """Close the session; a connection that is already gone is not an error."""
+        """Close the session; a connection that is already gone is not an error.
+
+        A pending commit bound to this driver object (EOS: its config session) is left pending, to be
+        confirmed or cancelled by a later session that adopts it (``adopt_session``) or by the device's own
+        timer: the driver's own close would abort it (``discard_config``) at once."""
+        attr = capability(self.driver_name).session_attr
+        if self._holds_pending and attr:
+            setattr(self._driver, attr, None)
         _drop_connection(self.host)
+
+    def session_token(self) -> str | None:
+        """The device-side session a commit of this driver object belongs to (EOS: ``napalm_<n>``), for
+        platforms whose confirm and rollback only work from that session; None elsewhere. Journaled with the
+        commit so that a reconnect or ``recover`` can take the pending commit over."""
+        attr = capability(self.driver_name).session_attr
+        value = getattr(self._driver, attr, None) if attr else None
+        return value if isinstance(value, str) and value else None
+
+    def adopt_session(self, token: str) -> None:
+        """Take over the pending commit of session ``token`` (see ``session_token``): confirm and rollback
+        then act on it. The device still refuses them when ``token`` is not the pending session."""
+        attr = capability(self.driver_name).session_attr
+        if attr and token:
+            setattr(self._driver, attr, token)
+            self._holds_pending = True
 
     def __enter__(self) -> Device:
         return self
@@ -205,15 +248,18 @@ class Device:
                 )
             kwargs["revert_in"] = revert_in
         self._call("commit_config", self._driver.commit_config, **kwargs)
+        self._holds_pending = bool(revert_in)
 
     def confirm(self) -> None:
         self._call("confirm_commit", self._driver.confirm_commit)
+        self._holds_pending = False
 
     def has_pending_commit(self) -> bool:
         return bool(self._call("has_pending_commit", self._driver.has_pending_commit))
 
     def rollback_driver(self) -> None:
         self._call("rollback", self._driver.rollback)
+        self._holds_pending = False
 
     def facts(self) -> dict[str, Any]:
         return dict(self._call("get_facts", self._driver.get_facts))

@@ -16,8 +16,9 @@ JSON scalars): ``release`` (sha being pushed), ``artifact_digest``, ``rollback_r
 sha), ``rollback_blob`` (git blob of the captured running config for a first deployment, kept referenced
 by ``Records.keep_captured``), ``rollback_digest``, ``revert_in`` (seconds), ``revert_deadline_utc``,
 ``pre_state`` (the state snapshot before the change, as JSON text: recover checks regressions against it) and
-``soak`` (seconds the change had to hold before its confirm). Never put resolved secrets or whole configs in
-details.
+``soak`` (seconds the change had to hold before its confirm) and ``device_session`` (the device-side session a
+pending commit belongs to, on platforms where only that session can confirm or cancel it: EOS). Never put
+resolved secrets or whole configs in details.
 
 A journal without ``close`` whose process is gone is *unfinished*: each host with a ``before`` and no
 ``finish`` is in flight, and ``netimmutable recover`` must inspect it. A closed journal is unfinished when a
@@ -75,6 +76,7 @@ _DETAIL_KEYS = (
     "revert_deadline_utc",
     "pre_state",
     "soak",
+    "device_session",
 )
 
 
@@ -305,6 +307,9 @@ class InFlight:
     against it."""
     soak: float | None = None
     """Seconds the change's post-checks had to hold before the confirm (recover soaks as long)."""
+    device_session: str | None = None
+    """The device-side session the run's pending commit belongs to (EOS ``configure session``): recover
+    adopts it to confirm or cancel that commit (``Device.adopt_session``)."""
 
     @property
     def committed(self) -> bool:
@@ -485,6 +490,7 @@ def _read_run(path: Path, label: str) -> UnfinishedRun | None:
                 journal=path,
                 pre_state=opt("pre_state"),
                 soak=float(d["soak"]) if isinstance(d.get("soak"), int | float) else None,
+                device_session=opt("device_session"),
             )
         )
     if closed and not hosts:

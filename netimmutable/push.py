@@ -204,10 +204,16 @@ class _HostRun:
         return result
 
     def connect(self) -> None:
+        """Open a session (again); a pending commit of ours bound to the old session (EOS) is carried over
+        to the new one, never aborted by closing the old one (``Device.close``)."""
+        token = None
         if self.device is not None:
+            token = self.device.session_token() if self.pending else None
             self.device.close()
             self.device = None
         self.device = self.env.open_device()
+        if token:
+            self.device.adopt_session(token)
 
     def steps(self) -> HostResult:
         if self.env.cancel.cancelled:
@@ -482,6 +488,7 @@ class _HostRun:
             revert_deadline_utc=deadline,
             pre_state=json.dumps(self.pre.state.to_dict(), sort_keys=True, separators=(",", ":")),
             soak=self.soak.seconds if self.soak is not None else 0.0,
+            device_session=dev.session_token() if job.revert_in else None,
         )
         try:
             self.committed_at = time.monotonic()

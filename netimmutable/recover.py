@@ -568,6 +568,10 @@ def _recover_host(
             )
         else:
             try:
+                if flight.device_session:  # EOS: only the committing session can confirm or cancel it
+                    adopt = getattr(device, "adopt_session", None)
+                    if callable(adopt):
+                        adopt(flight.device_session)
                 required = _expectations_required(repo, gitrepo, flight.release, host)
                 outcome = _Host(
                     flight,

@@ -56,6 +56,10 @@ class Capability:
     rollback_restores: str  # what NetworkDriver.rollback() really puts back
     config_lock: str  # how the driver keeps others out while a candidate is loaded
     known: bool = True  # False: a conservative default for a platform not in the table
+    session_attr: str = ""
+    """The driver attribute naming the device-side session a pending commit belongs to ("" when a pending
+    commit is the device's, not one driver object's): EOS keys confirm and rollback on ``config_session``, and
+    closing the driver that holds it aborts the session (``netimmutable.device.Device.close``)."""
 
     @property
     def revert_limits(self) -> str:
@@ -80,6 +84,7 @@ CAPABILITIES: dict[str, Capability] = {
             False,
             "startup-config saved before the last commit (flash:rollback-0); a pending timer is aborted",
             "configure session (pending sessions block others)",
+            session_attr="config_session",
         ),
         Capability(
             "junos",

@@ -77,6 +77,12 @@ class ScriptedDevice:
     def rollback_driver(self) -> None:
         self.calls.append("rollback")
 
+    def session_token(self) -> str | None:
+        return None  # a pending commit is the device's, not one session's (as on every platform but EOS)
+
+    def adopt_session(self, token: str) -> None:
+        self.calls.append(f"adopt {token}")
+
     def close(self) -> None:
         self.calls.append("close")
 

@@ -53,7 +53,8 @@ journal.after("r1", "load", "ok")
 journal.finish("r1", "unchanged")
 journal.before("r2", "load")
 journal.after("r2", "load", "ok")
-journal.record("r2", "commit", {"revert_in": 30, "last_good_release": "d" * 40, "target": ["x"]})
+kept = {"revert_in": 30, "last_good_release": "d" * 40, "target": ["x"], "device_session": "napalm_7"}
+journal.record("r2", "commit", kept)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -70,6 +71,7 @@ def test_sigkilled_run_is_unfinished_with_its_in_flight_hosts(repo: NetworkRepo)
     assert flight.host == "r2" and flight.steps == ("load", "commit") and flight.step_outcome is None
     assert flight.committed and flight.revert_in == 30
     assert flight.release == "c" * 40 and flight.rollback_release == "d" * 40
+    assert flight.device_session == "napalm_7"  # EOS: the only session that can confirm or cancel it
     assert unfinished(repo) == [flight]
 
 
