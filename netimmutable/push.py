@@ -48,7 +48,7 @@ from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, N
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.rollback import RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.rollback import REVERT_GRACE, RollbackTarget, pending_commit, roll_back, still_pending
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
 from netimmutable.utctime import utc_now, utc_text
@@ -797,6 +797,11 @@ class _HostRun:
             **(self.post_values(done.checked) if done.checked is not None else {}),
         )
 
+    def past_own_deadline(self) -> bool:
+        """Is our commit's revert timer overdue by more than ``REVERT_GRACE`` (so it has fired)?"""
+        revert_in = self.job.revert_in
+        return bool(revert_in) and time.monotonic() > self.committed_at + (revert_in or 0) + REVERT_GRACE
+
     def cleanup(self) -> None:
         """Discard any candidate; never leave a pending commit of this run; close the session."""
         dev = self.device
@@ -805,7 +810,13 @@ class _HostRun:
         self.discard()
         if self.pending:
             try:
-                if self.has_pending(dev):
+                if not self.has_pending(dev):
+                    pass
+                elif self.past_own_deadline():  # our timer has fired: what is pending now is not ours
+                    self.notes.append(
+                        "a commit pending after our revert timer was due is another session's: left alone"
+                    )
+                else:
                     dev.rollback_driver()
                     self.notes.append("a pending commit was cancelled during cleanup")
                 self.pending = False

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -50,7 +51,14 @@ from netimmutable.locks import device_lock, list_locks, repo_lock
 from netimmutable.outcomes import HostOutcome
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
-from netimmutable.rollback import FOREIGN_PENDING, RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.rollback import (
+    FOREIGN_PENDING,
+    REVERT_GRACE,
+    RollbackTarget,
+    pending_commit,
+    roll_back,
+    still_pending,
+)
 from netimmutable.secrets import Secrets
 from netimmutable.soak import SOAK_MARGIN
 from netimmutable.trust import GoodTrust
@@ -305,12 +313,22 @@ class _Host:
                 f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
             )
         for _ in range(2):
-            pending, running = pending_commit(dev), self._running()
+            pending = pending_commit(dev)
+            if pending and self.ours:
+                pending = self._wait_out_a_late_timer()
+                self.ours = not (pending and self._past_deadline())
+            running = self._running()
             if pending and not self.ours:
                 return self._result(
                     HostOutcome.UNKNOWN,
                     "a commit of another session is pending confirmation on the device; "
-                    f"run {f.run_id} did not make it, so it is neither confirmed nor cancelled",
+                    f"run {f.run_id} did not make it"
+                    + (
+                        f" (its own revert timer was due {f.revert_deadline_utc})"
+                        if self._past_deadline()
+                        else ""
+                    )
+                    + ", so it is neither confirmed nor cancelled",
                     "let that session confirm or cancel it, then `netimmutable recover` again",
                 )
             if self._on(self.new, running):
@@ -370,6 +388,21 @@ class _Host:
         except ValueError:
             return None
         return (due - dt.datetime.now(dt.UTC)).total_seconds()
+
+    def _past_deadline(self) -> bool:
+        """Is the run's revert deadline more than ``REVERT_GRACE`` behind us (its timer must have fired)?"""
+        left = self._time_left()
+        return left is not None and left <= -REVERT_GRACE
+
+    def _wait_out_a_late_timer(self) -> bool:
+        """The run's commit looks pending although its deadline has passed: give the device's timer the grace
+        to fire, then ask again. Whether a commit is still pending."""
+        left = self._time_left()
+        if left is not None and -REVERT_GRACE < left <= 0:
+            self.notes.append(f"waited {left + REVERT_GRACE:.0f}s for a revert timer overdue by {-left:.0f}s")
+            time.sleep(left + REVERT_GRACE)
+            return pending_commit(self.dev)
+        return True
 
     def _on_new(self, pending: bool) -> HostRecovery:
         f = self.f

@@ -20,6 +20,7 @@ from netimmutable.errors import DeviceError, NetImmutableError, Unsupported
 from netimmutable.outcomes import Cause, HostOutcome
 
 __all__ = [
+    "REVERT_GRACE",
     "Checked",
     "RollbackDevice",
     "RollbackResult",
@@ -94,6 +95,12 @@ def pending_commit(device: RollbackDevice) -> bool:
         return device.has_pending_commit()
     except Unsupported:
         return False
+
+
+REVERT_GRACE = 60.0
+"""Seconds past a run's revert deadline within which a commit still pending may be that run's own (a device
+timer firing late: recover waits them out). Beyond them a pending commit is another session's, made after the
+run's own commit was reverted: never cancelled, never confirmed (``recover``, and a run's own cleanup)."""
 
 
 def still_pending(device: RollbackDevice) -> bool:

@@ -142,7 +142,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def dead_run_journal(repo: NetworkRepo, run_id: str, release: str, host: str, **details: str) -> None:
+def dead_run_journal(repo: NetworkRepo, run_id: str, release: str, host: str, **details: str | int) -> None:
     """The journal of a run that died after beginning the commit on ``host``: its process is gone."""
     journal = Journal.open(repo, run_id, release=release)
     journal.before(host, "commit", release=release, **details)

@@ -220,3 +220,49 @@ def test_recover_list_and_nothing_to_do(tmp_path: Path) -> None:
     assert unlock.exit_code == 1  # the run must be recovered first
     forgot = run_cli(["recover", "--forget", "r1", "--repo", str(net.root)])
     assert forgot.exit_code == 0 and unfinished(net.repo) == []
+
+
+THEIR_ROUTE = "ip route 10.77.0.0/16 blackhole"
+
+
+def _their_pending_commit(net: Net) -> None:
+    """Another session commits on r1 with commit-confirm and has not confirmed yet."""
+    from netimmutable.drivers.sim import SimDriver
+
+    driver = SimDriver("r1", optional_args={"lab_dir": str(net.lab.root)})
+    driver.open()
+    try:
+        running = net.lab.running("r1")
+        driver.load_replace_candidate(config=running.replace("\nend\n", f"\n{THEIR_ROUTE}\nend\n"))
+        driver.commit_config(message="someone else", revert_in=600)
+    finally:
+        driver.close()
+
+
+@pytest.mark.parametrize("due", ["2020-01-01T00:00:00Z", "past-grace"])
+def test_a_commit_pending_after_the_dead_runs_revert_deadline_is_another_sessions_and_left_alone(
+    tmp_path: Path, due: str
+) -> None:
+    """The dead run's own timer fired long ago (the device went back to the last good release); whatever is
+    pending now was committed by someone else after it: recover must neither cancel nor confirm it."""
+    from netimmutable.utctime import utc_text
+    from tests.unit.records_fixtures import dead_run_journal
+
+    net = make_net(tmp_path)
+    new = release(net.root, "r1 description", GOOD_CHANGE)
+    if due == "past-grace":  # just beyond the grace recover allows a late device timer
+        due = utc_text(time.time() - 121)
+    dead_run_journal(
+        net.repo, "run-dead", new, "r1", rollback_release=net.first, revert_in=60, revert_deadline_utc=due
+    )
+    _their_pending_commit(net)
+
+    report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
+
+    [r1] = report.hosts
+    assert r1.outcome is HostOutcome.UNKNOWN, r1
+    assert "another session" in r1.message
+    assert net.lab.has_pending("r1"), "their pending commit was cancelled"
+    assert THEIR_ROUTE in net.lab.running("r1")
+    assert report.exit_code != 0
+    assert [f.host for f in unfinished(net.repo)] == ["r1"]  # kept for a person, not forgotten

@@ -4,6 +4,7 @@ fails on the code the review read and states what must hold for the network."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,7 +169,9 @@ def test_recover_does_not_race_a_revert_timer_that_is_about_to_fire(tmp_path: Pa
     new = release(net.root, "r1 description", GOOD_CHANGE)
     records = Records(net.repo, open_git(net.repo))
     records.mark_good("r1", net.first, "run-before")
-    due = "2000-01-01T00:00:00Z"  # long past (the device's clock may lag): no time left to check and confirm
+    from netimmutable.utctime import utc_text
+
+    due = utc_text(time.time() + 3)  # about to fire: no time left to check and confirm
     details = {"revert_in": 60, "rollback_release": net.first, "revert_deadline_utc": due}
     _dead_run(net, new, [("commit", details, "ok")])
     device = RecoverDevice(records.artifact(new, "r1"), pending=True)
@@ -272,3 +275,33 @@ def test_a_soak_the_new_release_lengthens_past_the_revert_timer_rolls_back_at_on
     assert "--revert-in 184" in result.message  # 0 s settle + 182 s soak + 2 s
     assert marked == [] and device.running == OLD and not device.pending
     assert "confirm" not in device.calls
+
+
+class StillPendingDevice(ScriptedDevice):
+    """A commit is pending on the device (its own timer is the device's business)."""
+
+    def has_pending_commit(self) -> bool:
+        return True
+
+
+def _cleanup_after(seconds_since_commit: float) -> list[str]:
+    from netimmutable.push import _HostRun
+
+    device = StillPendingDevice()
+    run = _HostRun(HostJob("r1", "frr", "new", NEW, None, False, "old", OLD, revert_in=60), env(device))
+    run.device, run.pending = device, True
+    run.committed_at = time.monotonic() - seconds_since_commit
+    run.cleanup()
+    return [*device.calls, *run.notes]
+
+
+def test_cleanup_cancels_our_pending_commit_while_its_timer_runs() -> None:
+    calls = _cleanup_after(5)
+    assert "rollback" in calls
+
+
+def test_cleanup_long_after_our_revert_timer_was_due_leaves_a_pending_commit_alone() -> None:
+    """Our timer has fired by then (the device reverted our change); what is pending is another session's."""
+    calls = _cleanup_after(60 + 600)
+    assert "rollback" not in calls
+    assert any("another session" in c for c in calls)
