@@ -41,6 +41,7 @@ from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = [
     "COLLAPSE_RATIO",
+    "TIMER_POLL",
     "BgpPeerState",
     "ChangeScope",
     "CheckTarget",
@@ -63,6 +64,9 @@ __all__ = [
 
 COLLAPSE_RATIO = 0.5
 """Received prefixes collapse when a session keeps less than this share of what it had before."""
+TIMER_POLL = 5.0
+"""While a soak pauses between rounds, seconds between asks whether the commit is still pending (a revert
+timer that fires mid-soak stops the checks within this, at one cheap device call per ask)."""
 SOAK_ROUNDS = 3
 """Rounds of checks spread over a soak after the one that first passed, the last at its end (fewer when the
 settle interval is longer than a third of the soak): a session that a hold timer takes down inside the soak
@@ -604,12 +608,15 @@ def post_check(
     attempts = 0
     held_since: float | None = None  # when the checks first held (the soak's start)
     waited = 0.0  # slept between the rounds of the soak
+    timer = None
     while True:
-        if attempts and (timer := fired(attempts)) is not None:
+        if timer is not None or (attempts and (timer := fired(attempts)) is not None):
             return timer
         attempts += 1
         state, raw = _read_state(device)
         failures = _round_failures(device, target, pre, scope, state, raw)
+        if failures and (timer := fired(attempts)) is not None:  # the revert broke this round, not the change
+            return timer
         now = clock()
         if not failures:
             held_since = now if held_since is None else held_since
@@ -635,11 +642,16 @@ def post_check(
         # soaking: a few rounds spread over the soak (the last at its end), slept in steps of the settle
         # interval so that a Ctrl-C is seen as soon as before
         pause = min(wait, max(settle_interval, soak / SOAK_ROUNDS))
-        while pause > 0 and not cancelled():
+        asked_at = clock()
+        timer = None
+        while pause > 0 and not cancelled() and timer is None:
             step = min(settle_interval, pause) if settle_interval > 0 else pause
             sleep(step)
             waited += step
             pause -= step
+            if pause > 0 and clock() - asked_at >= TIMER_POLL:  # a timer that fires mid-pause stops it
+                asked_at = clock()
+                timer = fired(attempts)
 
 
 def _next_wait(

@@ -9,6 +9,7 @@ import pytest
 
 from netimmutable.checks import (
     SOAK_ROUNDS,
+    TIMER_POLL,
     BgpPeerState,
     ChangeScope,
     CheckTarget,
@@ -233,6 +234,45 @@ def test_post_check_stops_at_once_when_the_revert_timer_fires() -> None:
     assert result.reverted and not result.ok
     assert result.attempts == 2 and device.polls == 2  # no round after the timer fired
     assert ended < 60 and "revert timer fired" in result.failures[0]
+
+
+class RevertingDevice(FakeDevice):
+    """The session is up for two rounds; then the device's revert timer fires, and the revert takes the
+    session down in the same read: the round fails because of the timer, not because of the change."""
+
+    def bgp_neighbors(self) -> dict[str, Any]:
+        self.polls += 1
+        up = self.polls <= 2
+        return {"global": {"peers": {"10.0.0.2": {"remote_as": 2, "is_up": up, "is_enabled": True}}}}
+
+
+def test_a_round_broken_by_the_revert_timer_is_reported_reverted_not_failed() -> None:
+    device = RevertingDevice("hostname r1\n", up_after=0)
+    result, _ended = _timed(device, 10, soak=30.0, still_pending=lambda: device.polls < 3)
+    assert result.reverted and not result.ok
+    assert "revert timer fired" in result.failures[0]
+
+
+def test_a_soak_pause_notices_the_revert_timer_within_the_timer_poll() -> None:
+    """A 60 s soak sleeps 20 s between rounds; the timer firing 1 s in must stop the checks within
+    TIMER_POLL seconds, not at the next round."""
+    device = FakeDevice("hostname r1\n", up_after=0)
+    clock = [0.0]
+    result = post_check(
+        device,
+        CheckTarget("hostname r1\n", None, False),
+        snap(peer("10.0.0.2", received=-1, asn=2)),
+        ChangeScope(),
+        settle_timeout=10,
+        settle_interval=1.0,
+        clock=lambda: clock[0],
+        sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+        soak=60.0,
+        still_pending=lambda: clock[0] < 1.0,
+    )
+    assert result.reverted and not result.ok
+    assert clock[0] <= 1.0 + TIMER_POLL + 1.0, clock[0]
+    assert device.polls == 1  # no round of checks after the timer fired
 
 
 def _soak(device: FakeDevice, soak: float, cancel_at: float | None = None) -> tuple[Any, float]:

@@ -305,3 +305,53 @@ def test_cleanup_long_after_our_revert_timer_was_due_leaves_a_pending_commit_alo
     calls = _cleanup_after(60 + 600)
     assert "rollback" not in calls
     assert any("another session" in c for c in calls)
+
+
+class TimerBeforeRollbackDevice(ScriptedDevice):
+    """Junos-like: commit-confirm; the new release takes the BGP session down, and the device's revert timer
+    fires right after the post-checks' last look (still pending then), before the rollback begins."""
+
+    platform = "junos"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending = False
+        self.asks_after_failure = 0
+
+    def commit(self, message: str, revert_in: int | None) -> None:
+        super().commit(message, revert_in)
+        self.pending = revert_in is not None
+
+    def peer_up(self) -> bool:
+        return self.running == OLD
+
+    def bgp_neighbors_detail(self) -> dict[str, Any]:
+        return {"global": {65002: [{"holdtime": 9, "configured_holdtime": 9}]}}
+
+    def has_pending_commit(self) -> bool:
+        if self.pending and not self.peer_up():
+            self.asks_after_failure += 1
+            if self.asks_after_failure > 1:  # the timer fires: the device puts the old config back itself
+                self.running, self.pending = OLD, False
+        return self.pending
+
+    def confirm(self) -> None:
+        self.calls.append("confirm")
+        self.pending = False
+
+    def rollback_driver(self) -> None:
+        self.calls.append("rollback")
+        self.running, self.pending = OLD, False
+
+
+def test_a_revert_timer_that_fires_before_the_rollback_is_reported_reverted() -> None:
+    device = TimerBeforeRollbackDevice()
+    job = HostJob("r1", "junos", "new", NEW, None, False, "old", OLD, revert_in=60)
+
+    result = run_host(job, env(device, soak=0.0))
+
+    assert result.outcome is HostOutcome.REVERTED, result
+    assert result.cause == "revert-timer"
+    assert "revert timer" in result.message
+    assert device.running == OLD
+    assert "rollback" not in device.calls and device.calls.count("commit") == 1  # the device did it
