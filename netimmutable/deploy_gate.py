@@ -21,7 +21,7 @@ from netimmutable.records import Records
 from netimmutable.release_content import require_content
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
-from netimmutable.soak import SoakSetting, revert_timer_problem
+from netimmutable.soak import SOAK_MARGIN, SoakSetting, revert_timer_problem
 from netimmutable.trust import GoodTrust
 
 __all__ = ["Gate", "Prepared", "expectations_required", "gate", "prepare"]
@@ -139,10 +139,12 @@ def prepare(
             no_timer.append(name)
         if not capability(driver_name(host)).known:
             unknown.append(f"{name} ({driver_name(host)})")
-        elif soak != "auto":  # `auto` depends on the device's hold times: checked at its pre-check
-            problem = revert_timer_problem(revert, settle_timeout=settle_timeout, soak=soak)
-            if problem:
-                raise InputError(problem, host=name)
+        # `auto` depends on the device's hold times (checked again at its pre-check), but is never below
+        # the margin a host without BGP gets: a timer shorter than that can never hold
+        least = SOAK_MARGIN if soak == "auto" else soak
+        problem = revert_timer_problem(revert, settle_timeout=settle_timeout, soak=least)
+        if problem:
+            raise InputError(problem, host=name)
         good = goods.get(name)
         last_good_artifact = last_good_expect = None
         if good is not None:

@@ -98,6 +98,19 @@ def test_auto_soak_longer_than_the_revert_timer_refuses_the_host_untouched(net: 
     net.no_pending()
 
 
+def test_a_revert_timer_shorter_than_any_auto_soak_can_be_is_refused_before_any_change(net: Net) -> None:
+    """With `auto` the soak is at least its margin (no BGP): a timer below settle + that + the margin can
+    never hold, whatever the device says, so the window is refused up front, not host by host."""
+    net.announce("r1", "10.255.111.0/24")
+    generation = net.lab.state("r1").generation
+
+    result = net.cli("deploy", "--yes", "--limit", "r1", "--revert-in", "4", "--soak", "auto")
+
+    assert result.exit_code == 1, result.output
+    assert "r1" in result.output and "--revert-in 6" in result.output  # 1.5 s settle + 2 s + 2 s
+    assert net.lab.state("r1").generation == generation
+
+
 def test_hosts_with_nothing_to_change_are_verified_without_a_soak(net: Net) -> None:
     report = net.deploy(soak=30.0)  # the baseline is already deployed: every host unchanged
 
