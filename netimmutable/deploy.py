@@ -193,14 +193,18 @@ class _Window:
         )
 
     @contextlib.contextmanager
-    def sigint(self) -> Iterator[None]:
-        """Ctrl-C sets the cancel token instead of killing threads mid-change (main thread only)."""
+    def sigint(self, *, finishing: bool = False) -> Iterator[None]:
+        """Ctrl-C sets the cancel token instead of killing threads mid-change (main thread only).
+        ``finishing``: the hosts' outcomes are final and the records are being written: Ctrl-C waits for
+        them (a run record lost to a Ctrl-C would hide what the devices now run)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handler(_signum: int, _frame: FrameType | None) -> None:
-            if not self.cancel.cancelled:
+            if finishing:
+                self.emit("Ctrl-C: the run has ended; its records are being written and finish first")
+            elif not self.cancel.cancelled:
                 self.cancel.cancel()
                 self.emit(
                     "interrupted (Ctrl-C): no new host starts; hosts already changed finish their checks "
@@ -517,6 +521,8 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
             window.journal = journal
+            # from here on a Ctrl-C never loses the record: the window installs its own handler while it runs
+            stack.enter_context(window.sigint(finishing=True))
             stopped = _run_window(window, loaded, prepared, policy, results)
         except BaseException:
             for name, job in prepared.jobs.items():

@@ -158,3 +158,31 @@ def test_plan_refuses_a_host_that_changed_since_the_plan(net: Net, tmp_path: Pat
     assert "10.7.0.0/24" in net.lab.running("r1")
     assert report.exit_code == 1
     assert f"--plan={plan}" in net.records().runs(limit=1)[0].flags
+
+
+def test_ctrl_c_while_the_run_record_is_written_does_not_lose_it(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window is over, the record and the journal's close are being written: a Ctrl-C then must not
+    abort them (the hosts' outcomes are final), and must not turn the run into an interrupted one."""
+    import os
+
+    from netimmutable import deploy as deploy_module
+
+    net.announce("r1", "10.255.112.0/24")
+    original = deploy_module._write_record
+
+    def write_record(*args: object, **kwargs: object) -> object:
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C arrives now
+        time.sleep(0.05)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deploy_module, "_write_record", write_record)
+
+    report = net.deploy(limit=("r1",))
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is HostOutcome.DEPLOYED, r1
+    assert report.record_sha and not report.record_error
+    assert net.records().runs(limit=1)[0].run_id == report.run_id
+    assert not report.interrupted and report.exit_code == 0
