@@ -186,3 +186,31 @@ def test_ctrl_c_while_the_run_record_is_written_does_not_lose_it(
     assert report.record_sha and not report.record_error
     assert net.records().runs(limit=1)[0].run_id == report.run_id
     assert not report.interrupted and report.exit_code == 0
+
+
+def test_a_second_ctrl_c_abandons_the_rollbacks_verification_and_keeps_the_host_for_recover(net: Net) -> None:
+    import os
+
+    net.wrong_remote_as("r1", peer="10.255.12.2", wrong=65099)
+
+    def progress(event: ProgressEvent) -> None:
+        if event.host == "r1" and event.phase is Phase.POSTCHECK:
+            # the far end drops its side too (out of band): the rollback cannot verify within the settle time
+            net.lab.edit("r2", remove=["neighbor 10.255.12.1 remote-as 65001"])
+        if event.host == "r1" and event.phase in (Phase.POSTCHECK, Phase.VERIFY_ROLLBACK):
+            os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C: once in the checks, again in the
+            time.sleep(0.05)  # rollback's own verification
+
+    started = time.monotonic()
+    report = net.deploy(limit=("r1",), progress=progress, settle_timeout=30)
+
+    assert time.monotonic() - started < 20  # the second Ctrl-C did not wait out the 30 s settle time
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is HostOutcome.ROLLBACK_FAILED, r1
+    assert report.interrupted and report.exit_code == 5
+    assert "remote-as 65002" in net.lab.running("r1")  # the rollback itself was done; only its proof is not
+    assert "recover" in r1.message
+    from netimmutable.locks import list_locks
+
+    assert [held.path.name for held in list_locks(net.repo)] == ["device-r1.lock"]  # kept for `recover`
