@@ -43,12 +43,12 @@ from netimmutable.checks import (
 from netimmutable.compare import Strategy, compare_running, strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_gate import expectations_required
-from netimmutable.errors import InputError, NetImmutableError, Unsupported
+from netimmutable.errors import ConnectError, InputError, NetImmutableError, Unsupported
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
 from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
 from netimmutable.locks import device_lock, list_locks, repo_lock
-from netimmutable.outcomes import HostOutcome
+from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
 from netimmutable.rollback import (
@@ -170,6 +170,8 @@ class HostRecovery:
     outcome: HostOutcome
     message: str
     instructions: str = ""
+    cause: Cause = Cause.NONE
+    """Why it ended so, in the one vocabulary of deploy and rollback (``netimmutable.outcomes.Cause``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,9 +290,12 @@ class _Host:
                 raise
             return None
 
-    def _result(self, outcome: HostOutcome, message: str, instructions: str = "") -> HostRecovery:
+    def _result(
+        self, outcome: HostOutcome, message: str, instructions: str = "", cause: Cause = Cause.NONE
+    ) -> HostRecovery:
         text = "; ".join([message, *self.notes])
-        return HostRecovery(self.f.run_id, self.f.host, outcome, self.secrets.mask(text), instructions)
+        masked = self.secrets.mask(text)
+        return HostRecovery(self.f.run_id, self.f.host, outcome, masked, instructions, cause)
 
     def _pre_state(self) -> StateSnapshot | None:
         """The pre-change state the journal kept (None for an older journal, or one that cannot be read)."""
@@ -330,6 +335,7 @@ class _Host:
                     )
                     + ", so it is neither confirmed nor cancelled",
                     "let that session confirm or cancel it, then `netimmutable recover` again",
+                    Cause.PENDING_COMMIT,
                 )
             if self._on(self.new, running):
                 return self._on_new(pending)
@@ -348,6 +354,7 @@ class _Host:
                 f"and run {f.run_id} never committed on it: someone else changed it",
                 "compare it with `netimmutable verify --limit HOST`, fix it, then "
                 "`netimmutable recover --forget HOST`",
+                Cause.DRIFT,
             )
         return self._roll_back("it runs neither the new release nor the rollback target")
 
@@ -412,7 +419,8 @@ class _Host:
         if left is not None and left < need:  # the timer would fire while we check: never race it
             return self._roll_back(
                 f"its revert timer is due in {max(left, 0):.0f}s, less than the checks need ({need:.0f}s): "
-                "not confirmed"
+                "not confirmed",
+                Cause.TIMER,
             )
         request = self._request(self.new, "artifact", new=True)
         if pending:
@@ -421,9 +429,8 @@ class _Host:
         if checked.reverted or (pending and not pending_commit(self.dev)):
             return self._after_revert()
         if not checked.ok:
-            return self._roll_back(
-                "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
-            )
+            why = "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
+            return self._roll_back(why, Cause.CHECKS)
         if pending:
             self._before("confirm")
             self.dev.confirm()
@@ -441,11 +448,17 @@ class _Host:
     def _after_revert(self) -> HostRecovery:
         """The device's revert timer fired while recover checked: prove it back on the target."""
         if self._on(self.target):
-            return self._on_target(pending=False)
-        return self._roll_back("its revert timer fired while it was checked, and it runs neither release")
+            return self._on_target(pending=False, cause=Cause.REVERT_TIMER)
+        return self._roll_back(
+            "its revert timer fired while it was checked, and it runs neither release", Cause.REVERT_TIMER
+        )
 
-    def _on_target(self, pending: bool) -> HostRecovery:
+    def _on_target(self, pending: bool, cause: Cause | None = None) -> HostRecovery:
+        """The device runs the rollback target: prove it. ``cause`` defaults to the revert timer when the run
+        had committed with one that is no longer pending (the device put the target back itself)."""
         f = self.f
+        if cause is None:
+            cause = Cause.REVERT_TIMER if f.committed and f.revert_in and not pending else Cause.NONE
         assert self.target is not None  # noqa: S101 - _on() was true
         if pending:  # a commit of the target itself (a rollback) waits: confirming keeps the target
             self._before("confirm", reason="keep the rollback target")
@@ -457,15 +470,17 @@ class _Host:
                 HostOutcome.ROLLBACK_FAILED,
                 f"back on {self.target_label} but its checks fail: {'; '.join(checked.failures)}",
                 "a person must look at the device; then `netimmutable recover --forget HOST`",
+                Cause.CHECKS,
             )
-        return self._result(HostOutcome.REVERTED, f"back on {self.target_label}, verified")
+        return self._result(HostOutcome.REVERTED, f"back on {self.target_label}, verified", cause=cause)
 
-    def _roll_back(self, why: str) -> HostRecovery:
+    def _roll_back(self, why: str, cause: Cause = Cause.NONE) -> HostRecovery:
         if self.target is None:
             return self._result(
                 HostOutcome.UNKNOWN,
                 f"{why}; and {self.target_label}",
                 "push a known-good release by hand: `netimmutable rollback HOST --to REV`",
+                cause,
             )
         target = self.target
         done = roll_back(
@@ -484,7 +499,8 @@ class _Host:
             if done.outcome.unsettled
             else ""
         )
-        return self._result(done.outcome, f"{why}; {done.detail}", instructions)
+        cause = done.cause if done.cause is Cause.PENDING_COMMIT else cause
+        return self._result(done.outcome, f"{why}; {done.detail}", instructions, cause)
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -549,7 +565,9 @@ def recover(
             started_utc=started,
             ended_utc=utc_now(),
             operator=records.operator(),
-            hosts=tuple(HostRecord(h.host, h.outcome, h.message, release=release) for h in results),
+            hosts=tuple(
+                HostRecord(h.host, h.outcome, h.message, release=release, cause=h.cause) for h in results
+            ),
             message="recovery of run(s) " + ", ".join(sorted(dead)),
         )
         record_sha = records.write_run(record, {})
@@ -598,6 +616,7 @@ def _recover_host(
                 HostOutcome.UNKNOWN,
                 f"cannot reach the device: {exc.message}{deadline}",
                 "run `netimmutable recover` again once the device is reachable",
+                Cause.UNREACHABLE,
             )
         else:
             try:
@@ -627,6 +646,7 @@ def _recover_host(
                     secrets.mask(f"recovery failed: {exc.message}"),
                     exc.hint
                     or "check the device by hand, then `netimmutable recover` again (or `--forget HOST`)",
+                    Cause.UNREACHABLE if isinstance(exc, ConnectError) else Cause.NONE,
                 )
             finally:
                 device.close()

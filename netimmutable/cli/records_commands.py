@@ -198,6 +198,7 @@ def status_command(fmt: str, limit: str | None, filters: tuple[str, ...], repo_p
                     "kind": last[0].kind,
                     "ended_utc": last[0].ended_utc,
                     "outcome": str(last[1].outcome),
+                    "cause": last[1].cause.value,
                     "message": last[1].message,
                 },
                 "last_verify": None
@@ -334,6 +335,7 @@ def _print_recovery(report: RecoveryReport, fmt: str) -> None:
                 "run_id": h.run_id,
                 "host": h.host,
                 "outcome": str(h.outcome),
+                "cause": h.cause.value,
                 "message": h.message,
                 "instructions": h.instructions,
             }

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from netimmutable.artifacts import open_git
+from netimmutable.outcomes import Cause
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord
 from tests.unit.netrepo_helpers import run_cli
 from tests.unit.records_fixtures import BAD_CHANGE, GOOD_CHANGE, git, make_net, release
@@ -45,7 +46,7 @@ def test_status_and_history(tmp_path: Path) -> None:
             "ann@box",
             (
                 HostRecord("r1", HostOutcome.DEPLOYED, "deployed"),
-                HostRecord("r2", HostOutcome.ROLLED_BACK, "bad"),
+                HostRecord("r2", HostOutcome.ROLLED_BACK, "bad", cause=Cause.CHECKS),
             ),
         ),
         {},
@@ -58,6 +59,7 @@ def test_status_and_history(tmp_path: Path) -> None:
     assert hosts["r1"]["last_good"]["release"] == net.first
     assert hosts["r1"]["last_verify"]["state"] == "in-sync"
     assert hosts["r2"]["last_good"] is None and hosts["r2"]["last_run"]["outcome"] == "rolled-back"
+    assert hosts["r2"]["last_run"]["cause"] == "checks"  # the one cause vocabulary, as deploy says it
     assert hosts["r3"]["last_run"] is None
     text = run_cli(["status", "--repo", str(net.root)]).stdout
     assert "never verified" in text and "in-sync" in text

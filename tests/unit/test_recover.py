@@ -12,7 +12,7 @@ from netimmutable.artifacts import open_git
 from netimmutable.inventory import load_inventory
 from netimmutable.journal import unfinished
 from netimmutable.locks import list_locks
-from netimmutable.outcomes import HostOutcome
+from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.records import Records
 from netimmutable.recover import UnfinishedRunError, check_unfinished, recover
 from tests.unit.netrepo_helpers import run_cli
@@ -144,9 +144,12 @@ def test_killed_after_commit_bad_release_is_rolled_back(tmp_path: Path) -> None:
     assert action is HostOutcome.ROLLED_BACK, message
     assert "post-checks fail" in message
     assert net.lab.running("r1") == good_config and not net.lab.has_pending("r1")
-    good = Records(net.repo, open_git(net.repo)).last_good("r1")
+    records = Records(net.repo, open_git(net.repo))
+    good = records.last_good("r1")
     assert good is not None and good.release == net.first  # never recorded good without verification
     assert unfinished(net.repo) == [] and list_locks(net.repo) == []
+    [r1] = records.runs(limit=1)[0].hosts  # the recovery's record says why, in the deploy's vocabulary
+    assert (r1.outcome, r1.cause) == (HostOutcome.ROLLED_BACK, Cause.CHECKS)
 
 
 @pytest.mark.parametrize("kill_at", ["after-load", "during-rollback"])
@@ -260,7 +263,7 @@ def test_a_commit_pending_after_the_dead_runs_revert_deadline_is_another_session
     report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
 
     [r1] = report.hosts
-    assert r1.outcome is HostOutcome.UNKNOWN, r1
+    assert r1.outcome is HostOutcome.UNKNOWN and r1.cause is Cause.PENDING_COMMIT, r1
     assert "another session" in r1.message
     assert net.lab.has_pending("r1"), "their pending commit was cancelled"
     assert THEIR_ROUTE in net.lab.running("r1")

@@ -54,3 +54,22 @@ def test_a_rolled_back_host_records_when_its_check_failed_and_when_its_rollback_
     [run] = net.records().runs(limit=1)
     stored = run.host("r2")
     assert stored is not None and (stored.failed_utc, stored.ended_utc) == (r2.failed_utc, r2.ended_utc)
+
+
+def _doc_table(heading: str) -> set[str]:
+    """The first-column words of the docs/change-window.md table whose header row starts with ``heading``."""
+    import re
+
+    text = (Path(__file__).parents[3] / "docs" / "change-window.md").read_text()
+    start = text.index(f"| {heading} |")
+    rows = []
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        rows.append(re.match(r"\| `([^`]+)`", line).group(1))  # type: ignore[union-attr]
+    return set(rows)
+
+
+def test_the_docs_tables_name_every_outcome_and_cause_and_nothing_else() -> None:
+    assert _doc_table("outcome") == {o.value for o in HostOutcome}
+    assert _doc_table("cause") == {c.value for c in Cause if c is not Cause.NONE}
