@@ -194,6 +194,8 @@ class _HostRun:
             result = self.steps()
         except _Stop as stop:
             result = stop.result
+        except JournalWriteFailed as exc:  # a step after the load could not be journaled (disk full)
+            result = self.journal_failed(exc)
         finally:
             self.cleanup()
             if self.env.board is not None:
@@ -202,6 +204,23 @@ class _HostRun:
             with contextlib.suppress(NetImmutableError):
                 self.env.journal.finish(self.job.host, result.outcome.value)
         return result
+
+    def journal_failed(self, exc: JournalWriteFailed) -> HostResult:
+        """The journal entry before a step after the load could not be written: the step was not taken (a
+        change is never confirmed or rolled back without its entry). Before the commit nothing has changed;
+        after it the cleanup cancels our pending commit and the host is left in flight for ``recover``."""
+        if not self.committed:
+            return self.result(
+                HostOutcome.FAILED, f"not changed: {exc.message}", Phase.COMMIT, cause=Cause.JOURNAL
+            )
+        timer = f"; its revert timer ({self.job.revert_in}s) is the fallback" if self.pending else ""
+        return self.result(
+            HostOutcome.UNKNOWN,
+            f"committed, but {exc.message}: not confirmed; our pending commit is cancelled{timer}. "
+            "Free disk space, then `netimmutable recover` proves the device's state",
+            Phase.CONFIRM,
+            cause=Cause.JOURNAL,
+        )
 
     def connect(self) -> None:
         """Open a session (again); a pending commit of ours bound to the old session (EOS) is carried over
