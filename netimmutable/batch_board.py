@@ -18,19 +18,13 @@ Examples:
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
-__all__ = ["BatchBoard", "far_ends_at_fault", "only_lost_prefixes"]
+from netimmutable.failures import FailureKind, kind_of, neighbour_of
 
-_LOST = re.compile(r"regression: BGP neighbour (\S+) .* received \d+ prefixes before the change, \d+ now")
-_META = ("failed during the soak", "still failing after", "interrupted")
-_SESSION = re.compile(
-    r"regression: BGP neighbour (?P<nb>\S+) "
-    r"|expectations: get_bgp_neighbors\.[^.]+\.peers\.(?P<peer>[0-9A-Fa-f:.]+?)\.(?=[a-z_])"
-)
+__all__ = ["BatchBoard", "far_ends_at_fault", "only_lost_prefixes"]
 
 
 def only_lost_prefixes(failures: Sequence[str], far_ends: Mapping[str, str]) -> bool:
@@ -38,18 +32,21 @@ def only_lost_prefixes(failures: Sequence[str], far_ends: Mapping[str, str]) -> 
     checks gave up): what another host of the batch may have caused.
 
     Examples:
-        >>> lost = "regression: BGP neighbour 10.0.0.2 (AS 2) received 3 prefixes before the change, 1 now"
-        >>> only_lost_prefixes([lost, "failed during the soak, 2.0s after the checks first held"], {})
+        >>> from netimmutable.failures import Failure
+        >>> lost = Failure("regression: ... 3 prefixes before the change, 1 now", FailureKind.PREFIXES_LOST,
+        ...                "10.0.0.2")
+        >>> ended = Failure("failed during the soak, 2.0s after the checks first held", FailureKind.ENDED)
+        >>> only_lost_prefixes([lost, ended], {})
         True
         >>> only_lost_prefixes([lost], {"10.0.0.2": "r2"}), only_lost_prefixes(["expectations: x"], {})
         (False, False)
     """
     found = False
     for failure in failures:
-        match = _LOST.match(failure)
-        if match is not None and match.group(1) not in far_ends:
+        kind = kind_of(failure)
+        if kind is FailureKind.PREFIXES_LOST and neighbour_of(failure) not in far_ends:
             found = True
-        elif not failure.startswith(_META):
+        elif kind is not FailureKind.ENDED:
             return False
     return found
 
@@ -60,24 +57,22 @@ def far_ends_at_fault(failures: Sequence[str], far_ends: Mapping[str, str]) -> f
     failure is about something else. A rollback whose checks fail this way waits for those hosts to end.
 
     Examples:
-        >>> down = "expectations: get_bgp_neighbors.global.peers.10.0.0.2.is_up: expected True, got False"
-        >>> sorted(far_ends_at_fault([down, "still failing after 1.5s settle time"], {"10.0.0.2": "r2"}))
+        >>> from netimmutable.failures import Failure
+        >>> down = Failure("expectations: ...is_up: expected True", FailureKind.SESSION, "10.0.0.2")
+        >>> ended = Failure("still failing after 1.5s settle time", FailureKind.ENDED)
+        >>> sorted(far_ends_at_fault([down, ended], {"10.0.0.2": "r2"}))
         ['r2']
         >>> far_ends_at_fault([down, "expectations: get_facts.hostname: expected r1"], {"10.0.0.2": "r2"})
         frozenset()
         >>> far_ends_at_fault([down], {})
         frozenset()
-        >>> v6 = "expectations: get_bgp_neighbors.global.peers.2001:db8::a.address_family.ipv6.sent: 1"
-        >>> far_ends_at_fault([v6], {"2001:db8::a": "r3"})
-        frozenset({'r3'})
     """
     hosts: set[str] = set()
     for failure in failures:
-        match = _SESSION.match(failure)
-        address = match and (match["nb"] or match["peer"])
-        if address and address in far_ends:
-            hosts.add(far_ends[address])
-        elif not failure.startswith(_META):
+        kind, address = kind_of(failure), neighbour_of(failure)
+        if kind in (FailureKind.SESSION, FailureKind.PREFIXES_LOST) and address in far_ends:
+            hosts.add(far_ends[address])  # type: ignore[index]  # address is not None: it is in far_ends
+        elif kind is not FailureKind.ENDED:
             return frozenset()
     return frozenset(hosts)
 

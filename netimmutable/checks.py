@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from netimmutable.compare import Strategy, compare_running
 from netimmutable.errors import DeviceError, InputError, Unsupported
+from netimmutable.failures import Failure, FailureKind
 from netimmutable.normalize import normalized_diff
 from netimmutable.yamlio import load_plain_yaml_text
 
@@ -284,7 +285,7 @@ def change_scope(before: str | None, after: str) -> ChangeScope:
 
 
 # -------------------------------------------------------------------------------------------- comparisons
-def regressions(pre: StateSnapshot, post: StateSnapshot, scope: ChangeScope) -> tuple[str, ...]:
+def regressions(pre: StateSnapshot, post: StateSnapshot, scope: ChangeScope) -> tuple[Failure, ...]:
     """Every way ``post`` is worse than ``pre`` that the release does not explain.
 
     Examples:
@@ -297,75 +298,92 @@ def regressions(pre: StateSnapshot, post: StateSnapshot, scope: ChangeScope) -> 
         >>> regressions(pre, StateSnapshot("r1", None, (), (down,)), changed)
         ()
     """
-    found: list[str] = []
+    found: list[Failure] = []
     for before in pre.bgp_peers:
         if scope.all_neighbors or before.address in scope.neighbors:
             continue
         if "get_bgp_neighbors" in post.unsupported:  # it answered before (pre has peers): proves nothing now
             if before.is_up:
                 found.append(
-                    f"get_bgp_neighbors answered before the change and not after it: BGP neighbour "
-                    f"{before.address} (Established before) cannot be checked"
+                    Failure(
+                        f"get_bgp_neighbors answered before the change and not after it: BGP neighbour "
+                        f"{before.address} (Established before) cannot be checked"
+                    )
                 )
             continue
         after = post.peer(before.vrf, before.address)
         vrf = "" if before.vrf in ("global", "default") else f" (vrf {before.vrf})"
         name = f"BGP neighbour {before.address}{vrf} (AS {before.remote_as})"
         if before.is_up and (after is None or not after.is_up):
-            found.append(
-                f"{name} was Established before the change and is {'gone' if after is None else 'down'} now"
-            )
+            state = "gone" if after is None else "down"
+            text = f"{name} was Established before the change and is {state} now"
+            found.append(Failure(text, FailureKind.SESSION, before.address))
             continue
         if (
             after is not None
             and before.received_prefixes > 0
             and 0 <= after.received_prefixes < before.received_prefixes * COLLAPSE_RATIO
         ):
+            text = f"{name} received {before.received_prefixes} prefixes before the change, "
             found.append(
-                f"{name} received {before.received_prefixes} prefixes before the change, "
-                f"{after.received_prefixes} now"
+                Failure(f"{text}{after.received_prefixes} now", FailureKind.PREFIXES_LOST, before.address)
             )
     for before_if in pre.interfaces:
         if not before_if.is_up or before_if.name in scope.interfaces:
             continue
         if "get_interfaces" in post.unsupported:  # it answered before (pre has interfaces)
             found.append(
-                f"get_interfaces answered before the change and not after it: interface {before_if.name} "
-                "cannot be checked"
+                Failure(
+                    f"get_interfaces answered before the change and not after it: interface {before_if.name} "
+                    "cannot be checked"
+                )
             )
             continue
         after_if = post.interface(before_if.name)
         if after_if is None or not after_if.is_up:
             state = "gone" if after_if is None else "down"
-            found.append(f"interface {before_if.name} was up before the change and is {state} now")
+            found.append(Failure(f"interface {before_if.name} was up before the change and is {state} now"))
     return tuple(found)
 
 
-def _describe_result(path: str, result: Any, out: list[str]) -> None:
+def _describe_result(path: str, result: Any, out: list[Failure], peer: str | None = None) -> None:
+    """The failures under ``path`` of a compliance report, each about the BGP ``peer`` it sits under (the
+    keys below ``get_bgp_neighbors.<vrf>.peers`` are neighbour addresses, whatever dots or colons hold)."""
+    parts = path.split(".")
+    at_peers = len(parts) == 3 and parts[0] == "get_bgp_neighbors" and parts[2] == "peers"
+
+    def found(text: str, about: str | None = peer) -> None:
+        out.append(Failure(text, FailureKind.SESSION, about) if about else Failure(text))
+
     if not isinstance(result, Mapping):
         if result is False:
-            out.append(f"{path}: does not hold")
+            found(f"{path}: does not hold")
         return
     if result.get("complies", True):
         return
     for key in result.get("missing") or ():
-        out.append(f"{path}: missing {json.dumps(key, sort_keys=True, default=str)}")
+        found(
+            f"{path}: missing {json.dumps(key, sort_keys=True, default=str)}", str(key) if at_peers else peer
+        )
     for key in result.get("extra") or ():
-        out.append(f"{path}: unexpected {json.dumps(key, sort_keys=True, default=str)}")
+        found(
+            f"{path}: unexpected {json.dumps(key, sort_keys=True, default=str)}",
+            str(key) if at_peers else peer,
+        )
     present = result.get("present")
     if isinstance(present, Mapping):
         for key, item in present.items():
             if not isinstance(item, Mapping) or item.get("complies", True):
                 continue
+            about = str(key) if at_peers else peer
             if item.get("nested"):
-                _describe_result(f"{path}.{key}", item.get("diff"), out)
+                _describe_result(f"{path}.{key}", item.get("diff"), out, about)
             else:
-                out.append(
-                    f"{path}.{key}: expected {item.get('expected_value')!r}, got {item.get('actual_value')!r}"
-                )
+                value = f"expected {item.get('expected_value')!r}, got {item.get('actual_value')!r}"
+                found(f"{path}.{key}: {value}", about)
 
 
-def compliance_failures(report: Mapping[str, Any]) -> tuple[str, ...]:
+def compliance_failures(report: Mapping[str, Any]) -> tuple[Failure, ...]:
     """Readable failures of a NAPALM ``compliance_report``; a skipped getter is a failure (it proved nothing).
 
     Examples:
@@ -378,15 +396,16 @@ def compliance_failures(report: Mapping[str, Any]) -> tuple[str, ...]:
         ...     "present": {}, "missing": ["10.0.0.9"], "extra": []}}}, "missing": [], "extra": []}})
         ('get_bgp_neighbors.global: missing "10.0.0.9"',)
     """
-    out: list[str] = [
-        f"{name}: could not be checked on this platform (skipped)" for name in report.get("skipped") or ()
+    out: list[Failure] = [
+        Failure(f"{name}: could not be checked on this platform (skipped)")
+        for name in report.get("skipped") or ()
     ]
     for name, result in report.items():
         if name in ("complies", "skipped") or not isinstance(result, Mapping) or result.get("skipped"):
             continue
         _describe_result(name, result, out)
     if not out and report.get("complies") is False:
-        out.append("the compliance report does not comply")
+        out.append(Failure("the compliance report does not comply"))
     return tuple(out)
 
 
@@ -674,17 +693,28 @@ def _next_wait(
             return None
         on_soak(left)
         if cancelled():
-            failures.append(f"interrupted (Ctrl-C) during the soak, {soak - left:.0f}s in")
+            failures.append(
+                Failure(f"interrupted (Ctrl-C) during the soak, {soak - left:.0f}s in", FailureKind.ENDED)
+            )
             return None
         return left
     if held_since is not None:
         failures.append(
-            f"failed during the soak, {now - held_since:.1f}s after the checks first held (soak {soak:g}s)"
+            Failure(
+                f"failed during the soak, {now - held_since:.1f}s after the checks first held "
+                f"(soak {soak:g}s)",
+                FailureKind.ENDED,
+            )
         )
     elif cancelled():
-        failures.append("interrupted (Ctrl-C) before the checks held")
+        failures.append(Failure("interrupted (Ctrl-C) before the checks held", FailureKind.ENDED))
     elif now >= deadline:
-        failures.append(f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))")
+        failures.append(
+            Failure(
+                f"still failing after {settle_timeout:g}s settle time ({attempts} attempt(s))",
+                FailureKind.ENDED,
+            )
+        )
     else:
         return deadline - now
     return None
@@ -703,7 +733,7 @@ def _round_failures(
     if target.expectations:
         # the getters just read answer the report too: one device read per getter per round
         report = device.compliance(target.expectations, f"{device.name}.expect.yaml", known=raw)
-        failures.extend(f"expectations: {f}" for f in compliance_failures(report))
+        failures.extend(f.prefixed("expectations: ") for f in compliance_failures(report))
     if pre is not None:
-        failures.extend(f"regression: {r}" for r in regressions(pre, state, scope))
+        failures.extend(r.prefixed("regression: ") for r in regressions(pre, state, scope))
     return failures

@@ -30,6 +30,8 @@ import ipaddress
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
+from netimmutable.failures import FailureKind, kind_of, neighbour_of
+
 __all__ = ["adjacency", "batches_apart", "blame_far_end", "peer_hosts"]
 
 _CIDR = re.compile(r"^\s*(?:ip(?:v4|v6)?\s+)?address\s+([0-9A-Fa-f:.]+/\d{1,3})\b", re.MULTILINE)
@@ -132,7 +134,9 @@ def blame_far_end(
     route can come from further away than one hop).
 
     Examples:
-        >>> lost = "regression: BGP neighbour 10.0.12.2 (AS 2) received 3 prefixes before the change, 1 now"
+        >>> from netimmutable.failures import Failure, FailureKind
+        >>> lost = Failure("regression: BGP neighbour 10.0.12.2 (AS 2) received 3 prefixes before the "
+        ...                "change, 1 now", FailureKind.PREFIXES_LOST, "10.0.12.2")
         >>> blame_far_end([lost], {"10.0.12.2": "r2"})[0][-42:]
         '(its far end r2 changed in the same batch)'
         >>> blame_far_end([lost], {}, ["r3"])[0].endswith("(also changed in this batch: r3)")
@@ -140,12 +144,12 @@ def blame_far_end(
     """
     out = []
     for failure in failures:
-        match = re.match(r"regression: BGP neighbour (\S+)", failure)
-        host = far_ends.get(match.group(1)) if match else None
+        kind, address = kind_of(failure), neighbour_of(failure)
+        host = far_ends.get(address) if address and kind is not FailureKind.OTHER else None
         note = ""
         if host:
             note = f" (its far end {host} changed in the same batch)"
-        elif match and alongside and " prefixes before the change" in failure:
+        elif kind is FailureKind.PREFIXES_LOST and alongside:
             note = f" (also changed in this batch: {', '.join(sorted(alongside))})"
         out.append(failure + note)
     return tuple(out)
