@@ -38,7 +38,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-__all__ = ["CAPABILITIES", "Capability", "capability", "render_table", "revert_in_for"]
+__all__ = [
+    "CAPABILITIES",
+    "Capability",
+    "artifact_format",
+    "capability",
+    "render_table",
+    "replace_format_problem",
+    "revert_in_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,8 @@ class Capability:
     rollback_restores: str  # what NetworkDriver.rollback() really puts back
     config_lock: str  # how the driver keeps others out while a candidate is loaded
     known: bool = True  # False: a conservative default for a platform not in the table
+    replace_formats: tuple[str, ...] = ("text",)
+    """Artifact formats ``load_replace_candidate`` can load as a full replacement (``artifact_format``)."""
     session_attr: str = ""
     """The driver attribute naming the device-side session a pending commit belongs to ("" when a pending
     commit is the device's, not one driver object's): EOS keys confirm and rollback on ``config_session``, and
@@ -97,6 +107,7 @@ CAPABILITIES: dict[str, Capability] = {
             True,
             "the previous commit (rollback 1, then commit)",
             "exclusive candidate lock at load",
+            replace_formats=("text", "xml"),
         ),
         Capability(
             "ios",
@@ -218,6 +229,67 @@ def revert_in_for(platform: str, seconds: int) -> int | None:
             f"{platform}: a revert timer of {seconds} s exceeds the platform maximum of {cap.revert_max} s"
         )
     return rounded
+
+
+_JUNOS_SET_ACTIONS = frozenset(
+    [
+        "set",
+        "activate",
+        "deactivate",
+        "annotate",
+        "copy",
+        "delete",
+        "insert",
+        "protect",
+        "rename",
+        "unprotect",
+        "edit",
+        "top",
+        "wildcard",
+    ]
+)
+"""The first words by which NAPALM's junos driver (``JunOSDriver._detect_config_format``, napalm 5.2) takes
+a configuration for ``set`` format."""
+
+
+def artifact_format(platform: str, config: str) -> str:
+    r"""The format the platform's driver will load ``config`` in: ``text`` everywhere but Junos, where NAPALM
+    detects ``xml`` (a leading ``<``) and ``set`` (a first word such as ``set`` or ``delete``) as it does.
+
+    Examples:
+        >>> artifact_format("junos", "set system host-name r1\n"), artifact_format("junos", "system {\n}\n")
+        ('set', 'text')
+        >>> artifact_format("eos", "set x")
+        'text'
+    """
+    if capability(platform).platform != "junos":
+        return "text"
+    stripped = config.strip()
+    if stripped.startswith("<"):
+        return "xml"
+    return "set" if stripped.split(" ")[0] in _JUNOS_SET_ACTIONS else "text"
+
+
+def replace_format_problem(platform: str, config: str) -> str | None:
+    r"""Why ``config`` cannot be a full replacement on ``platform`` (its format is not among the platform's
+    ``replace_formats``), or None. Junos ``set`` commands are edits, not a configuration: PyEZ refuses
+    ``set`` with ``overwrite`` (Juniper, *Junos XML Management Protocol Developer Guide*,
+    ``<load-configuration>``: ``action="override"`` takes text or XML, ``action="set"`` merges commands).
+
+    Examples:
+        >>> print(replace_format_problem("junos", "\nset system host-name r1\n").split(";")[0])
+        the artifact is in Junos `set` format (line 2: `set system host-name r1`)
+        >>> replace_format_problem("junos", "system {\n    host-name r1;\n}\n") is None
+        True
+    """
+    fmt = artifact_format(platform, config)
+    if fmt in capability(platform).replace_formats:
+        return None
+    number, first = next((n, line) for n, line in enumerate(config.splitlines(), 1) if line.strip())
+    return (
+        f"the artifact is in Junos `{fmt}` format (line {number}: `{first.strip()}`); a full replacement "
+        "needs the configuration in curly-brace text (`show configuration`) or XML"
+    )
 
 
 def render_table() -> str:
