@@ -46,6 +46,7 @@ from netimmutable.errors import (
     InputError,
     Unsupported,
 )
+from netimmutable.preflight import preflight
 from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
@@ -163,6 +164,8 @@ class Device:
         self.platform = str(host.platform)
         self.driver_name = driver_name(host)
         self._driver = driver
+        extras = host.get_connection_parameters(CONNECTION).extras or {}
+        self.optional_args: Mapping[str, Any] = dict(extras.get("optional_args") or {})
         self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
 
     @classmethod
@@ -248,6 +251,39 @@ class Device:
         except Unsupported:
             remember(self.driver_name, step)
             raise
+
+    def preflight(self) -> None:
+        """The platform's prerequisites of a full replacement (``netimmutable.preflight``): raises
+        ``PreflightFailed`` or ``CandidateLocked`` naming what to do; changes nothing."""
+        preflight(self)
+
+    def probe_config_lock(self) -> None:
+        """Raise ``CandidateLocked`` when our load would find the configuration locked by another session;
+        leaves the lock as it found it. Uses the drivers' own lock steps, so the probe sees what the load
+        will: junos and iosxr_netconf take and release the candidate lock (nothing to do when the driver
+        holds it since connect, or does not lock: ``config_lock``, ``lock_disable``, ``config_private``);
+        eos lists the config sessions and finds another pending one (its ``_lock`` changes nothing)."""
+        platform = capability(self.driver_name).platform
+        drv = self._driver
+        if any(getattr(drv, flag, False) for flag in ("locked", "lock_disable", "config_private")):
+            return
+        if getattr(drv, "session_config_lock", False):
+            return
+        try:
+            self._call("preflight: candidate lock", drv._lock)
+            if platform in ("junos", "iosxr_netconf"):
+                self._call("preflight: candidate unlock", drv._unlock)
+        except CandidateLocked as exc:
+            what = (
+                "another config session is pending on the device (`show configuration sessions`)"
+                if platform == "eos"
+                else "another session holds the candidate lock or left uncommitted changes in it"
+            )
+            raise CandidateLocked(
+                f"pre-flight ({platform}): {what}; nothing was changed: {exc.message}",
+                host=self.name,
+                hint="wait for the other session to commit or discard, or clear it on the device, then retry",
+            ) from exc
 
     def running_config(self) -> str:
         result = self._call("get_config", self._driver.get_config, retrieve="running")

@@ -27,10 +27,10 @@ def host_for(dev: DeviceDouble, platform: str | None = None, **optional_args: An
     )
 
 
-def other_session(dev: DeviceDouble) -> Any:
+def other_session(dev: DeviceDouble, **optional_args: Any) -> Any:
     """An open NAPALM driver of the double's platform, outside netimmutable (close it when done)."""
     driver = napalm.get_network_driver(dev.platform)(
-        dev.hostname, dev.username, dev.password, optional_args=dict(dev.optional_args)
+        dev.hostname, dev.username, dev.password, optional_args={**dict(dev.optional_args), **optional_args}
     )
     driver.open()
     return driver

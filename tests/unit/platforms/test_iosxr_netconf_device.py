@@ -56,3 +56,27 @@ def test_a_refused_load_releases_the_lock_while_the_session_is_open(dev: IosxrNe
             other.discard_config()
             other.close()
     assert dev.running() == before
+
+
+def test_preflight_finds_the_candidate_locked_by_another_session(dev: IosxrNetconfDouble) -> None:
+    other = other_session(dev)
+    try:
+        other.load_replace_candidate(config=strip_header(dev.running()))
+        with Device.open(host_for(dev), attempts=1) as device, pytest.raises(CandidateLocked) as caught:
+            device.preflight()
+        assert caught.value.host == "r1"
+        assert "pre-flight" in caught.value.message
+        assert dev.locked()
+    finally:
+        other.discard_config()
+        other.close()
+
+
+def test_preflight_on_a_free_candidate_leaves_it_free(dev: IosxrNetconfDouble) -> None:
+    with Device.open(host_for(dev), attempts=1) as device:
+        device.preflight()
+        assert not dev.locked(), "the lock probe kept the lock"
+        device.load_replace(strip_header(dev.running()))
+        assert device.compare() == ""
+        device.discard()
+    assert not dev.locked()

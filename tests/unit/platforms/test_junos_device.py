@@ -70,3 +70,44 @@ def test_a_refused_load_leaves_no_lock_while_the_session_is_open(dev: JunosDoubl
         assert not dev.locked()
         assert not dev.candidate_changed()
     assert dev.running() == before
+
+
+# ----------------------------------------------------------------------------------- pre-flight
+
+
+def test_preflight_finds_the_candidate_locked_by_another_session(dev: JunosDouble) -> None:
+    other = other_session(dev)
+    try:
+        theirs = strip_header(dev.running()).replace("host-name r1;", "host-name x;")
+        other.load_replace_candidate(config=theirs)
+        with Device.open(host_for(dev), attempts=1) as device, pytest.raises(CandidateLocked) as caught:
+            device.preflight()
+        assert caught.value.host == "r1"
+        assert "pre-flight" in caught.value.message
+        assert dev.locked() and "host-name x;" in dev.candidate(), "the other session's work was touched"
+    finally:
+        other.discard_config()
+        other.close()
+
+
+def test_preflight_finds_uncommitted_changes_another_session_left_in_the_candidate(dev: JunosDouble) -> None:
+    """Junos refuses the lock while the shared candidate holds another session's uncommitted changes
+    ("configuration database modified"), though nobody holds the lock."""
+    other = other_session(dev, lock_disable=True)
+    try:
+        theirs = strip_header(dev.running()).replace("host-name r1;", "host-name x;")
+        other.load_replace_candidate(config=theirs)
+        assert not dev.locked() and dev.candidate_changed()
+        with Device.open(host_for(dev), attempts=1) as device, pytest.raises(CandidateLocked):
+            device.preflight()
+    finally:
+        other.close()
+
+
+def test_preflight_on_a_free_candidate_leaves_it_free(dev: JunosDouble) -> None:
+    with Device.open(host_for(dev), attempts=1) as device:
+        device.preflight()
+        assert not dev.locked(), "the lock probe kept the lock"
+        device.load_replace(strip_header(dev.running()))
+        assert device.compare() == ""
+        device.discard()
