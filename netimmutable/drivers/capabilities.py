@@ -29,14 +29,16 @@ Examples:
     90
     >>> revert_in_for("nxos", 90) is None
     True
-    >>> capability("sros").platform
-    'sros'
+    >>> capability("sros").platform, capability("juniper_junos").platform
+    ('sros', 'junos')
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+
+from netimmutable.drivers.platform_names import napalm_driver
 
 __all__ = [
     "CAPABILITIES",
@@ -197,7 +199,7 @@ _DEFAULT = Capability(
 
 def capability(platform: str) -> Capability:
     """The capability of ``platform``; unknown platforms get a conservative default (no device-side timer)."""
-    key = platform.lower().replace("-", "")
+    key = napalm_driver(platform.lower().replace("-", ""))
     found = CAPABILITIES.get(key)
     return found if found is not None else replace(_DEFAULT, platform=platform)
 
