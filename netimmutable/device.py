@@ -35,7 +35,7 @@ from nornir.core.configuration import Config
 from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
-from netimmutable.drivers.capabilities import capability, replace_format_problem
+from netimmutable.drivers.capabilities import capability, replace_format_problem, replace_load
 from netimmutable.drivers.unsupported import known_unsupported, remember
 from netimmutable.errors import (
     CandidateLocked,
@@ -292,15 +292,17 @@ class Device:
     def load_replace(self, config: str) -> None:
         """Load ``config`` as a full-replacement candidate.
 
-        An artifact in a format the platform cannot replace with (Junos ``set`` commands) is refused before
-        the driver is called, so no lock is taken. A load the device refuses is discarded at once: drivers
-        that lock at load (iosxr_netconf) would otherwise keep the lock, and the candidate, for as long as
-        the session lives. Raises ``CandidateLocked`` when another session holds the lock (nothing loaded)."""
+        A Junos artifact of ``set`` commands is loaded as ``delete`` + the commands (``replace_load``); an
+        artifact in a format the platform cannot replace with is refused before the driver is called, so no
+        lock is taken. A load the device refuses is discarded at once: drivers that lock at load
+        (iosxr_netconf) would otherwise keep the lock, and the candidate, for as long as the session lives.
+        Raises ``CandidateLocked`` when another session holds the lock (nothing loaded)."""
         problem = replace_format_problem(self.driver_name, config)
         if problem:
             raise ConfigRejected(f"load_replace_candidate: {problem}; nothing was loaded", host=self.name)
+        method, text = replace_load(self.driver_name, config)
         try:
-            self._call("load_replace_candidate", self._driver.load_replace_candidate, config=config)
+            self._call("load_replace_candidate", getattr(self._driver, method), config=text)
         except (ConnectError, CandidateLocked, Unsupported):
             raise  # no session left, or nothing of ours loaded or locked
         except DeviceError as exc:

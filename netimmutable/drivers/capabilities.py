@@ -47,6 +47,7 @@ __all__ = [
     "capability",
     "render_table",
     "replace_format_problem",
+    "replace_load",
     "revert_in_for",
 ]
 
@@ -109,7 +110,7 @@ CAPABILITIES: dict[str, Capability] = {
             True,
             "the previous commit (rollback 1, then commit)",
             "exclusive candidate lock at load",
-            replace_formats=("text", "xml"),
+            replace_formats=("text", "xml", "set"),
         ),
         Capability(
             "ios",
@@ -256,7 +257,8 @@ a configuration for ``set`` format."""
 
 def artifact_format(platform: str, config: str) -> str:
     r"""The format the platform's driver will load ``config`` in: ``text`` everywhere but Junos, where NAPALM
-    detects ``xml`` (a leading ``<``) and ``set`` (a first word such as ``set`` or ``delete``) as it does.
+    detects ``xml`` (a leading ``<``) and ``set`` (a first word such as ``set`` or ``delete``) as it does;
+    ``json`` (a leading ``{``), which NAPALM does not detect, is named so that it can be refused.
 
     Examples:
         >>> artifact_format("junos", "set system host-name r1\n"), artifact_format("junos", "system {\n}\n")
@@ -269,20 +271,20 @@ def artifact_format(platform: str, config: str) -> str:
     stripped = config.strip()
     if stripped.startswith("<"):
         return "xml"
+    if stripped.startswith("{"):  # NAPALM would send it as text, which Junos cannot parse
+        return "json"
     return "set" if stripped.split(" ")[0] in _JUNOS_SET_ACTIONS else "text"
 
 
 def replace_format_problem(platform: str, config: str) -> str | None:
     r"""Why ``config`` cannot be a full replacement on ``platform`` (its format is not among the platform's
-    ``replace_formats``), or None. Junos ``set`` commands are edits, not a configuration: PyEZ refuses
-    ``set`` with ``overwrite`` (Juniper, *Junos XML Management Protocol Developer Guide*,
-    ``<load-configuration>``: ``action="override"`` takes text or XML, ``action="set"`` merges commands).
+    ``replace_formats``), or None.
 
     Examples:
-        >>> print(replace_format_problem("junos", "\nset system host-name r1\n").split(";")[0])
-        the artifact is in Junos `set` format (line 2: `set system host-name r1`)
-        >>> replace_format_problem("junos", "system {\n    host-name r1;\n}\n") is None
+        >>> replace_format_problem("junos", "set system host-name r1\n") is None
         True
+        >>> print(replace_format_problem("junos", '\n{"configuration": {}}\n').split(";")[0])
+        the artifact is in Junos `json` format (line 2: `{"configuration": {}}`)
     """
     fmt = artifact_format(platform, config)
     if fmt in capability(platform).replace_formats:
@@ -290,21 +292,49 @@ def replace_format_problem(platform: str, config: str) -> str | None:
     number, first = next((n, line) for n, line in enumerate(config.splitlines(), 1) if line.strip())
     return (
         f"the artifact is in Junos `{fmt}` format (line {number}: `{first.strip()}`); a full replacement "
-        "needs the configuration in curly-brace text (`show configuration`) or XML"
+        "needs the configuration in curly-brace text (`show configuration`), `set` commands or XML"
     )
+
+
+_DELETE_ALL = "delete \n"
+"""A top-level ``delete``; the space keeps NAPALM's format detection (the first word before a space) on
+``set``."""
+
+
+def replace_load(platform: str, config: str) -> tuple[str, str]:
+    r"""The driver method and the text that load ``config`` as a full-replacement candidate.
+
+    Everywhere ``load_replace_candidate`` with the artifact as it is, except a Junos artifact of ``set``
+    commands: PyEZ refuses ``set`` with ``overwrite`` (``<load-configuration action="override">`` takes
+    text or XML only), so it is loaded with ``load_merge_candidate`` (``action="set"``, Junos ``load set``)
+    after a top-level ``delete``, which empties the candidate (Juniper, *Junos OS CLI User Guide*:
+    ``load set`` executes configuration-mode commands line by line; ``delete``: "All subordinate
+    statements and identifiers contained within the specified statement path are deleted with it"). The
+    candidate then holds exactly the artifact, and the commit replaces the configuration in one step, as
+    an override does.
+
+    Examples:
+        >>> replace_load("junos", "set system host-name r1\n")
+        ('load_merge_candidate', 'delete \nset system host-name r1\n')
+        >>> replace_load("junos", "system {\n}\n")[0], replace_load("eos", "set x\n")[0]
+        ('load_replace_candidate', 'load_replace_candidate')
+    """
+    if artifact_format(platform, config) == "set":
+        return "load_merge_candidate", _DELETE_ALL + config
+    return "load_replace_candidate", config
 
 
 def render_table() -> str:
     """The Markdown table of ``docs/platforms.md``, section ``## Capabilities`` (a test keeps it in sync)."""
     head = (
-        "| platform | full replace | device-side revert (`revert_in`) | timer limits | needs "
-        "| commit message | `rollback()` restores | config lock |\n|---|---|---|---|---|---|---|---|\n"
+        "| platform | full replace | artifact formats | device-side revert (`revert_in`) | timer limits "
+        "| needs | commit message | `rollback()` restores | config lock |\n" + "|---" * 9 + "|\n"
     )
     rows = []
     for cap in [*CAPABILITIES.values(), replace(_DEFAULT, platform="(other)")]:
         unit = {0: "-", 1: "seconds", 60: "whole minutes"}[cap.revert_unit]
         rows.append(
-            f"| {cap.platform} | {'yes' if cap.replace else 'no'} | "
+            f"| {cap.platform} | {'yes' if cap.replace else 'no'} | {', '.join(cap.replace_formats)} | "
             f"{'yes, ' + unit if cap.revert_timer else 'no'} | {cap.revert_limits} | "
             f"{cap.revert_needs or '-'} | "
             f"{'yes' if cap.commit_message else 'no'} | {cap.rollback_restores} | {cap.config_lock} |"

@@ -3,7 +3,8 @@ the candidate lock, refused loads.
 
 NAPALM's junos driver locks the candidate at load (``<lock-configuration/>``) and keeps it until discard,
 commit or the end of the session; PyEZ refuses ``set`` commands with ``overwrite`` (a bare ``ValueError``
-raised after the lock was taken). Whatever goes wrong at load, netimmutable must leave the lock free while
+raised after the lock was taken), so netimmutable loads a ``set`` artifact as ``delete`` + ``load set``
+(``capabilities.replace_load``). Whatever goes wrong at load, netimmutable must leave the lock free while
 its session is still open, so that nobody else (or its own next step) is locked out.
 """
 
@@ -15,10 +16,9 @@ import pytest
 
 from netimmutable.device import Device
 from netimmutable.errors import CandidateLocked, ConfigRejected
+from tests.doubles import junos_conf, junos_set
 from tests.doubles.junos import JunosDouble, start_junos, strip_header
 from tests.unit.platforms.device_hosts import host_for, other_session
-
-SET_ARTIFACT = "set system host-name r1-new\nset interfaces ge-0/0/0 description uplink\n"
 
 
 @pytest.fixture
@@ -27,19 +27,55 @@ def dev() -> Iterator[JunosDouble]:
         yield double
 
 
-def test_a_set_format_artifact_is_refused_before_any_lock(dev: JunosDouble) -> None:
+def set_form(dev: JunosDouble) -> str:
+    """The running config as ``show configuration | display set`` prints it."""
+    return junos_set.display_set(junos_conf.parse(strip_header(dev.running())))
+
+
+def test_a_set_format_artifact_is_a_full_replacement(dev: JunosDouble) -> None:
+    """A statement the set artifact leaves out (interface ge-0/0/1) is removed, as with an override."""
+    artifact = "".join(
+        line.replace("host-name r1", "host-name r1-new") + "\n"
+        for line in set_form(dev).splitlines()
+        if "ge-0/0/1" not in line
+    )
+    with Device.open(host_for(dev), attempts=1) as device:
+        device.load_replace(artifact)
+        diff = device.compare()
+        assert "-  ge-0/0/1 {" in diff and "+  host-name r1-new;" in diff, diff
+        device.commit("netimmutable deploy", None)
+    running = strip_header(dev.running())
+    assert "ge-0/0/1" not in running and "host-name r1-new;" in running
+    assert running == junos_conf.render(junos_set.apply([], artifact))
+    assert not dev.locked() and not dev.candidate_changed()
+
+
+def test_a_set_artifact_equal_to_the_running_config_shows_no_difference(dev: JunosDouble) -> None:
+    with Device.open(host_for(dev), attempts=1) as device:
+        device.load_replace(set_form(dev))
+        assert device.compare() == ""
+        device.discard()
+    assert not dev.locked()
+
+
+def test_a_refused_set_artifact_leaves_no_lock_and_no_candidate(dev: JunosDouble) -> None:
     before = dev.running()
     with Device.open(host_for(dev), attempts=1) as device:
         with pytest.raises(ConfigRejected) as caught:
-            device.load_replace(SET_ARTIFACT)
+            device.load_replace(set_form(dev) + "set frobnicate all the widgets\n")
         assert caught.value.host == "r1"
-        assert "`set` format" in caught.value.message and "line 1" in caught.value.message
         assert not dev.locked(), "the candidate lock is still held after the refused load"
         assert not dev.candidate_changed()
-        device.load_replace(strip_header(dev.running()))  # the session itself can still load
-        assert device.compare() == ""
-        device.discard()
     assert dev.running() == before
+
+
+def test_a_json_artifact_is_refused_before_any_lock(dev: JunosDouble) -> None:
+    with Device.open(host_for(dev), attempts=1) as device:
+        with pytest.raises(ConfigRejected) as caught:
+            device.load_replace('{"configuration": {"system": {"host-name": "r1"}}}\n')
+        assert caught.value.host == "r1"
+        assert "`json` format" in caught.value.message and "line 1" in caught.value.message
+        assert not dev.locked()
 
 
 def test_a_load_while_another_session_holds_the_lock_is_candidate_locked(dev: JunosDouble) -> None:
