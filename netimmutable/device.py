@@ -252,10 +252,11 @@ class Device:
             remember(self.driver_name, step)
             raise
 
-    def preflight(self) -> None:
+    def preflight(self, running: str | None = None) -> None:
         """The platform's prerequisites of a full replacement (``netimmutable.preflight``): raises
-        ``PreflightFailed`` or ``CandidateLocked`` naming what to do; changes nothing."""
-        preflight(self)
+        ``PreflightFailed`` or ``CandidateLocked`` naming what to do; changes nothing. ``running``: the
+        running config read a moment ago, if any (saves a read)."""
+        preflight(self, running)
 
     def probe_config_lock(self) -> None:
         """Raise ``CandidateLocked`` when our load would find the configuration locked by another session;

@@ -18,6 +18,8 @@ What is checked, and what it costs (device calls on top of the window's own):
   (``show configuration sessions``).
 - other platforms: nothing, no call.
 
+``plan`` passes the running config it reads anyway: there pre-flight adds no read.
+
 Examples:
     >>> config_problems("ios", "hostname r1\\n!\\nip scp server enable\\n", {})[0][:42]
     'the `archive` feature with a `path` is not'
@@ -87,13 +89,14 @@ def config_problems(platform: str, running: str, optional_args: Mapping[str, Any
     return tuple(problems)
 
 
-def preflight(device: PreflightDevice) -> None:
+def preflight(device: PreflightDevice, running: str | None = None) -> None:
     """Check ``device``'s platform prerequisites; raises ``PreflightFailed`` (what to configure, all at once)
     or ``CandidateLocked`` (who holds the lock), and ``DeviceError`` as the device does. Changes nothing: a
-    lock probe releases what it took."""
+    lock probe releases what it took. ``running``: the running config read a moment ago (saves a read)."""
     platform = capability(device.driver_name).platform
     if platform in CONFIG_PLATFORMS:
-        problems = config_problems(platform, device.running_config(), device.optional_args)
+        text = device.running_config() if running is None else running
+        problems = config_problems(platform, text, device.optional_args)
         if problems:
             raise PreflightFailed(
                 f"pre-flight ({platform}): " + "; ".join(problems) + "; nothing was changed",

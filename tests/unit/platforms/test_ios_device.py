@@ -10,12 +10,15 @@ Pre-flight finds both before the window does anything, naming the host and what 
 from __future__ import annotations
 
 import pytest
+from nornir.core.inventory import Defaults, Groups, Hosts, Inventory
 
 from netimmutable.compare import Strategy
 from netimmutable.deploy_model import HostJob
 from netimmutable.device import Device
 from netimmutable.errors import PreflightFailed
+from netimmutable.inventory import LoadedInventory
 from netimmutable.outcomes import HostOutcome
+from netimmutable.plan import PlanStatus, make_plan
 from netimmutable.push import run_host
 from tests.doubles import ios_config as cfg
 from tests.doubles.ios import IosDouble, default_baseline, start_ios
@@ -76,3 +79,20 @@ def test_the_window_refuses_a_host_without_archive_before_any_change() -> None:
         assert not dev.flash
         assert not [c for c in shell_commands(dev) if "configure replace" in c or "write" in c]
         assert cfg.body_of(dev.running()) == cfg.body_of(dev.baseline)
+
+
+def test_plan_reports_the_missing_archive_and_loads_nothing() -> None:
+    """``plan`` runs the same pre-flight, on the running config it reads anyway (no extra read)."""
+    with start_ios(archive=False) as dev:
+        host = host_for(dev)
+        loaded = LoadedInventory(Inventory(hosts=Hosts(), groups=Groups(), defaults=Defaults()), {}, "hosts")
+        before = len(dev.log)
+        plan = make_plan(
+            "sha", "s", {"r1": candidate(dev, NEW_ROUTE)}, [host], loaded, workers=1, resolve=str, secrets={}
+        )
+        (planned,) = plan.hosts
+        assert planned.status is PlanStatus.ERROR
+        assert "archive" in planned.message
+        assert not dev.flash
+        reads = [c for c in dev.log[before:] if "show running-config" in c]
+        assert len(reads) == 1, dev.log[before:]
