@@ -9,7 +9,8 @@ host up front, naming the host and what to configure.
 What is checked, and what it costs (device calls on top of the window's own):
 
 - **ios**: ``archive`` with a ``path`` (NAPALM commits with ``configure replace ... revert trigger error``),
-  and an SCP server (``ip scp server enable``) or ``inline_transfer``: 1 call (``get_config``).
+  an SCP server (``ip scp server enable``) or ``inline_transfer``, and ``file prompt quiet`` when
+  ``auto_file_prompt`` is off: 1 call (``get_config``).
 - **nxos**, nxos_ssh: ``feature scp-server`` (the candidate goes to ``bootflash:`` by SCP): 1 call.
 - **junos**: the candidate can be locked (no other session holds it or left uncommitted changes in it):
   2 RPCs (lock, unlock).
@@ -49,6 +50,7 @@ LOCK_PLATFORMS = frozenset({"junos", "iosxr_netconf", "eos"})
 
 _ARCHIVE_PATH = re.compile(r"^archive[ \t]*\n(?:[ \t]+.*\n)*?[ \t]+path[ \t]+\S", re.MULTILINE)
 _IOS_SCP = re.compile(r"^ip scp server enable[ \t]*$", re.MULTILINE)
+_IOS_FILE_PROMPT = re.compile(r"^file prompt quiet[ \t]*$", re.MULTILINE)
 _NXOS_SCP = re.compile(r"^feature scp-server[ \t]*$", re.MULTILINE)
 
 
@@ -80,6 +82,11 @@ def config_problems(platform: str, running: str, optional_args: Mapping[str, Any
                 "the SCP server is not enabled and `inline_transfer` is not set: the candidate is copied to "
                 "flash by SCP; configure `ip scp server enable` (with `aaa authorization exec`), or set "
                 "`inline_transfer: true` in the host's optional_args (.netimmutable/connections.yaml)"
+            )
+        if optional_args.get("auto_file_prompt") is False and not _IOS_FILE_PROMPT.search(text):
+            problems.append(
+                "`auto_file_prompt` is off but `file prompt quiet` is not configured: NAPALM's ios driver "
+                "refuses its file operations; add `file prompt quiet` to the host's config"
             )
     elif key in ("nxos", "nxos_ssh") and not _NXOS_SCP.search(text):
         problems.append(

@@ -96,3 +96,21 @@ def test_plan_reports_the_missing_archive_and_loads_nothing() -> None:
         assert not dev.flash
         reads = [c for c in dev.log[before:] if "show running-config" in c]
         assert len(reads) == 1, dev.log[before:]
+
+
+def test_preflight_with_auto_file_prompt_off_needs_file_prompt_quiet_in_the_config() -> None:
+    """``auto_file_prompt: false`` keeps NAPALM from toggling ``file prompt quiet`` (which a revert that
+    fires after the session left brings back as drift); the config must then carry it itself."""
+    with start_ios() as dev:
+        device = Device.open(host_for(dev, auto_file_prompt=False), attempts=1)
+        with device, pytest.raises(PreflightFailed) as caught:
+            device.preflight()
+        assert "file prompt quiet" in caught.value.message and caught.value.host == "r1"
+    baseline = default_baseline().replace(
+        "ip scp server enable\n", "ip scp server enable\nfile prompt quiet\n"
+    )
+    with (
+        start_ios(baseline=baseline) as dev,
+        Device.open(host_for(dev, auto_file_prompt=False), attempts=1) as d,
+    ):
+        d.preflight()
