@@ -14,11 +14,16 @@ from collections.abc import Iterator
 
 import pytest
 
+from netimmutable.compare import Strategy
+from netimmutable.deploy_model import HostJob
 from netimmutable.device import Device
 from netimmutable.errors import CandidateLocked, ConfigRejected
+from netimmutable.outcomes import HostOutcome
+from netimmutable.push import run_host
 from tests.doubles import junos_conf, junos_set
 from tests.doubles.junos import JunosDouble, start_junos, strip_header
 from tests.unit.platforms.device_hosts import host_for, other_session
+from tests.unit.scripted_device import env
 
 
 @pytest.fixture
@@ -147,3 +152,23 @@ def test_preflight_on_a_free_candidate_leaves_it_free(dev: JunosDouble) -> None:
         device.load_replace(strip_header(dev.running()))
         assert device.compare() == ""
         device.discard()
+
+
+def test_the_window_refuses_a_host_whose_candidate_another_session_holds(dev: JunosDouble) -> None:
+    """Through the per-host pipeline: refused at the pre-checks, before the drift gate loads anything; the
+    other session's lock and candidate are left as they were."""
+    old = strip_header(dev.running())
+    new = old.replace("host-name r1;", "host-name r1-new;")
+    other = other_session(dev)
+    try:
+        theirs = old.replace("host-name r1;", "host-name x;")
+        other.load_replace_candidate(config=theirs)
+        job = HostJob("r1", "junos", "new", new, None, False, "old", old, strategy=Strategy.DEVICE)
+        result = run_host(job, env(Device.open(host_for(dev), attempts=1)))
+        assert result.outcome is HostOutcome.REFUSED, result
+        assert "pre-flight" in result.message and "before any change" in result.message
+        assert dev.locked() and "host-name x;" in dev.candidate()
+        assert strip_header(dev.running()) == old
+    finally:
+        other.discard_config()
+        other.close()
