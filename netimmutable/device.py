@@ -268,12 +268,13 @@ class Device:
         drv = self._driver
         if any(getattr(drv, flag, False) for flag in ("locked", "lock_disable", "config_private")):
             return
-        if getattr(drv, "session_config_lock", False):
-            return
+        lock, unlock = getattr(drv, "_lock", None), getattr(drv, "_unlock", None)
+        if getattr(drv, "session_config_lock", False) or not callable(lock):
+            return  # locked since connect, or a driver version without the step: nothing to probe
         try:
-            self._call("preflight: candidate lock", drv._lock)
-            if platform in ("junos", "iosxr_netconf"):
-                self._call("preflight: candidate unlock", drv._unlock)
+            self._call("preflight: candidate lock", lock)
+            if platform in ("junos", "iosxr_netconf") and callable(unlock):
+                self._call("preflight: candidate unlock", unlock)
         except CandidateLocked as exc:
             what = (
                 "another config session is pending on the device (`show configuration sessions`)"
