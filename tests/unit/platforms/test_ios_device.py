@@ -15,7 +15,7 @@ from nornir.core.inventory import Defaults, Groups, Hosts, Inventory
 from netimmutable.compare import Strategy
 from netimmutable.deploy_model import HostJob
 from netimmutable.device import Device
-from netimmutable.errors import PreflightFailed
+from netimmutable.errors import ConfigRejected, PreflightFailed
 from netimmutable.inventory import LoadedInventory
 from netimmutable.outcomes import HostOutcome
 from netimmutable.plan import PlanStatus, make_plan
@@ -114,3 +114,24 @@ def test_preflight_with_auto_file_prompt_off_needs_file_prompt_quiet_in_the_conf
         Device.open(host_for(dev, auto_file_prompt=False), attempts=1) as d,
     ):
         d.preflight()
+
+
+def test_without_archive_even_a_plain_commit_is_refused_and_the_device_unchanged() -> None:
+    """What pre-flight saves the window from: the load succeeds (SCP), the commit is refused."""
+    with start_ios(archive=False) as dev:
+        with Device.open(host_for(dev), attempts=1) as device:
+            device.load_replace(candidate(dev, NEW_ROUTE))
+            with pytest.raises(ConfigRejected) as caught:
+                device.commit("", None)
+            assert caught.value.host == "r1" and "commit_config" in caught.value.message
+        assert cfg.body_of(dev.running()) == cfg.body_of(dev.baseline)
+
+
+def test_a_bad_line_is_not_caught_at_load_but_refused_at_commit_atomically() -> None:
+    with start_ios() as dev:
+        with Device.open(host_for(dev), attempts=1) as device:
+            device.load_replace(candidate(dev, "frobnicate all the widgets 42"))  # IOS validates nothing here
+            with pytest.raises(ConfigRejected) as caught:
+                device.commit("", None)
+            assert caught.value.host == "r1"
+        assert cfg.body_of(dev.running()) == cfg.body_of(dev.baseline)
