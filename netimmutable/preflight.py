@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from netimmutable.drivers.capabilities import capability
-from netimmutable.errors import PreflightFailed
+from netimmutable.errors import PreflightFailed, Unsupported
 
 __all__ = ["CONFIG_PLATFORMS", "LOCK_PLATFORMS", "PreflightDevice", "config_problems", "preflight"]
 
@@ -102,8 +102,13 @@ def preflight(device: PreflightDevice, running: str | None = None) -> None:
     lock probe releases what it took. ``running``: the running config read a moment ago (saves a read)."""
     platform = capability(device.driver_name).platform
     if platform in CONFIG_PLATFORMS:
-        text = device.running_config() if running is None else running
-        problems = config_problems(platform, text, device.optional_args)
+        text = running
+        if text is None:
+            try:
+                text = device.running_config()
+            except Unsupported:  # a driver that cannot read it: nothing to check (load and commit will tell)
+                text = None
+        problems = config_problems(platform, text, device.optional_args) if text is not None else ()
         if problems:
             raise PreflightFailed(
                 f"pre-flight ({platform}): " + "; ".join(problems) + "; nothing was changed",
