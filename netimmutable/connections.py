@@ -27,6 +27,7 @@ from nornir.core.inventory import ConnectionOptions, Host
 from nornir.core.plugins.connections import ConnectionPluginRegister
 
 from netimmutable import napalm_connection
+from netimmutable.drivers.platform_names import napalm_driver
 from netimmutable.errors import InventoryError
 from netimmutable.fileio import refuse_links
 from netimmutable.repo import NetworkRepo
@@ -106,8 +107,9 @@ def _load_entries(repo: NetworkRepo) -> Mapping[str, Any]:
 
 
 def driver_name(host: Host) -> str:
-    """The NAPALM driver used for ``host`` (connections.yaml ``driver``, else the host's platform)."""
-    return str(host.get_connection_parameters(CONNECTION).platform or host.platform)
+    """The NAPALM driver used for ``host`` (connections.yaml ``driver``, else the host's platform; netutils'
+    names such as ``cisco_ios`` mapped to NAPALM's, see ``netimmutable.drivers.platform_names``)."""
+    return napalm_driver(str(host.get_connection_parameters(CONNECTION).platform or host.platform))
 
 
 def prepare_hosts(repo: NetworkRepo, hosts: Sequence[Host]) -> None:
@@ -127,7 +129,7 @@ def prepare_hosts(repo: NetworkRepo, hosts: Sequence[Host]) -> None:
         extras["optional_args"] = optional_args
         if entry.get("timeout"):
             extras["timeout"] = int(entry["timeout"])
-        driver = entry.get("driver") or existing.platform or host.platform
+        driver = napalm_driver(str(entry.get("driver") or existing.platform or host.platform))
         host.connection_options[CONNECTION] = ConnectionOptions(
             hostname=host.hostname,
             port=host.port,

@@ -35,9 +35,10 @@ from nornir.core.configuration import Config
 from nornir.core.inventory import Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
-from netimmutable.drivers.capabilities import capability
+from netimmutable.drivers.capabilities import capability, replace_format_problem, replace_load
 from netimmutable.drivers.unsupported import known_unsupported, remember
 from netimmutable.errors import (
+    CandidateLocked,
     ConfigRejected,
     ConnectError,
     CredentialsError,
@@ -45,6 +46,7 @@ from netimmutable.errors import (
     InputError,
     Unsupported,
 )
+from netimmutable.preflight import preflight
 from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
@@ -75,9 +77,33 @@ authentication failures are not among them: retrying a refused password can lock
 _AUTH_ERRORS = frozenset({"paramiko.ssh_exception.AuthenticationException"})
 
 
+_LOCK_ERRORS = frozenset(
+    {
+        "napalm.base.exceptions.LockError",  # junos: <lock-configuration> refused (PyEZ LockError)
+        "napalm.base.exceptions.SessionLockedException",  # eos: another config session is pending
+    }
+)
+_LOCK_TAGS = frozenset({"lock-denied", "in-use"})
+"""RFC 6241 appendix A error-tags of a lock held by another session (ncclient ``RPCError.tag``:
+iosxr_netconf's ``<lock>`` at load is outside the driver's own exception handling)."""
+_REFUSAL_ERRORS = frozenset({"napalm.nxapi_plumbing.errors.NXAPICommandError"})
+"""Vendor errors that mean "the device refused it" when raised by a step that changes the device (nxos:
+``rollback running-config file candidate_config.txt`` failing atomically raises this, not
+``ReplaceConfigException``); raised by a getter they stay plain device errors."""
+_CHANGING_STEPS = frozenset({"load_replace_candidate", "commit_config", "rollback"})
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+
+
 def _is_transport_error(exc: BaseException) -> bool:
-    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(exc).__mro__}
+    names = _names(exc)
     return bool(names & _TRANSPORT_ERRORS) and not names & _AUTH_ERRORS
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    return bool(_names(exc) & _LOCK_ERRORS) or getattr(exc, "tag", None) in _LOCK_TAGS
 
 
 _REJECT_ERRORS = (
@@ -94,18 +120,23 @@ def _wrapped(host: str, step: str) -> Iterator[None]:
         yield
     except DeviceError:
         raise
-    except _REJECT_ERRORS as exc:
-        raise ConfigRejected(f"{step}: device refused: {exc}", host=host) from exc
-    except _CONNECT_ERRORS as exc:
-        raise ConnectError(f"{step}: connection failed: {type(exc).__name__}: {exc}", host=host) from exc
-    except napalm_exc.NapalmException as exc:
-        raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
-    except NotImplementedError as exc:
-        raise Unsupported(f"{step}: not supported by this driver", host=host) from exc
-    except Exception as exc:  # any driver failure becomes a located DeviceError
-        if _is_transport_error(exc):
-            raise ConnectError(f"{step}: connection failed: {type(exc).__name__}: {exc}", host=host) from exc
-        raise DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host) from exc
+    except Exception as exc:  # any driver failure becomes a located DeviceError of the right kind
+        raise _wrap(host, step, exc) from exc
+
+
+def _wrap(host: str, step: str, exc: Exception) -> DeviceError:
+    """The netimmutable error for a driver's exception ``exc`` raised by ``step``."""
+    if _is_lock_error(exc):
+        return CandidateLocked(f"{step}: another session holds the configuration lock: {exc}", host=host)
+    if isinstance(exc, _REJECT_ERRORS) or (step in _CHANGING_STEPS and _names(exc) & _REFUSAL_ERRORS):
+        return ConfigRejected(f"{step}: device refused: {exc}", host=host)
+    if isinstance(exc, _CONNECT_ERRORS) or (
+        not isinstance(exc, napalm_exc.NapalmException) and _is_transport_error(exc)
+    ):
+        return ConnectError(f"{step}: connection failed: {type(exc).__name__}: {exc}", host=host)
+    if isinstance(exc, NotImplementedError):
+        return Unsupported(f"{step}: not supported by this driver", host=host)
+    return DeviceError(f"{step}: {type(exc).__name__}: {exc}", host=host)
 
 
 def backoff_delay(attempt: int, base: float, jitter: float | None = None) -> float:
@@ -133,6 +164,8 @@ class Device:
         self.platform = str(host.platform)
         self.driver_name = driver_name(host)
         self._driver = driver
+        extras = host.get_connection_parameters(CONNECTION).extras or {}
+        self.optional_args: Mapping[str, Any] = dict(extras.get("optional_args") or {})
         self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
 
     @classmethod
@@ -219,12 +252,71 @@ class Device:
             remember(self.driver_name, step)
             raise
 
+    def preflight(self, running: str | None = None) -> None:
+        """The platform's prerequisites of a full replacement (``netimmutable.preflight``): raises
+        ``PreflightFailed`` or ``CandidateLocked`` naming what to do; changes nothing. ``running``: the
+        running config read a moment ago, if any (saves a read)."""
+        preflight(self, running)
+
+    def probe_config_lock(self) -> None:
+        """Raise ``CandidateLocked`` when our load would find the configuration locked by another session;
+        leaves the lock as it found it. Uses the drivers' own lock steps, so the probe sees what the load
+        will: junos and iosxr_netconf take and release the candidate lock (nothing to do when the driver
+        holds it since connect, or does not lock: ``config_lock``, ``lock_disable``, ``config_private``);
+        eos lists the config sessions and finds another pending one (its ``_lock`` changes nothing)."""
+        platform = capability(self.driver_name).platform
+        drv = self._driver
+        if any(getattr(drv, flag, False) for flag in ("locked", "lock_disable", "config_private")):
+            return
+        lock, unlock = getattr(drv, "_lock", None), getattr(drv, "_unlock", None)
+        if getattr(drv, "session_config_lock", False) or not callable(lock):
+            return  # locked since connect, or a driver version without the step: nothing to probe
+        try:
+            self._call("preflight: candidate lock", lock)
+            if platform in ("junos", "iosxr_netconf") and callable(unlock):
+                self._call("preflight: candidate unlock", unlock)
+        except CandidateLocked as exc:
+            what = (
+                "another config session is pending on the device (`show configuration sessions`)"
+                if platform == "eos"
+                else "another session holds the candidate lock or left uncommitted changes in it"
+            )
+            raise CandidateLocked(
+                f"pre-flight ({platform}): {what}; nothing was changed: {exc.message}",
+                host=self.name,
+                hint="wait for the other session to commit or discard, or clear it on the device, then retry",
+            ) from exc
+
     def running_config(self) -> str:
         result = self._call("get_config", self._driver.get_config, retrieve="running")
         return str(result["running"])
 
     def load_replace(self, config: str) -> None:
-        self._call("load_replace_candidate", self._driver.load_replace_candidate, config=config)
+        """Load ``config`` as a full-replacement candidate.
+
+        A Junos artifact of ``set`` commands is loaded as ``delete`` + the commands (``replace_load``); an
+        artifact in a format the platform cannot replace with is refused before the driver is called, so no
+        lock is taken. A load the device refuses is discarded at once: drivers that lock at load
+        (iosxr_netconf) would otherwise keep the lock, and the candidate, for as long as the session lives.
+        Raises ``CandidateLocked`` when another session holds the lock (nothing loaded)."""
+        problem = replace_format_problem(self.driver_name, config)
+        if problem:
+            raise ConfigRejected(f"load_replace_candidate: {problem}; nothing was loaded", host=self.name)
+        method, text = replace_load(self.driver_name, config)
+        try:
+            self._call("load_replace_candidate", getattr(self._driver, method), config=text)
+        except (ConnectError, CandidateLocked, Unsupported):
+            raise  # no session left, or nothing of ours loaded or locked
+        except DeviceError as exc:
+            try:
+                self.discard()
+            except DeviceError as left:
+                raise type(exc)(
+                    f"{exc.message}; discarding the refused candidate failed too ({left.message}): the "
+                    "configuration lock may still be held until this session ends",
+                    host=self.name,
+                ) from exc
+            raise
 
     def compare(self) -> str:
         return str(self._call("compare_config", self._driver.compare_config) or "")

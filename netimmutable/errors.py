@@ -20,6 +20,8 @@
         ├── ConnectError              the device could not be reached / logged in to
         ├── CredentialsError          no credentials for a host
         ├── ConfigRejected            the device refused a candidate or a commit
+        ├── CandidateLocked           another session holds the device's configuration lock or session
+        ├── PreflightFailed           a platform prerequisite is missing on the device (nothing changed)
         ├── Unsupported               the driver does not offer this step (NotImplementedError)
         └── RollbackFailed            a rollback could not be completed: a person must act
 
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 __all__ = [
     "ApprovalError",
+    "CandidateLocked",
     "ConfigRejected",
     "ConnectError",
     "CorruptJournal",
@@ -45,6 +48,7 @@ __all__ = [
     "LockHeld",
     "NetImmutableError",
     "NotConfirmed",
+    "PreflightFailed",
     "RenderError",
     "RepoError",
     "RollbackFailed",
@@ -161,6 +165,16 @@ class CredentialsError(DeviceError):
 
 class ConfigRejected(DeviceError):
     """The device refused the candidate configuration or the commit."""
+
+
+class CandidateLocked(DeviceError):
+    """Another session holds the device's configuration lock (Junos, IOS-XR) or a config session that
+    blocks ours (EOS): nothing was loaded; retry when the other session has finished."""
+
+
+class PreflightFailed(DeviceError):
+    """A platform prerequisite of full replacement is missing on the device (``netimmutable.preflight``);
+    the message says what to configure. Found before any change."""
 
 
 class Unsupported(DeviceError):

@@ -16,6 +16,8 @@ from nornir.core.configuration import Config
 from nornir.core.plugins.connections import ConnectionPluginRegister
 from nornir_napalm.plugins.connections import Napalm
 
+from netimmutable.drivers.platform_names import napalm_driver
+
 __all__ = ["CachedNapalm", "network_driver", "register"]
 
 
@@ -50,7 +52,7 @@ class CachedNapalm(Napalm):
         parameters.update(extras or {})
         if port and "port" not in parameters["optional_args"]:
             parameters["optional_args"]["port"] = port
-        connection = network_driver(str(platform))(**parameters)
+        connection = network_driver(napalm_driver(str(platform)))(**parameters)
         connection.open()
         self.connection = connection
 

@@ -44,7 +44,15 @@ from netimmutable.deploy_model import (
     PlanPin,
     ProgressEvent,
 )
-from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, NetImmutableError, Unsupported
+from netimmutable.errors import (
+    CandidateLocked,
+    ConnectError,
+    DeviceError,
+    JournalWriteFailed,
+    NetImmutableError,
+    PreflightFailed,
+    Unsupported,
+)
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
@@ -308,10 +316,19 @@ class _HostRun:
                     Phase.PRECHECK,
                     cause=Cause.PENDING_COMMIT,
                 )
+            dev.preflight()  # platform prerequisites (netimmutable.preflight), before the drift gate loads
             last_good = (
                 self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
             )
             self.pre = pre_check(dev, last_good, self.env.extra_patterns, job.strategy)
+        except (PreflightFailed, CandidateLocked) as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            raise self.stop(
+                HostOutcome.REFUSED,
+                f"refused before any change: {exc.message}{hint}",
+                Phase.PRECHECK,
+                cause=Cause.REJECTED,
+            ) from None
         except DeviceError as exc:
             raise self.precheck_failed(exc) from None
         if self.pre.running is None and job.last_good_artifact is None:

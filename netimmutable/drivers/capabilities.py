@@ -29,8 +29,8 @@ Examples:
     90
     >>> revert_in_for("nxos", 90) is None
     True
-    >>> capability("sros").platform
-    'sros'
+    >>> capability("sros").platform, capability("juniper_junos").platform
+    ('sros', 'junos')
 """
 
 from __future__ import annotations
@@ -38,7 +38,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-__all__ = ["CAPABILITIES", "Capability", "capability", "render_table", "revert_in_for"]
+from netimmutable.drivers.platform_names import napalm_driver
+
+__all__ = [
+    "CAPABILITIES",
+    "Capability",
+    "artifact_format",
+    "capability",
+    "render_table",
+    "replace_format_problem",
+    "replace_load",
+    "revert_in_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +67,8 @@ class Capability:
     rollback_restores: str  # what NetworkDriver.rollback() really puts back
     config_lock: str  # how the driver keeps others out while a candidate is loaded
     known: bool = True  # False: a conservative default for a platform not in the table
+    replace_formats: tuple[str, ...] = ("text",)
+    """Artifact formats ``load_replace_candidate`` can load as a full replacement (``artifact_format``)."""
     session_attr: str = ""
     """The driver attribute naming the device-side session a pending commit belongs to ("" when a pending
     commit is the device's, not one driver object's): EOS keys confirm and rollback on ``config_session``, and
@@ -97,6 +110,7 @@ CAPABILITIES: dict[str, Capability] = {
             True,
             "the previous commit (rollback 1, then commit)",
             "exclusive candidate lock at load",
+            replace_formats=("text", "xml", "set"),
         ),
         Capability(
             "ios",
@@ -186,7 +200,7 @@ _DEFAULT = Capability(
 
 def capability(platform: str) -> Capability:
     """The capability of ``platform``; unknown platforms get a conservative default (no device-side timer)."""
-    key = platform.lower().replace("-", "")
+    key = napalm_driver(platform.lower().replace("-", ""))
     found = CAPABILITIES.get(key)
     return found if found is not None else replace(_DEFAULT, platform=platform)
 
@@ -220,17 +234,107 @@ def revert_in_for(platform: str, seconds: int) -> int | None:
     return rounded
 
 
+_JUNOS_SET_ACTIONS = frozenset(
+    [
+        "set",
+        "activate",
+        "deactivate",
+        "annotate",
+        "copy",
+        "delete",
+        "insert",
+        "protect",
+        "rename",
+        "unprotect",
+        "edit",
+        "top",
+        "wildcard",
+    ]
+)
+"""The first words by which NAPALM's junos driver (``JunOSDriver._detect_config_format``, napalm 5.2) takes
+a configuration for ``set`` format."""
+
+
+def artifact_format(platform: str, config: str) -> str:
+    r"""The format the platform's driver will load ``config`` in: ``text`` everywhere but Junos, where NAPALM
+    detects ``xml`` (a leading ``<``) and ``set`` (a first word such as ``set`` or ``delete``) as it does;
+    ``json`` (a leading ``{``), which NAPALM does not detect, is named so that it can be refused.
+
+    Examples:
+        >>> artifact_format("junos", "set system host-name r1\n"), artifact_format("junos", "system {\n}\n")
+        ('set', 'text')
+        >>> artifact_format("eos", "set x")
+        'text'
+    """
+    if capability(platform).platform != "junos":
+        return "text"
+    stripped = config.strip()
+    if stripped.startswith("<"):
+        return "xml"
+    if stripped.startswith("{"):  # NAPALM would send it as text, which Junos cannot parse
+        return "json"
+    return "set" if stripped.split(" ")[0] in _JUNOS_SET_ACTIONS else "text"
+
+
+def replace_format_problem(platform: str, config: str) -> str | None:
+    r"""Why ``config`` cannot be a full replacement on ``platform`` (its format is not among the platform's
+    ``replace_formats``), or None.
+
+    Examples:
+        >>> replace_format_problem("junos", "set system host-name r1\n") is None
+        True
+        >>> print(replace_format_problem("junos", '\n{"configuration": {}}\n').split(";")[0])
+        the artifact is in Junos `json` format (line 2: `{"configuration": {}}`)
+    """
+    fmt = artifact_format(platform, config)
+    if fmt in capability(platform).replace_formats:
+        return None
+    number, first = next((n, line) for n, line in enumerate(config.splitlines(), 1) if line.strip())
+    return (
+        f"the artifact is in Junos `{fmt}` format (line {number}: `{first.strip()}`); a full replacement "
+        "needs the configuration in curly-brace text (`show configuration`), `set` commands or XML"
+    )
+
+
+_DELETE_ALL = "delete \n"
+"""A top-level ``delete``; the space keeps NAPALM's format detection (the first word before a space) on
+``set``."""
+
+
+def replace_load(platform: str, config: str) -> tuple[str, str]:
+    r"""The driver method and the text that load ``config`` as a full-replacement candidate.
+
+    Everywhere ``load_replace_candidate`` with the artifact as it is, except a Junos artifact of ``set``
+    commands: PyEZ refuses ``set`` with ``overwrite`` (``<load-configuration action="override">`` takes
+    text or XML only), so it is loaded with ``load_merge_candidate`` (``action="set"``, Junos ``load set``)
+    after a top-level ``delete``, which empties the candidate (Juniper, *Junos OS CLI User Guide*:
+    ``load set`` executes configuration-mode commands line by line; ``delete``: "All subordinate
+    statements and identifiers contained within the specified statement path are deleted with it"). The
+    candidate then holds exactly the artifact, and the commit replaces the configuration in one step, as
+    an override does.
+
+    Examples:
+        >>> replace_load("junos", "set system host-name r1\n")
+        ('load_merge_candidate', 'delete \nset system host-name r1\n')
+        >>> replace_load("junos", "system {\n}\n")[0], replace_load("eos", "set x\n")[0]
+        ('load_replace_candidate', 'load_replace_candidate')
+    """
+    if artifact_format(platform, config) == "set":
+        return "load_merge_candidate", _DELETE_ALL + config
+    return "load_replace_candidate", config
+
+
 def render_table() -> str:
     """The Markdown table of ``docs/platforms.md``, section ``## Capabilities`` (a test keeps it in sync)."""
     head = (
-        "| platform | full replace | device-side revert (`revert_in`) | timer limits | needs "
-        "| commit message | `rollback()` restores | config lock |\n|---|---|---|---|---|---|---|---|\n"
+        "| platform | full replace | artifact formats | device-side revert (`revert_in`) | timer limits "
+        "| needs | commit message | `rollback()` restores | config lock |\n" + "|---" * 9 + "|\n"
     )
     rows = []
     for cap in [*CAPABILITIES.values(), replace(_DEFAULT, platform="(other)")]:
         unit = {0: "-", 1: "seconds", 60: "whole minutes"}[cap.revert_unit]
         rows.append(
-            f"| {cap.platform} | {'yes' if cap.replace else 'no'} | "
+            f"| {cap.platform} | {'yes' if cap.replace else 'no'} | {', '.join(cap.replace_formats)} | "
             f"{'yes, ' + unit if cap.revert_timer else 'no'} | {cap.revert_limits} | "
             f"{cap.revert_needs or '-'} | "
             f"{'yes' if cap.commit_message else 'no'} | {cap.rollback_restores} | {cap.config_lock} |"

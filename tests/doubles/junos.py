@@ -9,6 +9,8 @@
   made to the candidate are discarded"); a load, lock or commit while another session holds the lock is
   refused with "configuration database locked by: ...", a lock while the candidate holds another
   session's uncommitted changes with "configuration database modified";
+* ``<load-configuration action="set" format="text">`` with ``<configuration-set>`` (``load set``, PyEZ
+  ``Config.load(format="set")``), set and delete commands applied line by line (``junos_set``);
 * ``<load-configuration action="override|merge|replace" format="text">`` (PyEZ ``Config.load``:
   ``overwrite=True`` sends ``override``; NAPALM's ``load_replace_candidate`` passes ``overwrite=True``) and
   ``<load-configuration rollback="N"/>`` (PyEZ ``Config.rollback``); a text the parser of
@@ -51,6 +53,7 @@ from lxml import etree
 
 from tests.doubles import junos_conf as jc
 from tests.doubles import junos_oper as oper
+from tests.doubles import junos_set
 from tests.doubles.base import new_password
 from tests.doubles.netconf_server import BASE_1_0, BASE_1_1, NetconfServer, Session, rpc_error
 
@@ -260,7 +263,7 @@ class JunosDevice(oper.OperationalRpcs):
         self._unlock()
         return "<ok/>"
 
-    def rpc_load_configuration(self, session: Session, op: Any) -> str:
+    def rpc_load_configuration(self, session: Session, op: Any) -> str:  # noqa: PLR0911 - one per answer
         other = self._locked_by_other(session)
         if other:
             return _load_results(rpc_error(other, tag="lock-denied"))
@@ -271,16 +274,21 @@ class JunosDevice(oper.OperationalRpcs):
             self.candidate = [s.copy() for s in self.history[number].config]
             self._touched(session)
             return _load_results("<ok/>")
-        text_el = next((el for el in op if etree.QName(el).localname == "configuration-text"), None)
+        action = op.get("action", "merge")
+        wanted = "configuration-set" if action == "set" else "configuration-text"
+        text_el = next((el for el in op if etree.QName(el).localname == wanted), None)
         if op.get("format") != "text" or text_el is None:
-            return rpc_error('this double loads only format="text" (curly-brace) configurations')
+            return rpc_error('this double loads only format="text" (curly-brace or set) configurations')
         try:
+            if action == "set":
+                self.candidate = junos_set.apply(self.candidate, text_el.text or "")
+                self._touched(session)
+                return _load_results("<ok/>")
             loaded = jc.parse(text_el.text or "")
         except jc.ConfigSyntaxError as err:
             bad = f"<error-info><bad-element>{escape(err.token)}</bad-element></error-info>"
             error = rpc_error(err.message, extra=f"<error-path>[edit]</error-path>{bad}")
             return _load_results(error + "<load-error-count>1</load-error-count>")
-        action = op.get("action", "merge")
         self.candidate = loaded if action == "override" else jc.merge(self.candidate, loaded)
         self._touched(session)
         return _load_results("<ok/>")

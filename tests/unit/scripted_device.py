@@ -33,6 +33,9 @@ class ScriptedDevice:
     def running_config(self) -> str:
         return self.running
 
+    def preflight(self, running: str | None = None) -> None:
+        return None  # no platform prerequisites (netimmutable.preflight checks none for frr)
+
     def facts(self) -> dict[str, Any]:
         return {"hostname": "r1"}
 

@@ -94,6 +94,9 @@ def test_discard_happens_even_when_compare_fails(tmp_path: Path) -> None:
         def running_config(self) -> str:
             return self.inner.running_config()
 
+        def preflight(self, running: str | None = None) -> None:
+            self.inner.preflight(running)
+
         def load_replace(self, config: str) -> None:
             calls.append("load")
             self.inner.load_replace(config)

@@ -17,9 +17,10 @@ from nornir.core.inventory import ConnectionOptions, Host
 
 from netimmutable.connections import CONNECTION
 from netimmutable.device import ConnectError, Device
-from netimmutable.errors import DeviceError
+from netimmutable.errors import CandidateLocked, DeviceError
 from tests.contract import with_line
 from tests.doubles.eos import EosDouble, start_eos
+from tests.unit.platforms.device_hosts import other_session
 
 NEW_ROUTE = "ip route 10.254.254.0/24 Null0"
 
@@ -118,3 +119,30 @@ def test_an_eapi_endpoint_that_went_away_is_a_connection_error_not_a_device_refu
     assert caught.value.host == "r1"
     assert "get_facts" in str(caught.value)
     device.close()
+
+
+# ----------------------------------------------------------------------------------- pre-flight
+
+
+def test_preflight_finds_another_pending_config_session(dev: EosDouble) -> None:
+    """Another session's loaded, uncommitted candidate would make NAPALM's load wait ten seconds and then
+    fail (``SessionLockedException``): pre-flight says so at once, and leaves that session alone."""
+    other = other_session(dev)
+    try:
+        other.load_replace_candidate(config=with_line(dev.baseline, NEW_ROUTE))
+        theirs = dict(dev.session_states())
+        with Device.open(host_for(dev), attempts=1) as device, pytest.raises(CandidateLocked) as caught:
+            device.preflight()
+        assert caught.value.host == "r1"
+        assert "config session" in caught.value.message
+        assert dev.session_states() == theirs
+        assert dev.running() == dev.baseline
+    finally:
+        other.discard_config()
+        other.close()
+
+
+def test_preflight_passes_without_other_sessions_and_creates_none(dev: EosDouble) -> None:
+    with Device.open(host_for(dev), attempts=1) as device:
+        device.preflight()
+    assert not dev.session_states()

@@ -23,7 +23,7 @@ from napalm.base.exceptions import (
 )
 
 from tests.contract import check_typeddict
-from tests.doubles import junos_conf
+from tests.doubles import junos_conf, junos_set
 from tests.doubles.base import DeviceDouble
 from tests.doubles.junos import JunosDouble, default_baseline, start_junos, strip_header
 
@@ -214,6 +214,29 @@ def test_load_merge_keeps_what_it_does_not_name(drv: Any, dev: JunosDouble) -> N
     drv.load_merge_candidate(config="system {\n    host-name r1-merged;\n}\n")
     drv.commit_config()
     assert body(dev) == dev.baseline.replace("host-name r1;", "host-name r1-merged;")
+
+
+def test_set_commands_merge_and_delete_removes_what_it_names(drv: Any, dev: JunosDouble) -> None:
+    """``load set`` (NAPALM detects the format, PyEZ sends ``<configuration-set>``): applied in order."""
+    drv.load_merge_candidate(
+        config="set system host-name r1-set\ndelete interfaces ge-0/0/1\n"
+        "set interfaces ge-0/0/2 unit 0 family inet address 198.51.100.1/24\n"
+    )
+    drv.commit_config()
+    running = body(dev)
+    assert "host-name r1-set;" in running and "ge-0/0/1" not in running
+    assert "ge-0/0/2 {" in running and "address 198.51.100.1/24;" in running
+    assert "peer-as 65002;" in running  # what the commands do not name stays
+    clean(dev)
+
+
+def test_a_top_level_delete_then_set_commands_is_the_whole_config(drv: Any, dev: JunosDouble) -> None:
+    whole = junos_set.display_set(junos_conf.parse(dev.baseline)).replace("host-name r1", "host-name r2")
+    drv.load_merge_candidate(config="delete \n" + whole)
+    assert "host-name r2" in drv.compare_config()
+    drv.commit_config()
+    assert body(dev) == dev.baseline.replace("host-name r1;", "host-name r2;")
+    clean(dev)
 
 
 # ----------------------------------------------------------------------------- 5. commit confirmed
