@@ -53,6 +53,7 @@ from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError, NotConfirmed
 from netimmutable.inventory import LoadedInventory, load_inventory, make_nornir, select_hosts
 from netimmutable.journal import Journal
+from netimmutable.leases import LeaseSet
 from netimmutable.locks import device_locks, repo_lock
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.push import run_host
@@ -106,6 +107,15 @@ class _Window:
         self._marks_lock = threading.Lock()
         self._marks: list[_Mark] = []
         self.journal: Journal | None = None
+        self.leases: LeaseSet | None = None
+        """The run's leases on the records remote (None without one)."""
+
+    def fence(self, host: str) -> str:
+        """Why this run must no longer act on ``host`` ("" while it holds a valid lease)."""
+        return self.leases.problem(host) if self.leases is not None else ""
+
+    def take_leases(self, leases: LeaseSet) -> None:
+        self.leases = leases
 
     def emit(self, message: str, phase: Phase = Phase.WINDOW) -> None:
         try:
@@ -190,6 +200,7 @@ class _Window:
             journal=self.journal if self.journal is not None else _NO_JOURNAL,
             keep_captured=self.keep_captured,
             board=board,
+            fence=self.fence,
         )
 
     @contextlib.contextmanager
@@ -512,7 +523,14 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         stack.enter_context(repo_lock(repo, window.run_id, policy.kind))
         check_unfinished(repo)  # a killed or UNKNOWN-ending run must be recovered first
         locks = stack.enter_context(
-            device_locks(repo, prepared.jobs, window.run_id, policy.kind, on_lost=_lease_lost(window))
+            device_locks(
+                repo,
+                prepared.jobs,
+                window.run_id,
+                policy.kind,
+                on_lost=_lease_lost(window),
+                on_leases=window.take_leases,
+            )
         )
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)

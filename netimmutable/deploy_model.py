@@ -239,6 +239,9 @@ class PipelineEnv:
     reconnect_delay: float = 1.0
     board: BatchBoard | None = None
     """The host's batch: a host whose checks fail only by prefixes lost through others waits for them."""
+    fence: Callable[[str], str] = lambda _host: ""
+    """host -> why this run must no longer act on the device ("" while it may): its lease on the records
+    remote was lost or is about to expire (``netimmutable.leases.LeaseSet.problem``)."""
 
 
 Progress = Callable[[ProgressEvent], None]
