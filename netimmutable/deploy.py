@@ -696,7 +696,7 @@ def _deploy(
         [j.artifact for j in prepared.jobs.values()]
         + [j.last_good_artifact for j in prepared.jobs.values() if j.last_good_artifact]
     )
-    for note in gated.notes:
+    for note in (*gated.notes, *prepared.notes):
         window.emit(f"gate: {note}")
     canary = options.canary if options.canary is not None else str(settings.canary)
     policy = _Policy(
