@@ -31,12 +31,12 @@ from nornir.core.task import AggregatedResult, Result, Task
 from netimmutable.approval import check_approved
 from netimmutable.artifacts import dirty_paths, hosts_in, open_git, read_artifacts
 from netimmutable.batch_board import BatchBoard
+from netimmutable.confirmation import host_changes
 from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
     Confirm,
     DeployOptions,
-    HostChange,
     HostDevice,
     HostJob,
     HostResult,
@@ -46,7 +46,6 @@ from netimmutable.deploy_model import (
     ProgressEvent,
     RunReport,
     WindowSummary,
-    changed_lines,
     plan_window,
 )
 from netimmutable.device import Device
@@ -631,29 +630,37 @@ def _write_record(
 
 
 def _confirmed(
-    confirm: Confirm | None, prepared: Prepared, policy: _Policy, summary: str, on_failure: str
+    window: _Window,
+    confirm: Confirm | None,
+    prepared: Prepared,
+    policy: _Policy,
+    summary: str,
+    on_failure: str,
 ) -> None:
     """Ask ``confirm`` (when given) with what the window will do; refuse when it says no."""
     if confirm is None:
         return
-    hosts = []
-    for name, job in prepared.jobs.items():
-        if policy.kind == "rollback":
-            hosts.append(HostChange(name, job.release, 0, 0, first=False, compared=False))
-            continue
-        added, removed = changed_lines(job.last_good_artifact, job.artifact)
-        hosts.append(HostChange(name, job.release, added, removed, first=job.last_good_artifact is None))
-    window = WindowSummary(
+    recorded = None
+    if policy.kind == "rollback":
+        recorded = {n: window.records.good_artifact(n) for n in prepared.jobs}
+    hosts = host_changes(
+        policy.kind,
+        prepared,
+        resolve=window.secrets.resolve,
+        extra=window.repo.settings.ignore_lines,
+        recorded=recorded,
+    )
+    summary_of_window = WindowSummary(
         kind=policy.kind,
         release=policy.release,
         release_summary=summary,
-        hosts=tuple(hosts),
+        hosts=hosts,
         batches=policy.batches,
         no_timer=prepared.no_timer,
         on_failure=on_failure,
         max_failures=policy.max_failures,
     )
-    if not confirm(window):
+    if not confirm(summary_of_window):
         raise NotConfirmed(f"{policy.kind} not confirmed: nothing was touched")
 
 
@@ -715,7 +722,7 @@ def _deploy(
         flags=options.flags(),
         message=options.message or f"netimmutable deploy {gated.release.short} (run {run_id})",
     )
-    _confirmed(confirm, prepared, policy, gated.release.summary, on_failure)
+    _confirmed(window, confirm, prepared, policy, gated.release.summary, on_failure)
     window.emit(
         f"deploying release {gated.release.short} ({gated.release.summary}) to {len(prepared.jobs)} host(s) "
         f"in {len(policy.batches)} batch(es); on failure: {on_failure}, max failures: {policy.max_failures}"
@@ -809,7 +816,7 @@ def _rollback(
         flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ()), *skipped),
         message=f"netimmutable rollback (run {run_id})",
     )
-    _confirmed(confirm, prepared, policy, given.summary if given is not None else "", "continue")
+    _confirmed(window, confirm, prepared, policy, given.summary if given is not None else "", "continue")
     window.emit(
         "rolling back "
         + ", ".join(f"{n} to {releases[n][:10]}" for n in names)
