@@ -1,8 +1,9 @@
 """Device leases on the records remote: one change per device at a time across clones and CI runners.
 
 Locks (``netimmutable.locks``) keep the worktrees of one repository apart. Clones of one network do not share
-a disk, only a remote: with a records remote (``records_remote`` in ``netimmutable.yaml``, default ``origin``
-when the repository has it) every device-changing run also takes, per host, a *lease* on that remote:
+a disk, only a remote: with a records remote (``netimmutable.trusted_settings.records_remote``: read from
+outside the release, default ``origin`` when the repository has it) every device-changing run also takes,
+per host, a *lease* on that remote:
 
     refs/netimmutable/leases/<host>  -> a commit whose tree holds
         lease.json       who holds it (user@machine, pid), which run, for what, taken/renewed/expires (UTC)
@@ -12,9 +13,10 @@ A lease is moved only by compare-and-swap: ``git push --atomic --force-with-leas
 empty expected value: the ref must not exist), so of two clones pushing at once exactly one wins, and the
 other is told who holds the host and until when (``LeaseHeld``). Leases of all the run's hosts are taken in
 one atomic push (all or none). While the run lasts a background thread renews them every third of
-``deploy.lease_seconds`` and pushes the journal again whenever it grew, so a clone whose run is killed leaves
-on the remote what ``recover`` needs. At the end a lease is deleted (again compare-and-swap); the lease of a
-host left UNKNOWN is kept, with the final journal, and expires by itself.
+``lease_seconds`` (``netimmutable.trusted_settings.lease_seconds``) and pushes the journal again whenever it
+grew, so a clone whose run is killed leaves on the remote what ``recover`` needs. At the end a lease is
+deleted (again compare-and-swap); the lease of a host left UNKNOWN is kept, with the final journal, and
+expires by itself.
 
 An expired lease is never taken by a deploy or a rollback (its run may have stopped mid-change): only
 ``recover`` takes over a lease, and only one of a run it is finishing, once the lease expired (or, on the
@@ -55,6 +57,7 @@ from gitdb import IStream, LooseObjectDB
 from netimmutable.errors import LeaseError, LeaseHeld, NetImmutableError
 from netimmutable.records import RECORDS_NAMESPACE, good_ref, operator_identity
 from netimmutable.repo import NetworkRepo, git_common_dir
+from netimmutable.trusted_settings import RECORDS_REMOTE_CONFIG, records_remote
 from netimmutable.utctime import parse_utc as _parse
 from netimmutable.utctime import utc_text
 
@@ -78,7 +81,6 @@ LEASES_PREFIX = f"{RECORDS_NAMESPACE}/leases/"
 LEASE_FILE = "lease.json"
 JOURNAL_FILE = "journal.jsonl"
 LEASE_SCHEMA = "netimmutable.lease/1"
-NO_REMOTE = "none"
 _STAGING = "refs/netimmutable-leases"
 _IDENT = b"netimmutable <netimmutable@localhost>"
 _log = logging.getLogger(__name__)
@@ -110,42 +112,6 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     if check and proc.returncode != 0:
         raise LeaseError(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc
-
-
-RECORDS_REMOTE_CONFIG = "netimmutable.recordsRemote"
-"""Local, untracked override of ``records_remote`` (``git config netimmutable.recordsRemote none``: this
-clone works without its records remote, e.g. while the remote is down; it then holds no leases)."""
-
-
-def records_remote(repo: NetworkRepo) -> str | None:
-    """The records remote: ``git config netimmutable.recordsRemote`` when set, else ``records_remote`` from
-    ``netimmutable.yaml`` (``none``: None), else ``origin`` when the repository has it."""
-    if git_common_dir(repo.root) is None:
-        return None
-    out = _git(
-        repo.root, "config", "--get-regexp", r"^(remote\..*\.url|netimmutable\.recordsremote)$", check=False
-    ).stdout
-    remotes: list[str] = []
-    configured: str | None = None
-    for line in out.splitlines():
-        key, _, value = line.partition(" ")
-        if key.lower() == RECORDS_REMOTE_CONFIG.lower():
-            configured = value.strip()
-        elif key.startswith("remote.") and key.endswith(".url"):
-            remotes.append(key.removeprefix("remote.").removesuffix(".url"))
-    name = configured if configured is not None else repo.settings.records_remote
-    where = f"git config {RECORDS_REMOTE_CONFIG}" if configured is not None else "netimmutable.yaml"
-    if name == NO_REMOTE:
-        return None
-    if not name:
-        return "origin" if "origin" in remotes else None
-    if name not in remotes:
-        raise LeaseError(
-            f"records remote {name!r} ({where}) is not a remote of this repository",
-            file=None if configured is not None else "netimmutable.yaml",
-            hint=f"`git remote add {name} URL`, or `records_remote: none` to work without a records remote",
-        )
-    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,7 @@ from netimmutable.fileio import fsync_dir
 from netimmutable.leases import LeaseSet, lease_remote
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
+from netimmutable.trusted_settings import lease_seconds
 
 __all__ = [
     "LOCKS_DIR",
@@ -360,7 +361,7 @@ def _leases(repo: NetworkRepo, hosts: Iterable[str], run_id: str, purpose: str) 
         hosts,
         run_id,
         purpose,
-        seconds=repo.settings.deploy.lease_seconds,
+        seconds=lease_seconds(repo),
         journal=journal_path(repo, run_id),
     )
 

@@ -302,14 +302,24 @@ def test_an_expired_lease_of_a_host_its_run_had_settled_is_removed(
 
 
 def test_without_a_records_remote_there_are_no_leases(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q", str(tmp_path / "solo"))
-    solo = NetworkRepo(tmp_path / "solo", Settings())
+    """The records remote is read from outside the release: git config, else the approval branch's tip."""
+    _git(tmp_path, "init", "-q", "-b", "main", str(tmp_path / "solo"))
+    solo = NetworkRepo(tmp_path / "solo", Settings(records_remote="none"))  # the working tree's: never read
     assert records_remote(solo) is None and lease_remote(solo) is None
     _git(solo.root, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     assert records_remote(solo) == "origin"
-    assert records_remote(replace(solo, settings=replace(solo.settings, records_remote="none"))) is None
-    with pytest.raises(LeaseError, match=r"'backup' \(netimmutable.yaml\) is not a remote"):
-        records_remote(replace(solo, settings=replace(solo.settings, records_remote="backup")))
+
+    def approve(settings: str) -> None:  # a commit on origin/main (the approval tip) with these settings
+        (solo.root / "netimmutable.yaml").write_text(settings)
+        _git(solo.root, "add", "netimmutable.yaml")
+        _git(solo.root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", settings)
+        _git(solo.root, "update-ref", "refs/remotes/origin/main", "HEAD")
+
+    approve("version: 1\nrecords_remote: none\n")
+    assert records_remote(solo) is None
+    approve("version: 1\nrecords_remote: backup\n")
+    with pytest.raises(LeaseError, match=r"'backup' \(netimmutable.yaml at origin/main\) is not a remote"):
+        records_remote(solo)
     _git(solo.root, "config", "netimmutable.recordsRemote", "none")  # local, untracked: wins
     assert records_remote(solo) is None
 
