@@ -11,12 +11,12 @@ import git
 from nornir.core.inventory import Host
 
 from netimmutable.approval import check_approved
-from netimmutable.artifacts import Release, read_artifacts, snapshot_ids
+from netimmutable.artifacts import Release, read_artifacts, resolve_release, snapshot_ids
 from netimmutable.compare import strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
 from netimmutable.drivers.capabilities import capability, revert_in_for
-from netimmutable.errors import ApprovalError, InputError
+from netimmutable.errors import ApprovalError, InputError, NetImmutableError
 from netimmutable.records import Records
 from netimmutable.release_content import require_content
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -24,7 +24,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.soak import SoakSetting, revert_timer_problem
 from netimmutable.trust import GoodTrust
 
-__all__ = ["Gate", "Prepared", "expectations_required", "gate", "prepare"]
+__all__ = ["Gate", "Prepared", "deploy_refusals", "expectations_required", "gate", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,22 @@ def gate(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions) -> Gate:
     if note:
         notes.append(note)
     return Gate(release=release, artifacts=artifacts, notes=tuple(notes))
+
+
+def deploy_refusals(repo: NetworkRepo, gitrepo: git.Repo, rev: str) -> tuple[str, ...]:
+    """Why ``deploy REV`` would refuse before touching any device (``plan`` warns with these): not approved
+    (or a dirty working tree), not a release by content. Empty when the gate would pass."""
+    out: list[str] = []
+    try:
+        release = check_approved(repo, gitrepo, rev)
+    except NetImmutableError as exc:
+        out.append(exc.message)
+        release = resolve_release(gitrepo, rev)
+    try:
+        require_content(repo, gitrepo, release.sha, allow_stale=False)
+    except NetImmutableError as exc:
+        out.append(exc.message)
+    return tuple(out)
 
 
 def _in_release(gitrepo: git.Repo, sha: str, path: str) -> bool:

@@ -102,6 +102,10 @@ def plan_command(
     secrets = Secrets(repo)
     secrets.require(a for a in artifacts.values() if a)  # a missing secret stops before any device
     prepare_hosts(repo, hosts)
+    from netimmutable.deploy_gate import deploy_refusals
+
+    for why in deploy_refusals(repo, gitrepo, release.sha):  # plan still runs: the devices' diffs help review
+        click.echo(f"warning: deploy would refuse release {release.short}: {why}", err=True)
     err_console().print(f"planning release {release.short} on {len(hosts)} device(s)...")
     plan = make_plan(
         release.sha,
