@@ -609,6 +609,8 @@ class _HostRun:
             raise self.stop_after_rollback(reason, failures, Cause.CHECKS)
         if self.pending:
             self.confirm(checked)
+        elif fence := self.env.fence(job.host):  # no timer: the change stands, but it is no longer ours
+            raise _Stop(self.left_to_others(fence, Phase.POSTCHECK, undone="recorded good"))
         soaked = f", held {checked.soaked:.0f}s of soak" if soak else ""
         message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s{soaked})"
         message += self.record_good()

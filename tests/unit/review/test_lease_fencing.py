@@ -6,6 +6,7 @@ pointing the run's clone at a remote that is gone."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from netimmutable.deploy_model import Phase, ProgressEvent
@@ -61,14 +62,11 @@ def test_a_run_that_cannot_renew_its_lease_never_confirms_past_its_expiry(net: N
     assert other.exit_code == 1 and "netimmutable recover" in other.output, other.output
 
 
-def test_a_run_whose_lease_another_clone_took_over_leaves_the_device_to_it(net: Net, tmp_path: Path) -> None:
-    """r1's lease expires while the run cannot reach the remote; clone B's recover takes it over; the run
-    sees the remote again, finds the lease lost, and neither confirms nor rolls back: r1 stays pending, B's
-    lease stays B's, the message names B."""
-    remote = _shared(net, tmp_path, lease_seconds=3)
-    net.announce("r1", "10.255.251.0/24")
-    _git(net.root, "push", "-q", "origin", "main")
-    clone_b = _clone(net, remote, tmp_path)
+def _taken_over_during_the_checks(
+    net: Net, remote: Path, clone_b: Path, tmp_path: Path
+) -> tuple[Callable[[ProgressEvent], None], list[LeaseSet]]:
+    """A progress callback: once r1 is committed, this run's remote goes away (renewals fail) until r1's
+    lease expired; clone B's recover takes it over; the remote comes back and the run finds it lost."""
     url = str(remote)
     said: list[str] = []
     theirs: list[LeaseSet] = []
@@ -87,6 +85,18 @@ def test_a_run_whose_lease_another_clone_took_over_leaves_the_device_to_it(net: 
         _git(net.root, "remote", "set-url", "origin", url)
         _wait("the run never saw its lease lost", lambda: any("lost its lease" in m for m in said))
 
+    return progress, theirs
+
+
+def test_a_run_whose_lease_another_clone_took_over_leaves_the_device_to_it(net: Net, tmp_path: Path) -> None:
+    """r1's lease expires while the run cannot reach the remote; clone B's recover takes it over; the run
+    sees the remote again, finds the lease lost, and neither confirms nor rolls back: r1 stays pending, B's
+    lease stays B's, the message names B."""
+    remote = _shared(net, tmp_path, lease_seconds=3)
+    net.announce("r1", "10.255.251.0/24")
+    _git(net.root, "push", "-q", "origin", "main")
+    progress, theirs = _taken_over_during_the_checks(net, remote, _clone(net, remote, tmp_path), tmp_path)
+
     report = net.deploy(limit=("r1",), progress=progress)
 
     r1 = report.host("r1")
@@ -99,6 +109,26 @@ def test_a_run_whose_lease_another_clone_took_over_leaves_the_device_to_it(net: 
     assert "10.255.251.0/24" in net.lab.running("r1")
     assert _lease(remote, "r1")["run_id"] == "run-b-recover"  # theirs, untouched
     assert _git(remote, "rev-parse", lease_ref("r1")) == theirs[0]._held["r1"]
+    theirs[0].release()
+
+
+def test_without_a_revert_timer_a_host_whose_lease_was_lost_is_not_recorded_good(
+    net: Net, tmp_path: Path
+) -> None:
+    """No revert timer: the commit stands and there is no confirm to withhold; the run still does not record
+    r1 good (clone B's recover owns it now): unknown, cause lease."""
+    remote = _shared(net, tmp_path, lease_seconds=3)
+    release = net.announce("r1", "10.255.253.0/24")
+    _git(net.root, "push", "-q", "origin", "main")
+    progress, theirs = _taken_over_during_the_checks(net, remote, _clone(net, remote, tmp_path), tmp_path)
+
+    report = net.deploy(limit=("r1",), revert_in=0, progress=progress)
+
+    r1 = report.host("r1")
+    assert r1 is not None and r1.outcome is HostOutcome.UNKNOWN and r1.cause is Cause.LEASE, r1
+    assert "not recorded good by this run; left to their recover" in r1.message
+    assert "10.255.253.0/24" in net.lab.running("r1")  # the change stands, not rolled back by this run
+    assert net.records().last_good("r1").release != release  # type: ignore[union-attr]
     theirs[0].release()
 
 
