@@ -54,6 +54,10 @@ def test_a_run_that_cannot_renew_its_lease_never_confirms_past_its_expiry(net: N
     assert net.lab.has_pending("r1")  # never confirmed: the device's timer decides
     assert "10.255.250.0/24" in net.lab.running("r1")
     assert net.records().last_good("r1").release != release  # type: ignore[union-attr]
+    [run] = net.records().runs(limit=1)
+    [recorded] = [h for h in run.hosts if h.host == "r1"]
+    assert run.run_id == report.run_id and recorded.outcome is HostOutcome.UNKNOWN
+    assert recorded.cause is Cause.LEASE and "not renewed since" in recorded.message
     _git(net.root, "remote", "set-url", "origin", url)
     lease = _lease(remote, "r1")
     assert lease["run_id"] == report.run_id
