@@ -12,8 +12,9 @@ The ``approval_branch`` of the working tree, or of the commit being deployed, is
 
 The tip is the remote-tracking branch (``refs/remotes/origin/<branch>``) when the repository has a remote
 ``origin``, else the local branch (``refs/heads/<branch>``): local commits nobody reviewed are not approved
-in a clone that has a remote. Nothing here needs a checked-out branch: a detached-HEAD clone without a local
-``main`` (a CI runner) works.
+in a clone that has a remote. The remote is ``origin`` unless ``git config netimmutable.approvalRemote
+NAME`` names another (``none``: the local branch approves). Nothing here needs a checked-out branch: a
+detached-HEAD clone without a local ``main`` (a CI runner) works.
 
 Examples:
     >>> tip_ref("main", remote="origin"), tip_ref("main", remote=None)
@@ -30,26 +31,31 @@ import git
 from netimmutable.artifacts import Release, dirty_paths, resolve_release
 from netimmutable.errors import ApprovalError, InputError
 from netimmutable.repo import NetworkRepo
-from netimmutable.settings import SETTINGS_FILE, settings_from_mapping
+from netimmutable.settings import SETTINGS_FILE, Settings, settings_from_mapping
 from netimmutable.yamlio import load_yaml_text
 
 __all__ = [
     "APPROVAL_CONFIG",
     "APPROVAL_REMOTE",
+    "APPROVAL_REMOTE_CONFIG",
     "SHALLOW_HINT",
     "Approval",
     "approval",
+    "approved_settings",
     "check_approved",
     "is_approved",
     "is_shallow",
     "reachable",
+    "settings_at",
     "tip_ref",
 ]
 
 APPROVAL_CONFIG = "netimmutable.approvalBranch"
 """git config key of the local, untracked approval branch setting."""
 APPROVAL_REMOTE = "origin"
-"""The remote whose tracking branch approves, when the repository has it."""
+"""The remote whose tracking branch approves, when the repository has it (by default)."""
+APPROVAL_REMOTE_CONFIG = "netimmutable.approvalRemote"
+"""git config key of the local, untracked approval remote (``none``: the local branch approves)."""
 DEFAULT_BRANCH = "main"
 SHALLOW_HINT = (
     "this is a shallow clone, whose history is cut: `git fetch --unshallow` (in CI, a full-depth checkout)"
@@ -79,7 +85,21 @@ def tip_ref(branch: str, *, remote: str | None) -> str:
 
 
 def _remote(gitrepo: git.Repo) -> str | None:
-    return APPROVAL_REMOTE if any(r.name == APPROVAL_REMOTE for r in gitrepo.remotes) else None
+    """The approval remote: ``git config netimmutable.approvalRemote`` when set, else ``origin`` when the
+    repository has it, else None (the local branch approves)."""
+    names = {r.name for r in gitrepo.remotes}
+    configured = str(gitrepo.config_reader().get_value("netimmutable", "approvalRemote", default="")).strip()
+    if not configured:
+        return APPROVAL_REMOTE if APPROVAL_REMOTE in names else None
+    if configured == "none":
+        return None
+    if configured not in names:
+        raise ApprovalError(
+            f"approval remote {configured!r} (git config {APPROVAL_REMOTE_CONFIG}) is not a remote of this "
+            "repository",
+            hint=f"`git remote add {configured} URL`, or `git config --unset {APPROVAL_REMOTE_CONFIG}`",
+        )
+    return configured
 
 
 def _sha(gitrepo: git.Repo, ref: str) -> str | None:
@@ -89,16 +109,30 @@ def _sha(gitrepo: git.Repo, ref: str) -> str | None:
         return None
 
 
-def _setting_at(gitrepo: git.Repo, sha: str, label: str) -> str:
-    """``approval_branch`` of ``netimmutable.yaml`` at commit ``sha``."""
+def settings_at(gitrepo: git.Repo, sha: str, label: str) -> Settings:
+    """The settings of ``netimmutable.yaml`` at commit ``sha`` (all defaults when it has none)."""
     try:
         blob = gitrepo.commit(sha).tree / SETTINGS_FILE
     except KeyError:
-        return DEFAULT_BRANCH
+        return Settings()
     where = f"{SETTINGS_FILE} at {label}"
-    return settings_from_mapping(
-        load_yaml_text(blob.data_stream.read().decode("utf-8"), where), where
-    ).approval_branch
+    return settings_from_mapping(load_yaml_text(blob.data_stream.read().decode("utf-8"), where), where)
+
+
+def _setting_at(gitrepo: git.Repo, sha: str, label: str) -> str:
+    """``approval_branch`` of ``netimmutable.yaml`` at commit ``sha``."""
+    return settings_at(gitrepo, sha, label).approval_branch
+
+
+def approved_settings(gitrepo: git.Repo) -> tuple[Settings, str] | None:
+    """The settings at the approval branch's tip, and where they were read (``netimmutable.yaml at
+    origin/main``); None when there is no approval tip to read (then the defaults hold, never the settings
+    of the release being deployed)."""
+    try:
+        approved = approval(gitrepo)
+        return settings_at(gitrepo, approved.sha, approved.label), f"{SETTINGS_FILE} at {approved.label}"
+    except (ApprovalError, InputError):
+        return None
 
 
 def _missing(branch: str, ref: str, remote: str | None) -> ApprovalError:

@@ -48,6 +48,7 @@ __all__ = [
     "read_artifacts",
     "read_blobs",
     "resolve_release",
+    "snapshot_ids",
 ]
 
 VERSION_TRAILER = "Netimmutable-Version"
@@ -433,6 +434,18 @@ def resolve_release(gitrepo: git.Repo, rev: str) -> Release:
     except (git.BadName, ValueError, git.GitCommandError):
         raise RepoError(f"unknown revision {rev!r}") from None
     return _release_from_commit(commit)
+
+
+def snapshot_ids(gitrepo: git.Repo, rev: str, snapshots_dir: str) -> tuple[str, dict[str, str]]:
+    """What a release's artifacts are, independent of the commit holding them: the git tree of
+    ``snapshots_dir`` at ``rev`` ("" when it has none) and, per artifact file name, its blob sha."""
+    try:
+        tree = gitrepo.commit(rev).tree / snapshots_dir
+    except KeyError:
+        return "", {}
+    return tree.hexsha, {
+        blob.name: blob.hexsha for blob in tree.blobs if blob.name.endswith((CONFIG_SUFFIX, EXPECT_SUFFIX))
+    }
 
 
 def read_artifacts(gitrepo: git.Repo, rev: str, snapshots_dir: str) -> dict[str, str]:

@@ -31,12 +31,12 @@ from nornir.core.task import AggregatedResult, Result, Task
 from netimmutable.approval import check_approved
 from netimmutable.artifacts import dirty_paths, hosts_in, open_git, read_artifacts
 from netimmutable.batch_board import BatchBoard
+from netimmutable.confirmation import host_changes
 from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
     CancelToken,
     Confirm,
     DeployOptions,
-    HostChange,
     HostDevice,
     HostJob,
     HostResult,
@@ -46,13 +46,13 @@ from netimmutable.deploy_model import (
     ProgressEvent,
     RunReport,
     WindowSummary,
-    changed_lines,
     plan_window,
 )
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError, NotConfirmed
 from netimmutable.inventory import LoadedInventory, load_inventory, make_nornir, select_hosts
 from netimmutable.journal import Journal
+from netimmutable.leases import LeaseSet
 from netimmutable.locks import device_locks, repo_lock
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.push import run_host
@@ -106,6 +106,15 @@ class _Window:
         self._marks_lock = threading.Lock()
         self._marks: list[_Mark] = []
         self.journal: Journal | None = None
+        self.leases: LeaseSet | None = None
+        """The run's leases on the records remote (None without one)."""
+
+    def fence(self, host: str) -> str:
+        """Why this run must no longer act on ``host`` ("" while it holds a valid lease)."""
+        return self.leases.problem(host) if self.leases is not None else ""
+
+    def take_leases(self, leases: LeaseSet) -> None:
+        self.leases = leases
 
     def emit(self, message: str, phase: Phase = Phase.WINDOW) -> None:
         try:
@@ -190,6 +199,7 @@ class _Window:
             journal=self.journal if self.journal is not None else _NO_JOURNAL,
             keep_captured=self.keep_captured,
             board=board,
+            fence=self.fence,
         )
 
     @contextlib.contextmanager
@@ -516,7 +526,14 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         stack.enter_context(repo_lock(repo, window.run_id, policy.kind))
         check_unfinished(repo)  # a killed or UNKNOWN-ending run must be recovered first
         locks = stack.enter_context(
-            device_locks(repo, prepared.jobs, window.run_id, policy.kind, on_lost=_lease_lost(window))
+            device_locks(
+                repo,
+                prepared.jobs,
+                window.run_id,
+                policy.kind,
+                on_lost=_lease_lost(window),
+                on_leases=window.take_leases,
+            )
         )
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
@@ -619,29 +636,37 @@ def _write_record(
 
 
 def _confirmed(
-    confirm: Confirm | None, prepared: Prepared, policy: _Policy, summary: str, on_failure: str
+    window: _Window,
+    confirm: Confirm | None,
+    prepared: Prepared,
+    policy: _Policy,
+    summary: str,
+    on_failure: str,
 ) -> None:
     """Ask ``confirm`` (when given) with what the window will do; refuse when it says no."""
     if confirm is None:
         return
-    hosts = []
-    for name, job in prepared.jobs.items():
-        if policy.kind == "rollback":
-            hosts.append(HostChange(name, job.release, 0, 0, first=False, compared=False))
-            continue
-        added, removed = changed_lines(job.last_good_artifact, job.artifact)
-        hosts.append(HostChange(name, job.release, added, removed, first=job.last_good_artifact is None))
-    window = WindowSummary(
+    recorded = None
+    if policy.kind == "rollback":
+        recorded = {n: window.records.good_artifact(n) for n in prepared.jobs}
+    hosts = host_changes(
+        policy.kind,
+        prepared,
+        resolve=window.secrets.resolve,
+        extra=window.repo.settings.ignore_lines,
+        recorded=recorded,
+    )
+    summary_of_window = WindowSummary(
         kind=policy.kind,
         release=policy.release,
         release_summary=summary,
-        hosts=tuple(hosts),
+        hosts=hosts,
         batches=policy.batches,
         no_timer=prepared.no_timer,
         on_failure=on_failure,
         max_failures=policy.max_failures,
     )
-    if not confirm(window):
+    if not confirm(summary_of_window):
         raise NotConfirmed(f"{policy.kind} not confirmed: nothing was touched")
 
 
@@ -684,7 +709,7 @@ def _deploy(
         [j.artifact for j in prepared.jobs.values()]
         + [j.last_good_artifact for j in prepared.jobs.values() if j.last_good_artifact]
     )
-    for note in gated.notes:
+    for note in (*gated.notes, *prepared.notes):
         window.emit(f"gate: {note}")
     canary = options.canary if options.canary is not None else str(settings.canary)
     policy = _Policy(
@@ -703,7 +728,7 @@ def _deploy(
         flags=options.flags(),
         message=options.message or f"netimmutable deploy {gated.release.short} (run {run_id})",
     )
-    _confirmed(confirm, prepared, policy, gated.release.summary, on_failure)
+    _confirmed(window, confirm, prepared, policy, gated.release.summary, on_failure)
     window.emit(
         f"deploying release {gated.release.short} ({gated.release.summary}) to {len(prepared.jobs)} host(s) "
         f"in {len(policy.batches)} batch(es); on failure: {on_failure}, max failures: {policy.max_failures}"
@@ -797,7 +822,7 @@ def _rollback(
         flags=(*options.flags(), *((f"--to={to_rev}",) if to_rev else ()), *skipped),
         message=f"netimmutable rollback (run {run_id})",
     )
-    _confirmed(confirm, prepared, policy, given.summary if given is not None else "", "continue")
+    _confirmed(window, confirm, prepared, policy, given.summary if given is not None else "", "continue")
     window.emit(
         "rolling back "
         + ", ".join(f"{n} to {releases[n][:10]}" for n in names)

@@ -11,12 +11,12 @@ import git
 from nornir.core.inventory import Host
 
 from netimmutable.approval import check_approved
-from netimmutable.artifacts import Release, read_artifacts
+from netimmutable.artifacts import Release, read_artifacts, resolve_release, snapshot_ids
 from netimmutable.compare import strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_model import DeployOptions, HostJob, PlanPin
 from netimmutable.drivers.capabilities import capability, revert_in_for
-from netimmutable.errors import ApprovalError, InputError
+from netimmutable.errors import ApprovalError, InputError, NetImmutableError
 from netimmutable.records import Records
 from netimmutable.release_content import require_content
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
@@ -24,7 +24,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.soak import SOAK_MARGIN, SoakSetting, revert_timer_problem
 from netimmutable.trust import GoodTrust
 
-__all__ = ["Gate", "Prepared", "expectations_required", "gate", "prepare"]
+__all__ = ["Gate", "Prepared", "deploy_refusals", "expectations_required", "gate", "prepare"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +49,22 @@ def gate(repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions) -> Gate:
     return Gate(release=release, artifacts=artifacts, notes=tuple(notes))
 
 
+def deploy_refusals(repo: NetworkRepo, gitrepo: git.Repo, rev: str) -> tuple[str, ...]:
+    """Why ``deploy REV`` would refuse before touching any device (``plan`` warns with these): not approved
+    (or a dirty working tree), not a release by content. Empty when the gate would pass."""
+    out: list[str] = []
+    try:
+        release = check_approved(repo, gitrepo, rev)
+    except NetImmutableError as exc:
+        out.append(exc.message)
+        release = resolve_release(gitrepo, rev)
+    try:
+        require_content(repo, gitrepo, release.sha, allow_stale=False)
+    except NetImmutableError as exc:
+        out.append(exc.message)
+    return tuple(out)
+
+
 def _in_release(gitrepo: git.Repo, sha: str, path: str) -> bool:
     try:
         gitrepo.commit(sha).tree / path
@@ -64,13 +80,17 @@ def expectations_required(repo: NetworkRepo, gitrepo: git.Repo, sha: str, host: 
     return _in_release(gitrepo, sha, f"{repo.settings.templates_dir}/{host.platform}/expect.j2")
 
 
-def _plan_pins(plan_file: str | None, release: str, hosts: Sequence[str]) -> dict[str, PlanPin]:
-    """Per host, what a saved plan saw (``--plan FILE``); the pipeline refuses hosts that changed since."""
+def _plan_pins(
+    repo: NetworkRepo, gitrepo: git.Repo, plan_file: str | None, release: str, hosts: Sequence[str]
+) -> tuple[dict[str, PlanPin], str]:
+    """Per host, what a saved plan saw (``--plan FILE``); the pipeline refuses hosts that changed since.
+    A plan made on another commit with the same artifacts (a merge request's) is accepted, with a note."""
     if plan_file is None:
-        return {}
-    from netimmutable.plan import deploy_pins
+        return {}, ""
+    from netimmutable.plan import deploy_plan
 
-    return deploy_pins(plan_file, release, hosts)
+    snapshots = snapshot_ids(gitrepo, release, repo.settings.snapshots_dir) if release else None
+    return deploy_plan(plan_file, release, hosts, snapshots)
 
 
 def _good_artifacts(records: Records, releases: Mapping[str, str]) -> dict[str, str | None]:
@@ -95,6 +115,8 @@ class Prepared:
     soak: SoakSetting = 0.0
     unknown_drivers: tuple[str, ...] = ()
     """``host (driver)`` for hosts whose driver is not in the capability table: conservative defaults."""
+    notes: tuple[str, ...] = ()
+    """What the window should say before it starts (a plan made on another commit with the same artifacts)."""
 
 
 def prepare(
@@ -115,7 +137,9 @@ def prepare(
     soak = policy.soak if options.soak is None else options.soak
     hosts = {h.name: h for h in selected}
     prepare_hosts(repo, list(hosts.values()))
-    pins = _plan_pins(options.plan_file, next(iter(releases.values()), ""), list(hosts))
+    pins, plan_note = _plan_pins(
+        repo, gitrepo, options.plan_file, next(iter(releases.values()), ""), list(hosts)
+    )
     jobs: dict[str, HostJob] = {}
     no_timer: list[str] = []
     unknown: list[str] = []
@@ -179,4 +203,5 @@ def prepare(
         else options.settle_interval,
         workers=options.workers or policy.workers,
         soak=soak,
+        notes=(f"--plan: {plan_note}",) if plan_note else (),
     )

@@ -240,6 +240,9 @@ class PipelineEnv:
     reconnect_delay: float = 1.0
     board: BatchBoard | None = None
     """The host's batch: a host whose checks fail only by prefixes lost through others waits for them."""
+    fence: Callable[[str], str] = lambda _host: ""
+    """host -> why this run must no longer act on the device ("" while it may): its lease on the records
+    remote was lost or is about to expire (``netimmutable.leases.LeaseSet.problem``)."""
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -459,7 +462,11 @@ class HostChange:
     first: bool
     """No last-good configuration is known: the first deployment (the running config is captured)."""
     compared: bool = True
-    """False for a rollback: the target is compared with the running config only when it is pushed."""
+    """False when nothing could be compared (a rollback whose device and records cannot say)."""
+    against: str = "last-good"
+    """What the counts are against: ``last-good`` (the recorded artifact) or ``running`` (the device's)."""
+    note: str = ""
+    """Why the counts are not against what they would normally be (``running config unreadable: ...``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,12 +487,13 @@ class WindowSummary:
         head = f"{self.kind}: release {self.release[:10]}" if self.release else f"{self.kind}:"
         out = [head + (f" ({self.release_summary})" if self.release_summary else "")]
         for h in self.hosts:
-            change = "first deployment" if h.first else f"+{h.added} -{h.removed} lines vs last-good"
+            change = "first deployment" if h.first else f"+{h.added} -{h.removed} lines vs {h.against}"
             if not h.first and not (h.added or h.removed):
-                change = "no change"
+                change = f"no change vs {h.against}"
             if not h.compared:
                 change = "full replace (shown against the running config when pushed)"
-            out.append(f"  {h.host}: {change} -> {h.target[:10]}")
+            note = f" ({h.note})" if h.note else ""
+            out.append(f"  {h.host}: {change} -> {h.target[:10]}{note}")
         out.append(
             f"{len(self.batches)} batch(es): "
             + " | ".join(", ".join(b) for b in self.batches)

@@ -1,8 +1,9 @@
 """Device leases on the records remote: one change per device at a time across clones and CI runners.
 
 Locks (``netimmutable.locks``) keep the worktrees of one repository apart. Clones of one network do not share
-a disk, only a remote: with a records remote (``records_remote`` in ``netimmutable.yaml``, default ``origin``
-when the repository has it) every device-changing run also takes, per host, a *lease* on that remote:
+a disk, only a remote: with a records remote (``netimmutable.trusted_settings.records_remote``: read from
+outside the release, default ``origin`` when the repository has it) every device-changing run also takes,
+per host, a *lease* on that remote:
 
     refs/netimmutable/leases/<host>  -> a commit whose tree holds
         lease.json       who holds it (user@machine, pid), which run, for what, taken/renewed/expires (UTC)
@@ -12,9 +13,10 @@ A lease is moved only by compare-and-swap: ``git push --atomic --force-with-leas
 empty expected value: the ref must not exist), so of two clones pushing at once exactly one wins, and the
 other is told who holds the host and until when (``LeaseHeld``). Leases of all the run's hosts are taken in
 one atomic push (all or none). While the run lasts a background thread renews them every third of
-``deploy.lease_seconds`` and pushes the journal again whenever it grew, so a clone whose run is killed leaves
-on the remote what ``recover`` needs. At the end a lease is deleted (again compare-and-swap); the lease of a
-host left UNKNOWN is kept, with the final journal, and expires by itself.
+``lease_seconds`` (``netimmutable.trusted_settings.lease_seconds``) and pushes the journal again whenever it
+grew, so a clone whose run is killed leaves on the remote what ``recover`` needs. At the end a lease is
+deleted (again compare-and-swap); the lease of a host left UNKNOWN is kept, with the final journal, and
+expires by itself.
 
 An expired lease is never taken by a deploy or a rollback (its run may have stopped mid-change): only
 ``recover`` takes over a lease, and only one of a run it is finishing, once the lease expired (or, on the
@@ -55,6 +57,7 @@ from gitdb import IStream, LooseObjectDB
 from netimmutable.errors import LeaseError, LeaseHeld, NetImmutableError
 from netimmutable.records import RECORDS_NAMESPACE, good_ref, operator_identity
 from netimmutable.repo import NetworkRepo, git_common_dir
+from netimmutable.trusted_settings import RECORDS_REMOTE_CONFIG, records_remote
 from netimmutable.utctime import parse_utc as _parse
 from netimmutable.utctime import utc_text
 
@@ -78,7 +81,6 @@ LEASES_PREFIX = f"{RECORDS_NAMESPACE}/leases/"
 LEASE_FILE = "lease.json"
 JOURNAL_FILE = "journal.jsonl"
 LEASE_SCHEMA = "netimmutable.lease/1"
-NO_REMOTE = "none"
 _STAGING = "refs/netimmutable-leases"
 _IDENT = b"netimmutable <netimmutable@localhost>"
 _log = logging.getLogger(__name__)
@@ -110,42 +112,6 @@ def _git(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
     if check and proc.returncode != 0:
         raise LeaseError(f"git {args[0]} failed: {proc.stderr.strip() or proc.stdout.strip()}")
     return proc
-
-
-RECORDS_REMOTE_CONFIG = "netimmutable.recordsRemote"
-"""Local, untracked override of ``records_remote`` (``git config netimmutable.recordsRemote none``: this
-clone works without its records remote, e.g. while the remote is down; it then holds no leases)."""
-
-
-def records_remote(repo: NetworkRepo) -> str | None:
-    """The records remote: ``git config netimmutable.recordsRemote`` when set, else ``records_remote`` from
-    ``netimmutable.yaml`` (``none``: None), else ``origin`` when the repository has it."""
-    if git_common_dir(repo.root) is None:
-        return None
-    out = _git(
-        repo.root, "config", "--get-regexp", r"^(remote\..*\.url|netimmutable\.recordsremote)$", check=False
-    ).stdout
-    remotes: list[str] = []
-    configured: str | None = None
-    for line in out.splitlines():
-        key, _, value = line.partition(" ")
-        if key.lower() == RECORDS_REMOTE_CONFIG.lower():
-            configured = value.strip()
-        elif key.startswith("remote.") and key.endswith(".url"):
-            remotes.append(key.removeprefix("remote.").removesuffix(".url"))
-    name = configured if configured is not None else repo.settings.records_remote
-    where = f"git config {RECORDS_REMOTE_CONFIG}" if configured is not None else "netimmutable.yaml"
-    if name == NO_REMOTE:
-        return None
-    if not name:
-        return "origin" if "origin" in remotes else None
-    if name not in remotes:
-        raise LeaseError(
-            f"records remote {name!r} ({where}) is not a remote of this repository",
-            file=None if configured is not None else "netimmutable.yaml",
-            hint=f"`git remote add {name} URL`, or `records_remote: none` to work without a records remote",
-        )
-    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,9 +382,19 @@ class LeaseSet:
         )
         self._held: dict[str, str] = {}
         """host -> the lease commit this run last pushed."""
+        self._written: dict[str, float] = {}
+        """host -> when (``clock``) the lease commit the remote holds was written: it expires ``seconds``
+        after that."""
+        self.margin = self.seconds / 4
+        """A lease is valid for this run until ``margin`` before it expires: a confirm or a commit started
+        then ends before another clone may take the lease over."""
         self._kept: dict[str, str] = {}
         self._lost: dict[str, str] = {}
         """host -> why this run no longer holds its lease (another run took it over after it expired)."""
+        self._lost_to: dict[str, str] = {}
+        """host -> who holds its lease now (``user@machine``, run, purpose)."""
+        self._renew_error = ""
+        """Why the last renewal could not reach the remote ("" once one succeeded again)."""
         self._journal_seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -450,13 +426,16 @@ class LeaseSet:
 
     def _commits(
         self, hosts: Iterable[str], kept: Mapping[str, str]
-    ) -> tuple[dict[str, str], tuple[int, int] | None]:
+    ) -> tuple[dict[str, str], tuple[int, int] | None, float]:
+        """The lease commits of ``hosts``, the journal's stat they carry, and when they were written."""
         now = self._clock()
         journal, seen = self._journal()
         renewed = replace(self._base, renewed_utc=utc_text(now), expires_utc=utc_text(now + self.seconds))
-        return {
-            h: self.remote.write(replace(renewed, host=h, kept=kept.get(h, "")), journal) for h in hosts
-        }, seen
+        return (
+            {h: self.remote.write(replace(renewed, host=h, kept=kept.get(h, "")), journal) for h in hosts},
+            seen,
+            now,
+        )
 
     def acquire(self, takeover: Collection[str] = ()) -> LeaseSet:
         """Take every host's lease or none: raise ``LeaseHeld`` naming the holder of the first one held.
@@ -472,9 +451,10 @@ class LeaseSet:
                     raise _held(self.remote.name, host, current)
                 expected[host] = current.sha if current is not None else None
             with self._lock:
-                commits, seen = self._commits(self.hosts, {})
+                commits, seen, now = self._commits(self.hosts, {})
                 if self.remote.push({h: (commits[h], expected[h]) for h in self.hosts}):
                     self._held = commits
+                    self._written = dict.fromkeys(commits, now)
                     self._journal_seen = seen
                     return self
         found = self.remote.fetch(self.hosts)
@@ -507,7 +487,11 @@ class LeaseSet:
             try:
                 self.renew()
                 last = self._clock()
-            except NetImmutableError:  # unreachable: try again at the next tick
+                self._renew_error = ""
+            except NetImmutableError as exc:  # unreachable: try again at the next tick
+                if not self._renew_error:
+                    self._warn(f"the leases of run {self.run_id} could not be renewed: {exc.message}")
+                self._renew_error = exc.message
                 continue
             except Exception as exc:  # noqa: BLE001 - the renewer must outlive a failure (disk full, ...)
                 self._warn(f"renewing the leases of run {self.run_id} failed: {exc}")
@@ -518,9 +502,10 @@ class LeaseSet:
             hosts = [h for h in self.hosts if h in self._held]
             if not hosts or self._stop.is_set():
                 return
-            commits, seen = self._commits(hosts, {})
+            commits, seen, now = self._commits(hosts, {})
             if self.remote.push({h: (commits[h], self._held[h]) for h in hosts}):
                 self._held.update(commits)
+                self._written.update(dict.fromkeys(commits, now))
                 self._journal_seen = seen
                 return
             self._find_lost(hosts)
@@ -535,12 +520,41 @@ class LeaseSet:
             if current is None or current.sha != self._held[host]:
                 who = current.info.describe(self.remote.name) if current and current.info else "no lease"
                 self._lost[host] = who
+                self._lost_to[host] = (
+                    f"{current.info.holder} (run {current.info.run_id}, {current.info.purpose})"
+                    if current and current.info
+                    else "nobody (it was deleted)"
+                    if current is None
+                    else f"an unreadable lease {current.sha[:10]}"
+                )
                 del self._held[host]
+                self._written.pop(host, None)
                 self._warn(f"{host}: this run lost its lease on {self.remote.name} ({who})")
                 try:
                     self.on_lost(host, who)
                 except Exception:  # noqa: BLE001 - the renewer must outlive a broken callback
                     _log.warning("the lost-lease callback failed for %s", host, exc_info=True)
+
+    # ----------------------------------------------------------------------------------------- fence
+    def problem(self, host: str) -> str:
+        """Why this run must no longer change or confirm ``host`` ("" while it holds a valid lease): the
+        lease was lost to another run, or it was not renewed (records remote unreachable) and is within
+        ``margin`` of its expiry, after which another clone's ``recover`` may take the device over.
+
+        Read without the renewer's lock (a renewal stuck on the network must not delay the answer)."""
+        if host in self._lost:
+            return f"lease lost to {self._lost_to.get(host, 'another run')} on {self.remote.name}"
+        written = self._written.get(host)
+        if written is None:  # not a host of this set, or released
+            return ""
+        expires = written + self.seconds
+        if self._clock() < expires - self.margin:
+            return ""
+        why = f": {self._renew_error}" if self._renew_error else ""
+        return (
+            f"lease on {self.remote.name} not renewed since {utc_text(written)}{why}; it expires at "
+            f"{utc_text(expires)}, after which another clone's recover may take {host} over"
+        )
 
     # --------------------------------------------------------------------------------------- release
     def keep(self, host: str, reason: str) -> None:
@@ -563,7 +577,7 @@ class LeaseSet:
             }
             try:
                 if kept:
-                    commits, _ = self._commits(kept, kept)
+                    commits, _, _ = self._commits(kept, kept)
                     moves.update({h: (commits[h], self._held[h]) for h in kept})
                 if not self.remote.push(moves):  # one was moved by another run: the others one by one
                     moved = [h for h, move in sorted(moves.items()) if not self.remote.push({h: move})]
@@ -577,6 +591,7 @@ class LeaseSet:
                     f"({getattr(exc, 'message', exc)}); they expire by themselves within {self.seconds:g} s"
                 )
             self._held.clear()
+            self._written.clear()
 
     def _warn(self, text: str) -> None:
         self.warnings.append(text)

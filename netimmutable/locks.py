@@ -50,6 +50,7 @@ from netimmutable.fileio import fsync_dir
 from netimmutable.leases import LeaseSet, lease_remote
 from netimmutable.records import good_ref, utc_now
 from netimmutable.repo import NetworkRepo
+from netimmutable.trusted_settings import lease_seconds
 
 __all__ = [
     "LOCKS_DIR",
@@ -360,7 +361,7 @@ def _leases(repo: NetworkRepo, hosts: Iterable[str], run_id: str, purpose: str) 
         hosts,
         run_id,
         purpose,
-        seconds=repo.settings.deploy.lease_seconds,
+        seconds=lease_seconds(repo),
         journal=journal_path(repo, run_id),
     )
 
@@ -379,10 +380,12 @@ def device_locks(
     *,
     takeover: Collection[str] = (),
     on_lost: Callable[[str, str], None] | None = None,
+    on_leases: Callable[[LeaseSet], None] | None = None,
 ) -> Iterator[dict[str, Lock]]:
     """Lock every host or none: when one is held by someone else, the others taken are released and the
     ``LockHeld`` of the first such host (in name order) is raised. ``on_lost(host, holder)``: called when
-    another run takes a host's lease on the records remote while these locks are held.
+    another run takes a host's lease on the records remote while these locks are held; ``on_leases``: given
+    the leases once taken (the change window asks them before each commit and confirm).
 
     A lock costs a file write and an fsync (~1-2 ms, mostly waiting for the disk): a large fleet's locks
     are taken by a few threads at once, so the filesystem commits their fsyncs together.
@@ -413,6 +416,8 @@ def device_locks(
                 leases.on_lost = on_lost
             leases.acquire(takeover).start()
             stack.callback(_end_leases, leases, dict(zip(names, locks, strict=True)))
+            if on_leases is not None:
+                on_leases(leases)
         yield dict(zip(names, locks, strict=True))
 
 

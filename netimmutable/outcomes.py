@@ -108,6 +108,9 @@ class Cause(StrEnum):
     """Verified, but recording it good failed (the run exits 1)."""
     JOURNAL = "journal"
     """The journal could not be written before the change (nothing was done)."""
+    LEASE = "lease"
+    """This run lost the host's lease on the records remote (or could not renew it before its expiry): it
+    did not act on the device any more; another clone's ``recover`` or the device's revert timer does."""
     INTERNAL = "internal"
     """A bug in netimmutable (reported with a traceback in the log)."""
 

@@ -39,6 +39,7 @@ from netimmutable.fileio import atomic_write_text
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.normalize import config_digest, mask, normalize
 from netimmutable.push import PlanPin
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 
 __all__ = [
     "PLAN_SCHEMA",
@@ -49,11 +50,13 @@ __all__ = [
     "PlanStatus",
     "check_against_plan",
     "deploy_pins",
+    "deploy_plan",
     "format_plan",
     "load_plan",
     "make_plan",
     "plan_checker",
     "plan_digests",
+    "release_matches",
     "save_plan",
 ]
 
@@ -116,6 +119,11 @@ class Plan:
     hosts: tuple[HostPlan, ...]
     ignore_lines: tuple[str, ...] = ()
     """The extra normalization patterns the digests were made with (deploy uses the same)."""
+    snapshots_tree: str = ""
+    """The git tree of the release's snapshots ("" in plans saved before it was kept)."""
+    artifacts: tuple[tuple[str, str], ...] = ()
+    """(artifact file name, blob sha) of the release: ``deploy --plan`` accepts the plan for another commit
+    with the same artifacts (the merge or squash commit of the merge request the plan was made on)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -137,6 +145,8 @@ class Plan:
             "operator": self.operator,
             "ignore_lines": list(self.ignore_lines),
             "hosts": [h.to_json() for h in self.hosts],
+            "snapshots_tree": self.snapshots_tree,
+            "artifacts": dict(self.artifacts),
         }
 
 
@@ -175,18 +185,25 @@ def check_against_plan(
         raise PlanMismatch(why, host=host, hint="make a new plan, review it, and deploy with it")
 
 
+def _same_sha(a: str, b: str) -> bool:
+    return a.startswith(b) or b.startswith(a)
+
+
 def plan_checker(
     plan: Plan,
     release: str,
     host: str,
     platform: str,
     extra: Sequence[str] = (),
+    *,
+    same_artifacts: bool = False,
 ) -> Callable[[str | None, str], str | None]:
-    """A ``(running config, device diff) -> reason or None`` check for one host (``push.PlanPin.check``)."""
+    """A ``(running config, device diff) -> reason or None`` check for one host (``push.PlanPin.check``).
+    ``same_artifacts``: ``release`` is another commit with the plan's artifacts (``release_matches``)."""
     planned = plan.host(host)
 
     def check(running: str | None, device_diff: str) -> str | None:
-        if not release.startswith(plan.release) and not plan.release.startswith(release):
+        if not same_artifacts and not _same_sha(release, plan.release):
             return f"the plan is for release {plan.release[:10]}, not {release[:10]}"
         if planned is None:
             return "the host is not in the plan"
@@ -345,32 +362,93 @@ def load_plan(path: Path) -> Plan:
             operator=str(data.get("operator") or ""),
             hosts=hosts,
             ignore_lines=tuple(str(p) for p in data.get("ignore_lines") or ()),
+            snapshots_tree=str(data.get("snapshots_tree") or ""),
+            artifacts=tuple(sorted((str(k), str(v)) for k, v in dict(data.get("artifacts") or {}).items())),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"the plan is damaged: {type(exc).__name__}: {exc}", file=label) from None
 
 
-def deploy_pins(plan_file: str | Path, release: str, hosts: Sequence[str]) -> dict[str, PlanPin]:
-    """``deploy --plan FILE``: per host, what the reviewed plan saw. A plan of another release is refused
-    outright; a host the plan did not see (or could not reach) gets a pin that always refuses it."""
-    plan = load_plan(Path(plan_file))
-    if not (release.startswith(plan.release) or plan.release.startswith(release)):
-        raise PlanMismatch(
-            f"the plan is for release {plan.release[:10]}, not {release[:10]}",
-            file=str(plan_file),
-            hint="plan the release you deploy: `netimmutable plan REV --save FILE`",
+def _differing(plan: Plan, artifacts: Mapping[str, str], hosts: Sequence[str]) -> list[str]:
+    """The ``hosts`` whose artifacts (config, expectations) differ between the plan's release and
+    ``artifacts`` (file name -> blob sha of the release deployed)."""
+    planned = dict(plan.artifacts)
+    return [
+        name
+        for name in hosts
+        if any(
+            planned.get(f"{name}{suffix}") != artifacts.get(f"{name}{suffix}")
+            for suffix in (CONFIG_SUFFIX, EXPECT_SUFFIX)
         )
+    ]
+
+
+def release_matches(
+    plan: Plan,
+    release: str,
+    hosts: Sequence[str],
+    snapshots: tuple[str, Mapping[str, str]] | None,
+    label: str = "the plan",
+) -> str:
+    """Whether ``plan`` may be deployed as ``release`` for ``hosts``: the same commit, or another commit
+    whose artifacts are the same (``snapshots``: its snapshots tree and artifact blob shas), as when a
+    merge request's plan is deployed from its merge or squash commit. Returns a note naming the commit the
+    plan was made on ("" for the same commit); raises ``PlanMismatch`` naming the hosts that differ."""
+    if _same_sha(release, plan.release):
+        return ""
+    hint = "plan the release you deploy: `netimmutable plan REV --save FILE`"
+    if snapshots is None or not plan.artifacts:
+        raise PlanMismatch(
+            f"the plan is for release {plan.release[:10]}, not {release[:10]}", file=label, hint=hint
+        )
+    tree, artifacts = snapshots
+    differ = _differing(plan, artifacts, hosts)
+    if differ:
+        raise PlanMismatch(
+            f"the plan was made on commit {plan.release[:10]}, whose artifacts differ from release "
+            f"{release[:10]} for: {', '.join(differ)}",
+            file=label,
+            hint=hint,
+        )
+    same = (
+        "the same snapshots" if tree and tree == plan.snapshots_tree else "the same artifacts for these hosts"
+    )
+    return f"the plan was made on commit {plan.release[:10]}, with {same} as release {release[:10]}"
+
+
+def deploy_plan(
+    plan_file: str | Path,
+    release: str,
+    hosts: Sequence[str],
+    snapshots: tuple[str, Mapping[str, str]] | None = None,
+) -> tuple[dict[str, PlanPin], str]:
+    """``deploy_pins``, and a note when the plan was made on another commit with the same artifacts
+    (``release_matches``)."""
+    plan = load_plan(Path(plan_file))
+    note = release_matches(plan, release, hosts, snapshots, str(plan_file))
     pins: dict[str, PlanPin] = {}
     for name in hosts:
         planned = plan.host(name)
         platform = planned.platform if planned is not None else ""
-        check = plan_checker(plan, release, name, platform, plan.ignore_lines)
+        check = plan_checker(plan, release, name, platform, plan.ignore_lines, same_artifacts=bool(note))
         pins[name] = PlanPin(
             running_digest=planned.running_digest or "" if planned else "",
             diff_digest=planned.diff_digest or "" if planned else "",
             check=check,
         )
-    return pins
+    return pins, note
+
+
+def deploy_pins(
+    plan_file: str | Path,
+    release: str,
+    hosts: Sequence[str],
+    snapshots: tuple[str, Mapping[str, str]] | None = None,
+) -> dict[str, PlanPin]:
+    """``deploy --plan FILE``: per host, what the reviewed plan saw. A plan of a release with other artifacts
+    is refused outright; a host the plan did not see (or could not reach) gets a pin that always refuses
+    it."""
+    return deploy_plan(plan_file, release, hosts, snapshots)[0]
 
 
 # ---------------------------------------------------------------------------------------- formatting

@@ -272,6 +272,15 @@ class _HostRun:
                 cause=Cause.INTERRUPTED,
             )
         self.plan_soak()
+        fence = self.env.fence(self.job.host)
+        if fence:  # the lease is lost or about to expire: no change now
+            self.discard()
+            return self.result(
+                HostOutcome.REFUSED,
+                f"{fence}: not committed, device untouched",
+                Phase.COMMIT,
+                cause=Cause.LEASE,
+            )
         self.commit()
         return self.check_and_confirm()
 
@@ -636,6 +645,8 @@ class _HostRun:
             raise self.stop_after_rollback(reason, failures, Cause.CHECKS)
         if self.pending:
             self.confirm(checked)
+        elif fence := self.env.fence(job.host):  # no timer: the change stands, but it is no longer ours
+            raise _Stop(self.left_to_others(fence, Phase.POSTCHECK, undone="recorded good"))
         soaked = f", held {checked.soaked:.0f}s of soak" if soak else ""
         message = f"deployed and verified ({checked.attempts} check round(s), {checked.seconds:.1f}s{soaked})"
         message += self.record_good()
@@ -689,6 +700,9 @@ class _HostRun:
         taken as a plain commit of nothing: Junos): closer than two check rounds plus a margin, roll back
         instead. After the confirm, the running config must still be the release."""
         self.emit(Phase.CONFIRM, "confirming the commit")
+        fence = self.env.fence(self.job.host)
+        if fence:
+            raise _Stop(self.left_to_others(fence, Phase.CONFIRM))
         if not self.still_pending():
             raise _Stop(self.after_timer_fired("before the confirm", ()))
         if self.job.revert_in:
@@ -737,6 +751,32 @@ class _HostRun:
         )
         return self.rollback(reason, failures, Cause.REVERT_TIMER, reverted_by_device=True)
 
+    def left_to_others(
+        self,
+        fence: str,
+        phase: Phase,
+        failures: tuple[str, ...] = (),
+        *,
+        why: str = "",
+        undone: str = "confirmed",
+    ) -> HostResult:
+        """This run no longer holds the host's lease (``fence`` says why): it neither confirms, cancels nor
+        rolls back any more (another clone's ``recover`` may be acting on the device). A pending commit is
+        left to the device's revert timer; the host ends UNKNOWN, its lock and journal kept."""
+        if self.pending:
+            left = f"left to the device's revert timer ({self.job.revert_in}s) or their recover"
+        else:
+            left = "left to their recover (or `netimmutable recover` here once the lease is free)"
+        self.pending = False  # not ours to cancel in cleanup any more
+        self.emit(phase, f"{fence}: {left}")
+        return self.result(
+            HostOutcome.UNKNOWN,
+            f"{why}{fence}: not {undone} by this run; {left}",
+            phase,
+            failures=failures,
+            cause=Cause.LEASE,
+        )
+
     # ------------------------------------------------------------------------------------------ rollback
     def reconnect(self) -> bool:
         for attempt in range(max(1, self.env.reconnect_tries)):
@@ -780,6 +820,11 @@ class _HostRun:
         """Put the device back on its rollback target and prove it (``netimmutable.rollback``); never leave a
         pending commit of ours, never touch one of another session."""
         self.failed_utc = self.failed_utc or utc_now()
+        fence = self.env.fence(self.job.host)
+        if fence:
+            return self.left_to_others(
+                fence, Phase.ROLLBACK, failures, why=f"{reason}\n", undone="rolled back"
+            )
         self.emit(Phase.ROLLBACK, f"rolling back to {self.rollback_label()}")
         target = RollbackTarget(self.rollback_config(), self.rollback_label())
         # journaled first: the run has decided; a kill from here on makes `recover` complete the rollback

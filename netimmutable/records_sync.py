@@ -1,6 +1,6 @@
 """Records shared through the records remote around every device-changing run (deploy, rollback, recover).
 
-With a records remote (``netimmutable.leases.records_remote``: ``records_remote`` in ``netimmutable.yaml``,
+With a records remote (``netimmutable.trusted_settings.records_remote``: from outside the release,
 default ``origin`` when the repository has it), a run starts by fetching the remote's records (the same merge
 and trust checks as ``netimmutable records fetch``: every clone knows every device's last-good release) and
 ends by pushing its own (``netimmutable records push``), so a CI runner's clone that is thrown away loses no
@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 from netimmutable.artifacts import open_git
 from netimmutable.errors import NetImmutableError, RepoError
-from netimmutable.leases import RECORDS_REMOTE_CONFIG, records_remote
 from netimmutable.records import Records
 from netimmutable.repo import NetworkRepo
 from netimmutable.trust import GoodTrust
+from netimmutable.trusted_settings import RECORDS_REMOTE_CONFIG, records_remote
 
 __all__ = ["SyncResult", "fetch_records_before", "push_records_after"]
 

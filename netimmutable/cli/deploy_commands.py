@@ -230,10 +230,19 @@ def stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def confirmer(command: str, yes: bool) -> Confirm | None:
-    """None with ``--yes``; else a question on the terminal, or a refusal when there is none to ask on."""
+def confirmer(command: str, yes: bool) -> Confirm:
+    """A question on the terminal showing what the window will do; with ``--yes`` the same summary, printed
+    and taken as confirmed (a CI log shows what was intended); without a terminal, a refusal."""
     if yes:
-        return None
+
+        def tell(summary: WindowSummary) -> bool:
+            console = err_console()
+            for line in summary.lines():
+                console.print(escape(line), soft_wrap=True)
+            console.print(f"--yes: {command} without asking")
+            return True
+
+        return tell
     if not stdin_is_terminal():
         raise NotConfirmed(
             f"{command} changes devices and asks for a confirmation first, "
@@ -342,7 +351,8 @@ def deploy_command(
     share a link or a BGP session and both change are put in different batches (--allow-adjacent: not).
     Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
     On a terminal it shows what will happen (release, hosts and their changes, batches, hosts without a
-    device-side revert timer) and asks first; --yes skips that; without a terminal --yes is required.
+    device-side revert timer) and asks first; --yes prints it and goes ahead; without a terminal --yes is
+    required.
 
     \b
     Examples:
@@ -406,7 +416,8 @@ def rollback_command(
     Drift is shown, not refused (the host is expected to be off its last-good). When the pushed release
     fails its checks, the host goes back to the config it ran before this rollback (exit 4).
 
-    Asks first on a terminal, as `deploy` does (--yes skips; required without a terminal).
+    Asks first on a terminal, as `deploy` does (--yes prints the summary and goes ahead; required without a
+    terminal). The summary counts each host's lines against its running config.
 
     \b
     Examples:

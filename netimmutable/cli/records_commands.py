@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,7 @@ def plan_command(
       netimmutable plan --limit r1,r2 --save plan.json
       netimmutable deploy --plan plan.json
     """
-    from netimmutable.artifacts import open_git, resolve_release
+    from netimmutable.artifacts import open_git, resolve_release, snapshot_ids
     from netimmutable.connections import prepare_hosts
     from netimmutable.inventory import load_inventory, select_hosts
     from netimmutable.plan import format_plan, make_plan, save_plan
@@ -101,6 +102,10 @@ def plan_command(
     secrets = Secrets(repo)
     secrets.require(a for a in artifacts.values() if a)  # a missing secret stops before any device
     prepare_hosts(repo, hosts)
+    from netimmutable.deploy_gate import deploy_refusals
+
+    for why in deploy_refusals(repo, gitrepo, release.sha):  # plan still runs: the devices' diffs help review
+        click.echo(f"warning: deploy would refuse release {release.short}: {why}", err=True)
     err_console().print(f"planning release {release.short} on {len(hosts)} device(s)...")
     plan = make_plan(
         release.sha,
@@ -115,6 +120,8 @@ def plan_command(
         operator=records.operator(),
         created_utc=utc_now(),
     )
+    tree, ids = snapshot_ids(gitrepo, release.sha, repo.settings.snapshots_dir)
+    plan = replace(plan, snapshots_tree=tree, artifacts=tuple(sorted(ids.items())))
     click.echo(format_plan(plan, fmt), nl=False)
     if save is not None:
         save_plan(plan, save)

@@ -302,14 +302,24 @@ def test_an_expired_lease_of_a_host_its_run_had_settled_is_removed(
 
 
 def test_without_a_records_remote_there_are_no_leases(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q", str(tmp_path / "solo"))
-    solo = NetworkRepo(tmp_path / "solo", Settings())
+    """The records remote is read from outside the release: git config, else the approval branch's tip."""
+    _git(tmp_path, "init", "-q", "-b", "main", str(tmp_path / "solo"))
+    solo = NetworkRepo(tmp_path / "solo", Settings(records_remote="none"))  # the working tree's: never read
     assert records_remote(solo) is None and lease_remote(solo) is None
     _git(solo.root, "remote", "add", "origin", str(tmp_path / "nowhere.git"))
     assert records_remote(solo) == "origin"
-    assert records_remote(replace(solo, settings=replace(solo.settings, records_remote="none"))) is None
-    with pytest.raises(LeaseError, match=r"'backup' \(netimmutable.yaml\) is not a remote"):
-        records_remote(replace(solo, settings=replace(solo.settings, records_remote="backup")))
+
+    def approve(settings: str) -> None:  # a commit on origin/main (the approval tip) with these settings
+        (solo.root / "netimmutable.yaml").write_text(settings)
+        _git(solo.root, "add", "netimmutable.yaml")
+        _git(solo.root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", settings)
+        _git(solo.root, "update-ref", "refs/remotes/origin/main", "HEAD")
+
+    approve("version: 1\nrecords_remote: none\n")
+    assert records_remote(solo) is None
+    approve("version: 1\nrecords_remote: backup\n")
+    with pytest.raises(LeaseError, match=r"'backup' \(netimmutable.yaml at origin/main\) is not a remote"):
+        records_remote(solo)
     _git(solo.root, "config", "netimmutable.recordsRemote", "none")  # local, untracked: wins
     assert records_remote(solo) is None
 
@@ -321,3 +331,37 @@ def test_an_unreachable_records_remote_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LeaseError, match="cannot read leases on records remote origin") as caught:
         LeaseSet(_remote(solo), ["r1"], "run-a", "deploy", seconds=60).acquire()
     assert "git config netimmutable.recordsRemote none" in (caught.value.hint or "")
+
+
+def test_a_lease_set_knows_whether_each_lease_is_still_valid(
+    clones: tuple[Path, NetworkRepo, NetworkRepo],
+) -> None:
+    """Valid until a quarter of the lease before its expiry; valid again once renewed; lost when another
+    run took it (its holder named). Clock injected: no waiting."""
+    remote, a, b = clones
+    now = [1_000_000.0]
+    leases = LeaseSet(_remote(a), ["r1", "r2"], "run-a", "deploy", seconds=60, clock=lambda: now[0])
+    leases.acquire()
+    assert leases.problem("r1") == "" and leases.problem("r9") == ""  # r9: not one of this set
+    now[0] += 44.9  # 60 - 15 margin
+    assert leases.problem("r1") == ""
+    now[0] += 0.2
+    assert "lease on origin not renewed since 1970-01-12T13:46:40Z" in leases.problem("r1")
+    assert "expires at 1970-01-12T13:47:40Z" in leases.problem("r2")
+    leases.renew()
+    assert leases.problem("r1") == "" and leases.problem("r2") == ""
+
+    now[0] += 61  # expired: another clone's recover takes r2 over
+    theirs = LeaseSet(_remote(b), ["r2"], "run-b", "recover", seconds=60, clock=lambda: now[0])
+    theirs.acquire(takeover=["run-a"])
+    leases.renew()  # refused (r2 moved): r2 found lost; r1 is renewed at the next tick
+    assert "not renewed since" in leases.problem("r1")
+    leases.renew()
+
+    lost = leases.problem("r2")
+    assert lost.startswith("lease lost to ") and lost.endswith("(run run-b, recover) on origin"), lost
+    assert leases.problem("r1") == ""  # renewed: this run still holds r1
+    assert _lease(remote, "r2")["run_id"] == "run-b"
+    leases.release()
+    theirs.release()
+    assert _leases_on(remote) == []

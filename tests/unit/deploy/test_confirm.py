@@ -79,6 +79,33 @@ def test_on_a_terminal_rollback_asks_too(net: Net) -> None:
     code, out = _invoke(net, "rollback", "r1", "--to", net.first, answer="n\n")
 
     assert code == 1, out
-    assert "r1: full replace" in out and net.first[:10] in out
+    assert f"r1: +0 -2 lines vs running -> {net.first[:10]}" in out  # the device's lines it would drop
     assert _generations(net) == before
     assert "10.255.213.0/24" in net.lab.running("r1")
+
+
+def test_with_yes_the_summary_is_printed_then_the_window_runs(net: Net) -> None:
+    """A CI log shows what was intended: the same summary as on a terminal, then the window."""
+    release = net.announce("r1", "10.255.214.0/24")
+
+    code, out = _invoke(net, "deploy", "--yes")
+
+    assert code == 0, out
+    assert f"deploy: release {release[:10]}" in out
+    assert "r1: +2 -0 lines vs last-good" in out and "r2: no change vs last-good" in out
+    assert "--yes: deploy without asking" in out
+    assert out.index("--yes: deploy without asking") < out.index("canary")
+    assert "10.255.214.0/24" in net.lab.running("r1")
+
+
+def test_a_rollback_counts_the_lines_it_changes_against_the_running_config(net: Net) -> None:
+    """r1 drifted by one line: rolling it back to its last-good removes that line, and the summary says so
+    (against last-good it would say "no change")."""
+    net.lab.edit("r1", add=["ip route 10.9.9.0/24 blackhole"])
+
+    code, out = _invoke(net, "rollback", "r1", "--yes")
+
+    assert code == 0, out
+    assert f"r1: +0 -1 lines vs running -> {net.first[:10]}" in out
+    assert "--yes: rollback without asking" in out
+    assert net.lab.running("r1") == net.artifact(net.first, "r1")

@@ -3,6 +3,7 @@ outside the release, one default revision for plan and deploy, detached-HEAD clo
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -228,31 +229,64 @@ def test_a_detached_head_clone_without_a_local_main_deploys(net: Net, tmp_path: 
     assert "10.255.207.0/24" in net.lab.running("r1")
 
 
-def test_the_ci_deploy_recipe_runs_in_a_detached_runner_clone(net: Net, tmp_path: Path) -> None:
-    """docs/review.md's deploy pipeline, command by command, in a runner's detached-HEAD clone."""
+def _runner(net: Net, remote: Path, where: Path, commit: str) -> Path:
+    """A CI runner's clone: detached HEAD at ``commit``, no local branch, the sim lab's connections."""
+    _git(where.parent, "clone", "-q", "--no-checkout", str(remote), str(where))
+    _git(where, "checkout", "-q", "--detach", commit)
+    _git(where, "update-ref", "-d", "refs/heads/main")
+    (where / ".netimmutable").mkdir()
+    connections = net.root / ".netimmutable" / "connections.yaml"  # NETIMMUTABLE_CONNECTIONS, as a file
+    (where / ".netimmutable" / "connections.yaml").write_text(connections.read_text())
+    return where
+
+
+def test_the_ci_deploy_recipe_runs_in_a_detached_runner_clone(
+    net: Net, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/review.md's pipelines, command by command: the merge request's runner plans the branch; the
+    merge commit is deployed in another runner's detached-HEAD clone with that plan, then verified into
+    JSON and JUnit reports."""
+    monkeypatch.setenv("NETIMMUTABLE_PASSWORD", "from-the-ci-secret-store")  # as the recipe's variables
     remote, _ = _clone_of_a_remote(net, tmp_path)
     assert net.cli("records", "push", "origin").exit_code == 0
-    release = net.announce("r1", "10.255.208.0/24")
+    _git(net.root, "checkout", "-q", "-b", "feature")
+    feature = net.announce("r1", "10.255.208.0/24")
+    _git(net.root, "push", "-q", "origin", "feature")
+
+    def step(root: Path, *args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [*args, "--repo", str(root)], catch_exceptions=False)
+        return result.exit_code, result.stdout
+
+    mr = _runner(net, remote, tmp_path / "mr-runner", feature)  # the merge-request pipeline
+    _git(mr, "fetch", "-q", "origin", "main")
+    assert step(mr, "records", "fetch", "origin")[0] == 0
+    code, plan_md = step(mr, "plan", "HEAD", "--save", str(mr / "plan.json"), "--format", "markdown")
+    assert code == 3 and "r1" in plan_md  # `|| test $? -eq 3`: r1 changes
+
+    _git(net.root, "checkout", "-q", "main")  # the merge request is merged
+    _git(net.root, "merge", "-q", "--no-ff", "-m", "Merge branch 'feature'", "feature")
     _git(net.root, "push", "-q", "origin", "main")
-    runner = tmp_path / "runner"
-    _git(tmp_path, "clone", "-q", "--no-checkout", str(remote), str(runner))
-    _git(runner, "checkout", "-q", "--detach", release)
-    _git(runner, "update-ref", "-d", "refs/heads/main")
-    (runner / ".netimmutable").mkdir()
-    connections = net.root / ".netimmutable" / "connections.yaml"
-    (runner / ".netimmutable" / "connections.yaml").write_text(connections.read_text())
+    merge = _git(net.root, "rev-parse", "HEAD")
 
-    def step(*args: str) -> tuple[int, str]:
-        result = CliRunner().invoke(main, [*args, "--repo", str(runner)], catch_exceptions=False)
-        return result.exit_code, result.output
-
+    runner = _runner(net, remote, tmp_path / "runner", merge)  # the deploy job
+    monkeypatch.chdir(runner)
     _git(runner, "fetch", "-q", "origin", "main")
-    assert step("records", "fetch", "origin")[0] == 0  # the plan job's
-    code, _ = step("plan", "--save", str(tmp_path / "plan.json"))
-    assert code == 3  # r1 changes
-    code, out = step("deploy", "--yes", "--plan", str(tmp_path / "plan.json"), "--format", "json")
-    assert code == 0, out  # the deploy job: records fetched, devices leased, records pushed by deploy itself
+    exclude = runner / ".git" / "info" / "exclude"
+    exclude.write_text(exclude.read_text() + "/plan.*\n/deploy.json\n/verify.*\n")  # the recipe's printf
+    (runner / "plan.json").write_text((mr / "plan.json").read_text())  # the artifact, downloaded
+    (runner / "deploy.json").write_text("")  # `> deploy.json` creates it before deploy runs
+    code, out = step(runner, "deploy", "--yes", "--plan", "plan.json", "--format", "json")
+    (runner / "deploy.json").write_text(out)
+    assert code == 0, out  # records fetched, devices leased, records pushed by deploy itself
+    code, _ = step(runner, "verify", "--quiet", "-o", "verify.json", "-o", "verify.xml")
+    assert code == 0
 
+    deployed = json.loads((runner / "deploy.json").read_text())
+    assert {h["host"]: h["outcome"] for h in deployed["hosts"]}["r1"] == "deployed"
+    verified = json.loads((runner / "verify.json").read_text())
+    assert {h["state"] for h in verified["hosts"]} == {"in-sync"}
+    junit = (runner / "verify.xml").read_text()
+    assert junit.startswith('<?xml version="1.0" encoding="utf-8"?>\n<testsuites') and '"r1"' in junit
     assert "10.255.208.0/24" in net.lab.running("r1")
-    assert _git(remote, "rev-parse", "refs/netimmutable/good/r1") == release
+    assert _git(remote, "rev-parse", "refs/netimmutable/good/r1") == merge
     assert _git(remote, "for-each-ref", "refs/netimmutable/leases/") == ""
