@@ -2,10 +2,10 @@
 
 For each selected host: read its running config (one session, ``get_config``, ``verify.workers`` hosts at a
 time; nothing is pushed), turn it into a verbatim per-host template ``templates/adopted/<host>.j2`` (Jinja
-syntax in the config escaped, every
-credential the secret patterns know replaced by ``secret("<host>_<keyword>_<n>")``), select it with the
-host's ``template`` data key, render and commit one release, then read each device again and record it good
-at that release only when it still runs exactly it (drift between the read and the commit is caught: that
+syntax in the config escaped, every credential ``credentials.find_credentials`` knows replaced by
+``secret("<host>_<keyword>_<n>")``), select it with the host's ``template`` data key, render and commit
+one release, then read each device again and record it good at that release only when it still runs
+exactly it (drift between the read and the commit is caught: that
 host is reported and not recorded). A run record of kind ``adopt`` lists each host (``unchanged``: verified;
 ``refused``: changed since it was read; ``unreachable``), so the good marks are trusted like a deploy's.
 
@@ -42,11 +42,12 @@ from nornir.core.inventory import Host
 from netimmutable.artifacts import commit_release, dirty_paths, open_git
 from netimmutable.checks import convergence_diff
 from netimmutable.connections import prepare_hosts
+from netimmutable.credentials import find_credentials
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError
 from netimmutable.inventory import HOST_NAME_RE, load_inventory, select_hosts
 from netimmutable.locks import repo_lock
-from netimmutable.normalize import SENSITIVE_RE, resolve_secrets
+from netimmutable.normalize import resolve_secrets
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.render import CONFIG_SUFFIX, refresh_snapshots
 from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
@@ -72,36 +73,28 @@ def _escape(text: str) -> str:
 
 
 def verbatim_template(host: str, running: str) -> VerbatimTemplate:
-    """``running`` as a template rendering it byte for byte, with each credential from ``secret()``."""
+    """``running`` as a template rendering it byte for byte, with each credential (``find_credentials``: the
+    forms masking knows, NAPALM's sanitize filters, SNMP communities, SNMPv3 keys) from ``secret()``."""
     names: dict[str, str] = {}  # value -> secret name (one name for a value used twice)
     counter: dict[str, int] = {}
 
-    def name_for(keyword_text: str, value: str) -> str:
-        if (
-            value not in names
-        ):  # "secret" (of "enable secret 5 "), "snmp-server-community", "tacacs-server-key"
-            keyword = re.sub(r"[^a-z0-9]+", "-", keyword_text.lower()).strip("-") or "secret"
+    def name_for(keyword: str, value: str) -> str:
+        if value not in names:  # "secret" (of "enable secret 5 "), "snmp-server-community", "snmp-auth"
             counter[keyword] = counter.get(keyword, 0) + 1
             names[value] = f"{host}_{keyword}_{counter[keyword]}"
         return names[value]
 
-    out: list[str] = []
-    for line in running.splitlines(keepends=True):
-        pieces: list[str] = []
-        at = 0
-        for match in SENSITIVE_RE.finditer(line):
-            value = match["value"]
-            quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-            bare = value[1:-1] if quoted else value
-            if not bare or SECRET_RE.fullmatch(bare):
-                continue
-            start = match.start("value") + (1 if quoted else 0)
-            pieces.append(_escape(line[at:start]))
-            pieces.append('{{ secret("' + name_for(match["keyword"], bare) + '") }}')
-            at = start + len(bare)
-        pieces.append(_escape(line[at:]))
-        out.append("".join(pieces))
-    return VerbatimTemplate(host, "".join(out), tuple((n, v) for v, n in names.items()))
+    pieces: list[str] = []
+    at = 0
+    for cred in find_credentials(running):
+        value = running[cred.start : cred.end]
+        if SECRET_RE.fullmatch(value):
+            continue  # a placeholder already (renders as it is)
+        pieces.append(_escape(running[at : cred.start]))
+        pieces.append('{{ secret("' + name_for(cred.keyword, value) + '") }}')
+        at = cred.end
+    pieces.append(_escape(running[at:]))
+    return VerbatimTemplate(host, "".join(pieces), tuple((n, v) for v, n in names.items()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,12 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from nornir.core.inventory import Host
 
+from netimmutable.credentials import find_credentials
 from netimmutable.errors import InputError, RenderError, RepoError
 from netimmutable.fileio import atomic_write_all, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
-from netimmutable.normalize import SENSITIVE_RE, mask
+from netimmutable.normalize import MASK, mask
 from netimmutable.render_cache import (
     InputsKey,
     RenderCache,
@@ -195,22 +196,26 @@ def _check_printable(text: str, host: str, template: str) -> None:
 
 
 def _check_credentials(text: str, host: str, template: str, declared: set[str]) -> None:
-    """Refuse a line carrying a credential (a value after a secret keyword, as ``mask`` knows them) that
-    is neither a ``secret()`` placeholder nor a value the template passed through ``not_secret()``."""
-    for number, line in enumerate(text.splitlines(), 1):
-        for match in SENSITIVE_RE.finditer(line):
-            value = match["value"]
-            bare = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-            if SECRET_RE.fullmatch(bare) or any(bare in text for text in declared):
-                continue  # a placeholder, or (part of) a text the template declared with not_secret()
-            raise RenderError(
-                f"rendered line {number} ({mask(line).strip()!r}) carries a credential that does not come "
-                "from secret(); it would be committed in clear",
-                host=host,
-                file=f"templates/{template}",
-                hint="render it with secret('name') (resolved only at push time), or, for a value that is "
-                "not secret (a hash the device shows anyway), with not_secret(value)",
-            )
+    """Refuse a credential (``find_credentials``: what masking and NAPALM's sanitize filters hide, SNMP
+    communities, SNMPv3 keys) that is neither a ``secret()`` placeholder nor a value the template passed
+    through ``not_secret()``; the message names the line and shows it with the value masked."""
+    for cred in find_credentials(text):
+        value = text[cred.start : cred.end]
+        if SECRET_RE.fullmatch(value) or any(value in known for known in declared):
+            continue  # a placeholder, or (part of) a text the template declared with not_secret()
+        number = text.count("\n", 0, cred.start) + 1
+        first = text.rfind("\n", 0, cred.start) + 1
+        last = text.find("\n", cred.start)
+        line = text[first : last if last >= 0 else len(text)]
+        shown = mask(line[: cred.start - first] + MASK + text[cred.end : last if last >= 0 else len(text)])
+        raise RenderError(
+            f"rendered line {number} ({shown.strip()!r}) carries a credential ({cred.keyword}) that does not "
+            "come from secret(); it would be committed in clear",
+            host=host,
+            file=f"templates/{template}",
+            hint="render it with secret('name') (resolved only at push time), or, for a value that is "
+            "not secret (a hash the device shows anyway), with not_secret(value)",
+        )
 
 
 def _render_one(

@@ -4,6 +4,7 @@ templated change deploys; secrets only in the secrets store; drift between read 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -156,3 +157,53 @@ def test_hosts_missing_from_the_inventory_are_added(fresh_net: Net, tmp_path: Pa
     assert hosts["r5"] == {"hostname": "192.0.2.5", "platform": "sim", "data": {"template": "adopted/r5.j2"}}
     assert "template" not in hosts["r1"].get("data", {})
     assert net.cli("verify", "--limit", "r5").exit_code == 0
+
+
+def _vendor_forms() -> tuple[list[str], list[str]]:
+    """Credential lines in the forms NAPALM's sanitize filters know (and SNMPv3), each with a fresh value;
+    the standby form takes at most 8 characters."""
+    values = [f"k{secrets.token_hex(3)}" for _ in range(10)]
+    lines = [
+        f"snmp-server host 10.0.0.9 version 2c {values[0]}",
+        f"snmp-server host 10.0.0.8 informs version 2c {values[1]} udp-port 162",
+        f"snmp-server community {values[2]} RO",
+        f"crypto isakmp key {values[3]} address 0.0.0.0",
+        f"snmp-server user ops g1 v3 auth sha {values[4]} priv aes 128 {values[5]}",
+        "interface wlan0",
+        f" wpa-psk ascii 0 {values[6]}",
+        f" vrrp 1 authentication text {values[7]}",
+        f" standby 1 authentication {values[8]}",
+        "radius server R1",
+        " address ipv4 10.0.0.7",
+        f" key {values[9]}",
+    ]
+    return lines, values
+
+
+def test_every_credential_form_goes_to_the_secrets_store_not_git(fresh_net: Net, tmp_path: Path) -> None:
+    net = fresh_net
+    secrets_file = _hand_configure(net, tmp_path)
+    lines, values = _vendor_forms()
+    net.lab.set_running("r3", net.lab.running("r3") + "\n".join(lines) + "\n")  # as a vendor device runs them
+    result = net.cli("adopt", "--limit", "r3", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert [(h["host"], h["outcome"], h["secrets"]) for h in json.loads(result.stdout)["hosts"]] == [
+        ("r3", "unchanged", len(values))
+    ]
+    stored = yaml.safe_load(secrets_file.read_text())
+    assert sorted(stored.values()) == sorted(values)
+    everything = _git(net, "log", "-p", "--all", "--format=%B") + _git(net, "grep", "-I", "-e", ".", "HEAD")
+    leaked = [v for v in values if v in everything or v in result.output]
+    assert leaked == []
+    snapshot = (net.root / "snapshots" / "r3.cfg").read_text()
+    assert (
+        "snmp-server host 10.0.0.8 informs version 2c <<secret:r3_snmp-server-host_2>> udp-port 162"
+        in snapshot
+    )
+    assert (
+        "snmp-server user ops g1 v3 auth sha <<secret:r3_snmp-auth_1>> priv aes 128 <<secret:r3_snmp-priv_1>>"
+        in snapshot
+    )
+    assert " key <<secret:r3_server-key_1>>" in snapshot
+    verify = net.cli("verify", "--limit", "r3")
+    assert verify.exit_code == 0, verify.output  # the device runs what the release resolves to
