@@ -31,7 +31,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +40,16 @@ import yaml
 from nornir.core.inventory import Host
 
 from netimmutable.artifacts import commit_release, dirty_paths, open_git
-from netimmutable.checks import convergence_diff
+from netimmutable.checks import compliance_failures, convergence_diff, expectations_problem
 from netimmutable.connections import prepare_hosts
 from netimmutable.credentials import find_credentials
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError
 from netimmutable.inventory import HOST_NAME_RE, load_inventory, select_hosts
 from netimmutable.locks import repo_lock
-from netimmutable.normalize import resolve_secrets
+from netimmutable.normalize import mask, resolve_secrets
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
-from netimmutable.render import CONFIG_SUFFIX, refresh_snapshots
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, expectation_failures, refresh_snapshots
 from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
 from netimmutable.secretref import SECRET_RE
 from netimmutable.secrets import write_secrets
@@ -115,6 +115,11 @@ class AdoptedHost:
     ``unreachable``: not read, nothing written for it."""
     secrets: int = 0
     message: str = ""
+    expectations: str = "none"
+    """``passed``: the release's expectations hold on the device; ``failed``: they do not (not recorded
+    good); ``none``: the host has no expectations; ``off``: its platform's expectations do not render from
+    its data, so adopt set ``expect_template: false`` (``expectations_off`` says why)."""
+    expectations_off: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +161,23 @@ def _read_add_hosts(path: Path, known: set[str]) -> dict[str, dict[str, Any]]:
 def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, Any] | None) -> None:
     """Give ``host`` the data key ``template`` in hosts.yaml, editing its block as text (comments stay);
     ``new``: the host is appended with these fields."""
-    text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
     if new is not None:
+        text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
         block = yaml.safe_dump({host: {**new, "data": {"template": template}}}, sort_keys=False)
         hosts_file.write_text(text + ("" if not text or text.endswith("\n") else "\n") + block, "utf-8")
         return
+    _set_data(hosts_file, host, "template", template)
+
+
+def _set_data(hosts_file: Path, host: str, key: str, value: str) -> None:
+    """Add ``key: value`` (YAML text) to ``host``'s data in hosts.yaml, editing its block as text."""
+    text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
     lines = text.splitlines(keepends=True)
     start = next((i for i, ln in enumerate(lines) if re.match(rf"{re.escape(host)}:\s*(#.*)?$", ln)), None)
     if start is None:
         raise InputError(
             f"{host} is not a block of its own in hosts.yaml (flow style?): add "
-            f"`template: {template}` to its data by hand",
+            f"`{key}: {value}` to its data by hand",
             file=str(hosts_file),
             host=host,
         )
@@ -175,24 +186,38 @@ def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, 
     )
     data_at = next((i for i in range(start + 1, end) if re.match(r"  data:\s*(#.*)?$", lines[i])), None)
     if data_at is None:
-        lines.insert(start + 1, f"  data:\n    template: {template}\n")
+        lines.insert(start + 1, f"  data:\n    {key}: {value}\n")
     else:
-        lines.insert(data_at + 1, f"    template: {template}\n")
+        lines.insert(data_at + 1, f"    {key}: {value}\n")
     hosts_file.write_text("".join(lines), encoding="utf-8")
 
 
-def _read_one(host: Host) -> str | NetImmutableError:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    running: str
+    report: Mapping[str, Any] | None = None
+    """The NAPALM compliance report of the expectations asked for (None: none asked)."""
+
+
+def _read_one(host: Host, expectations: str | None = None) -> _Read | NetImmutableError:
+    """The running config (and, given ``expectations``, their compliance report), one session."""
     try:
         with Device.open(host) as device:
-            return device.running_config()
+            running = device.running_config()
+            report = device.compliance(expectations, f"{host.name}{EXPECT_SUFFIX}") if expectations else None
+            return _Read(running, report)
     except NetImmutableError as exc:  # a device problem is a result (the host is not adopted), never a crash
         return exc
 
 
-def _read_running(hosts: Sequence[Host], workers: int) -> dict[str, str | NetImmutableError]:
+def _read_running(
+    hosts: Sequence[Host], workers: int, expectations: Mapping[str, str | None] | None = None
+) -> dict[str, _Read | NetImmutableError]:
     """Each host's running config (or why it could not be read), ``workers`` sessions at a time."""
+    wanted = expectations or {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
-        return dict(zip((h.name for h in hosts), pool.map(_read_one, hosts), strict=True))
+        reads = pool.map(lambda h: _read_one(h, wanted.get(h.name)), hosts)
+        return dict(zip((h.name for h in hosts), reads, strict=True))
 
 
 def _not_adoptable(hosts: Sequence[Host], records: Records) -> dict[str, str]:
@@ -280,13 +305,14 @@ def _adopt_locked(
         if isinstance(got, NetImmutableError):
             results[host.name] = AdoptedHost(host.name, HostOutcome.UNREACHABLE, message=got.message)
         else:
-            templates[host.name] = verbatim_template(host.name, got)
+            templates[host.name] = verbatim_template(host.name, got.running)
     values = {name: value for t in templates.values() for name, value in t.secrets}
     secrets_file = None
     if values and not options.secrets_out:
         secrets_file = str(write_secrets(repo, values))  # before git holds anything that needs them
     has_template = {h.name: bool(h.get("template")) for h in hosts}  # adopted before, not verified then
     _write_templates(repo, hosts_file, templates, set(added), has_template)
+    off = _expectations_off(repo, hosts_file, [h for h in hosts if h.name in templates])
     release = None
     if templates:
         started = time.monotonic()
@@ -296,7 +322,7 @@ def _adopt_locked(
         release = committed.release.sha if committed.release else None
         emit(f"committed release {release[:10] if release else '(nothing changed)'}")
     if release is not None:
-        results.update(_verify_adopted(repo, records, loaded, templates, values, release, run_id))
+        results.update(_verify_adopted(repo, records, loaded, templates, values, release, run_id, off))
     ordered = tuple(results[h.name] for h in hosts)
     _record(records, run_id, started_utc, release, ordered)
     return AdoptReport(
@@ -307,6 +333,22 @@ def _adopt_locked(
         secrets_file=secrets_file,
         secret_values=tuple(sorted(values.items())) if options.secrets_out else (),
     )
+
+
+def _expectations_off(repo: NetworkRepo, hosts_file: Path, hosts: Sequence[Host]) -> dict[str, str]:
+    """Host -> why its platform's expectations template does not render from its data (a device the
+    inventory did not describe yet): it gets ``expect_template: false`` until it is templated, so the
+    release has no expectations it could never meet. A host naming its own ``expect_template`` keeps it:
+    its render error stops the adopt, as it would stop a commit."""
+    off: dict[str, str] = {}
+    for name, exc in expectation_failures(repo, hosts).items():
+        host = next(h for h in hosts if h.name == name)
+        if host.get("expect_template"):
+            raise exc
+        where = f"{exc.file}:{exc.line}" if exc.file and exc.line else (exc.file or "")
+        off[name] = f"{where}: {exc.message}" if where else exc.message
+        _set_data(hosts_file, name, "expect_template", "false")
+    return off
 
 
 def _write_templates(
@@ -351,11 +393,17 @@ def _verify_adopted(
     values: Mapping[str, str],
     release: str,
     run_id: str,
+    off: Mapping[str, str],
 ) -> dict[str, AdoptedHost]:
-    """Read each adopted device again: it must run exactly the release's artifact (secrets resolved)."""
+    """Read each adopted device again: it must run exactly the release's artifact (secrets resolved), and
+    the release's expectations of it, when it has some, must hold (as ``verify`` would check them)."""
     hosts = select_hosts(loaded, tuple(templates))
     prepare_hosts(repo, hosts)
-    again = _read_running(hosts, repo.settings.verify.workers)
+    expectations = {h.name: records.expectations(release, h.name) for h in hosts}
+    usable = {
+        n: e for n, e in expectations.items() if e is not None and expectations_problem(e, False) is None
+    }
+    again = _read_running(hosts, repo.settings.verify.workers, usable)
     extra = repo.settings.ignore_lines
     out: dict[str, AdoptedHost] = {}
     for host in hosts:
@@ -363,20 +411,41 @@ def _verify_adopted(
         count = len(templates[name].secrets)
         got = again[name]
         artifact = records.artifact(release, name)
+        state = "off" if name in off else ("none" if expectations[name] is None else "passed")
+        base = AdoptedHost(name, HostOutcome.UNCHANGED, count, "", state, off.get(name, ""))
         if isinstance(got, NetImmutableError):
-            out[name] = AdoptedHost(name, HostOutcome.UNREACHABLE, count, f"not verified: {got.message}")
+            out[name] = replace(base, outcome=HostOutcome.UNREACHABLE, message=f"not verified: {got.message}")
         elif artifact is None:
-            out[name] = AdoptedHost(
-                name, HostOutcome.FAILED, count, f"the release has no {name}{CONFIG_SUFFIX}"
-            )
-        elif convergence_diff(resolve_secrets(artifact, values), got, platform, extra):  # as post-checks do
-            out[name] = AdoptedHost(
-                name,
-                HostOutcome.REFUSED,
-                count,
+            message = f"the release has no {name}{CONFIG_SUFFIX}"
+            out[name] = replace(base, outcome=HostOutcome.FAILED, message=message)
+        elif convergence_diff(resolve_secrets(artifact, values), got.running, platform, extra):
+            message = (
                 f"the device changed after it was read (run {run_id}): not recorded good; "
-                f"`netimmutable verify --limit {name}` shows how",
+                f"`netimmutable verify --limit {name}` shows how"
             )
+            out[name] = replace(base, outcome=HostOutcome.REFUSED, message=message)
+        elif failed := _expectation_failures(expectations[name], got.report, values):
+            message = (
+                f"runs the release, but its expectations fail: {'; '.join(failed[:3])}"
+                f"{f' (+{len(failed) - 3} more)' if len(failed) > 3 else ''}; not recorded good: make the "
+                f"host's data say what the device runs (or fix the device), then `netimmutable adopt --limit "
+                f"{name}` again"
+            )
+            out[name] = replace(base, outcome=HostOutcome.FAILED, message=message, expectations="failed")
         else:
-            out[name] = AdoptedHost(name, HostOutcome.UNCHANGED, count, "adopted; verified; recorded good")
+            out[name] = replace(
+                base, outcome=HostOutcome.UNCHANGED, message="adopted; verified; recorded good"
+            )
     return out
+
+
+def _expectation_failures(
+    expectations: str | None, report: Mapping[str, Any] | None, values: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What fails in the release's expectations of a host (masked), as ``verify`` reports it."""
+    if expectations is None:
+        return ()
+    problem = expectations_problem(expectations, False)
+    if problem is not None:
+        return (problem,)
+    return tuple(mask(f, values) for f in compliance_failures(report or {}))

@@ -74,7 +74,8 @@ def adopt_command(
     Exit codes:
       0  every selected host adopted and recorded good
       1  bad input, or a host could not be read (the others are adopted)
-      3  a host changed between the read and the commit: adopted in git, not recorded good
+      3  a host changed between the read and the commit, or runs the release but fails its
+         expectations: adopted in git, not recorded good
     """
     from netimmutable.adopt import AdoptOptions, adopt
     from netimmutable.records import HostOutcome
@@ -106,7 +107,14 @@ def adopt_command(
                 "added": list(report.added),
                 "secrets_file": report.secrets_file,
                 "hosts": [
-                    {"host": h.host, "outcome": str(h.outcome), "secrets": h.secrets, "message": h.message}
+                    {
+                        "host": h.host,
+                        "outcome": str(h.outcome),
+                        "secrets": h.secrets,
+                        "expectations": h.expectations,
+                        "expectations_off": h.expectations_off or None,
+                        "message": h.message,
+                    }
                     for h in report.hosts
                 ],
             }
@@ -120,10 +128,17 @@ def adopt_command(
                 out.print(
                     f"{'':<12} {h.secrets} credential(s) moved to the secrets store ({where})", markup=False
                 )
+            if h.expectations_off:
+                out.print(
+                    f"{'':<12} no expectations until templated: its platform's expectations do not render "
+                    f"from its data ({h.expectations_off}); `expect_template: false` set in its data",
+                    markup=False,
+                    highlight=False,
+                )
         if report.release:
             out.print(f"release {report.release[:10]}; run {report.run_id}", markup=False)
     outcomes = {h.outcome for h in report.hosts}
-    if HostOutcome.REFUSED in outcomes:
+    if HostOutcome.REFUSED in outcomes or any(h.expectations == "failed" for h in report.hosts):
         raise CliExit(ExitCode.CHANGES)
     if outcomes - {HostOutcome.UNCHANGED}:
         raise CliExit(ExitCode.ERROR)

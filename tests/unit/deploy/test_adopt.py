@@ -207,3 +207,59 @@ def test_every_credential_form_goes_to_the_secrets_store_not_git(fresh_net: Net,
     assert " key <<secret:r3_server-key_1>>" in snapshot
     verify = net.cli("verify", "--limit", "r3")
     assert verify.exit_code == 0, verify.output  # the device runs what the release resolves to
+
+
+def test_an_added_host_without_the_data_of_its_platform_expectations_gets_none(
+    fresh_net: Net, tmp_path: Path
+) -> None:
+    """r5 is `platform: frr` (whose expect.j2 needs `interfaces`, `router_id`, ...) and has no data: it is
+    adopted without expectations (said, and written in its data), not failing the whole adopt."""
+    net = fresh_net
+    net.lab.create("r5", "frr defaults traditional\nhostname r5\nip route 10.5.0.0/24 blackhole\n")
+    connections = net.root / ".netimmutable" / "connections.yaml"
+    data = yaml.safe_load(connections.read_text())
+    data["hosts"]["r5"] = net.lab.connection_entry("r5")
+    connections.write_text(yaml.safe_dump(data))
+    extra = tmp_path / "new.yaml"
+    extra.write_text("r5: {hostname: 192.0.2.5, platform: frr}\n")
+    result = net.cli("adopt", "--add-hosts", str(extra))
+    assert result.exit_code == 0, result.output
+    assert "no expectations until templated" in result.stdout and "templates/frr/expect.j2:" in result.stdout
+    hosts = yaml.safe_load((net.root / "inventory" / "hosts.yaml").read_text())
+    assert hosts["r5"]["data"] == {"template": "adopted/r5.j2", "expect_template": False}
+    assert not (net.root / "snapshots" / "r5.expect.yaml").exists()
+    assert net.records().last_good("r5") is not None
+    verify = net.cli("verify", "--limit", "r5", "--format", "json")
+    assert verify.exit_code == 0, verify.output
+    assert json.loads(verify.stdout)["hosts"][0]["state"] == "in-sync"
+    # a later change of the adopted template deploys (no expectations required of it)
+    path = net.root / "templates" / "adopted" / "r5.j2"
+    path.write_text(path.read_text() + "ip route 10.5.1.0/24 blackhole\n")
+    assert net.cli("commit", "-m", "r5: one more route").exit_code == 0
+    deployed = net.deploy(limit=("r5",))
+    assert deployed.exit_code == 0, deployed
+    assert "ip route 10.5.1.0/24 blackhole" in net.lab.running("r5")
+
+
+def test_a_host_failing_its_expectations_is_not_recorded_good(fresh_net: Net, tmp_path: Path) -> None:
+    """r1's description was changed by hand: its data (and so its expectations) say "to r2"; adopt reads
+    the device, commits, and refuses to record r1 good, naming the failed expectation."""
+    net = fresh_net
+    _hand_configure(net, tmp_path)
+    net.lab.edit("r1", add=["interface eth1", " description changed by hand"])
+    result = net.cli("adopt", "--limit", "r1,r3", "--format", "json")
+    assert result.exit_code == 3, result.output
+    hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
+    assert (hosts["r1"]["outcome"], hosts["r1"]["expectations"]) == ("failed", "failed")
+    assert "get_interfaces.eth1.description" in hosts["r1"]["message"]
+    assert "not recorded good" in hosts["r1"]["message"]
+    assert (hosts["r3"]["outcome"], hosts["r3"]["expectations"]) == ("unchanged", "passed")
+    records = net.records()
+    assert records.last_good("r1") is None and records.last_good("r3") is not None
+    # once the data says what the device runs, adopt again: recorded good, verify in sync
+    net.edit_hosts(r"description: to r2", "description: changed by hand", host="r1")
+    _git(net, "commit", "-qam", "r1: the description it has")
+    again = net.cli("adopt", "--limit", "r1")
+    assert again.exit_code == 0, again.output
+    assert net.records().last_good("r1") is not None
+    assert net.cli("verify", "--limit", "r1").exit_code == 0
