@@ -12,7 +12,7 @@ host is reported and not recorded). A run record of kind ``adopt`` lists each ho
 Secret values go only to the secrets store: merged into the settings' ``secrets_file`` (outside the
 repository, mode 0600), or, with ``secrets_out``, handed back to the caller to print once as environment
 lines; never to git, logs or the report. Hosts missing from the inventory can be added from a Nornir
-``hosts.yaml``-style file (``add_hosts``): name -> ``hostname``, ``platform`` (required), ``groups``.
+``hosts.yaml``-style file or a Nornir inventory folder (``add_hosts``; see ``adopt_inventory``).
 
 Examples:
     >>> t = verbatim_template("r1", "hostname r1\\n neighbor 10.0.0.2 password s3cret\\nbanner {{x}}\\n")
@@ -36,16 +36,16 @@ from pathlib import Path
 from typing import Any
 
 import git
-import yaml
 from nornir.core.inventory import Host
 
+from netimmutable.adopt_inventory import HostsToAdd, add_groups, append_host, read_hosts_to_add, set_data
 from netimmutable.artifacts import commit_release, dirty_paths, open_git
 from netimmutable.checks import compliance_failures, convergence_diff, expectations_problem
 from netimmutable.connections import prepare_hosts
 from netimmutable.credentials import find_credentials
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError
-from netimmutable.inventory import HOST_NAME_RE, load_inventory, select_hosts
+from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.locks import repo_lock
 from netimmutable.normalize import mask, resolve_secrets
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
@@ -132,64 +132,6 @@ class AdoptReport:
     secrets_file: str | None = None
     secret_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """With ``secrets_out``: name -> value, for the caller to print once (nowhere else)."""
-
-
-def _read_add_hosts(path: Path, known: set[str]) -> dict[str, dict[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the hosts to add: {exc}", file=str(path)) from None
-    if not isinstance(data, dict):
-        raise InputError("the hosts to add must map host names to {hostname, platform}", file=str(path))
-    new: dict[str, dict[str, Any]] = {}
-    for name, spec in data.items():
-        if str(name) in known:
-            continue
-        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
-            raise InputError(f"host name {name!r} is not valid", file=str(path))
-        if not isinstance(spec, dict) or not isinstance(spec.get("platform"), str):
-            raise InputError(f"host {name}: give at least its platform", file=str(path), host=name)
-        entry: dict[str, Any] = {"platform": spec["platform"]}
-        if isinstance(spec.get("hostname"), str):
-            entry["hostname"] = spec["hostname"]
-        if isinstance(spec.get("groups"), list):
-            entry["groups"] = [str(g) for g in spec["groups"]]
-        new[name] = entry
-    return new
-
-
-def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, Any] | None) -> None:
-    """Give ``host`` the data key ``template`` in hosts.yaml, editing its block as text (comments stay);
-    ``new``: the host is appended with these fields."""
-    if new is not None:
-        text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
-        block = yaml.safe_dump({host: {**new, "data": {"template": template}}}, sort_keys=False)
-        hosts_file.write_text(text + ("" if not text or text.endswith("\n") else "\n") + block, "utf-8")
-        return
-    _set_data(hosts_file, host, "template", template)
-
-
-def _set_data(hosts_file: Path, host: str, key: str, value: str) -> None:
-    """Add ``key: value`` (YAML text) to ``host``'s data in hosts.yaml, editing its block as text."""
-    text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if re.match(rf"{re.escape(host)}:\s*(#.*)?$", ln)), None)
-    if start is None:
-        raise InputError(
-            f"{host} is not a block of its own in hosts.yaml (flow style?): add "
-            f"`{key}: {value}` to its data by hand",
-            file=str(hosts_file),
-            host=host,
-        )
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\t", "\n", "#")), len(lines)
-    )
-    data_at = next((i for i in range(start + 1, end) if re.match(r"  data:\s*(#.*)?$", lines[i])), None)
-    if data_at is None:
-        lines.insert(start + 1, f"  data:\n    {key}: {value}\n")
-    else:
-        lines.insert(data_at + 1, f"    {key}: {value}\n")
-    hosts_file.write_text("".join(lines), encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,9 +228,14 @@ def _adopt_locked(
 ) -> AdoptReport:
     hosts_file = repo.root / repo.settings.inventory_dir / "hosts.yaml"
     loaded = load_inventory(repo)
-    added = _read_add_hosts(options.add_hosts, {h.name for h in loaded.hosts()}) if options.add_hosts else {}
+    to_add = HostsToAdd()
+    if options.add_hosts:
+        known_groups = set(loaded.inventory.groups)
+        to_add = read_hosts_to_add(options.add_hosts, {h.name for h in loaded.hosts()}, known_groups)
+    added = to_add.hosts
+    add_groups(hosts_file.with_name("groups.yaml"), to_add.groups)
     for name, entry in added.items():
-        _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", entry)
+        append_host(hosts_file, name, entry, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2")
     if added:
         loaded = load_inventory(repo)
     limit = options.limit or (tuple(added) if added and not options.filters else ())
@@ -347,7 +294,7 @@ def _expectations_off(repo: NetworkRepo, hosts_file: Path, hosts: Sequence[Host]
             raise exc
         where = f"{exc.file}:{exc.line}" if exc.file and exc.line else (exc.file or "")
         off[name] = f"{where}: {exc.message}" if where else exc.message
-        _set_data(hosts_file, name, "expect_template", "false")
+        set_data(hosts_file, name, "expect_template", "false")
     return off
 
 
@@ -363,7 +310,7 @@ def _write_templates(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.template, encoding="utf-8")
         if name not in added and not has_template.get(name):  # added hosts got the key when appended
-            _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", None)
+            set_data(hosts_file, name, "template", f"{ADOPTED_TEMPLATE_DIR}/{name}.j2")
 
 
 def _record(

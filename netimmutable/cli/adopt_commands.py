@@ -28,10 +28,12 @@ __all__ = ["COMMANDS"]
 @click.option(
     "--add-hosts",
     "add_hosts",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="A Nornir hosts.yaml-style file (name: {hostname, platform, groups}) of devices the inventory does "
-    "not list yet: they are added to inventory/hosts.yaml and adopted.",
+    help="Devices the inventory does not list yet, as a Nornir hosts.yaml-style file (name: {hostname, "
+    "platform, groups}) or a Nornir inventory folder (hosts.yaml, groups.yaml, defaults.yaml: platforms "
+    "inherited from groups and defaults): they are added to inventory/hosts.yaml (with the groups the "
+    "repository lacks, to groups.yaml) and adopted.",
 )
 @click.option(
     "--secrets-out",
@@ -68,6 +70,7 @@ def adopt_command(
       netimmutable adopt                                   # every host not managed yet
       netimmutable adopt --limit r1,r2 -m "adopt the core"
       netimmutable adopt --add-hosts new-sites.yaml        # devices not in the inventory yet
+      netimmutable adopt --add-hosts ../old-nornir/inventory   # a Nornir inventory folder
       netimmutable adopt --secrets-out > adopted.env       # no secrets_file: print them once
 
     \b

@@ -263,3 +263,72 @@ def test_a_host_failing_its_expectations_is_not_recorded_good(fresh_net: Net, tm
     assert again.exit_code == 0, again.output
     assert net.records().last_good("r1") is not None
     assert net.cli("verify", "--limit", "r1").exit_code == 0
+
+
+def _new_sim_devices(net: Net, *names: str) -> None:
+    connections = net.root / ".netimmutable" / "connections.yaml"
+    data = yaml.safe_load(connections.read_text())
+    for name in names:
+        net.lab.create(name, f"frr defaults traditional\nhostname {name}\nip route 10.6.0.0/24 blackhole\n")
+        data["hosts"][name] = net.lab.connection_entry(name)
+    connections.write_text(yaml.safe_dump(data))
+
+
+def test_hosts_are_added_from_a_nornir_inventory_folder(fresh_net: Net, tmp_path: Path) -> None:
+    """r6's platform comes from its group's parent group, r7's from the defaults; the groups the repository
+    lacks are brought in (without their connection details), the ones it has are left alone."""
+    net = fresh_net
+    _new_sim_devices(net, "r6", "r7")
+    folder = tmp_path / "nornir"
+    folder.mkdir()
+    (folder / "hosts.yaml").write_text(
+        "r1: {hostname: 10.0.0.1}\n"
+        "r6: {hostname: 192.0.2.6, groups: [edge, ebgp_ring]}\n"
+        "r7: {hostname: 192.0.2.7}\n"
+    )
+    (folder / "groups.yaml").write_text(
+        "edge:\n  groups: [site]\n  data: {role: edge}\n  username: ops\n"
+        "site:\n  platform: sim\n"
+        "ebgp_ring:\n  platform: eos\n"
+    )
+    (folder / "defaults.yaml").write_text("platform: sim\n")
+    before = (net.root / "inventory" / "groups.yaml").read_text()
+    result = net.cli("adopt", "--add-hosts", str(folder), "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == ["r6", "r7"]
+    assert [(h["host"], h["outcome"]) for h in report["hosts"]] == [("r6", "unchanged"), ("r7", "unchanged")]
+    hosts = yaml.safe_load((net.root / "inventory" / "hosts.yaml").read_text())
+    assert (hosts["r6"]["platform"], hosts["r6"]["groups"]) == ("sim", ["edge", "ebgp_ring"])
+    assert hosts["r7"]["platform"] == "sim"
+    groups_text = (net.root / "inventory" / "groups.yaml").read_text()
+    assert groups_text.startswith(before)  # appended: the repository's own groups untouched
+    groups = yaml.safe_load(groups_text)
+    assert groups["edge"] == {"groups": ["site"], "data": {"role": "edge"}}
+    assert groups["site"] == {"platform": "sim"}
+    assert "platform" not in groups["ebgp_ring"]
+    assert _git(net, "status", "--porcelain") == ""  # committed with the release
+    assert net.cli("verify", "--limit", "r6,r7").exit_code == 0
+
+
+def test_a_host_to_add_without_a_platform_is_named_once(fresh_net: Net, tmp_path: Path) -> None:
+    net = fresh_net
+    single = tmp_path / "one.yaml"
+    single.write_text("r6: {hostname: 192.0.2.6}\n")
+    result = net.cli("adopt", "--add-hosts", str(single))
+    assert result.exit_code == 1
+    assert result.stderr.count("r6") == 1 and "platform" in result.stderr
+    folder = tmp_path / "nornir"
+    folder.mkdir()
+    (folder / "hosts.yaml").write_text("r6: {hostname: 192.0.2.6, groups: [edge]}\n")
+    (folder / "groups.yaml").write_text("edge: {data: {role: edge}}\n")
+    result = net.cli("adopt", "--add-hosts", str(folder))
+    assert result.exit_code == 1
+    assert result.stderr.count("r6") == 1 and "platform" in result.stderr
+    assert str(folder / "hosts.yaml") in result.stderr
+    missing = tmp_path / "missing-group"
+    missing.mkdir()
+    (missing / "hosts.yaml").write_text("r6: {platform: sim, groups: [nowhere]}\n")
+    result = net.cli("adopt", "--add-hosts", str(missing))
+    assert result.exit_code == 1 and "'nowhere'" in result.stderr
+    assert _git(net, "status", "--porcelain") == ""  # nothing left behind
