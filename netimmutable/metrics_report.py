@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from netimmutable.errors import InputError
 from netimmutable.fileio import atomic_write_text
 from netimmutable.metrics import Metrics, Stats, WindowMetrics, parse_utc
 
@@ -293,4 +294,13 @@ def to_openmetrics(metrics: Metrics) -> str:
 def write_openmetrics(path: Path, metrics: Metrics) -> None:
     """Write the OpenMetrics text to ``path`` atomically (a scrape never reads half a file); the temporary
     file is ``.<name>.*.tmp`` in the same folder, which the textfile collector (``*.prom``) skips."""
-    atomic_write_text(path, to_openmetrics(metrics), durable=True)
+    if not path.parent.is_dir():
+        raise InputError(
+            f"cannot write the OpenMetrics file: its folder {path.parent} does not exist", file=str(path)
+        )
+    try:
+        atomic_write_text(path, to_openmetrics(metrics), durable=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the OpenMetrics file: {exc.strerror or exc}", file=str(path)
+        ) from None
