@@ -27,11 +27,13 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,16 @@ from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
 from netimmutable.secretref import SECRET_RE
 from netimmutable.secrets import write_secrets
 
-__all__ = ["AdoptOptions", "AdoptReport", "AdoptedHost", "VerbatimTemplate", "adopt", "verbatim_template"]
+__all__ = [
+    "AdoptOptions",
+    "AdoptReport",
+    "AdoptedHost",
+    "VerbatimTemplate",
+    "adopt",
+    "adopt_schema",
+    "report_json",
+    "verbatim_template",
+]
 
 _JINJA_OPENERS = re.compile(r"\{[{%#]")
 
@@ -132,6 +143,35 @@ class AdoptReport:
     secrets_file: str | None = None
     secret_values: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """With ``secrets_out``: name -> value, for the caller to print once (nowhere else)."""
+
+
+def report_json(report: AdoptReport) -> dict[str, Any]:
+    """``adopt --format json`` (``netimmutable/schemas/adopt-report.schema.json``): never a secret value."""
+    return {
+        "schema_version": 1,
+        "run_id": report.run_id,
+        "release": report.release,
+        "added": list(report.added),
+        "secrets_file": report.secrets_file,
+        "hosts": [
+            {
+                "host": h.host,
+                "outcome": str(h.outcome),
+                "secrets": h.secrets,
+                "expectations": h.expectations,
+                "expectations_off": h.expectations_off or None,
+                "message": h.message,
+            }
+            for h in report.hosts
+        ],
+    }
+
+
+def adopt_schema() -> dict[str, Any]:
+    """The JSON Schema of ``report_json`` output."""
+    text = resources.files("netimmutable").joinpath("schemas/adopt-report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @dataclass(frozen=True, slots=True)

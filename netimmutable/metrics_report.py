@@ -44,6 +44,8 @@ _PREFIX = "netimmutable"
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 1 and not float(seconds).is_integer():  # a render of a few hosts: 40ms, not 0.0s
+        return f"{seconds * 1000:.0f}ms" if seconds >= 0.0005 else "<1ms"
     if seconds < 10 and not float(seconds).is_integer():
         return f"{seconds:.1f}s"
     whole = round(seconds)

@@ -80,7 +80,7 @@ def adopt_command(
       3  a host changed between the read and the commit, or runs the release but fails its
          expectations: adopted in git, not recorded good
     """
-    from netimmutable.adopt import AdoptOptions, adopt
+    from netimmutable.adopt import AdoptOptions, adopt, report_json
     from netimmutable.records import HostOutcome
     from netimmutable.repo import open_repo
     from netimmutable.secrets import secret_variable
@@ -103,25 +103,7 @@ def adopt_command(
         # the one place a value is shown: stdout, for the operator to put into the secrets store
         sys.stdout.write("".join(f"{secret_variable(n)}={v}\n" for n, v in report.secret_values))
     if fmt == "json":
-        emit_json(
-            {
-                "run_id": report.run_id,
-                "release": report.release,
-                "added": list(report.added),
-                "secrets_file": report.secrets_file,
-                "hosts": [
-                    {
-                        "host": h.host,
-                        "outcome": str(h.outcome),
-                        "secrets": h.secrets,
-                        "expectations": h.expectations,
-                        "expectations_off": h.expectations_off or None,
-                        "message": h.message,
-                    }
-                    for h in report.hosts
-                ],
-            }
-        )
+        emit_json(report_json(report))
     else:
         out = err if secrets_out else out_console()
         for h in report.hosts:

@@ -426,3 +426,12 @@ def test_deployments_per_day_over_less_than_a_day_count_one_day() -> None:
     [overall] = compute(metrics_module.History(runs=(run,)), parse_utc(NOW)).windows
     assert overall.days is not None and overall.days < 0.001
     assert overall.deployments.per_day == 1.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.0412, "41ms"), (0.0004, "<1ms"), (0.5, "500ms"), (1.25, "1.2s"), (2.5, "2.5s"), (75.0, "1m 15s")],
+)
+def test_short_durations_keep_their_precision(seconds: float, shown: str) -> None:
+    """A render of a few hosts takes milliseconds: shown as such, never "0.0s"."""
+    assert metrics_report.duration(seconds) == shown

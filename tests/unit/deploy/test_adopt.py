@@ -7,14 +7,24 @@ import json
 import secrets
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import jsonschema
+import pytest
 import yaml
 
-from netimmutable.adopt import AdoptOptions, adopt
+from netimmutable.adopt import AdoptOptions, adopt, adopt_schema
 from netimmutable.records import HostOutcome
 from tests.unit.deploy.conftest import Net
 
 PASSWORD = "hand-made-pw-7f3a"
+
+
+def _adopt_json(text: str) -> dict[str, Any]:
+    """``adopt --format json``, validated against netimmutable/schemas/adopt-report.schema.json."""
+    report: dict[str, Any] = json.loads(text)
+    jsonschema.validate(report, adopt_schema())
+    return report
 
 
 def _git(net: Net, *args: str) -> str:
@@ -38,7 +48,7 @@ def test_adopt_then_verify_plan_and_a_templated_change(fresh_net: Net, tmp_path:
     secrets = _hand_configure(net, tmp_path)
     result = net.cli("adopt", "--format", "json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = _adopt_json(result.stdout)
     assert {h["host"]: h["outcome"] for h in report["hosts"]} == dict.fromkeys(
         ("r1", "r2", "r3", "r4"), "unchanged"
     )
@@ -113,14 +123,14 @@ def test_a_device_changed_between_read_and_commit_is_not_recorded_good(
     assert refused.exit_code == 1 and "r3 has a last-good release" in refused.stderr
     again = net.cli("adopt", "--limit", "r4", "--format", "json")
     assert again.exit_code == 0, again.output
-    assert [(h["host"], h["outcome"]) for h in json.loads(again.stdout)["hosts"]] == [("r4", "unchanged")]
+    assert [(h["host"], h["outcome"]) for h in _adopt_json(again.stdout)["hosts"]] == [("r4", "unchanged")]
     assert "ip route 10.8.0.0/24 blackhole" in (net.root / "snapshots" / "r4.cfg").read_text()
     hosts_yaml = (net.root / "inventory" / "hosts.yaml").read_text()
     assert hosts_yaml.count("template: adopted/r4.j2") == 1
     # without --limit: every host not managed yet (r1, r2), the managed ones left alone
     rest = net.cli("adopt", "--format", "json")
     assert rest.exit_code == 0, rest.output
-    assert [h["host"] for h in json.loads(rest.stdout)["hosts"]] == ["r1", "r2"]
+    assert [h["host"] for h in _adopt_json(rest.stdout)["hosts"]] == ["r1", "r2"]
     assert net.cli("adopt").exit_code == 1  # nothing left to adopt
 
 
@@ -187,7 +197,7 @@ def test_every_credential_form_goes_to_the_secrets_store_not_git(fresh_net: Net,
     net.lab.set_running("r3", net.lab.running("r3") + "\n".join(lines) + "\n")  # as a vendor device runs them
     result = net.cli("adopt", "--limit", "r3", "--format", "json")
     assert result.exit_code == 0, result.output
-    assert [(h["host"], h["outcome"], h["secrets"]) for h in json.loads(result.stdout)["hosts"]] == [
+    assert [(h["host"], h["outcome"], h["secrets"]) for h in _adopt_json(result.stdout)["hosts"]] == [
         ("r3", "unchanged", len(values))
     ]
     stored = yaml.safe_load(secrets_file.read_text())
@@ -249,7 +259,7 @@ def test_a_host_failing_its_expectations_is_not_recorded_good(fresh_net: Net, tm
     net.lab.edit("r1", add=["interface eth1", " description changed by hand"])
     result = net.cli("adopt", "--limit", "r1,r3", "--format", "json")
     assert result.exit_code == 3, result.output
-    hosts = {h["host"]: h for h in json.loads(result.stdout)["hosts"]}
+    hosts = {h["host"]: h for h in _adopt_json(result.stdout)["hosts"]}
     assert (hosts["r1"]["outcome"], hosts["r1"]["expectations"]) == ("failed", "failed")
     assert "get_interfaces.eth1.description" in hosts["r1"]["message"]
     assert "not recorded good" in hosts["r1"]["message"]
@@ -295,7 +305,7 @@ def test_hosts_are_added_from_a_nornir_inventory_folder(fresh_net: Net, tmp_path
     before = (net.root / "inventory" / "groups.yaml").read_text()
     result = net.cli("adopt", "--add-hosts", str(folder), "--format", "json")
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = _adopt_json(result.stdout)
     assert report["added"] == ["r6", "r7"]
     assert [(h["host"], h["outcome"]) for h in report["hosts"]] == [("r6", "unchanged"), ("r7", "unchanged")]
     hosts = yaml.safe_load((net.root / "inventory" / "hosts.yaml").read_text())
@@ -332,3 +342,27 @@ def test_a_host_to_add_without_a_platform_is_named_once(fresh_net: Net, tmp_path
     result = net.cli("adopt", "--add-hosts", str(missing))
     assert result.exit_code == 1 and "'nowhere'" in result.stderr
     assert _git(net, "status", "--porcelain") == ""  # nothing left behind
+
+
+def test_the_adopt_schema_refuses_what_adopt_never_writes() -> None:
+    """The schema is strict: an unknown outcome or an extra field (a secret value, say) fails it."""
+    host = {
+        "host": "r1",
+        "outcome": "unchanged",
+        "secrets": 1,
+        "expectations": "passed",
+        "expectations_off": None,
+        "message": "adopted; verified; recorded good",
+    }
+    report = {
+        "schema_version": 1,
+        "run_id": "x",
+        "release": "a" * 40,
+        "added": [],
+        "secrets_file": None,
+        "hosts": [host],
+    }
+    jsonschema.validate(report, adopt_schema())
+    for bad in ({**host, "outcome": "deployed"}, {**host, "value": "anything"}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**report, "hosts": [bad]}, adopt_schema())
