@@ -11,7 +11,8 @@ The finder knows what masking knows, from the same sources, plus SNMPv3:
   ``neighbor X password``) extends it;
 - precise forms replacing NAPALM's loose ones: ``snmp-server host ADDR [vrf V] [informs|traps] [version
   1|2c] COMMUNITY`` (NAPALM's takes the word after the address, ``informs`` say, and leaves the community),
-  the community of ``snmp-server community`` (one word: ``RO`` after it is not secret), and SNMPv3 users,
+  the community of ``snmp-server community`` (one word: ``RO`` after it is not secret), the HSRP key of
+  ``standby N authentication [text] KEY`` (NAPALM's takes 8 characters at most), and SNMPv3 users,
   ``snmp-server user U G v3 [localizedkey] auth md5|sha* AUTH priv [des|3des|aes [128|192|256]] PRIV``
   (both values, which neither source knew).
 
@@ -55,10 +56,12 @@ _REPLACED_NAPALM_PREFIXES = (
     "^(snmp-server user",
     "^(snmp-server community",
     "^((tacacs|radius) server",
+    "^(\\s+standby \\d+ authentication) ",
 )
 """NAPALM filters replaced by the precise forms below (a new NAPALM filter is used as it is). NAPALM's
 ``tacacs|radius server`` block filter backtracks exponentially on a block without a key (seconds for 25
-lines): the block form below is linear."""
+lines): the block form below is linear. Its HSRP filter takes at most 8 characters after ``standby N
+authentication`` (so ``text cisco123`` escapes it): the form below takes the word after ``[text]``."""
 
 _NAPALM = tuple(
     (re.compile(pattern, re.MULTILINE), replacement)
@@ -75,6 +78,10 @@ _SNMP_HOST = re.compile(
 _AAA_SERVER_KEY = re.compile(
     r"^(?:tacacs|radius) server [^\n]*\n(?:[ \t]+(?!key[ \t])\S[^\n]*\n)*[ \t]+key[ \t]+(?:\d[ \t]+)?"
     r"(?P<value>\"[^\"\n]*\"|\S+)",
+    re.MULTILINE,
+)
+_HSRP_TEXT = re.compile(
+    r"^[ \t]+standby \d+ authentication[ \t]+(?:text[ \t]+)?(?!md5\b)(?P<value>\"[^\"\n]*\"|\S+)[ \t]*$",
     re.MULTILINE,
 )
 _SNMP_USER = re.compile(r"^[ \t]*snmp-server user [^\n]*", re.MULTILINE)
@@ -118,6 +125,8 @@ def _sensitive(text: str) -> Iterator[Credential]:
 def _snmp(text: str) -> Iterator[Credential]:
     for match in _SNMP_HOST.finditer(text):
         yield Credential(*_bare(text, match.start("value"), match.end("value")), "snmp-server-host")
+    for match in _HSRP_TEXT.finditer(text):
+        yield Credential(*_bare(text, match.start("value"), match.end("value")), "standby-authentication")
     for match in _AAA_SERVER_KEY.finditer(text):
         yield Credential(*_bare(text, match.start("value"), match.end("value")), "server-key")
     for line in _SNMP_USER.finditer(text):

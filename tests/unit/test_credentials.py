@@ -86,3 +86,11 @@ def test_a_long_server_block_without_a_key_is_read_in_one_pass() -> None:
     """NAPALM's own block filter backtracks exponentially here; the finder's block form does not."""
     text = "radius server R1\n" + "  address ipv4 10.0.0.7 auth-port 1812\n" * 40 + "end\n"
     assert find_credentials(text) == ()
+
+
+def test_an_hsrp_key_longer_than_napalms_eight_characters_is_found() -> None:
+    value = f"k{secrets.token_hex(8)}"
+    for line in (f" standby 1 authentication text {value}\n", f" standby 1 authentication {value}\n"):
+        assert [(c.keyword, line[c.start : c.end]) for c in find_credentials(line)] == [
+            ("standby-authentication", value)
+        ]

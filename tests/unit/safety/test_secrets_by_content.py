@@ -105,6 +105,7 @@ def _vendor_form(form: str, value: str) -> str:
         ("interface wlan0\n wpa-psk ascii 0 {v}", 3),
         ("interface eth1\n vrrp 1 authentication text {v}", 3),
         ("interface eth1\n standby 1 authentication {v}", 3),
+        ("interface eth1\n standby 1 authentication text {v}", 3),  # over 8 characters: NAPALM misses it
         ("snmp-server user ops g1 v3 auth sha {v} priv aes 128 {{{{ secret('p') }}}}", 2),
         ("snmp-server user ops g1 v3 auth sha {{{{ secret('a') }}}} priv aes 128 {v}", 2),
         ("radius server R1\n address ipv4 10.0.0.7\n key {v}", 4),
