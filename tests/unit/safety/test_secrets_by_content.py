@@ -125,3 +125,22 @@ def test_every_masked_form_in_clear_is_refused_naming_host_file_and_line(
     )
     [a1] = render_hosts(repo, load_inventory(repo).hosts())
     assert "<<secret:v>>" in a1.config
+
+
+def test_commit_refuses_an_snmp_host_community_in_clear(net: Net) -> None:
+    """The form NAPALM's own filter gets wrong (it masks ``informs``, not the community)."""
+    value = f"k{secrets.token_hex(4)}"
+    net.edit_hosts(r"(\n  data:\n)", rf"\1    community: {value}\n", host="r1")
+    main = net.root / "templates" / "frr" / "main.j2"
+    main.write_text(
+        main.read_text().replace(
+            "end\n", "snmp-server host 10.0.0.9 informs version 2c {{ community | default('') }}\nend\n"
+        )
+    )
+    head = git(net.root, "rev-parse", "HEAD")
+    result = net.cli("commit", "-m", "snmp")
+    assert result.exit_code == 1, result.output
+    assert "host r1" in result.stderr and "templates/frr/main.j2" in result.stderr
+    assert "rendered line " in result.stderr and value not in result.output + result.stderr
+    assert git(net.root, "rev-parse", "HEAD") == head
+    assert value not in git(net.root, "log", "--all", "-p")
