@@ -5,7 +5,8 @@ The finder knows what masking knows, from the same sources, plus SNMPv3:
 
 - ``normalize.SENSITIVE_RE``: the value after ``password``, ``secret``, ``key-string``, ``md5``,
   ``snmp-server community``, ``pre-shared-key``, ... (type numbers and hash names skipped);
-- NAPALM's sanitize filters (``EOS_SANITIZE_FILTERS``, Cisco's plus EOS's): the text each one replaces with
+- NAPALM's sanitize filters (``EOS_SANITIZE_FILTERS``, Cisco's plus EOS's, and Junos's): the text each one
+  replaces with
   ``<removed>`` (``crypto isakmp key``, ``wpa-psk ascii``, ``vrrp N authentication text``, ``standby N
   authentication``, ...). A filter whose region extends a value found above (a password with spaces after
   ``neighbor X password``) extends it;
@@ -63,9 +64,17 @@ _REPLACED_NAPALM_PREFIXES = (
 lines): the block form below is linear. Its HSRP filter takes at most 8 characters after ``standby N
 authentication`` (so ``text cisco123`` escapes it): the form below takes the word after ``[text]``."""
 
+_JUNOS_SANITIZE_FILTERS = {
+    r"^(\s+community\s+)\w+(;.*|\s+{.*)$": r"\1<removed>\2",
+    r'^(.*)"\$\d\$\S+"(;.*)$': r"\1<removed>\2",
+}
+"""NAPALM's Junos sanitize filters, verbatim: napalm 5 keeps them inside ``JunOSDriver.get_config``, not in
+``napalm.base.constants`` (SNMP communities, and any quoted ``$N$`` secret: ``pre-shared-key ascii-text
+"$9$..."``, whose value ``SENSITIVE_RE`` reads as ``ascii-text``)."""
+
 _NAPALM = tuple(
     (re.compile(pattern, re.MULTILINE), replacement)
-    for pattern, replacement in EOS_SANITIZE_FILTERS.items()
+    for pattern, replacement in {**EOS_SANITIZE_FILTERS, **_JUNOS_SANITIZE_FILTERS}.items()
     if not pattern.startswith(_REPLACED_NAPALM_PREFIXES)
 )
 _GROUP_REF = re.compile(r"\\(\d+)")
@@ -108,18 +117,30 @@ def _keyword(text: str) -> str:
     return "-".join(words)[:40].strip("-") or "secret"
 
 
+_VALUE_INTRO = re.compile(r"(?P<word>ascii-text|hexadecimal|key-chain)[ \t]+(?P<value>\"[^\"\n]*\"|[^\s;]+)")
+"""Words ``SENSITIVE_RE`` reads as a value that only say what follows: Junos ``pre-shared-key ascii-text
+"V"`` (the value is the next word), ``authentication md5 key-chain NAME`` (a key chain's name: no value)."""
+
+
 def _sensitive(text: str) -> Iterator[Credential]:
     """``SENSITIVE_RE``'s values; a "value" that is itself a keyword (``md5 key-string 7 V``) is not one:
-    the search goes on from it."""
+    the search goes on from it; one of ``_VALUE_INTRO``'s words gives the word after it, or nothing."""
     at = 0
     while (match := SENSITIVE_RE.search(text, at)) is not None:
         if SENSITIVE_RE.match(text, match.start("value")):
             at = match.start("value")
             continue
         at = match.end()
+        keyword = re.sub(r"[^a-z0-9]+", "-", match["keyword"].lower()).strip("-")
+        intro = _VALUE_INTRO.match(text, match.start("value"))
+        if intro is not None:
+            at = intro.end()
+            if intro["word"] == "key-chain":
+                continue
+            match = intro
         start, end = _bare(text, match.start("value"), match.end("value"))
         if start < end:
-            yield Credential(start, end, re.sub(r"[^a-z0-9]+", "-", match["keyword"].lower()).strip("-"))
+            yield Credential(start, end, keyword)
 
 
 def _snmp(text: str) -> Iterator[Credential]:

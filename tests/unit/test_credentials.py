@@ -94,3 +94,33 @@ def test_an_hsrp_key_longer_than_napalms_eight_characters_is_found() -> None:
         assert [(c.keyword, line[c.start : c.end]) for c in find_credentials(line)] == [
             ("standby-authentication", value)
         ]
+
+
+def test_junos_forms_napalm_sanitizes() -> None:
+    """NAPALM's Junos filters (in ``JunOSDriver.get_config``): an SNMP community, a quoted ``$N$`` secret;
+    ``ascii-text`` only says what follows (the value is the next word, in clear or not)."""
+    community, clear = f"c{secrets.token_hex(4)}", f"p{secrets.token_hex(4)}"
+    text = (
+        "snmp {\n"
+        f"    community {community} {{\n"
+        "        authorization read-only;\n"
+        "    }\n"
+        "}\n"
+        "security {\n"
+        "    ike {\n"
+        "        policy p1 {\n"
+        '            pre-shared-key ascii-text "$9$abcDEF123"; ## SECRET-DATA\n'
+        "        }\n"
+        "        policy p2 {\n"
+        f'            pre-shared-key ascii-text "{clear}";\n'
+        "        }\n"
+        "    }\n"
+        "}\n"
+    )
+    found = [text[c.start : c.end] for c in find_credentials(text)]
+    assert found == [community, "$9$abcDEF123", clear]
+
+
+def test_a_key_chain_name_is_not_a_credential() -> None:
+    text = " standby 1 authentication md5 key-chain HSRP-KEYS\n"
+    assert find_credentials(text) == ()
