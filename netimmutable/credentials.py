@@ -122,6 +122,9 @@ _VALUE_INTRO = re.compile(r"(?P<word>ascii-text|hexadecimal|key-chain)[ \t]+(?P<
 "V"`` (the value is the next word), ``authentication md5 key-chain NAME`` (a key chain's name: no value)."""
 
 
+_TYPED_VALUE = re.compile(r"\d{1,2}[ \t]+(?P<value>\"[^\"\n]*\"|\S+)")
+
+
 def _sensitive(text: str) -> Iterator[Credential]:
     """``SENSITIVE_RE``'s values; a "value" that is itself a keyword (``md5 key-string 7 V``) is not one:
     the search goes on from it; one of ``_VALUE_INTRO``'s words gives the word after it, or nothing."""
@@ -132,6 +135,10 @@ def _sensitive(text: str) -> Iterator[Credential]:
             continue
         at = match.end()
         keyword = re.sub(r"[^a-z0-9]+", "-", match["keyword"].lower()).strip("-")
+        if match["lead"].rstrip().endswith("key-string"):  # "md5 key-string 7 V": V, after its type number
+            keyword = "key-string"
+            typed = _TYPED_VALUE.match(text, match.start("value"))
+            match = typed or match
         intro = _VALUE_INTRO.match(text, match.start("value"))
         if intro is not None:
             at = intro.end()
