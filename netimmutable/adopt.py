@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import git
 from nornir.core.inventory import Host
@@ -57,6 +57,8 @@ from netimmutable.secretref import SECRET_RE
 from netimmutable.secrets import write_secrets
 
 __all__ = [
+    "ADOPT_OUTCOMES",
+    "EXPECTATIONS_STATES",
     "AdoptOptions",
     "AdoptReport",
     "AdoptedHost",
@@ -118,6 +120,12 @@ class AdoptOptions:
     message: str | None = None
 
 
+ExpectationsState = Literal["passed", "failed", "none", "off"]
+EXPECTATIONS_STATES: tuple[str, ...] = get_args(ExpectationsState)
+ADOPT_OUTCOMES = (HostOutcome.UNCHANGED, HostOutcome.REFUSED, HostOutcome.FAILED, HostOutcome.UNREACHABLE)
+"""The outcomes an adopted host can end in (``AdoptedHost.outcome``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdoptedHost:
     host: str
@@ -126,7 +134,7 @@ class AdoptedHost:
     ``unreachable``: not read, nothing written for it."""
     secrets: int = 0
     message: str = ""
-    expectations: str = "none"
+    expectations: ExpectationsState = "none"
     """``passed``: the release's expectations hold on the device; ``failed``: they do not (not recorded
     good); ``none``: the host has no expectations; ``off``: its platform's expectations do not render from
     its data, so adopt set ``expect_template: false`` (``expectations_off`` says why)."""
@@ -398,7 +406,9 @@ def _verify_adopted(
         count = len(templates[name].secrets)
         got = again[name]
         artifact = records.artifact(release, name)
-        state = "off" if name in off else ("none" if expectations[name] is None else "passed")
+        state: ExpectationsState = (
+            "off" if name in off else ("none" if expectations[name] is None else "passed")
+        )
         base = AdoptedHost(name, HostOutcome.UNCHANGED, count, "", state, off.get(name, ""))
         if isinstance(got, NetImmutableError):
             out[name] = replace(base, outcome=HostOutcome.UNREACHABLE, message=f"not verified: {got.message}")

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 import yaml
 
-from netimmutable.adopt import AdoptOptions, adopt, adopt_schema
+from netimmutable.adopt import ADOPT_OUTCOMES, EXPECTATIONS_STATES, AdoptOptions, adopt, adopt_schema
 from netimmutable.records import HostOutcome
 from tests.unit.deploy.conftest import Net
 
@@ -345,7 +345,13 @@ def test_a_host_to_add_without_a_platform_is_named_once(fresh_net: Net, tmp_path
 
 
 def test_the_adopt_schema_refuses_what_adopt_never_writes() -> None:
-    """The schema is strict: an unknown outcome or an extra field (a secret value, say) fails it."""
+    """The schema is strict and names exactly what adopt writes: an unknown outcome or an extra field (a
+    secret value, say) fails it."""
+    schema = adopt_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    fields = schema["properties"]["hosts"]["items"]["properties"]
+    assert fields["outcome"]["enum"] == [o.value for o in ADOPT_OUTCOMES]
+    assert fields["expectations"]["enum"] == list(EXPECTATIONS_STATES)
     host = {
         "host": "r1",
         "outcome": "unchanged",
