@@ -394,7 +394,10 @@ def _verify_adopted(
     the release's expectations of it, when it has some, must hold (as ``verify`` would check them)."""
     hosts = select_hosts(loaded, tuple(templates))
     prepare_hosts(repo, hosts)
-    expectations = {h.name: records.expectations(release, h.name) for h in hosts}
+    files = records.artifacts_many(
+        release, [f"{h.name}{suffix}" for h in hosts for suffix in (CONFIG_SUFFIX, EXPECT_SUFFIX)]
+    )  # one git read for the fleet
+    expectations = {h.name: files[f"{h.name}{EXPECT_SUFFIX}"] for h in hosts}
     usable = {
         n: e for n, e in expectations.items() if e is not None and expectations_problem(e, False) is None
     }
@@ -405,7 +408,7 @@ def _verify_adopted(
         name, platform = host.name, str(host.platform)
         count = len(templates[name].secrets)
         got = again[name]
-        artifact = records.artifact(release, name)
+        artifact = files[f"{name}{CONFIG_SUFFIX}"]
         state: ExpectationsState = (
             "off" if name in off else ("none" if expectations[name] is None else "passed")
         )
