@@ -176,6 +176,8 @@ def _napalm(text: str) -> Iterator[Credential]:
                 refs_after = _GROUP_REF.findall(after)
                 lead = int(refs_before[-1]) if refs_before else 0
                 start = match.end(lead) if lead else match.start()
+                if start < 0:  # the group before <removed> did not take part: nothing to locate
+                    continue
                 end = match.end()
                 if refs_after and match.start(int(refs_after[0])) >= start:
                     end = match.start(int(refs_after[0]))
