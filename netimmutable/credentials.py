@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterator
@@ -72,8 +73,34 @@ _JUNOS_SANITIZE_FILTERS = {
 ``napalm.base.constants`` (SNMP communities, and any quoted ``$N$`` secret: ``pre-shared-key ascii-text
 "$9$..."``, whose value ``SENSITIVE_RE`` reads as ``ascii-text``)."""
 
+_NAPALM_NEEDS: dict[str, tuple[str, ...]] = {
+    r"^(username .+ (password|secret) \d) .+$": ("username ",),
+    r"^(enable (password|secret)( level \d+)? \d) .+$": ("enable ",),
+    r"^(\s+(?:password|secret)) (?:\d{1,2} )?\S+$": ("password ", "secret "),
+    r"^(.*wpa-psk ascii \d) (\S+)$": ("wpa-psk ascii ",),
+    r"^(.*key 7) (\d.+)$": ("key 7 ",),
+    r"^(tacacs-server (.+ )?key) .+$": ("tacacs-server ",),
+    r"^(crypto isakmp key) (\S+) (.*)$": ("crypto isakmp key ",),
+    r"^(\s+ip ospf message-digest-key \d+ md5) .+$": ("ip ospf message-digest-key ",),
+    r"^(\s+ip ospf authentication-key) .+$": ("ip ospf authentication-key ",),
+    r"^(\s+neighbor \S+ password) .+$": (" password ",),
+    r"^(\s+vrrp \d+ authentication text) .+$": (" authentication text ",),
+    r"^(\s+standby \d+ authentication md5 key-string) .+?( timeout \d+)?$": (
+        " authentication md5 key-string ",
+    ),
+    r"^(\s+key-string) .+$": ("key-string ",),
+    r"^(\s+ppp (chap|pap) password \d) .+$": ("ppp ",),
+    r"^(\s+aaa root secret \d) .+$": ("aaa root secret ",),
+    r"^(\s+username .+ (password|secret) \d) .+$": ("username ",),
+    r"^(\s+community\s+)\w+(;.*|\s+{.*)$": ("community",),
+    r'^(.*)"\$\d\$\S+"(;.*)$': ('"$',),
+}
+"""Text a NAPALM filter needs in any line it matches: a filter runs only over a text holding one of them (a
+substring scan instead of a regular expression tried at every line: 160 -> 40 ms on 14,000 lines). A
+filter NAPALM adds that is not listed here always runs."""
+
 _NAPALM = tuple(
-    (re.compile(pattern, re.MULTILINE), replacement)
+    (re.compile(pattern, re.MULTILINE), replacement, _NAPALM_NEEDS.get(pattern))
     for pattern, replacement in {**EOS_SANITIZE_FILTERS, **_JUNOS_SANITIZE_FILTERS}.items()
     if not pattern.startswith(_REPLACED_NAPALM_PREFIXES)
 )
@@ -168,7 +195,9 @@ def _snmp(text: str) -> Iterator[Credential]:
 def _napalm(text: str) -> Iterator[Credential]:
     """The region each NAPALM filter removes: from the end of the group written before ``<removed>`` to
     the start of the group written after it (or the end of the match)."""
-    for pattern, replacement in _NAPALM:
+    for pattern, replacement, needs in _NAPALM:
+        if needs is not None and not any(word in text for word in needs):
+            continue
         parts = replacement.split("<removed>")
         for match in pattern.finditer(text):
             for before, after in itertools.pairwise(parts):
@@ -194,13 +223,19 @@ def find_credentials(text: str) -> tuple[Credential, ...]:
     for cred in found:
         if not kept or cred.start >= kept[-1].end:
             kept.append(cred)
+    starts = [c.start for c in kept]
     for region in _napalm(text):
-        overlapping = [i for i, c in enumerate(kept) if c.start < region.end and region.start < c.end]
-        if not overlapping:
-            kept.append(region)
-            kept.sort(key=lambda c: c.start)
+        # kept is sorted and never overlaps: the spans overlapping the region are the run just before
+        # the first span starting at or after its end
+        after = bisect.bisect_left(starts, region.end)
+        first = after
+        while first > 0 and kept[first - 1].end > region.start:
+            first -= 1
+        if first == after:
+            kept.insert(after, region)
+            starts.insert(after, region.start)
             continue
-        first = kept[overlapping[0]]
-        if len(overlapping) == 1 and region.start <= first.start and region.end > first.end:
-            kept[overlapping[0]] = Credential(first.start, region.end, first.keyword)  # a value with spaces
+        span = kept[first]
+        if after - first == 1 and region.start <= span.start and region.end > span.end:
+            kept[first] = Credential(span.start, region.end, span.keyword)  # a value with spaces
     return tuple(kept)

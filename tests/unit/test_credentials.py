@@ -124,3 +124,11 @@ def test_junos_forms_napalm_sanitizes() -> None:
 def test_a_key_chain_name_is_not_a_credential() -> None:
     text = " standby 1 authentication md5 key-chain HSRP-KEYS\n"
     assert find_credentials(text) == ()
+
+
+def test_the_words_each_napalm_filter_needs_are_napalms_filters() -> None:
+    """A napalm upgrade that rewrites a filter leaves it out of the table (it then always runs: slower, never
+    blind); the table holds no pattern NAPALM does not have."""
+    napalm = {pattern.pattern for pattern, _, _ in credentials._NAPALM}
+    assert set(credentials._NAPALM_NEEDS) <= napalm
+    assert all(needs for needs in credentials._NAPALM_NEEDS.values())
