@@ -96,7 +96,7 @@ _NAPALM_NEEDS: dict[str, tuple[str, ...]] = {
     r'^(.*)"\$\d\$\S+"(;.*)$': ('"$',),
 }
 """Text a NAPALM filter needs in any line it matches: a filter runs only over a text holding one of them (a
-substring scan instead of a regular expression tried at every line: 160 -> 40 ms on 14,000 lines). A
+substring scan instead of a regular expression tried at every line: a 14,000-line config in 16 ms, not 160). A
 filter NAPALM adds that is not listed here always runs."""
 
 _NAPALM = tuple(
