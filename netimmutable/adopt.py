@@ -391,7 +391,9 @@ def _verify_adopted(
     off: Mapping[str, str],
 ) -> dict[str, AdoptedHost]:
     """Read each adopted device again: it must run exactly the release's artifact (secrets resolved), and
-    the release's expectations of it, when it has some, must hold (as ``verify`` would check them)."""
+    the release's expectations of it, when it has some, must hold (as ``verify`` would check them). A host
+    that runs the release but fails its expectations is read again every ``deploy.settle_interval`` until
+    ``deploy.settle_timeout``, as post-checks wait for a device to converge (a BGP session coming up)."""
     hosts = select_hosts(loaded, tuple(templates))
     prepare_hosts(repo, hosts)
     files = records.artifacts_many(
@@ -401,41 +403,50 @@ def _verify_adopted(
     usable = {
         n: e for n, e in expectations.items() if e is not None and expectations_problem(e, False) is None
     }
-    again = _read_running(hosts, repo.settings.verify.workers, usable)
-    extra = repo.settings.ignore_lines
-    out: dict[str, AdoptedHost] = {}
-    for host in hosts:
-        name, platform = host.name, str(host.platform)
-        count = len(templates[name].secrets)
-        got = again[name]
+    extra, workers = repo.settings.ignore_lines, repo.settings.verify.workers
+    settle = repo.settings.deploy
+    started = time.monotonic()
+
+    def judge(host: Host, got: _Read | NetImmutableError) -> AdoptedHost:
+        name = host.name
         artifact = files[f"{name}{CONFIG_SUFFIX}"]
         state: ExpectationsState = (
             "off" if name in off else ("none" if expectations[name] is None else "passed")
         )
-        base = AdoptedHost(name, HostOutcome.UNCHANGED, count, "", state, off.get(name, ""))
+        base = AdoptedHost(
+            name, HostOutcome.UNCHANGED, len(templates[name].secrets), "", state, off.get(name, "")
+        )
         if isinstance(got, NetImmutableError):
-            out[name] = replace(base, outcome=HostOutcome.UNREACHABLE, message=f"not verified: {got.message}")
-        elif artifact is None:
-            message = f"the release has no {name}{CONFIG_SUFFIX}"
-            out[name] = replace(base, outcome=HostOutcome.FAILED, message=message)
-        elif convergence_diff(resolve_secrets(artifact, values), got.running, platform, extra):
+            return replace(base, outcome=HostOutcome.UNREACHABLE, message=f"not verified: {got.message}")
+        if artifact is None:
+            return replace(
+                base, outcome=HostOutcome.FAILED, message=f"the release has no {name}{CONFIG_SUFFIX}"
+            )
+        if convergence_diff(resolve_secrets(artifact, values), got.running, str(host.platform), extra):
             message = (
                 f"the device changed after it was read (run {run_id}): not recorded good; "
                 f"`netimmutable verify --limit {name}` shows how"
             )
-            out[name] = replace(base, outcome=HostOutcome.REFUSED, message=message)
-        elif failed := _expectation_failures(expectations[name], got.report, values):
+            return replace(base, outcome=HostOutcome.REFUSED, message=message)
+        failed = _expectation_failures(expectations[name], got.report, values)
+        if failed:
             message = (
-                f"runs the release, but its expectations fail: {'; '.join(failed[:3])}"
-                f"{f' (+{len(failed) - 3} more)' if len(failed) > 3 else ''}; not recorded good: make the "
-                f"host's data say what the device runs (or fix the device), then `netimmutable adopt --limit "
-                f"{name}` again"
+                f"runs the release, but its expectations fail (after {time.monotonic() - started:.0f}s): "
+                f"{'; '.join(failed[:3])}{f' (+{len(failed) - 3} more)' if len(failed) > 3 else ''}; not "
+                f"recorded good: make the host's data say what the device runs (or fix the device), then "
+                f"`netimmutable adopt --limit {name}` again"
             )
-            out[name] = replace(base, outcome=HostOutcome.FAILED, message=message, expectations="failed")
-        else:
-            out[name] = replace(
-                base, outcome=HostOutcome.UNCHANGED, message="adopted; verified; recorded good"
-            )
+            return replace(base, outcome=HostOutcome.FAILED, message=message, expectations="failed")
+        return replace(base, message="adopted; verified; recorded good")
+
+    again = _read_running(hosts, workers, usable)
+    out = {h.name: judge(h, again[h.name]) for h in hosts}
+    waiting = [h for h in hosts if out[h.name].expectations == "failed"]
+    while waiting and time.monotonic() - started + settle.settle_interval <= settle.settle_timeout:
+        time.sleep(settle.settle_interval)
+        again = _read_running(waiting, workers, usable)
+        out.update({h.name: judge(h, again[h.name]) for h in waiting})
+        waiting = [h for h in waiting if out[h.name].expectations == "failed"]
     return out
 
 

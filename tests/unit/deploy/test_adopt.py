@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -372,3 +373,26 @@ def test_the_adopt_schema_refuses_what_adopt_never_writes() -> None:
     for bad in ({**host, "outcome": "deployed"}, {**host, "value": "anything"}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**report, "hosts": [bad]}, adopt_schema())
+
+
+def test_expectations_are_given_time_to_hold_as_post_checks_do(fresh_net: Net, tmp_path: Path) -> None:
+    """r1's BGP session to r2 is down when adopt reads r1 again (r2 lost its neighbour statement) and comes
+    back 0.3 s later: r1 is recorded good within deploy.settle_timeout (1.5 s here), not failed."""
+    net = fresh_net
+    _hand_configure(net, tmp_path)
+    r2 = net.lab.running("r2")
+    restore = threading.Timer(0.3, lambda: net.lab.set_running("r2", r2))
+
+    def meanwhile(line: str) -> None:
+        if line.startswith("committed release"):
+            net.lab.edit("r2", remove=[" neighbor 10.255.12.1 remote-as 65001"])
+            restore.start()
+
+    try:
+        report = adopt(net.repo, AdoptOptions(limit=("r1",)), emit=meanwhile)
+    finally:
+        restore.join()
+    assert [(h.host, h.outcome, h.expectations) for h in report.hosts] == [
+        ("r1", HostOutcome.UNCHANGED, "passed")
+    ]
+    assert net.records().last_good("r1") is not None
