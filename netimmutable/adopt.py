@@ -2,17 +2,17 @@
 
 For each selected host: read its running config (one session, ``get_config``, ``verify.workers`` hosts at a
 time; nothing is pushed), turn it into a verbatim per-host template ``templates/adopted/<host>.j2`` (Jinja
-syntax in the config escaped, every
-credential the secret patterns know replaced by ``secret("<host>_<keyword>_<n>")``), select it with the
-host's ``template`` data key, render and commit one release, then read each device again and record it good
-at that release only when it still runs exactly it (drift between the read and the commit is caught: that
+syntax in the config escaped, every credential ``credentials.find_credentials`` knows replaced by
+``secret("<host>_<keyword>_<n>")``), select it with the host's ``template`` data key, render and commit
+one release, then read each device again and record it good at that release only when it still runs
+exactly it (drift between the read and the commit is caught: that
 host is reported and not recorded). A run record of kind ``adopt`` lists each host (``unchanged``: verified;
 ``refused``: changed since it was read; ``unreachable``), so the good marks are trusted like a deploy's.
 
 Secret values go only to the secrets store: merged into the settings' ``secrets_file`` (outside the
 repository, mode 0600), or, with ``secrets_out``, handed back to the caller to print once as environment
 lines; never to git, logs or the report. Hosts missing from the inventory can be added from a Nornir
-``hosts.yaml``-style file (``add_hosts``): name -> ``hostname``, ``platform`` (required), ``groups``.
+``hosts.yaml``-style file or a Nornir inventory folder (``add_hosts``; see ``adopt_inventory``).
 
 Examples:
     >>> t = verbatim_template("r1", "hostname r1\\n neighbor 10.0.0.2 password s3cret\\nbanner {{x}}\\n")
@@ -27,33 +27,47 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import git
-import yaml
 from nornir.core.inventory import Host
 
+from netimmutable.adopt_inventory import HostsToAdd, add_groups, append_host, read_hosts_to_add, set_data
 from netimmutable.artifacts import commit_release, dirty_paths, open_git
-from netimmutable.checks import convergence_diff
+from netimmutable.checks import compliance_failures, convergence_diff, expectations_problem
 from netimmutable.connections import prepare_hosts
+from netimmutable.credentials import find_credentials
 from netimmutable.device import Device
 from netimmutable.errors import InputError, NetImmutableError
-from netimmutable.inventory import HOST_NAME_RE, load_inventory, select_hosts
+from netimmutable.inventory import load_inventory, select_hosts
 from netimmutable.locks import repo_lock
-from netimmutable.normalize import SENSITIVE_RE, resolve_secrets
+from netimmutable.normalize import mask, resolve_secrets
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, new_run_id, utc_now
-from netimmutable.render import CONFIG_SUFFIX, refresh_snapshots
+from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX, expectation_failures, refresh_snapshots
 from netimmutable.repo import ADOPTED_TEMPLATE_DIR, NetworkRepo
 from netimmutable.secretref import SECRET_RE
 from netimmutable.secrets import write_secrets
 
-__all__ = ["AdoptOptions", "AdoptReport", "AdoptedHost", "VerbatimTemplate", "adopt", "verbatim_template"]
+__all__ = [
+    "ADOPT_OUTCOMES",
+    "EXPECTATIONS_STATES",
+    "AdoptOptions",
+    "AdoptReport",
+    "AdoptedHost",
+    "VerbatimTemplate",
+    "adopt",
+    "adopt_schema",
+    "report_json",
+    "verbatim_template",
+]
 
 _JINJA_OPENERS = re.compile(r"\{[{%#]")
 
@@ -72,36 +86,28 @@ def _escape(text: str) -> str:
 
 
 def verbatim_template(host: str, running: str) -> VerbatimTemplate:
-    """``running`` as a template rendering it byte for byte, with each credential from ``secret()``."""
+    """``running`` as a template rendering it byte for byte, with each credential (``find_credentials``: the
+    forms masking knows, NAPALM's sanitize filters, SNMP communities, SNMPv3 keys) from ``secret()``."""
     names: dict[str, str] = {}  # value -> secret name (one name for a value used twice)
     counter: dict[str, int] = {}
 
-    def name_for(keyword_text: str, value: str) -> str:
-        if (
-            value not in names
-        ):  # "secret" (of "enable secret 5 "), "snmp-server-community", "tacacs-server-key"
-            keyword = re.sub(r"[^a-z0-9]+", "-", keyword_text.lower()).strip("-") or "secret"
+    def name_for(keyword: str, value: str) -> str:
+        if value not in names:  # "secret" (of "enable secret 5 "), "snmp-server-community", "snmp-auth"
             counter[keyword] = counter.get(keyword, 0) + 1
             names[value] = f"{host}_{keyword}_{counter[keyword]}"
         return names[value]
 
-    out: list[str] = []
-    for line in running.splitlines(keepends=True):
-        pieces: list[str] = []
-        at = 0
-        for match in SENSITIVE_RE.finditer(line):
-            value = match["value"]
-            quoted = len(value) >= 2 and value[0] == value[-1] == '"'
-            bare = value[1:-1] if quoted else value
-            if not bare or SECRET_RE.fullmatch(bare):
-                continue
-            start = match.start("value") + (1 if quoted else 0)
-            pieces.append(_escape(line[at:start]))
-            pieces.append('{{ secret("' + name_for(match["keyword"], bare) + '") }}')
-            at = start + len(bare)
-        pieces.append(_escape(line[at:]))
-        out.append("".join(pieces))
-    return VerbatimTemplate(host, "".join(out), tuple((n, v) for v, n in names.items()))
+    pieces: list[str] = []
+    at = 0
+    for cred in find_credentials(running):
+        value = running[cred.start : cred.end]
+        if SECRET_RE.fullmatch(value):
+            continue  # a placeholder already (renders as it is)
+        pieces.append(_escape(running[at : cred.start]))
+        pieces.append('{{ secret("' + name_for(cred.keyword, value) + '") }}')
+        at = cred.end
+    pieces.append(_escape(running[at:]))
+    return VerbatimTemplate(host, "".join(pieces), tuple((n, v) for v, n in names.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,12 @@ class AdoptOptions:
     message: str | None = None
 
 
+ExpectationsState = Literal["passed", "failed", "none", "off"]
+EXPECTATIONS_STATES: tuple[str, ...] = get_args(ExpectationsState)
+ADOPT_OUTCOMES = (HostOutcome.UNCHANGED, HostOutcome.REFUSED, HostOutcome.FAILED, HostOutcome.UNREACHABLE)
+"""The outcomes an adopted host can end in (``AdoptedHost.outcome``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AdoptedHost:
     host: str
@@ -122,6 +134,11 @@ class AdoptedHost:
     ``unreachable``: not read, nothing written for it."""
     secrets: int = 0
     message: str = ""
+    expectations: ExpectationsState = "none"
+    """``passed``: the release's expectations hold on the device; ``failed``: they do not (not recorded
+    good); ``none``: the host has no expectations; ``off``: its platform's expectations do not render from
+    its data, so adopt set ``expect_template: false`` (``expectations_off`` says why)."""
+    expectations_off: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,70 +153,61 @@ class AdoptReport:
     """With ``secrets_out``: name -> value, for the caller to print once (nowhere else)."""
 
 
-def _read_add_hosts(path: Path, known: set[str]) -> dict[str, dict[str, Any]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read the hosts to add: {exc}", file=str(path)) from None
-    if not isinstance(data, dict):
-        raise InputError("the hosts to add must map host names to {hostname, platform}", file=str(path))
-    new: dict[str, dict[str, Any]] = {}
-    for name, spec in data.items():
-        if str(name) in known:
-            continue
-        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
-            raise InputError(f"host name {name!r} is not valid", file=str(path))
-        if not isinstance(spec, dict) or not isinstance(spec.get("platform"), str):
-            raise InputError(f"host {name}: give at least its platform", file=str(path), host=name)
-        entry: dict[str, Any] = {"platform": spec["platform"]}
-        if isinstance(spec.get("hostname"), str):
-            entry["hostname"] = spec["hostname"]
-        if isinstance(spec.get("groups"), list):
-            entry["groups"] = [str(g) for g in spec["groups"]]
-        new[name] = entry
-    return new
+def report_json(report: AdoptReport) -> dict[str, Any]:
+    """``adopt --format json`` (``netimmutable/schemas/adopt-report.schema.json``): never a secret value."""
+    return {
+        "schema_version": 1,
+        "run_id": report.run_id,
+        "release": report.release,
+        "added": list(report.added),
+        "secrets_file": report.secrets_file,
+        "hosts": [
+            {
+                "host": h.host,
+                "outcome": str(h.outcome),
+                "secrets": h.secrets,
+                "expectations": h.expectations,
+                "expectations_off": h.expectations_off or None,
+                "message": h.message,
+            }
+            for h in report.hosts
+        ],
+    }
 
 
-def _set_template(hosts_file: Path, host: str, template: str, new: Mapping[str, Any] | None) -> None:
-    """Give ``host`` the data key ``template`` in hosts.yaml, editing its block as text (comments stay);
-    ``new``: the host is appended with these fields."""
-    text = hosts_file.read_text(encoding="utf-8") if hosts_file.exists() else ""
-    if new is not None:
-        block = yaml.safe_dump({host: {**new, "data": {"template": template}}}, sort_keys=False)
-        hosts_file.write_text(text + ("" if not text or text.endswith("\n") else "\n") + block, "utf-8")
-        return
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if re.match(rf"{re.escape(host)}:\s*(#.*)?$", ln)), None)
-    if start is None:
-        raise InputError(
-            f"{host} is not a block of its own in hosts.yaml (flow style?): add "
-            f"`template: {template}` to its data by hand",
-            file=str(hosts_file),
-            host=host,
-        )
-    end = next(
-        (i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "\t", "\n", "#")), len(lines)
-    )
-    data_at = next((i for i in range(start + 1, end) if re.match(r"  data:\s*(#.*)?$", lines[i])), None)
-    if data_at is None:
-        lines.insert(start + 1, f"  data:\n    template: {template}\n")
-    else:
-        lines.insert(data_at + 1, f"    template: {template}\n")
-    hosts_file.write_text("".join(lines), encoding="utf-8")
+def adopt_schema() -> dict[str, Any]:
+    """The JSON Schema of ``report_json`` output."""
+    text = resources.files("netimmutable").joinpath("schemas/adopt-report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
-def _read_one(host: Host) -> str | NetImmutableError:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    running: str
+    report: Mapping[str, Any] | None = None
+    """The NAPALM compliance report of the expectations asked for (None: none asked)."""
+
+
+def _read_one(host: Host, expectations: str | None = None) -> _Read | NetImmutableError:
+    """The running config (and, given ``expectations``, their compliance report), one session."""
     try:
         with Device.open(host) as device:
-            return device.running_config()
+            running = device.running_config()
+            report = device.compliance(expectations, f"{host.name}{EXPECT_SUFFIX}") if expectations else None
+            return _Read(running, report)
     except NetImmutableError as exc:  # a device problem is a result (the host is not adopted), never a crash
         return exc
 
 
-def _read_running(hosts: Sequence[Host], workers: int) -> dict[str, str | NetImmutableError]:
+def _read_running(
+    hosts: Sequence[Host], workers: int, expectations: Mapping[str, str | None] | None = None
+) -> dict[str, _Read | NetImmutableError]:
     """Each host's running config (or why it could not be read), ``workers`` sessions at a time."""
+    wanted = expectations or {}
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
-        return dict(zip((h.name for h in hosts), pool.map(_read_one, hosts), strict=True))
+        reads = pool.map(lambda h: _read_one(h, wanted.get(h.name)), hosts)
+        return dict(zip((h.name for h in hosts), reads, strict=True))
 
 
 def _not_adoptable(hosts: Sequence[Host], records: Records) -> dict[str, str]:
@@ -268,9 +276,14 @@ def _adopt_locked(
 ) -> AdoptReport:
     hosts_file = repo.root / repo.settings.inventory_dir / "hosts.yaml"
     loaded = load_inventory(repo)
-    added = _read_add_hosts(options.add_hosts, {h.name for h in loaded.hosts()}) if options.add_hosts else {}
+    to_add = HostsToAdd()
+    if options.add_hosts:
+        known_groups = set(loaded.inventory.groups)
+        to_add = read_hosts_to_add(options.add_hosts, {h.name for h in loaded.hosts()}, known_groups)
+    added = to_add.hosts
+    add_groups(hosts_file.with_name("groups.yaml"), to_add.groups)
     for name, entry in added.items():
-        _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", entry)
+        append_host(hosts_file, name, entry, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2")
     if added:
         loaded = load_inventory(repo)
     limit = options.limit or (tuple(added) if added and not options.filters else ())
@@ -287,13 +300,14 @@ def _adopt_locked(
         if isinstance(got, NetImmutableError):
             results[host.name] = AdoptedHost(host.name, HostOutcome.UNREACHABLE, message=got.message)
         else:
-            templates[host.name] = verbatim_template(host.name, got)
+            templates[host.name] = verbatim_template(host.name, got.running)
     values = {name: value for t in templates.values() for name, value in t.secrets}
     secrets_file = None
     if values and not options.secrets_out:
         secrets_file = str(write_secrets(repo, values))  # before git holds anything that needs them
     has_template = {h.name: bool(h.get("template")) for h in hosts}  # adopted before, not verified then
     _write_templates(repo, hosts_file, templates, set(added), has_template)
+    off = _expectations_off(repo, hosts_file, [h for h in hosts if h.name in templates])
     release = None
     if templates:
         started = time.monotonic()
@@ -303,7 +317,7 @@ def _adopt_locked(
         release = committed.release.sha if committed.release else None
         emit(f"committed release {release[:10] if release else '(nothing changed)'}")
     if release is not None:
-        results.update(_verify_adopted(repo, records, loaded, templates, values, release, run_id))
+        results.update(_verify_adopted(repo, records, loaded, templates, values, release, run_id, off))
     ordered = tuple(results[h.name] for h in hosts)
     _record(records, run_id, started_utc, release, ordered)
     return AdoptReport(
@@ -314,6 +328,22 @@ def _adopt_locked(
         secrets_file=secrets_file,
         secret_values=tuple(sorted(values.items())) if options.secrets_out else (),
     )
+
+
+def _expectations_off(repo: NetworkRepo, hosts_file: Path, hosts: Sequence[Host]) -> dict[str, str]:
+    """Host -> why its platform's expectations template does not render from its data (a device the
+    inventory did not describe yet): it gets ``expect_template: false`` until it is templated, so the
+    release has no expectations it could never meet. A host naming its own ``expect_template`` keeps it:
+    its render error stops the adopt, as it would stop a commit."""
+    off: dict[str, str] = {}
+    for name, exc in expectation_failures(repo, hosts).items():
+        host = next(h for h in hosts if h.name == name)
+        if host.get("expect_template"):
+            raise exc
+        where = f"{exc.file}:{exc.line}" if exc.file and exc.line else (exc.file or "")
+        off[name] = f"{where}: {exc.message}" if where else exc.message
+        set_data(hosts_file, name, "expect_template", "false")
+    return off
 
 
 def _write_templates(
@@ -328,7 +358,7 @@ def _write_templates(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(template.template, encoding="utf-8")
         if name not in added and not has_template.get(name):  # added hosts got the key when appended
-            _set_template(hosts_file, name, f"{ADOPTED_TEMPLATE_DIR}/{name}.j2", None)
+            set_data(hosts_file, name, "template", f"{ADOPTED_TEMPLATE_DIR}/{name}.j2")
 
 
 def _record(
@@ -358,32 +388,75 @@ def _verify_adopted(
     values: Mapping[str, str],
     release: str,
     run_id: str,
+    off: Mapping[str, str],
 ) -> dict[str, AdoptedHost]:
-    """Read each adopted device again: it must run exactly the release's artifact (secrets resolved)."""
+    """Read each adopted device again: it must run exactly the release's artifact (secrets resolved), and
+    the release's expectations of it, when it has some, must hold (as ``verify`` would check them). A host
+    that runs the release but fails its expectations is read again every ``deploy.settle_interval`` until
+    ``deploy.settle_timeout``, as post-checks wait for a device to converge (a BGP session coming up)."""
     hosts = select_hosts(loaded, tuple(templates))
     prepare_hosts(repo, hosts)
-    again = _read_running(hosts, repo.settings.verify.workers)
-    extra = repo.settings.ignore_lines
-    out: dict[str, AdoptedHost] = {}
-    for host in hosts:
-        name, platform = host.name, str(host.platform)
-        count = len(templates[name].secrets)
-        got = again[name]
-        artifact = records.artifact(release, name)
+    files = records.artifacts_many(
+        release, [f"{h.name}{suffix}" for h in hosts for suffix in (CONFIG_SUFFIX, EXPECT_SUFFIX)]
+    )  # one git read for the fleet
+    expectations = {h.name: files[f"{h.name}{EXPECT_SUFFIX}"] for h in hosts}
+    usable = {
+        n: e for n, e in expectations.items() if e is not None and expectations_problem(e, False) is None
+    }
+    extra, workers = repo.settings.ignore_lines, repo.settings.verify.workers
+    settle = repo.settings.deploy
+    started = time.monotonic()
+
+    def judge(host: Host, got: _Read | NetImmutableError) -> AdoptedHost:
+        name = host.name
+        artifact = files[f"{name}{CONFIG_SUFFIX}"]
+        state: ExpectationsState = (
+            "off" if name in off else ("none" if expectations[name] is None else "passed")
+        )
+        base = AdoptedHost(
+            name, HostOutcome.UNCHANGED, len(templates[name].secrets), "", state, off.get(name, "")
+        )
         if isinstance(got, NetImmutableError):
-            out[name] = AdoptedHost(name, HostOutcome.UNREACHABLE, count, f"not verified: {got.message}")
-        elif artifact is None:
-            out[name] = AdoptedHost(
-                name, HostOutcome.FAILED, count, f"the release has no {name}{CONFIG_SUFFIX}"
+            return replace(base, outcome=HostOutcome.UNREACHABLE, message=f"not verified: {got.message}")
+        if artifact is None:
+            return replace(
+                base, outcome=HostOutcome.FAILED, message=f"the release has no {name}{CONFIG_SUFFIX}"
             )
-        elif convergence_diff(resolve_secrets(artifact, values), got, platform, extra):  # as post-checks do
-            out[name] = AdoptedHost(
-                name,
-                HostOutcome.REFUSED,
-                count,
+        if convergence_diff(resolve_secrets(artifact, values), got.running, str(host.platform), extra):
+            message = (
                 f"the device changed after it was read (run {run_id}): not recorded good; "
-                f"`netimmutable verify --limit {name}` shows how",
+                f"`netimmutable verify --limit {name}` shows how"
             )
-        else:
-            out[name] = AdoptedHost(name, HostOutcome.UNCHANGED, count, "adopted; verified; recorded good")
+            return replace(base, outcome=HostOutcome.REFUSED, message=message)
+        failed = _expectation_failures(expectations[name], got.report, values)
+        if failed:
+            message = (
+                f"runs the release, but its expectations fail (after {time.monotonic() - started:.0f}s): "
+                f"{'; '.join(failed[:3])}{f' (+{len(failed) - 3} more)' if len(failed) > 3 else ''}; not "
+                f"recorded good: make the host's data say what the device runs (or fix the device), then "
+                f"`netimmutable adopt --limit {name}` again"
+            )
+            return replace(base, outcome=HostOutcome.FAILED, message=message, expectations="failed")
+        return replace(base, message="adopted; verified; recorded good")
+
+    again = _read_running(hosts, workers, usable)
+    out = {h.name: judge(h, again[h.name]) for h in hosts}
+    waiting = [h for h in hosts if out[h.name].expectations == "failed"]
+    while waiting and time.monotonic() - started + settle.settle_interval <= settle.settle_timeout:
+        time.sleep(settle.settle_interval)
+        again = _read_running(waiting, workers, usable)
+        out.update({h.name: judge(h, again[h.name]) for h in waiting})
+        waiting = [h for h in waiting if out[h.name].expectations == "failed"]
     return out
+
+
+def _expectation_failures(
+    expectations: str | None, report: Mapping[str, Any] | None, values: Mapping[str, str]
+) -> tuple[str, ...]:
+    """What fails in the release's expectations of a host (masked), as ``verify`` reports it."""
+    if expectations is None:
+        return ()
+    problem = expectations_problem(expectations, False)
+    if problem is not None:
+        return (problem,)
+    return tuple(mask(f, values) for f in compliance_failures(report or {}))

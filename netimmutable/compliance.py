@@ -6,7 +6,9 @@ noise and ``ignore_lines`` gone), with the platform's netutils parser. A feature
 sections are equal (in order when the feature is ``ordered``); otherwise the result holds the lines the
 release has and the device lacks (``missing``) and the lines the device has beyond the release
 (``extra``), each with its parent lines for context, secrets masked. When the whole normalized config is
-equal, every feature is compliant without parsing anything.
+equal, every feature is compliant without parsing anything. Lines outside every feature (top-level lines no
+feature's sections start, with their children) that differ are reported as one more drifted feature,
+``unclassified``, so a drifted host never shows only compliant features.
 
 Examples:
     >>> from netimmutable.settings import Feature
@@ -20,6 +22,10 @@ Examples:
     ('router bgp 65001', ' neighbor 10.0.0.2 remote-as 65009')
     >>> host.compliant
     True
+    >>> *_, other = check_features((Feature("bgp", ("router bgp",)),), intended,
+    ...                            intended + "ip route 10.9.0.0/24 blackhole\\n", parser_for("frr"))
+    >>> other.name, other.compliant, other.extra
+    ('unclassified', False, ('ip route 10.9.0.0/24 blackhole',))
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from netimmutable.normalize import mask
-from netimmutable.settings import ComplianceSettings, Feature
+from netimmutable.settings import UNCLASSIFIED, ComplianceSettings, Feature
 from netimmutable.verify_model import FeatureResult
 
 __all__ = ["NETUTILS_PARSERS", "all_compliant", "check_features", "parser_for"]
@@ -86,11 +92,17 @@ def check_features(
         {"name": f.name, "ordered": f.ordered, "section": list(f.sections)} for f in features
     ]
     try:
+        outside = _unclassified_headers(features, intended, running, parser)
+        if outside:
+            spec.append({"name": UNCLASSIFIED, "ordered": False, "section": list(outside)})
         found = compliance(spec, running, intended, parser, "string")
     except _PARSE_ERRORS as exc:  # a config its parser cannot read: say so per feature, never a traceback
         why = f"could not be compared ({parser} parser: {type(exc).__name__}: {exc})"
         return tuple(FeatureResult(f.name, False, error=mask(why, secrets)) for f in features)
     results = []
+    unclassified = found.get(UNCLASSIFIED)
+    if unclassified is not None and not unclassified["compliant"]:
+        features = (*features, Feature(UNCLASSIFIED, outside))
     for f in features:
         item = found[f.name]
         results.append(
@@ -102,3 +114,19 @@ def check_features(
             )
         )
     return tuple(results)
+
+
+def _unclassified_headers(
+    features: Sequence[Feature], intended: str, running: str, parser: str
+) -> tuple[str, ...]:
+    """The top-level lines of either config that no feature's sections start (netutils' own reading:
+    the lines its parser gives without parents), each once, in order of appearance."""
+    from netutils.config.compliance import parser_map
+
+    starts = tuple(s for f in features for s in f.sections)
+    seen: dict[str, None] = {}
+    for text in (intended, running):
+        for line in parser_map[parser](text).config_lines:
+            if line.config_line and not line.parents and not line.config_line.startswith(starts):
+                seen.setdefault(line.config_line, None)
+    return tuple(seen)

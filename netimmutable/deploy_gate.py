@@ -74,7 +74,10 @@ def _in_release(gitrepo: git.Repo, sha: str, path: str) -> bool:
 
 
 def expectations_required(repo: NetworkRepo, gitrepo: git.Repo, sha: str, host: Host) -> bool:
-    """Whether the release configures expectations for ``host`` (then a missing/empty file fails)."""
+    """Whether the release configures expectations for ``host`` (then a missing/empty file fails);
+    ``expect_template: false``: none."""
+    if host.get("expect_template") is False:
+        return False
     if host.get("expect_template"):
         return True
     return _in_release(gitrepo, sha, f"{repo.settings.templates_dir}/{host.platform}/expect.j2")

@@ -27,7 +27,9 @@ Definitions (docs/metrics.md has the same table for users):
     coverage          inventory hosts with a last-good release (managed), adopted verbatim (entry template
                       under ``templates/adopted/``) or templated, with expectations in HEAD's snapshots
 
-Record times are UTC with second precision; durations are whole seconds of those stamps.
+Record times are UTC with second precision; durations are whole seconds of those stamps. Deployments per
+day divide by the period's days, at least one: a history of two hours with one deployment says 1/day, not
+12/day.
 
 Examples:
     >>> stats([3.0, 1.0, 2.0])
@@ -108,6 +110,10 @@ def parse_since(text: str, now: dt.datetime) -> tuple[str, str]:
         span = dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
         return value, format_utc(now - span)
     start = _moment(value)
+    if start is not None and start >= now:
+        raise InputError(
+            f"--since {text!r} is not before {format_utc(now)} (--until, or now): the period would be empty"
+        )
     if start is not None:
         return value, format_utc(start)
     raise InputError(
@@ -279,7 +285,7 @@ def _deployments(runs: Sequence[RunRecord], days: float | None) -> Deployments:
         host_deployments=sum(1 for r in deploys for h in r.hosts if h.outcome is _DEPLOYED),
         changes=len(changes),
         failed_changes=sum(1 for r in changes if _outcomes(r) & _FAILED),
-        per_day=round(len(deployed) / days, 4) if days else None,
+        per_day=round(len(deployed) / max(days, 1.0), 4) if days else None,  # at least a day: no 8640/day
     )
 
 

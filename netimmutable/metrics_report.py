@@ -21,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from netimmutable.errors import InputError
 from netimmutable.fileio import atomic_write_text
 from netimmutable.metrics import Metrics, Stats, WindowMetrics, parse_utc
 
@@ -43,6 +44,8 @@ _PREFIX = "netimmutable"
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
+    if seconds < 1 and not float(seconds).is_integer():  # a render of a few hosts: 40ms, not 0.0s
+        return f"{seconds * 1000:.0f}ms" if seconds >= 0.0005 else "<1ms"
     if seconds < 10 and not float(seconds).is_integer():
         return f"{seconds:.1f}s"
     whole = round(seconds)
@@ -293,4 +296,13 @@ def to_openmetrics(metrics: Metrics) -> str:
 def write_openmetrics(path: Path, metrics: Metrics) -> None:
     """Write the OpenMetrics text to ``path`` atomically (a scrape never reads half a file); the temporary
     file is ``.<name>.*.tmp`` in the same folder, which the textfile collector (``*.prom``) skips."""
-    atomic_write_text(path, to_openmetrics(metrics), durable=True)
+    if not path.parent.is_dir():
+        raise InputError(
+            f"cannot write the OpenMetrics file: its folder {path.parent} does not exist", file=str(path)
+        )
+    try:
+        atomic_write_text(path, to_openmetrics(metrics), durable=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the OpenMetrics file: {exc.strerror or exc}", file=str(path)
+        ) from None

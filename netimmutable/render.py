@@ -19,11 +19,12 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from nornir.core.inventory import Host
 
+from netimmutable.credentials import find_credentials
 from netimmutable.errors import InputError, RenderError, RepoError
 from netimmutable.fileio import atomic_write_all, refuse_links
 from netimmutable.filters import FILTERS, TESTS
 from netimmutable.inventory import load_inventory, select_hosts
-from netimmutable.normalize import SENSITIVE_RE, mask
+from netimmutable.normalize import MASK, mask
 from netimmutable.render_cache import (
     InputsKey,
     RenderCache,
@@ -50,6 +51,7 @@ __all__ = [
     "RenderedHost",
     "SnapshotStatus",
     "compare_snapshots",
+    "expectation_failures",
     "make_environment",
     "refresh_snapshots",
     "render_hosts",
@@ -195,22 +197,68 @@ def _check_printable(text: str, host: str, template: str) -> None:
 
 
 def _check_credentials(text: str, host: str, template: str, declared: set[str]) -> None:
-    """Refuse a line carrying a credential (a value after a secret keyword, as ``mask`` knows them) that
-    is neither a ``secret()`` placeholder nor a value the template passed through ``not_secret()``."""
-    for number, line in enumerate(text.splitlines(), 1):
-        for match in SENSITIVE_RE.finditer(line):
-            value = match["value"]
-            bare = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-            if SECRET_RE.fullmatch(bare) or any(bare in text for text in declared):
-                continue  # a placeholder, or (part of) a text the template declared with not_secret()
-            raise RenderError(
-                f"rendered line {number} ({mask(line).strip()!r}) carries a credential that does not come "
-                "from secret(); it would be committed in clear",
-                host=host,
-                file=f"templates/{template}",
-                hint="render it with secret('name') (resolved only at push time), or, for a value that is "
-                "not secret (a hash the device shows anyway), with not_secret(value)",
-            )
+    """Refuse a credential (``find_credentials``: what masking and NAPALM's sanitize filters hide, SNMP
+    communities, SNMPv3 keys) that is neither a ``secret()`` placeholder nor a value the template passed
+    through ``not_secret()``; the message names the line and shows it with the value masked."""
+    for cred in find_credentials(text):
+        value = text[cred.start : cred.end]
+        if SECRET_RE.fullmatch(value) or any(value in known for known in declared):
+            continue  # a placeholder, or (part of) a text the template declared with not_secret()
+        number = text.count("\n", 0, cred.start) + 1
+        first = text.rfind("\n", 0, cred.start) + 1
+        last = text.find("\n", cred.start)
+        line = text[first : last if last >= 0 else len(text)]
+        shown = mask(line[: cred.start - first] + MASK + text[cred.end : last if last >= 0 else len(text)])
+        raise RenderError(
+            f"rendered line {number} ({shown.strip()!r}) carries a credential ({cred.keyword}) that does not "
+            "come from secret(); it would be committed in clear",
+            host=host,
+            file=f"templates/{template}",
+            hint="render it with secret('name') (resolved only at push time), or, for a value that is "
+            "not secret (a hash the device shows anyway), with not_secret(value)",
+        )
+
+
+def _render_expectations(
+    env: RenderSandbox, host: Host, templates_dir: Path, context: Mapping[str, Any], max_seconds: float
+) -> tuple[str | None, str | None]:
+    """The host's expectations template and what it renders (None, None: the host has none: no
+    ``expect_template`` and no ``<platform>/expect.j2``, or ``expect_template: false``)."""
+    if host.get("expect_template") is False:  # explicitly none (an adopted host, until it is templated)
+        return None, None
+    expect_template = _entry_template(host, "expect_template", f"{host.platform}/expect.j2")
+    if not host.get("expect_template") and not (templates_dir / expect_template).is_file():
+        return None, None
+    try:
+        expectations = render_bounded(env, env.get_template(expect_template), dict(context), max_seconds)
+    except InputError as exc:
+        raise _refused_file(exc, host.name, templates_dir) from None
+    except Exception as exc:  # noqa: BLE001
+        file, line = _template_location(exc, templates_dir)
+        raise RenderError(
+            _describe(exc), host=host.name, file=file or f"templates/{expect_template}", line=line
+        ) from None
+    if not expectations.endswith("\n"):
+        expectations += "\n"
+    _check_printable(expectations, host.name, expect_template)
+    return expect_template, expectations
+
+
+def expectation_failures(repo: NetworkRepo, hosts: Iterable[Host]) -> dict[str, RenderError]:
+    """Host -> why its expectations do not render (hosts whose expectations render, or that have none, are
+    left out). Only the expectations templates are rendered; nothing is written.
+
+    ``adopt`` uses it: an adopted host whose data lacks what its platform's ``expect.j2`` needs gets
+    ``expect_template: false`` until it is templated."""
+    limits = repo.settings.render
+    env = make_environment(repo.templates_dir, limits.max_output_bytes, repo.root)
+    failures: dict[str, RenderError] = {}
+    for host in hosts:
+        try:
+            _render_expectations(env, host, repo.templates_dir, template_context(host), limits.max_seconds)
+        except RenderError as exc:
+            failures[host.name] = exc
+    return failures
 
 
 def _render_one(
@@ -242,23 +290,7 @@ def _render_one(
     _check_printable(config, host.name, template)
     _check_credentials(config, host.name, template, env.declared)
 
-    expect_template: str | None = _entry_template(host, "expect_template", f"{platform}/expect.j2")
-    expectations: str | None = None
-    if host.get("expect_template") or (templates_dir / str(expect_template)).is_file():
-        try:
-            expectations = render_bounded(env, env.get_template(str(expect_template)), context, max_seconds)
-        except InputError as exc:
-            raise _refused_file(exc, host.name, templates_dir) from None
-        except Exception as exc:  # noqa: BLE001
-            file, line = _template_location(exc, templates_dir)
-            raise RenderError(
-                _describe(exc), host=host.name, file=file or f"templates/{expect_template}", line=line
-            ) from None
-        if not expectations.endswith("\n"):
-            expectations += "\n"
-        _check_printable(expectations, host.name, str(expect_template))
-    else:
-        expect_template = None
+    expect_template, expectations = _render_expectations(env, host, templates_dir, context, max_seconds)
     return RenderedHost(
         name=host.name,
         platform=platform,

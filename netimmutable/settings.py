@@ -27,6 +27,7 @@ __all__ = [
     "FEATURE_NAME_RE",
     "PROBE_LINES",
     "SETTINGS_FILE",
+    "UNCLASSIFIED",
     "ComplianceSettings",
     "DeploySettings",
     "Feature",
@@ -100,6 +101,8 @@ CompareTable = tuple[tuple[str, str], ...]
 """Platform or driver name -> comparison strategy (``netimmutable.compare``)."""
 COMPARE_STRATEGIES = ("text", "device", "text-first")
 FEATURE_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+UNCLASSIFIED = "unclassified"
+"""The feature verify reports the differing lines outside every defined feature under (a reserved name)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +379,12 @@ def _features(value: Any, where: str, label: str, line: int) -> FeatureTable:
             raise SettingsError(
                 f"{at} must be a list of section lines (what the feature's top-level lines start with), "
                 'e.g. ["router bgp"]',
+                file=label,
+                line=key_line,
+            )
+        if name == UNCLASSIFIED:
+            raise SettingsError(
+                f"{at}: {UNCLASSIFIED!r} is reserved: verify reports lines outside every feature under it",
                 file=label,
                 line=key_line,
             )

@@ -201,7 +201,7 @@ def remediation_for(state: HostState, host: str, baseline: Baseline | None) -> t
                 f"put {host} back on {target} (full replace, verified)",
             ),
             Remediation(
-                "adopt",
+                "keep",
                 f"netimmutable show-running {host}",
                 "show the running config (secrets masked); to keep the change, put it into templates/"
                 "inventory, `netimmutable commit`, review the release diff and deploy it",

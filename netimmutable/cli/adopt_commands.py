@@ -28,10 +28,12 @@ __all__ = ["COMMANDS"]
 @click.option(
     "--add-hosts",
     "add_hosts",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="A Nornir hosts.yaml-style file (name: {hostname, platform, groups}) of devices the inventory does "
-    "not list yet: they are added to inventory/hosts.yaml and adopted.",
+    help="Devices the inventory does not list yet, as a Nornir hosts.yaml-style file (name: {hostname, "
+    "platform, groups}) or a Nornir inventory folder (hosts.yaml, groups.yaml, defaults.yaml: platforms "
+    "inherited from groups and defaults): they are added to inventory/hosts.yaml (with the groups the "
+    "repository lacks, to groups.yaml) and adopted.",
 )
 @click.option(
     "--secrets-out",
@@ -68,15 +70,17 @@ def adopt_command(
       netimmutable adopt                                   # every host not managed yet
       netimmutable adopt --limit r1,r2 -m "adopt the core"
       netimmutable adopt --add-hosts new-sites.yaml        # devices not in the inventory yet
+      netimmutable adopt --add-hosts ../old-nornir/inventory   # a Nornir inventory folder
       netimmutable adopt --secrets-out > adopted.env       # no secrets_file: print them once
 
     \b
     Exit codes:
       0  every selected host adopted and recorded good
       1  bad input, or a host could not be read (the others are adopted)
-      3  a host changed between the read and the commit: adopted in git, not recorded good
+      3  a host changed between the read and the commit, or runs the release but fails its
+         expectations: adopted in git, not recorded good
     """
-    from netimmutable.adopt import AdoptOptions, adopt
+    from netimmutable.adopt import AdoptOptions, adopt, report_json
     from netimmutable.records import HostOutcome
     from netimmutable.repo import open_repo
     from netimmutable.secrets import secret_variable
@@ -99,18 +103,7 @@ def adopt_command(
         # the one place a value is shown: stdout, for the operator to put into the secrets store
         sys.stdout.write("".join(f"{secret_variable(n)}={v}\n" for n, v in report.secret_values))
     if fmt == "json":
-        emit_json(
-            {
-                "run_id": report.run_id,
-                "release": report.release,
-                "added": list(report.added),
-                "secrets_file": report.secrets_file,
-                "hosts": [
-                    {"host": h.host, "outcome": str(h.outcome), "secrets": h.secrets, "message": h.message}
-                    for h in report.hosts
-                ],
-            }
-        )
+        emit_json(report_json(report))
     else:
         out = err if secrets_out else out_console()
         for h in report.hosts:
@@ -120,10 +113,17 @@ def adopt_command(
                 out.print(
                     f"{'':<12} {h.secrets} credential(s) moved to the secrets store ({where})", markup=False
                 )
+            if h.expectations_off:
+                out.print(
+                    f"{'':<12} no expectations until templated: its platform's expectations do not render "
+                    f"from its data ({h.expectations_off}); `expect_template: false` set in its data",
+                    markup=False,
+                    highlight=False,
+                )
         if report.release:
             out.print(f"release {report.release[:10]}; run {report.run_id}", markup=False)
     outcomes = {h.outcome for h in report.hosts}
-    if HostOutcome.REFUSED in outcomes:
+    if HostOutcome.REFUSED in outcomes or any(h.expectations == "failed" for h in report.hosts):
         raise CliExit(ExitCode.CHANGES)
     if outcomes - {HostOutcome.UNCHANGED}:
         raise CliExit(ExitCode.ERROR)

@@ -385,3 +385,53 @@ def test_rollback_time_and_time_to_restore_count_from_the_failed_check_when_host
     assert overall.restores.rollback_seconds.count == 2 and overall.restores.rollback_seconds.mean == 80.0
     assert overall.restores.restore_seconds.count == 2
     assert overall.restores.restore_seconds.mean == 80.0  # (120 + 40) / 2: from b2's failed check, 40 s
+
+
+def test_openmetrics_into_a_missing_folder_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    repo = make_netrepo(tmp_path / "net")
+    target = tmp_path / "nonexistent" / "dir" / "x.prom"
+    result = run_cli(["metrics", "--openmetrics", str(target), "--repo", str(repo.root)])
+    assert result.exit_code == 1
+    assert str(target) in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--since", "2024-06-02", "--until", "2024-06-01"],
+        ["--since", "2024-06-01", "--until", "2024-06-01"],
+        ["--since", "2999-01-01"],  # in the future
+    ],
+)
+def test_a_period_that_ends_before_it_starts_is_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    repo = make_netrepo(tmp_path / "net")
+    result = run_cli(["metrics", *args, "--repo", str(repo.root)])
+    assert result.exit_code == 2
+    assert f"--since {args[1]!r} is not before" in result.stderr
+
+
+def test_deployments_per_day_over_less_than_a_day_count_one_day() -> None:
+    """One deployment ten seconds into a history: 1 per day, not 8,640."""
+    run = RunRecord(
+        "R1",
+        "deploy",
+        "f" * 40,
+        "2024-06-29T23:59:50Z",
+        "2024-06-29T23:59:55Z",
+        "me",
+        (HostRecord("a1", OUT.DEPLOYED),),
+    )
+    [overall] = compute(metrics_module.History(runs=(run,)), parse_utc(NOW)).windows
+    assert overall.days is not None and overall.days < 0.001
+    assert overall.deployments.per_day == 1.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.0412, "41ms"), (0.0004, "<1ms"), (0.5, "500ms"), (1.25, "1.2s"), (2.5, "2.5s"), (75.0, "1m 15s")],
+)
+def test_short_durations_keep_their_precision(seconds: float, shown: str) -> None:
+    """A render of a few hosts takes milliseconds: shown as such, never "0.0s"."""
+    assert metrics_report.duration(seconds) == shown

@@ -65,8 +65,8 @@ def test_out_of_band_addition_is_drift_with_the_diff(net: SimNet) -> None:
     assert changed == ["+ip route 10.9.0.0/24 blackhole"]
     assert diff.startswith(f"--- {net.release[:10]}:snapshots/r2.cfg\n+++ r2:running\n")
     assert r2["expected_digest"] != r2["running_digest"]
-    commands = [r["command"] for r in r2["remediation"]]
-    assert commands == ["netimmutable rollback r2", "netimmutable show-running r2"]
+    commands = [(r["action"], r["command"]) for r in r2["remediation"]]
+    assert commands == [("restore", "netimmutable rollback r2"), ("keep", "netimmutable show-running r2")]
 
 
 def test_out_of_band_removal_is_drift(net: SimNet) -> None:
@@ -85,7 +85,8 @@ def test_text_report_shows_diff_and_remediation(net: SimNet) -> None:
     assert "r2  drift" in out
     assert "    +ip route 10.9.0.0/24 blackhole" in out
     assert "restore: netimmutable rollback r2" in out
-    assert "adopt:   netimmutable show-running r2" in out
+    # keeping the change is a reviewed release, not `netimmutable adopt` (which refuses managed hosts)
+    assert "keep:    netimmutable show-running r2" in out and "adopt:" not in out
     assert "exit 3 (drift or failed expectations)" in out
 
 

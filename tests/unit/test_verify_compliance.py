@@ -102,18 +102,56 @@ def test_junit_has_one_testcase_per_feature(net: SimNet, tmp_path: Path) -> None
     suite = ET.parse(out).getroot().find("testsuite")  # noqa: S314 - our own report
     assert suite is not None
     cases = suite.findall("testcase")
-    assert len(cases) == 4 + 4 * len(FEATURES)
+    assert len(cases) == 4 + 4 * len(FEATURES) + 1  # + r3's unclassified
     assert suite.get("tests") == str(len(cases))
-    assert suite.get("failures") == "3"  # hosts r3, r4 and r4's interfaces
+    assert suite.get("failures") == "4"  # hosts r3, r4, r4's interfaces and r3's unclassified lines
     r4 = {c.get("name"): c for c in cases if c.get("classname") == "netimmutable.verify.frr.r4"}
     assert list(r4) == FEATURES
     failure = r4["interfaces"].find("failure")
     assert failure is not None and failure.get("type") == "feature-drifted"
     assert failure.text == "- interface eth2\n-  description to r1\n+ interface eth2\n+  description to r9"
     assert all(r4[name].find("failure") is None for name in ("bgp", "routemaps", "hostname"))
-    # r3 drifted only in a static route, which no frr feature covers: the host fails, its features pass
-    r3 = [c for c in cases if c.get("classname") == "netimmutable.verify.frr.r3"]
-    assert len(r3) == 4 and all(c.find("failure") is None for c in r3)
+    # r3 drifted only in a static route, which no frr feature covers: its features pass, and the line is
+    # reported under "unclassified" (a drifted host never shows only compliant features)
+    r3 = {c.get("name"): c for c in cases if c.get("classname") == "netimmutable.verify.frr.r3"}
+    assert list(r3) == [*FEATURES, "unclassified"]
+    assert all(r3[name].find("failure") is None for name in FEATURES)
+    unclassified = r3["unclassified"].find("failure")
+    assert unclassified is not None and unclassified.text == "+ ip route 10.9.0.0/24 blackhole"
+
+
+def test_a_drifted_line_outside_every_feature_is_unclassified(net: SimNet) -> None:
+    net.lab.edit("r3", add=["ip route 10.9.0.0/24 blackhole"])
+    code, report = net.verify_json("--no-expectations", "--limit", "r3,r4")
+    assert code == 3
+    jsonschema.validate(report, report_schema())
+    r3 = features(report, "r3")
+    assert list(r3) == [*FEATURES, "unclassified"]
+    assert {name: f["status"] for name, f in r3.items()} == {
+        **dict.fromkeys(FEATURES, "compliant"),
+        "unclassified": "drifted",
+    }
+    assert (r3["unclassified"]["missing"], r3["unclassified"]["extra"]) == (
+        [],
+        ["ip route 10.9.0.0/24 blackhole"],
+    )
+    assert list(features(report, "r4")) == FEATURES  # in sync: no unclassified bucket
+    text = net.verify("--no-expectations", "--limit", "r3").stdout
+    assert (
+        "    features: 4 compliant (bgp, interfaces, routemaps, hostname), 1 drifted (unclassified)" in text
+    )
+    assert "      unclassified drifted:\n        + ip route 10.9.0.0/24 blackhole\n" in text
+    # a line missing from the device, outside every feature, too
+    net.lab.edit("r4", remove=["ip route 10.255.104.0/24 blackhole"])
+    _, report = net.verify_json("--no-expectations", "--limit", "r4")
+    assert features(report, "r4")["unclassified"]["missing"] == ["ip route 10.255.104.0/24 blackhole"]
+
+
+def test_unclassified_is_a_reserved_feature_name() -> None:
+    text = "version: 1\ncompliance: {features: {unclassified: [x]}}\n"
+    with pytest.raises(SettingsError) as caught:
+        settings_from_mapping(load_yaml_text(text, "netimmutable.yaml"))
+    assert "reserved" in caught.value.message and caught.value.line == 2
 
 
 def test_without_features_the_reports_have_none(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ explicit, reviewed way to say a value is not one (a hash the device shows anyway
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,57 @@ def test_the_issue_bgp_password_is_not_committed_in_clear(net: Net) -> None:
     assert git(net.root, "rev-parse", "HEAD") == head
     assert CLEAR not in git(net.root, "log", "--all", "-p")
     assert CLEAR not in "".join(p.read_text() for p in (net.root / "snapshots").glob("*.cfg"))
+
+
+def _vendor_form(form: str, value: str) -> str:
+    return form.format(v=value)
+
+
+@pytest.mark.parametrize(
+    ("form", "line"),
+    [
+        ("snmp-server host 10.0.0.9 version 2c {v}", 2),
+        ("snmp-server host 10.0.0.8 vrf MGMT informs version 2c {v} udp-port 162", 2),
+        ("crypto isakmp key {v} address 0.0.0.0", 2),
+        ("interface wlan0\n wpa-psk ascii 0 {v}", 3),
+        ("interface eth1\n vrrp 1 authentication text {v}", 3),
+        ("interface eth1\n standby 1 authentication {v}", 3),
+        ("interface eth1\n standby 1 authentication text {v}", 3),  # over 8 characters: NAPALM misses it
+        ("snmp-server user ops g1 v3 auth sha {v} priv aes 128 {{{{ secret('p') }}}}", 2),
+        ("snmp-server user ops g1 v3 auth sha {{{{ secret('a') }}}} priv aes 128 {v}", 2),
+        ("radius server R1\n address ipv4 10.0.0.7\n key {v}", 4),
+    ],
+)
+def test_every_masked_form_in_clear_is_refused_naming_host_file_and_line(
+    repo: NetworkRepo, form: str, line: int
+) -> None:
+    value = f"k{secrets.token_hex(3)}"  # at most 8 characters: the standby form's limit
+    err = _render_error(repo, "hostname x\n" + _vendor_form(form, "{{ v }}") + "\n", f"v: {value}")
+    assert (err.host, err.file) == ("a1", "templates/demo/main.j2")
+    assert f"rendered line {line} " in err.message
+    assert value not in str(err)
+    # the same line from secret() renders
+    write_files(
+        repo.root, {"templates/demo/main.j2": "hostname x\n" + _vendor_form(form, "{{ secret('v') }}")}
+    )
+    [a1] = render_hosts(repo, load_inventory(repo).hosts())
+    assert "<<secret:v>>" in a1.config
+
+
+def test_commit_refuses_an_snmp_host_community_in_clear(net: Net) -> None:
+    """The form NAPALM's own filter gets wrong (it masks ``informs``, not the community)."""
+    value = f"k{secrets.token_hex(4)}"
+    net.edit_hosts(r"(\n  data:\n)", rf"\1    community: {value}\n", host="r1")
+    main = net.root / "templates" / "frr" / "main.j2"
+    main.write_text(
+        main.read_text().replace(
+            "end\n", "snmp-server host 10.0.0.9 informs version 2c {{ community | default('') }}\nend\n"
+        )
+    )
+    head = git(net.root, "rev-parse", "HEAD")
+    result = net.cli("commit", "-m", "snmp")
+    assert result.exit_code == 1, result.output
+    assert "host r1" in result.stderr and "templates/frr/main.j2" in result.stderr
+    assert "rendered line " in result.stderr and value not in result.output + result.stderr
+    assert git(net.root, "rev-parse", "HEAD") == head
+    assert value not in git(net.root, "log", "--all", "-p")
