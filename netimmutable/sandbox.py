@@ -6,7 +6,9 @@ and defaults inheritance, as a top-level variable, plus ``host``: a frozen ``Hos
 context is a Nornir object, so nothing reaches a connection, a file, the environment or the process.
 
 The sandbox is Jinja's immutable one, with limits on what builds big strings (a format width, ``*``,
-``**``, a width-taking filter or string method) and on the whole output of a host; ``lipsum`` (random, so
+``**``, ``+``, ``~``, a width-taking filter or string method), on the whole output of a host, and on its
+render time (checked at every call, operator, output chunk and ``{% for %}`` item: ``_Bounded`` rewrites
+each loop and ``~`` so that they go through the sandbox); ``lipsum`` (random, so
 not deterministic, and unbounded) and the ``random`` filter (two renders of one commit would differ) are not
 offered. ``not_secret(value)`` declares a value that follows a
 secret keyword as not secret (render checks every such value comes from ``secret()`` or from it).
@@ -30,14 +32,16 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import update_wrapper
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import Environment, Template, pass_environment
+from jinja2 import Environment, Template, nodes, pass_environment, pass_eval_context
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS as JINJA_FILTERS
-from jinja2.runtime import Context
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Context, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter, safe_range
+from jinja2.visitor import NodeTransformer
 from nornir.core.inventory import Host
 
 from netimmutable.secretref import secret_placeholder
@@ -184,10 +188,50 @@ def _percent_format(value: Any, *args: Any, **kwargs: Any) -> str:
     return text % (kwargs or args)
 
 
+class _Bounded(NodeTransformer):
+    """Rewrites a parsed template so that what Jinja compiles to plain Python goes through the sandbox:
+    every ``{% for %}`` iterates through ``RenderSandbox.timed_iter`` (a loop that outputs and calls
+    nothing still meets the time limit) and every ``~`` is ``RenderSandbox.bounded_concat`` (a string
+    doubled in a loop meets the size limit before it is built)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        node.iter = _environment_call("timed_iter", [node.iter], node.iter.lineno)
+        return node
+
+    def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
+        self.generic_visit(node)
+        return _environment_call("bounded_concat", list(node.nodes), node.lineno)
+
+
+def _environment_call(name: str, args: list[nodes.Node], lineno: int) -> nodes.Call:
+    expressions = cast("list[nodes.Expr]", args)  # a loop's iterable and a `~`'s operands are expressions
+    return nodes.Call(nodes.EnvironmentAttribute(name), expressions, [], None, None, lineno=lineno)
+
+
+class _TimedIterable:
+    """An iterable whose iteration stops at the render's deadline (its length is the wrapped one's)."""
+
+    __slots__ = ("_env", "_iterable")
+
+    def __init__(self, iterable: Any, env: RenderSandbox) -> None:
+        self._iterable = iterable
+        self._env = env
+
+    def __len__(self) -> int:
+        return len(self._iterable)
+
+    def __iter__(self) -> Iterator[Any]:
+        check = self._env._check_time
+        for item in self._iterable:
+            check()
+            yield item
+
+
 class RenderSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with netimmutable's limits (see the module docstring)."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def __init__(self, *args: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,6 +246,24 @@ class RenderSandbox(ImmutableSandboxedEnvironment):
             self.filters[name] = _bounded_filter(name, position, JINJA_FILTERS[name])
         self.filters["format"] = _percent_format
         del self.filters["random"]  # rendering is deterministic: a release is judged by re-rendering it
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        template = super()._parse(source, name, filename)
+        _Bounded().visit(template)
+        return template
+
+    def timed_iter(self, iterable: Any) -> _TimedIterable:
+        """What a ``{% for %}`` iterates: ``iterable``, checking the render's deadline at each item."""
+        return _TimedIterable(iterable, self)
+
+    @pass_eval_context
+    def bounded_concat(self, eval_ctx: EvalContext, *parts: Any) -> str:
+        """``a ~ b``: refused before the result is built when it would be over the size limit."""
+        texts = [part if isinstance(part, str) else str(part) for part in parts]
+        size = sum(len(text) for text in texts)
+        if size > self.max_output:
+            raise OutputTooLarge(f"'~' would build a string of {size} characters, over the limit")
+        return markup_join(parts) if eval_ctx.autoescape else str_join(texts)
 
     def _check_size(self, value: Any, what: str) -> Any:
         if isinstance(value, (str, bytes, list, tuple)) and len(value) > self.max_output:
@@ -225,6 +287,10 @@ class RenderSandbox(ImmutableSandboxedEnvironment):
                 raise SecurityError("'**' would build a number of more than 65536 bits")
         elif operator == "%" and isinstance(left, str):
             _check_percent_format(left)
+        elif operator == "+":
+            sized = all(isinstance(v, (str, bytes, list, tuple)) for v in (left, right))
+            if sized and len(left) + len(right) > self.max_output:
+                raise OutputTooLarge(f"'+' would build {len(left) + len(right)} items, over the limit")
         return self._check_size(super().call_binop(context, operator, left, right), f"'{operator}'")
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
