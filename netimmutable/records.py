@@ -51,7 +51,7 @@ from netimmutable.artifacts import git_env, git_identity, read_blobs
 from netimmutable.errors import CorruptRecords, NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.packed_refs import PACKED_REFS, bad_packed_lines, packed_problem, packed_ref_names
+from netimmutable.ref_files import PACKED_REFS, RefProblem, bad_packed_lines, packed_ref_names, resolve_ref
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 from netimmutable.utctime import utc_now
@@ -311,16 +311,12 @@ class Records:
         peeled), is a ``CorruptRecords`` naming it and what to do: never "no record".
         """
         try:
-            sha = git.SymbolicReference.dereference_recursive(self.git, name)
-        except (ValueError, OSError, TypeError):
-            common = Path(self.git.common_dir)
-            if (common / name).is_file():  # there, but not an object id
-                raise _corrupt_ref(name, "holds no object id") from None
-            bad = packed_problem(common, name)
-            if bad is not None:  # GitPython reads a garbage packed-refs line as no ref; git stops at it
-                raise _corrupt_packed(name, common / PACKED_REFS, *bad) from None
-            return None
-        return self._commit_at(name, sha)
+            sha = resolve_ref(Path(self.git.git_dir), Path(self.git.common_dir), name)
+        except RefProblem as problem:
+            if problem.path.name == PACKED_REFS:  # git reads no ref while that line is there
+                raise _corrupt_packed(name, problem) from None
+            raise _corrupt_ref(name, problem.why) from None
+        return None if sha is None else self._commit_at(name, sha)
 
     def _commit_at(self, ref: str, sha: str) -> str:
         """The commit ``sha`` (the value of ``ref``) is, or peels to; ``CorruptRecords`` otherwise."""
@@ -914,9 +910,10 @@ def _corrupt_ref(ref: str, why: str) -> CorruptRecords:
     return CorruptRecords(f"{ref} {why}", host=host, hint=hint)
 
 
-def _corrupt_packed(ref: str, path: Path, number: int, line: str) -> CorruptRecords:
+def _corrupt_packed(ref: str, problem: RefProblem) -> CorruptRecords:
     """A ``packed-refs`` line git cannot read, that holds (or may hold) ``ref``: no git command reads
     refs while it is there, so the fix is an edit of that file."""
+    path = problem.path
     host = ref.removeprefix(GOOD_PREFIX) if ref.startswith(GOOD_PREFIX) else None
     then = (
         f"the next deploy of {host} is then a first deployment: its running config is captured first"
@@ -924,10 +921,10 @@ def _corrupt_packed(ref: str, path: Path, number: int, line: str) -> CorruptReco
         else "`netimmutable records fetch` can then take a remote's records"
     )
     return CorruptRecords(
-        f"{ref}: line {number} of packed-refs is not '<object id> <ref>': {line!r}",
+        f"{ref}: {problem.why}",
         host=host,
         file=str(path),
-        line=number,
+        line=problem.line,
         hint=f"git reads no ref while that line is there: edit {path} and delete the line, or put back the "
         f"commit id it held (`{path.parent / 'logs' / ref}` has the ref's history); {then}",
     )

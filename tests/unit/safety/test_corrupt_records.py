@@ -173,3 +173,21 @@ def test_a_garbage_line_of_packed_refs_is_a_located_error_naming_packed_refs(net
     with pytest.raises(CorruptRecords) as info:
         Records(net.repo, open_git(net.repo)).last_good("r3")
     assert info.value.host == "r3" and info.value.file is not None and "packed-refs" in info.value.file
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "is empty"),
+        (b"ref: refs/netimmutable/good/r3\n", "symbolic ref loop"),
+        (b"\xff\xfe", "no object id"),
+    ],
+    ids=["empty", "symref-loop", "not-utf8"],
+)
+def test_a_good_ref_file_of_any_other_shape_is_a_located_error(net: Net, content: bytes, why: str) -> None:
+    """Found by the records fuzz tier: an empty good ref file was an AssertionError traceback (GitPython),
+    a good ref that is a symbolic ref to itself made every reader loop forever."""
+    (net.root / ".git" / good_ref("r3")).write_bytes(content)
+    for args in (("status",), ("verify",)):
+        err = _cli_error(net, *args)
+        assert "refs/netimmutable/good/r3" in err and why in err, (args, err)
