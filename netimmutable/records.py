@@ -489,13 +489,18 @@ class Records:
             out = self.git.git.for_each_ref("--format=%(refname)", GOOD_PREFIX)
         except git.GitCommandError as exc:
             common = Path(self.git.common_dir)
-            if not bad_packed_lines(common):
-                raise RepoError(f"git for-each-ref failed: {str(exc.stderr).strip() or exc}") from None
-            # git stops at a garbage packed-refs line: list the good refs in process, the garbage one too
-            # (reading it is then that host's CorruptRecords, the others are read as usual)
+            failed = RepoError(f"git for-each-ref failed: {str(exc.stderr).strip() or exc}")
+            try:
+                if not bad_packed_lines(common):
+                    raise failed from None
+                # git stops at a garbage packed-refs line: list the good refs in process, the garbage one
+                # too (reading it is then that host's CorruptRecords, the others are read as usual)
+                packed = packed_ref_names(common, GOOD_PREFIX)
+            except RefProblem:
+                raise failed from None
             folder = common / GOOD_PREFIX
             loose = [p.relative_to(common).as_posix() for p in folder.rglob("*") if p.is_file()]
-            out = "\n".join([*loose, *packed_ref_names(common, GOOD_PREFIX)])
+            out = "\n".join([*loose, *packed])
         names = {line.removeprefix(GOOD_PREFIX) for line in out.splitlines() if line}
         return sorted(name for name in names if not name.endswith(".lock"))
 

@@ -33,6 +33,9 @@ Examples:
 from __future__ import annotations
 
 import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
@@ -68,25 +71,53 @@ class RefProblem(Exception):
         self.line = line
 
 
-def _lines(common_dir: Path) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Packed:
+    """``packed-refs`` parsed once: its lines, ref -> object id (good lines), and the bad lines."""
+
+    lines: tuple[str, ...]
+    refs: Mapping[str, str]
+    bad: tuple[tuple[int, str, str | None], ...]
+
+
+_CACHE: dict[Path, tuple[bytes, _Packed]] = {}
+"""The last parse of each ``packed-refs``, with the bytes it was parsed from: reading the file is cheap,
+parsing it per ref read is not (a fleet's good refs, once ``git gc`` packed them, are thousands of lines)."""
+_EMPTY = _Packed((), {}, ())
+
+
+def _parsed(common_dir: Path) -> _Packed:
+    path = common_dir / PACKED_REFS
     try:
-        raw = (common_dir / PACKED_REFS).read_bytes()
-    except FileNotFoundError:
-        return []
-    return raw.decode("utf-8", errors="replace").splitlines()
+        raw = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return _EMPTY
+    except OSError as exc:
+        raise RefProblem(f"cannot be read ({exc.strerror or exc})", path) from None
+    cached = _CACHE.get(path)
+    if cached is not None and cached[0] == raw:
+        return cached[1]
+    lines = tuple(raw.decode("utf-8", errors="replace").splitlines())
+    refs: dict[str, str] = {}
+    bad: list[tuple[int, str, str | None]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line or line.startswith("#") or _PEELED_LINE.fullmatch(line):
+            continue
+        match = _REF_LINE.fullmatch(line)
+        if match is not None:
+            refs.setdefault(match.group(1), line.split(" ", 1)[0])
+            continue
+        named = next((f for f in line.split() if f.startswith("refs/")), None)
+        bad.append((number, line[:_MAX_SHOWN], named))
+    packed = _Packed(lines, types.MappingProxyType(refs), tuple(bad))
+    _CACHE[path] = (raw, packed)
+    return packed
 
 
 def bad_packed_lines(common_dir: Path) -> tuple[tuple[int, str, str | None], ...]:
     """Every line of ``packed-refs`` git would not read: (line number, the line shortened, the ref it names
     or None when it names none)."""
-    bad: list[tuple[int, str, str | None]] = []
-    for number, line in enumerate(_lines(common_dir), start=1):
-        if not line or line.startswith("#") or _REF_LINE.fullmatch(line) or _PEELED_LINE.fullmatch(line):
-            continue
-        fields = line.split()
-        named = next((f for f in fields if f.startswith("refs/")), None)
-        bad.append((number, line[:_MAX_SHOWN], named))
-    return tuple(bad)
+    return _parsed(common_dir).bad
 
 
 def packed_problem(common_dir: Path, ref: str) -> tuple[int, str] | None:
@@ -102,7 +133,7 @@ def packed_ref_names(common_dir: Path, prefix: str) -> tuple[str, ...]:
     """Every ref under ``prefix`` that ``packed-refs`` names, on good lines and bad ones alike."""
     names = {
         field
-        for line in _lines(common_dir)
+        for line in _parsed(common_dir).lines
         if not line.startswith(("#", "^"))
         for field in line.split()[1:2]
         if field.startswith(prefix)
@@ -154,8 +185,4 @@ def _packed(common_dir: Path, name: str) -> str | None:
             common_dir / PACKED_REFS,
             number,
         )
-    for line in _lines(common_dir):
-        match = _REF_LINE.fullmatch(line)
-        if match is not None and match.group(1) == name:
-            return line.split(" ", 1)[0]
-    return None
+    return _parsed(common_dir).refs.get(name)
