@@ -159,9 +159,10 @@ def resolve_ref(git_dir: Path, common_dir: Path, name: str) -> str | None:
                 )
             seen.append(current)
             continue
-        if not _OBJECT_ID.fullmatch(value):
+        token = value.split(maxsplit=1)[0] if value else ""  # git allows text after the id and a space
+        if not _OBJECT_ID.fullmatch(token):
             raise RefProblem("holds no object id" if value else "is empty", path)
-        return value
+        return token
     raise RefProblem(f"is a chain of symbolic refs deeper than {_MAX_DEPTH}", common_dir / name)
 
 
