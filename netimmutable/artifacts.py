@@ -183,7 +183,19 @@ def _release_paths(repo: NetworkRepo) -> list[str]:
 
 
 def _porcelain(gitrepo: git.Repo, *paths: str) -> list[str]:
-    out = gitrepo.git.status("--porcelain=v1", "-z", "--untracked-files=all", "--", *paths)
+    """The paths ``git status`` reports. ``GIT_OPTIONAL_LOCKS=0``: a read only, so git does not refresh
+    the index in passing (that write needs ``index.lock`` and disk space; on a full disk it failed)."""
+    try:
+        out = gitrepo.git.status(
+            "--porcelain=v1", "-z", "--untracked-files=all", "--", *paths, env={"GIT_OPTIONAL_LOCKS": "0"}
+        )
+    except git.GitCommandError as exc:
+        reason = str(exc.stderr).strip().removeprefix("stderr: ").strip("'").strip() or str(exc)
+        raise RepoError(
+            f"cannot tell whether the working tree is clean: git status failed: {reason}",
+            file=str(gitrepo.working_tree_dir or gitrepo.git_dir),
+            hint="fix the cause (a full disk: free space on the repository's disk) and run the command again",
+        ) from None
     entries = [e for e in out.split("\0") if e]
     result: list[str] = []
     skip = False

@@ -105,7 +105,8 @@ def _write_failed(path: Path, exc: OSError) -> JournalWriteFailed:
     return JournalWriteFailed(
         f"journal could not be written ({exc.strerror or exc}); the step it announces was not taken",
         file=str(path),
-        hint="free space on the file system holding .netimmutable/ (or fix its permissions), then run again",
+        hint="free space on the file system holding the journal folder (.git/netimmutable/journal/, "
+        "in git's common dir; or fix its permissions), then run again",
     )
 
 
@@ -338,8 +339,9 @@ class UnfinishedRun:
 
 _CORRUPT_HINT = (
     "no run can be recovered from this journal: check the devices of that run with `netimmutable verify` "
-    "(restore any that drifted), then move the file out of .netimmutable/journal/ (keep a copy: it is that "
-    "run's only record of its in-flight steps); `netimmutable recover` then handles the other runs"
+    "(restore any that drifted), then move the file out of its journal folder (.git/netimmutable/journal/ "
+    "in git's common dir, or an older .netimmutable/journal/; keep a copy: it is that run's only record of "
+    "its in-flight steps); `netimmutable recover` then handles the other runs"
 )
 _SCALAR = (str, int, float, bool, type(None))
 _FIELDS: dict[str, dict[str, tuple[type, ...]]] = {

@@ -45,7 +45,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from netimmutable.errors import LockHeld, NetImmutableError
+from netimmutable.errors import LockHeld, NetImmutableError, RepoError
 from netimmutable.fileio import fsync_dir
 from netimmutable.leases import LeaseSet, lease_remote
 from netimmutable.records import good_ref, utc_now
@@ -195,6 +195,19 @@ def _held_error(path: Path, info: LockInfo | None) -> LockHeld:
     )
 
 
+def _write_failed(path: Path, exc: OSError) -> RepoError:
+    """A lock that could not be written: the lock is not taken, nothing was changed."""
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    reason = "disk full" if full else (exc.strerror or str(exc))
+    return RepoError(
+        f"{path.name} not taken: cannot write in the lock folder ({reason}); nothing was changed",
+        file=str(path.parent),
+        hint="free space on the repository's disk, then run the command again"
+        if full
+        else "make the lock folder writable, then run the command again",
+    )
+
+
 class Lock:
     """One lock file, a context manager. ``takeover``: run ids whose *stale* locks may be taken over
     (``recover`` finishing dead runs); any other existing lock raises ``LockHeld``."""
@@ -236,13 +249,19 @@ class Lock:
         return self._keep
 
     def _write_tmp(self, info: LockInfo) -> Path:
+        """The lock's content in a private temporary file; on failure (a full disk) nothing is left behind
+        and a ``RepoError`` names the lock folder."""
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{id(self)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(asdict(info), handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(asdict(info), handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _write_failed(self.path, exc) from None
         return tmp
 
     def acquire(self, *, sync_dir: bool = True) -> Lock:
@@ -250,7 +269,10 @@ class Lock:
         (``device_locks`` does it once for all the hosts it locks, before any of them is changed)."""
         if self.legacy is not None and self.legacy.exists():
             raise _held_error(self.legacy, read_lock(self.legacy))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _write_failed(self.path, exc) from None
         tmp = self._write_tmp(self.info)
         try:
             for _ in range(3):

@@ -51,6 +51,7 @@ from netimmutable.artifacts import git_env, git_identity, read_blobs
 from netimmutable.errors import CorruptRecords, NetImmutableError, RepoError
 from netimmutable.inventory import HOST_NAME_RE
 from netimmutable.outcomes import Cause, HostOutcome
+from netimmutable.ref_files import PACKED_REFS, RefProblem, bad_packed_lines, packed_ref_names, resolve_ref
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
 from netimmutable.repo import NetworkRepo
 from netimmutable.utctime import utc_now
@@ -310,12 +311,12 @@ class Records:
         peeled), is a ``CorruptRecords`` naming it and what to do: never "no record".
         """
         try:
-            sha = git.SymbolicReference.dereference_recursive(self.git, name)
-        except (ValueError, OSError):
-            if (Path(self.git.common_dir) / name).is_file():  # there, but not an object id
-                raise _corrupt_ref(name, "holds no object id") from None
-            return None
-        return self._commit_at(name, sha)
+            sha = resolve_ref(Path(self.git.git_dir), Path(self.git.common_dir), name)
+        except RefProblem as problem:
+            if problem.path.name == PACKED_REFS:  # git reads no ref while that line is there
+                raise _corrupt_packed(name, problem) from None
+            raise _corrupt_ref(name, problem.why) from None
+        return None if sha is None else self._commit_at(name, sha)
 
     def _commit_at(self, ref: str, sha: str) -> str:
         """The commit ``sha`` (the value of ``ref``) is, or peels to; ``CorruptRecords`` otherwise."""
@@ -484,8 +485,24 @@ class Records:
 
     def good_hosts(self) -> list[str]:
         """Every host that has a last-good release."""
-        out = self.git.git.for_each_ref("--format=%(refname)", GOOD_PREFIX)
-        return sorted(line.removeprefix(GOOD_PREFIX) for line in out.splitlines() if line)
+        try:
+            out = self.git.git.for_each_ref("--format=%(refname)", GOOD_PREFIX)
+        except git.GitCommandError as exc:
+            common = Path(self.git.common_dir)
+            failed = RepoError(f"git for-each-ref failed: {str(exc.stderr).strip() or exc}")
+            try:
+                if not bad_packed_lines(common):
+                    raise failed from None
+                # git stops at a garbage packed-refs line: list the good refs in process, the garbage one
+                # too (reading it is then that host's CorruptRecords, the others are read as usual)
+                packed = packed_ref_names(common, GOOD_PREFIX)
+            except RefProblem:
+                raise failed from None
+            folder = common / GOOD_PREFIX
+            loose = [p.relative_to(common).as_posix() for p in folder.rglob("*") if p.is_file()]
+            out = "\n".join([*loose, *packed])
+        names = {line.removeprefix(GOOD_PREFIX) for line in out.splitlines() if line}
+        return sorted(name for name in names if not name.endswith(".lock"))
 
     def last_good(self, host: str) -> GoodEntry | None:
         release = self.ref(good_ref(host))
@@ -896,6 +913,26 @@ def _corrupt_ref(ref: str, why: str) -> CorruptRecords:
             "or `netimmutable records fetch` to take a remote's records"
         )
     return CorruptRecords(f"{ref} {why}", host=host, hint=hint)
+
+
+def _corrupt_packed(ref: str, problem: RefProblem) -> CorruptRecords:
+    """A ``packed-refs`` line git cannot read, that holds (or may hold) ``ref``: no git command reads
+    refs while it is there, so the fix is an edit of that file."""
+    path = problem.path
+    host = ref.removeprefix(GOOD_PREFIX) if ref.startswith(GOOD_PREFIX) else None
+    then = (
+        f"the next deploy of {host} is then a first deployment: its running config is captured first"
+        if host is not None
+        else "`netimmutable records fetch` can then take a remote's records"
+    )
+    return CorruptRecords(
+        f"{ref}: {problem.why}",
+        host=host,
+        file=str(path),
+        line=problem.line,
+        hint=f"git reads no ref while that line is there: edit {path} and delete the line, or put back the "
+        f"commit id it held (`{path.parent / 'logs' / ref}` has the ref's history); {then}",
+    )
 
 
 _GOOD_FIELDS = ("release", "run_id", "when_utc", "operator")

@@ -6,9 +6,11 @@ and defaults inheritance, as a top-level variable, plus ``host``: a frozen ``Hos
 context is a Nornir object, so nothing reaches a connection, a file, the environment or the process.
 
 The sandbox is Jinja's immutable one, with limits on what builds big strings (a format width, ``*``,
-``**``, a width-taking filter or string method) and on the whole output of a host; ``lipsum`` (random, so
-not deterministic, and unbounded) and the ``random`` filter (two renders of one commit would differ) are not
-offered. ``not_secret(value)`` declares a value that follows a
+``**``, ``+``, ``~``, a width-taking filter or string method), on the whole output of a host, and on its
+render time (checked at every call, operator, output chunk and ``{% for %}`` item:
+``_BoundedCodeGenerator`` compiles loops, ``~`` and ``+`` so that they go through the sandbox);
+``lipsum`` (random, so not deterministic, and unbounded) and the ``random`` filter (two renders of one
+commit would differ) are not offered. ``not_secret(value)`` declares a value that follows a
 secret keyword as not secret (render checks every such value comes from ``secret()`` or from it).
 
 Examples:
@@ -32,12 +34,14 @@ from dataclasses import dataclass, field
 from functools import update_wrapper
 from typing import Any
 
-from jinja2 import Environment, Template, pass_environment
+from jinja2 import Environment, Template, nodes, pass_environment
+from jinja2.compiler import CodeGenerator, Frame
 from jinja2.defaults import DEFAULT_NAMESPACE
 from jinja2.exceptions import SecurityError
 from jinja2.filters import FILTERS as JINJA_FILTERS
-from jinja2.runtime import Context
+from jinja2.runtime import Context, markup_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter, safe_range
+from jinja2.visitor import NodeTransformer
 from nornir.core.inventory import Host
 
 from netimmutable.secretref import secret_placeholder
@@ -184,10 +188,80 @@ def _percent_format(value: Any, *args: Any, **kwargs: Any) -> str:
     return text % (kwargs or args)
 
 
+_TIMED_ITER = "timed_iter"
+_SIZED = (str, bytes, list, tuple)
+
+
+class _Loops(NodeTransformer):
+    """Wraps the iterable of every ``{% for %}`` of a parsed template in a call of ``timed_iter`` (an
+    environment attribute: the parser never makes one, so no template can write this call itself)."""
+
+    def visit_For(self, node: nodes.For) -> nodes.Node:
+        self.generic_visit(node)
+        name = nodes.EnvironmentAttribute(_TIMED_ITER, lineno=node.iter.lineno)
+        node.iter = nodes.Call(name, [node.iter], [], None, None, lineno=node.iter.lineno)
+        return node
+
+
+class _BoundedCodeGenerator(CodeGenerator):
+    """Jinja's code generator, with what it compiles to plain Python sent through the sandbox's checks by
+    direct calls (cheap: a loop item or a ``~`` costs a method call, not a sandboxed call):
+    a loop's iterable -> ``environment.timed_iter``, ``~`` -> ``environment.bounded_concat``, ``+`` ->
+    ``environment.bounded_add`` (a loop that outputs and calls nothing still meets the time limit; a string
+    doubled in a loop meets the size limit before it is built)."""
+
+    def visit_Call(self, node: nodes.Call, frame: Frame, forward_caller: bool = False) -> None:
+        callee = node.node
+        if isinstance(callee, nodes.EnvironmentAttribute) and callee.name == _TIMED_ITER:
+            self.write(f"environment.{_TIMED_ITER}(")
+            self.visit(node.args[0], frame)
+            self.write(")")
+            return
+        super().visit_Call(node, frame, forward_caller=forward_caller)
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        if frame.eval_ctx.volatile:
+            escape = "context.eval_ctx.autoescape"
+        else:
+            escape = "True" if frame.eval_ctx.autoescape else "False"
+        self.write(f"environment.bounded_concat({escape}, (")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+    def visit_Add(self, node: nodes.BinExpr, frame: Frame) -> None:
+        self.write("environment.bounded_add(")
+        self.visit(node.left, frame)
+        self.write(", ")
+        self.visit(node.right, frame)
+        self.write(")")
+
+
+class _TimedIterable:
+    """An iterable whose iteration stops at the render's deadline (its length is the wrapped one's)."""
+
+    __slots__ = ("_env", "_iterable")
+
+    def __init__(self, iterable: Any, env: RenderSandbox) -> None:
+        self._iterable = iterable
+        self._env = env
+
+    def __len__(self) -> int:
+        return len(self._iterable)
+
+    def __iter__(self) -> Iterator[Any]:
+        check = self._env._check_time
+        for item in self._iterable:
+            check()
+            yield item
+
+
 class RenderSandbox(ImmutableSandboxedEnvironment):
     """Jinja's immutable sandbox with netimmutable's limits (see the module docstring)."""
 
     intercepted_binops = frozenset({"*", "**", "%"})
+    code_generator_class = _BoundedCodeGenerator
 
     def __init__(self, *args: Any, max_output: int = DEFAULT_MAX_OUTPUT_BYTES, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -202,6 +276,31 @@ class RenderSandbox(ImmutableSandboxedEnvironment):
             self.filters[name] = _bounded_filter(name, position, JINJA_FILTERS[name])
         self.filters["format"] = _percent_format
         del self.filters["random"]  # rendering is deterministic: a release is judged by re-rendering it
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        template = super()._parse(source, name, filename)
+        _Loops().visit(template)
+        return template
+
+    def timed_iter(self, iterable: Any) -> _TimedIterable:
+        """What a ``{% for %}`` iterates: ``iterable``, checking the render's deadline at each item."""
+        return _TimedIterable(iterable, self)
+
+    def bounded_concat(self, autoescape: bool, parts: tuple[Any, ...]) -> str:
+        """``a ~ b``: refused before the result is built when it would be over the size limit. (Time is
+        checked by the loops and calls around it: an expression without them is as long as its source.)"""
+        texts = [part if type(part) is str else str(part) for part in parts]
+        size = sum(map(len, texts))
+        if size > self.max_output:
+            raise OutputTooLarge(f"'~' would build a string of {size} characters, over the limit")
+        return markup_join(parts) if autoescape else "".join(texts)
+
+    def bounded_add(self, left: Any, right: Any) -> Any:
+        """``a + b``: a string, list or tuple over the size limit is refused before it is built."""
+        sized = _SIZED
+        if isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > self.max_output:
+            raise OutputTooLarge(f"'+' would build {len(left) + len(right)} items, over the limit")
+        return left + right
 
     def _check_size(self, value: Any, what: str) -> Any:
         if isinstance(value, (str, bytes, list, tuple)) and len(value) > self.max_output:

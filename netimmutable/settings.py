@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args
 
 from netimmutable.errors import SettingsError
 from netimmutable.fileio import refuse_links
+from netimmutable.ignore_check import PROBE_LINES, check_against_snapshots, check_patterns
 from netimmutable.soak import SoakSetting, parse_soak
 from netimmutable.yamlio import LocatedDict, load_yaml
 
@@ -188,50 +189,6 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "render.max_output_bytes": (1024, 1024**3, True),
     "render.max_seconds": (0, 3600, False),
 }
-PROBE_LINES = (
-    "hostname r1",
-    "!",
-    "#",
-    "}",
-    "end",
-    "exit",
-    "1",
-    "ZZZ",
-    "frr version 8.4.4",
-    "interface Ethernet1",
-    " ip address 10.0.0.1/30",
-    "router bgp 65001",
-    " neighbor 10.255.12.2 remote-as 65002",
-    "set system host-name r1",
-    "ip route 0.0.0.0/0 blackhole",
-)
-"""Config lines of many shapes: an ``ignore_lines`` pattern that matches all of them would hide any drift."""
-
-
-def _check_patterns(where: str, patterns: tuple[str, ...], label: str, line: int) -> None:
-    """Each pattern compiles, does not match the empty line, and does not match every line."""
-    for index, text in enumerate(patterns):
-        name = f"{where}[{index}] {text!r}"
-        try:
-            pattern = re.compile(text)
-        except (re.error, OverflowError, RecursionError) as exc:
-            raise SettingsError(
-                f"{name} is not a valid regular expression ({exc})", file=label, line=line
-            ) from None
-        if pattern.search("") is not None:
-            raise SettingsError(
-                f"{name} matches the empty line, so it matches every line and would hide all drift",
-                file=label,
-                line=line,
-                hint="anchor it to what the lines start with, e.g. '^snmp-server location'",
-            )
-        if all(pattern.search(probe) for probe in PROBE_LINES):
-            raise SettingsError(
-                f"{name} matches every line, so it would hide all drift",
-                file=label,
-                line=line,
-                hint="anchor it to what the lines start with, e.g. '^snmp-server location'",
-            )
 
 
 def _check_range(where: str, value: float, label: str, line: int) -> None:
@@ -419,7 +376,7 @@ def _build(cls: type[Any], data: Any, prefix: str, label: str, line: int) -> Any
             if key in _PATH_KEYS:  # one spelling, as git prints paths: "./snapshots/" is "snapshots"
                 values[key] = PurePosixPath(*parts).as_posix()
             if key in _PATTERN_KEYS:
-                _check_patterns(where, values[key], label, key_line)
+                check_patterns(where, values[key], label, key_line)
             if where in _RANGES:
                 _check_range(where, values[key], label, key_line)
     return replace(cls(), **values)
@@ -453,4 +410,11 @@ def load_settings(repo_root: Path) -> Settings:
     """Read ``netimmutable.yaml`` of a network repository."""
     path = repo_root / SETTINGS_FILE
     refuse_links(repo_root, path)
-    return settings_from_mapping(load_yaml(path, SETTINGS_FILE), SETTINGS_FILE)
+    data = load_yaml(path, SETTINGS_FILE)
+    settings = settings_from_mapping(data, SETTINGS_FILE)
+    if settings.ignore_lines:  # with the repository at hand: no pattern may hide most of its configs
+        line = data.line_of("ignore_lines") if isinstance(data, LocatedDict) else 1
+        check_against_snapshots(
+            settings.ignore_lines, repo_root, settings.snapshots_dir, "ignore_lines", SETTINGS_FILE, line
+        )
+    return settings

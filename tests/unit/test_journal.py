@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -12,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netimmutable.errors import CorruptJournal
+from netimmutable import journal as journal_module
+from netimmutable.errors import CorruptJournal, JournalWriteFailed
 from netimmutable.journal import Journal, journal_path, unfinished, unfinished_runs
 from netimmutable.repo import NetworkRepo
 from netimmutable.settings import Settings
@@ -204,6 +206,28 @@ def test_a_corrupt_journal_is_a_located_error_never_no_run(
         unfinished_runs(repo)
     assert info.value.file == ".netimmutable/journal/run-x.jsonl" and info.value.line == line
     assert info.value.hint is not None and "netimmutable verify" in info.value.hint
+
+
+def test_the_hints_name_the_folder_the_journals_are_in(net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journals of a git repository are in git's common dir (`.git/netimmutable/journal/`); the hints
+    sent people to `.netimmutable/journal/`, where there is nothing to move."""
+    path = journal_path(net.repo, "run-x")
+    assert path.parent == net.root / ".git" / "netimmutable" / "journal"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not json\n")
+    with pytest.raises(CorruptJournal) as info:
+        unfinished_runs(net.repo)
+    assert info.value.hint is not None and ".git/netimmutable/journal/" in info.value.hint
+    path.unlink()
+
+    def full(_fd: int, _data: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal_module.os, "write", full)
+    with pytest.raises(JournalWriteFailed) as failed:
+        Journal.open(net.repo, "run-y", release="a" * 40)
+    monkeypatch.undo()
+    assert failed.value.hint is not None and ".git/netimmutable/journal/" in failed.value.hint
 
 
 def test_only_a_last_line_cut_short_is_ignored(repo: NetworkRepo) -> None:

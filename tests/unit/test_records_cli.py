@@ -92,3 +92,35 @@ def test_status_in_a_shallow_clone_says_reachability_cannot_be_proven(tmp_path: 
     git(clone, "fetch", "-q", "--unshallow", "origin")
     text = run_cli(["status", "--repo", str(clone)]).stdout
     assert "shallow" not in text and "not on the approval branch" not in text
+
+
+def test_deploying_an_older_release_from_a_shallow_clone_is_refused_with_the_unshallow_hint(
+    tmp_path: Path,
+) -> None:
+    """Issue 14 item 14, deploy side: in a shallow clone an older release cannot be proven to be on the
+    approval branch (the walk from the tip is cut), so it is refused, saying why and what to do; no
+    device is touched. After `git fetch --unshallow` the proof is there."""
+    net = make_net(tmp_path)
+    second = release(net.root, "r1 description", GOOD_CHANGE)
+    release(net.root, "wrong AS", BAD_CHANGE)  # the tip: `second` is one commit below it
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{net.root}", str(clone))
+    git(clone, "fetch", "-q", "--depth", "1", "origin", second)  # the release itself, not the walk to it
+    (clone / ".netimmutable").mkdir(exist_ok=True)
+    (clone / ".netimmutable" / "connections.yaml").write_bytes(
+        (net.root / ".netimmutable" / "connections.yaml").read_bytes()
+    )
+    running = {host: net.lab.running(host) for host in net.lab.hosts()}
+
+    result = run_cli(["deploy", second, "--yes", "--repo", str(clone)])
+    assert result.exit_code == 1, result.output
+    assert "cannot be proven to be on the approval branch" in result.stderr
+    assert "shallow clone" in result.stderr and "git fetch --unshallow" in result.stderr
+    assert "Traceback" not in result.output
+    assert {host: net.lab.running(host) for host in net.lab.hosts()} == running
+    assert git(clone, "for-each-ref", "refs/netimmutable/runs") == ""  # no run began
+
+    git(clone, "fetch", "-q", "--unshallow", "origin")
+    result = run_cli(["deploy", second, "--yes", "--repo", str(clone)])
+    assert result.exit_code == 0, result.output  # now provable: deployed
+    assert "cannot be proven" not in result.output and "shallow" not in result.output

@@ -86,6 +86,13 @@ def test_the_file_init_writes_is_valid_and_equals_the_defaults(tmp_path: Path) -
         ("ignore_lines: ['\\S']\n", 1, "matches every line"),
         ("ignore_lines: ['^.', 'x']\n", 1, "ignore_lines[0] '^.' matches every line"),
         ("ignore_lines: ['a{99999999999}']\n", 1, "is not a valid regular expression"),
+        # issue 14: patterns that miss the probes above but hide what a device is or how it routes
+        ("version: 1\nignore_lines: ['^(?!ZZZ$).']\n", 2, "matches 'hostname r1', a line that says what"),
+        ("ignore_lines: ['^ip route 0\\.0\\.0\\.0/0']\n", 1, "matches 'ip route 0.0.0.0/0 blackhole'"),
+        ("ignore_lines: ['^snmp', 'remote-as']\n", 1, "ignore_lines[1] 'remote-as' matches ' neighbor"),
+        ("ignore_lines: ['^router']\n", 1, "matches 'router bgp 65001'"),
+        ("ignore_lines: ['^(?!hostname|ip route).*[0-9]']\n", 1, "matches 'set system host-name r1'"),
+        ("ignore_lines: ['route']\n", 1, "matches 'router bgp 65001'"),
         ("deploy:\n  batch_size: 0\n", 2, "deploy.batch_size must be at least 1, got 0"),
         ("version: 1\ndeploy:\n  workers: 0\n", 3, "deploy.workers must be at least 1"),
         ("deploy:\n  workers: 100000\n", 2, "deploy.workers must be at most 1000"),
@@ -161,3 +168,36 @@ def test_a_bad_pattern_fails_verify_at_load_not_per_host(tmp_path: Path) -> None
     result = net.verify()
     assert result.exit_code == 1
     assert f"{SETTINGS_FILE}:2: " in result.stderr and "internal error" not in result.output
+
+
+def test_a_pattern_that_hides_most_of_the_snapshots_is_refused_naming_one(tmp_path: Path) -> None:
+    """A pattern written to miss every probe line (here: every top-level line but those the probes hold)
+    still cannot hide most of what the devices run: measured on the committed snapshots."""
+    lines = ["hostname r1", *(f"ip prefix-list PL seq {n} permit 10.{n}.0.0/16" for n in range(12))]
+    (tmp_path / "snapshots").mkdir()
+    (tmp_path / "snapshots" / "r1.cfg").write_text("\n".join([*lines, "router bgp 1", "!", "end"]) + "\n")
+    (tmp_path / "snapshots" / "r2.cfg").write_text("hostname r2\nrouter bgp 2\n")
+    sneaky = "^(?!hostname|interface|router|ip route|ipv6 route|neighbor|set |\\s)."
+    err = _error(tmp_path, f"version: 1\nignore_lines:\n  - '^snmp'\n  - '{sneaky}'\n")
+    assert err.line == 2 and "ignore_lines[1]" in err.message and "snapshots/r1.cfg" in err.message
+    assert "12 of the 16 config lines" in err.message
+    # the patterns together count too: each of these hides 6 of 16 lines, both 12
+    halves = "ignore_lines: ['^ip prefix-list PL seq [0-5] ', '^ip prefix-list PL seq ([6-9]|1[01]) ']\n"
+    assert "all 2 patterns together" in _error(tmp_path, halves).message
+    # a pattern for a few lines is what ignore_lines is for
+    assert _load(tmp_path, "ignore_lines: ['^ip prefix-list PL seq 1 ']\n").ignore_lines
+
+
+def test_the_issue_pattern_no_longer_hides_an_injected_default_route(tmp_path: Path) -> None:
+    """Issue 14: `^(?!ZZZ$).` passed the probe check; with it an injected default route on r1 gave
+    "4 in-sync; exit 0". It is refused at load, at its line, before any device is asked."""
+    from tests.unit.verify_sim import make_sim_net
+
+    net = make_sim_net(tmp_path / "net")
+    net.lab.edit("r1", add=["ip route 0.0.0.0/0 10.66.66.66"])
+    (net.root / SETTINGS_FILE).write_text("version: 1\nignore_lines: ['^(?!ZZZ$).']\n")
+    result = net.verify()
+    assert result.exit_code == 1, result.output
+    assert f"{SETTINGS_FILE}:2: " in result.stderr and "in-sync" not in result.output
+    (net.root / SETTINGS_FILE).write_text("version: 1\n")
+    assert net.verify().exit_code == 3  # the route is drift

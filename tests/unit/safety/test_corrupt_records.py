@@ -141,3 +141,53 @@ def test_recover_meets_a_corrupt_good_ref_with_a_located_error(net: Net) -> None
     assert host.outcome is HostOutcome.UNKNOWN  # nothing decided from it: left for after the fix
     assert "git update-ref -d" in host.instructions, host  # what to do, as the other commands say it
     assert [f.run_id for f in unfinished(net.repo)] == ["run-dead"] and net.lab.running("r3") == before
+
+
+def _pack_good_refs_with_garbage_for(net: Net, host: str) -> None:
+    """Move every good ref into ``.git/packed-refs`` (as `git pack-refs` would, other refs left loose),
+    with ``host``'s line holding no object id."""
+    lines = ["# pack-refs with: peeled fully-peeled sorted "]
+    for ref in sorted((net.root / ".git" / "refs" / "netimmutable" / "good").iterdir()):
+        name = f"refs/netimmutable/good/{ref.name}"
+        sha = ref.read_text().strip()
+        lines.append(f"{'zzzz' if ref.name == host else sha} {name}")
+        ref.unlink()
+    (net.root / ".git" / "packed-refs").write_text("\n".join(lines) + "\n")
+
+
+def test_a_garbage_line_of_packed_refs_is_a_located_error_naming_packed_refs(net: Net) -> None:
+    """Issue 14: `zzzz refs/netimmutable/good/r3` in packed-refs made `status` print git's failure as a
+    traceback and `verify` report r3 as "no-baseline" (a good ref read as no ref)."""
+    before = {h: net.lab.running(h) for h in net.lab.hosts()}
+    _pack_good_refs_with_garbage_for(net, "r3")
+    for args in (("status",), ("verify",), ("rollback", "r3", "--yes")):
+        err = _cli_error(net, *args)
+        assert ".git/packed-refs" in err and "refs/netimmutable/good/r3" in err, (args, err)
+    status = net.cli("status", "--format", "json")  # every other host's row is still shown
+    rows = {row["host"]: row for row in json.loads(status.stdout)["hosts"]}
+    assert status.exit_code == 1 and rows["r3"]["records_error"] and rows["r3"]["last_good"] is None
+    assert all(rows[h]["last_good"] and not rows[h]["records_error"] for h in ("r1", "r2", "r4"))
+    verify = net.cli("verify", "--format", "json")
+    assert verify.exit_code == 1 and "no-baseline" not in verify.stdout
+    assert {h: net.lab.running(h) for h in net.lab.hosts()} == before
+    with pytest.raises(CorruptRecords) as info:
+        Records(net.repo, open_git(net.repo)).last_good("r3")
+    assert info.value.host == "r3" and info.value.file is not None and "packed-refs" in info.value.file
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"", "is empty"),
+        (b"ref: refs/netimmutable/good/r3\n", "symbolic ref loop"),
+        (b"\xff\xfe", "no object id"),
+    ],
+    ids=["empty", "symref-loop", "not-utf8"],
+)
+def test_a_good_ref_file_of_any_other_shape_is_a_located_error(net: Net, content: bytes, why: str) -> None:
+    """Found by the records fuzz tier: an empty good ref file was an AssertionError traceback (GitPython),
+    a good ref that is a symbolic ref to itself made every reader loop forever."""
+    (net.root / ".git" / good_ref("r3")).write_bytes(content)
+    for args in (("status",), ("verify",)):
+        err = _cli_error(net, *args)
+        assert "refs/netimmutable/good/r3" in err and why in err, (args, err)

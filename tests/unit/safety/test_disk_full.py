@@ -23,7 +23,7 @@ from netimmutable.errors import RepoError
 from netimmutable.journal import unfinished_runs
 from netimmutable.locks import list_locks
 from netimmutable.records import HostOutcome, HostRecord, Records, RunRecord, utc_now
-from tests.unit.deploy.conftest import Net
+from tests.unit.deploy.conftest import Net, _build
 from tests.unit.netrepo_helpers import git, head, make_netrepo, run_cli, snapshot_files
 
 DEPLOYED = HostOutcome.DEPLOYED
@@ -224,3 +224,52 @@ def test_a_run_record_that_cannot_be_written_is_reported_not_a_traceback(
     assert "records not written" in result.output
     assert git(net.root, "rev-parse", "refs/netimmutable/runs") == runs
     assert list_locks(net.repo) == [] and not net.lab.has_pending("r1")
+
+
+# ------------------------------------------------------------------ deploy and rollback on a full disk
+def _lock_folder_files(net: Net) -> list[str]:
+    folder = net.root / ".git" / "netimmutable" / "locks"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("deploy", "--yes"), ("deploy", "--yes", "--allow-dirty"), ("rollback", "r1", "--yes")],
+    ids=["deploy", "deploy-allow-dirty", "rollback"],
+)
+def test_deploy_and_rollback_on_a_full_disk_end_with_a_clear_error_and_leave_nothing(
+    small_disk: SmallDisk, args: tuple[str, ...]
+) -> None:
+    """Issue 14: `deploy` on a full disk printed git's `index.lock` failure as a traceback (from the dirty
+    check); `deploy --allow-dirty` and `rollback` an OSError from the repo lock's temporary file, and left
+    that empty `.repo.lock.<pid>.<id>.tmp` behind each time."""
+    builder = _build(small_disk.root, baseline=True)
+    net = next(builder)
+    try:
+        net.announce("r1", "10.99.0.0/24")
+        running = {host: net.lab.running(host) for host in net.lab.hosts()}
+        locks_before = _lock_folder_files(net)
+        small_disk.fill()
+        result = net.cli(*args)
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and "Errno" not in result.output
+        assert "disk full" in result.output or "no space" in result.output.lower(), result.output
+        assert _lock_folder_files(net) == locks_before and list_locks(net.repo) == []
+        assert {host: net.lab.running(host) for host in net.lab.hosts()} == running
+        net.no_pending()
+        small_disk.free()
+    finally:
+        builder.close()
+
+
+def test_a_git_status_that_fails_in_the_dirty_check_is_a_located_error(net: Net) -> None:
+    """The dirty check's `git status` failing (here: an index git cannot read) is a RepoError naming the
+    repository, not a GitCommandError traceback; nothing is locked or pushed."""
+    release = net.announce("r1", "10.99.0.0/24")
+    running = net.lab.running("r1")
+    (net.root / ".git" / "index").write_bytes(b"DIRC not an index")
+    result = net.cli("deploy", release, "--yes", "--limit", "r1")
+    assert result.exit_code == 1, result.output
+    assert "git status failed" in result.output and str(net.root) in result.output
+    assert "Traceback" not in result.output
+    assert net.lab.running("r1") == running and list_locks(net.repo) == []

@@ -136,3 +136,49 @@ def test_render_time_per_host_is_bounded_by_the_setting(repo: NetworkRepo) -> No
     err = _error(repo, template)
     assert time.monotonic() - started < 5
     assert err.host == "a1" and err.file == "templates/demo/main.j2" and "time limit" in err.message
+
+
+@pytest.mark.parametrize(
+    "loops",
+    [
+        "{% set r = range(100000) %}{% for i in r %}{% for j in r %}{% endfor %}{% endfor %}",
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% if j %}{% endif %}{% endfor %}"
+        "{% endfor %}",
+        "{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+    ],
+    ids=["range", "range-with-if", "string"],
+)
+def test_silent_nested_loops_stop_at_the_time_limit(repo: NetworkRepo, loops: str) -> None:
+    """Issue 14: nested loops that neither output nor call anything (10^10 iterations) were not stopped by
+    render.max_seconds; every loop now meets the deadline at each item."""
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_seconds: 0.3\n"})
+    started = time.monotonic()
+    err = _error(repo, f"x\n{loops}\n")
+    assert time.monotonic() - started < 5
+    assert err.host == "a1" and err.file == "templates/demo/main.j2" and "time limit" in err.message
+
+
+def test_loops_still_render_as_before(repo: NetworkRepo) -> None:
+    """What a loop offers (loop.length, else, filtering, unpacking, recursion) is unchanged."""
+    template = (
+        "{% for i in [3, 4] %}{{ loop.index }}/{{ loop.length }}={{ i }} {% endfor %}"
+        "{% for i in [] %}no{% else %}empty{% endfor %} "
+        "{% for k, v in {'a': 1}.items() if v %}{{ k ~ v ~ '!' }}{% endfor %} "
+        "{% for n in [[1, [2]]] recursive %}{% if n is iterable %}{{ loop(n) }}{% else %}{{ n }}"
+        "{% endif %}{% endfor %}\n"
+    )
+    write_files(repo.root, {"templates/demo/main.j2": template})
+    assert render_hosts(repo, load_inventory(repo).hosts())[0].config == "1/2=3 2/2=4 empty a1! 12\n"
+
+
+@pytest.mark.parametrize("operator", ["~", "+"])
+def test_a_string_doubled_in_a_loop_is_refused_before_it_is_built(repo: NetworkRepo, operator: str) -> None:
+    """Issue 14: `{% set ns.s = ns.s ~ ns.s %}` repeated built 128 MiB after 26 doublings and was caught
+    only when output; each `~` and `+` now refuses a result over render.max_output_bytes."""
+    write_files(repo.root, {"netimmutable.yaml": "version: 1\nrender:\n  max_output_bytes: 2000\n"})
+    template = (
+        "x\n{% set ns = namespace(s='x') %}{% for i in range(20) %}"
+        f"{{% set ns.s = ns.s {operator} ns.s %}}{{% endfor %}}\n"
+    )
+    err = _error(repo, template)
+    assert (err.host, err.file, err.line) == ("a1", "templates/demo/main.j2", 2)
