@@ -208,6 +208,11 @@ def verify_command(
     if report.exit_code != ExitCode.OK:
         raise CliExit(report.exit_code)
     if failed:
+        err.print(
+            f"exit {int(ExitCode.ERROR)}: the devices' verdict above holds, but not every output was written",
+            highlight=False,
+            markup=False,
+        )
         raise CliExit(ExitCode.ERROR)
 
 

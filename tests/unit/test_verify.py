@@ -455,3 +455,4 @@ def test_a_full_disk_costs_neither_the_report_nor_the_other_outputs(
     assert f"could not be written to {tmp_path / 'gone' / 'verify.json'}" in result.stderr
     assert junit.read_text().startswith("<?xml")  # the output that could be written was
     assert not verify_state.state_path(net.repo).exists()  # nothing half-written
+    assert result.stderr.rstrip().splitlines()[-1].startswith("exit 1:")  # the last word is the exit code
