@@ -99,8 +99,12 @@ def compare_running(
     *,
     running: str | None = None,
     labels: tuple[str, str] = ("artifact", "running"),
+    secrets: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Compare what ``device`` runs with ``intended`` (secrets resolved) the way ``strategy`` says.
+
+    ``secrets`` (the run's resolved values): the text view recognizes a secret in its device form on both
+    sides (a type 7 or ``$9$`` text, a hash: ``netimmutable.secretforms``), whichever seed or salt each used.
 
     ``running``: a running config read a moment ago (saves a read). A ``device`` comparison leaves no
     candidate behind: it is discarded even when the compare fails. Raises ``DeviceError`` as the device does.
@@ -115,7 +119,13 @@ def compare_running(
                     raise
         if running is not None:
             diff = normalized_diff(
-                intended, running, device.platform, extra, expected_label=labels[0], running_label=labels[1]
+                intended,
+                running,
+                device.platform,
+                extra,
+                expected_label=labels[0],
+                running_label=labels[1],
+                secrets=secrets,
             )
             if not diff or strategy is Strategy.TEXT:
                 return Comparison(diff, Strategy.TEXT.value, running)

@@ -239,6 +239,8 @@ class PipelineEnv:
     reconnect_delay: float = 1.0
     board: BatchBoard | None = None
     """The host's batch: a host whose checks fail only by prefixes lost through others waits for them."""
+    secret_values: Callable[[], Mapping[str, str]] = dict
+    """The run's resolved secrets (name -> value): comparisons recognize a secret in its device form."""
 
 
 Progress = Callable[[ProgressEvent], None]

@@ -292,7 +292,9 @@ class _HostRun:
             last_good = (
                 self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
             )
-            self.pre = pre_check(dev, last_good, self.env.extra_patterns, job.strategy)
+            self.pre = pre_check(
+                dev, last_good, self.env.extra_patterns, job.strategy, secrets=self.env.secret_values()
+            )
         except DeviceError as exc:
             raise self.precheck_failed(exc) from None
         if self.pre.running is None and job.last_good_artifact is None:
@@ -408,6 +410,7 @@ class _HostRun:
             on_soak=self.soak_progress(),
             still_pending=self.still_pending if self.pending and not rollback else None,
             strategy=self.job.strategy,
+            secrets=self.env.secret_values(),
         )
 
     def soak_progress(self) -> Callable[[float], None]:
@@ -543,7 +546,9 @@ class _HostRun:
             if self.has_pending(dev):
                 return False
             before = self.pre.running if self.pre.running is not None else self.rollback_config()
-            return compare_running(dev, before, self.job.strategy, self.env.extra_patterns).equal
+            return compare_running(
+                dev, before, self.job.strategy, self.env.extra_patterns, secrets=self.env.secret_values()
+            ).equal
         except DeviceError:
             return False
 
@@ -678,7 +683,13 @@ class _HostRun:
         self.pending = False
         target = self.env.resolve(self.job.artifact)
         try:
-            after = compare_running(self.dev(), target, self.job.strategy, self.env.extra_patterns)
+            after = compare_running(
+                self.dev(),
+                target,
+                self.job.strategy,
+                self.env.extra_patterns,
+                secrets=self.env.secret_values(),
+            )
         except DeviceError as exc:
             raise self.stop_after_rollback(
                 f"the running config could not be read after the confirm: {exc.message}", (), Cause.CHECKS
@@ -781,6 +792,7 @@ class _HostRun:
             reverted_by_device=reverted_by_device,
             after=lambda outcome: self.after("rollback", outcome),
             strategy=self.job.strategy,
+            secrets=self.env.secret_values(),
         )
         if done.cause is not Cause.PENDING_COMMIT:
             self.pending = done.pending_left  # cancelled or replaced; else cleanup tries the cancel again
