@@ -6,7 +6,8 @@ the algorithm, the byte order of the final encoding, the ``rounds=`` option); MD
 ``crypt-md5.c`` (Poul-Henning Kamp), the scheme of Cisco type 5; Cisco type 9 is scrypt (N=16384, r=1, p=1,
 32 bytes) of the password with a 14-character salt, both in the ``./0-9A-Za-z`` alphabet (Cisco, "Cisco IOS
 Password Encryption Facts"; netutils' ``encrypt_cisco_type9`` computes it the same way). Python's own
-``crypt`` module is deprecated and gone in 3.13, so the two crypt schemes are written out here.
+``crypt`` module is deprecated and gone in 3.13, so the two crypt schemes are written out here; SHA-512
+crypt uses the C library's while Python has it (it is the slow one: 5,000 rounds).
 
 Examples:
     >>> sha512_crypt("secret", "saltsalt")[:20]
@@ -24,8 +25,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import re
 import secrets as _random
+import warnings
+from collections.abc import Callable
 
 __all__ = [
     "CRYPT_ALPHABET",
@@ -36,6 +40,7 @@ __all__ = [
     "random_salt",
     "sha512_crypt",
     "sha512_crypt_matches",
+    "sha512_crypt_python",
 ]
 
 CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -69,10 +74,36 @@ def _repeat(data: bytes, length: int) -> bytes:
     return (data * (length // len(data) + 1))[:length]
 
 
+def _system_crypt() -> Callable[[str, str], str] | None:
+    """The C library's ``crypt`` where Python still offers it (3.11, 3.12): five times faster than the code
+    below for SHA-512 crypt, and the same result (``tests/unit/test_secret_forms.py`` checks both)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            module = importlib.import_module("crypt")
+        except ImportError:
+            return None
+    function: Callable[[str, str], str] = module.crypt
+    return function
+
+
+_CRYPT = _system_crypt()
+
+
 def sha512_crypt(password: str, salt: str | None = None, rounds: int | None = None) -> str:
     """``$6$[rounds=N$]salt$hash`` of ``password`` (a random 16-character salt when None)."""
+    s = (random_salt(16) if salt is None else salt)[:16]
+    if _CRYPT is not None and "$" not in s and "\0" not in password:
+        shown = _CRYPT(password, "$6$" + ("" if rounds is None else f"rounds={rounds}$") + s)
+        if shown and shown.startswith("$6$"):
+            return shown
+    return sha512_crypt_python(password, s, rounds)
+
+
+def sha512_crypt_python(password: str, salt: str, rounds: int | None = None) -> str:
+    """SHA-512 crypt written out (Drepper's specification), for Pythons without ``crypt``."""
     p = password.encode("utf-8")
-    s = (random_salt(16) if salt is None else salt)[:16].encode("ascii")
+    s = salt[:16].encode("ascii")
     n = _SHA512_ROUNDS if rounds is None else min(max(rounds, 1000), 999_999_999)
     b = hashlib.sha512(p + s + p).digest()
     a = hashlib.sha512(p + s)

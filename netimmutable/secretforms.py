@@ -46,6 +46,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets as _random
 from collections.abc import Callable, Mapping
@@ -207,6 +208,13 @@ FORM_VALUE_RE = re.compile("|".join(f"(?P<{f.name}>{f.shape})" for f in FORMS.va
 """A value in any form but ``plain`` (the group named after the form matched)."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _matches(form: str, shown: str, value: str) -> bool:
+    """``FORMS[form].matches``, remembered: a hash is recomputed once per process for each value it is
+    checked against, not once per comparison (the drift gate, convergence and verify see the same text)."""
+    return FORMS[form].matches(shown, value)
+
+
 def encode(value: str, form: str | None) -> str:
     """``value`` in ``form`` (None: plain), as it is sent to the device."""
     return FORMS[form or "plain"].encode(value)
@@ -225,11 +233,11 @@ def canonical(text: str, secrets: Mapping[str, str]) -> str:
     canon = {name: first.get(value, name) for name, value in secrets.items()}
 
     def token(found: re.Match[str]) -> str:
-        form = FORMS[str(found.lastgroup)]
+        form = str(found.lastgroup)
         shown = found[0]
         for value, name in first.items():
-            if form.matches(shown, value):
-                return f"<<secret:{name}:{form.name}>>"
+            if _matches(form, shown, value):
+                return f"<<secret:{name}:{form}>>"
         return shown
 
     if "$" in text or " 7 " in text:

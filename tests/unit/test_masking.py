@@ -12,6 +12,7 @@ import pytest
 from napalm.base.constants import CISCO_SANITIZE_FILTERS, EOS_SANITIZE_FILTERS
 from napalm.junos.junos import JunOSDriver
 
+from netimmutable import normalize
 from netimmutable.normalize import JUNOS_SANITIZE_FILTERS, MASK, mask
 
 _V = "{v}"
@@ -73,6 +74,13 @@ def test_every_napalm_filter_has_a_line() -> None:
     )
     napalm = {*CISCO_SANITIZE_FILTERS, *EOS_SANITIZE_FILTERS, *JUNOS_SANITIZE_FILTERS}
     assert napalm == set(NAPALM_LINES)
+
+
+def test_the_word_a_filter_is_skipped_without_is_in_every_line_it_is_for() -> None:
+    literals = normalize._NAPALM_LITERALS
+    assert set(literals) <= set(NAPALM_LINES)
+    for pattern, needed in literals.items():
+        assert needed in NAPALM_LINES[pattern], pattern
 
 
 @pytest.mark.parametrize("pattern", sorted(NAPALM_LINES))

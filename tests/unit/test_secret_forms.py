@@ -16,7 +16,7 @@ import pytest
 from netimmutable.errors import RenderError
 from netimmutable.inventory import load_inventory
 from netimmutable.normalize import mask, normalize, normalized_diff, resolve_secrets
-from netimmutable.passhash import cisco_type9, md5_crypt, sha512_crypt
+from netimmutable.passhash import cisco_type9, md5_crypt, sha512_crypt, sha512_crypt_python
 from netimmutable.render import render_hosts
 from netimmutable.secretforms import FORMS, canonical, decode_juniper9, decode_type7, encode
 from netimmutable.secrets import Secrets
@@ -58,6 +58,8 @@ def test_encodings_agree_with_independent_implementations() -> None:
         assert cisco_type9(value, salt) == netutils.encrypt_cisco_type9(value, salt)
         assert sha512_crypt(value, salt) == crypt.crypt(value, f"$6${salt}")
         assert sha512_crypt(value, salt, rounds=2000) == crypt.crypt(value, f"$6$rounds=2000${salt}")
+        assert sha512_crypt_python(value, salt) == crypt.crypt(value, f"$6${salt}")  # Python 3.13 on
+        assert sha512_crypt_python(value, salt, 1000) == crypt.crypt(value, f"$6$rounds=1000${salt}")
         assert md5_crypt(value, salt[:4]) == crypt.crypt(value, f"$1${salt[:4]}")
     assert decode_type7("0822455D0A16") == "cisco"  # the value Cisco's documentation shows
 
