@@ -49,7 +49,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets as _random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from netimmutable.passhash import (
@@ -66,6 +66,7 @@ __all__ = [
     "FORMS",
     "FORM_VALUE_RE",
     "SecretForm",
+    "align",
     "canonical",
     "decode_juniper9",
     "decode_type7",
@@ -250,3 +251,35 @@ def canonical(text: str, secrets: Mapping[str, str]) -> str:
             text,
         )
     return text
+
+
+def _known(text: str, first: Mapping[str, str]) -> Iterator[tuple[re.Match[str], str, str]]:
+    """Each value in a form in ``text`` that encodes a known secret: (match, name, form)."""
+    if "$" not in text and " 7 " not in text:
+        return
+    for found in FORM_VALUE_RE.finditer(text):
+        form = str(found.lastgroup)
+        for value, name in first.items():
+            if _matches(form, found[0], value):
+                yield found, name, form
+                break
+
+
+def align(intended: str, running: str, secrets: Mapping[str, str]) -> str:
+    """``intended`` with each value in a form that encodes a known secret replaced by the device's own
+    encoding of that secret in that form, where ``running`` holds one: the candidate a ``device`` comparison
+    loads then differs from the running config only where the configuration does (a new salt is no
+    change). A secret the device holds in no such form (or holds another value) is left as it is."""
+    first: dict[str, str] = {}
+    for name, value in sorted(secrets.items()):
+        if value:
+            first.setdefault(value, name)
+    shown = {(name, form): found[0] for found, name, form in _known(running, first)}
+    if not shown:
+        return intended
+    out: list[str] = []
+    end = 0
+    for found, name, form in _known(intended, first):
+        out += [intended[end : found.start()], shown.get((name, form), found[0])]
+        end = found.end()
+    return "".join(out) + intended[end:]

@@ -2,7 +2,8 @@
 ``junos`` drivers and netimmutable's ``Device``: the artifact (``<<secret:name:form>>``) and the device's
 running config after loading it compare equal; so they do when the device holds the same secret in an
 encoding of its own (a user configured it in clear, the device hashed or obfuscated it with its own salt);
-another secret, or any changed line, is still a difference, shown without the value or its encoding.
+another secret, or any changed line, is still a difference, shown without the value or its encoding. The
+device's own diff (``device``, ``text-first``) does not count a new salt as a change either.
 
 The doubles follow the vendors here: EOS keeps a clear user secret as ``secret sha512 $6$...`` (computed with
 Python's ``crypt``), Junos keeps a clear ``authentication-key`` as ``$9$...`` (computed with netutils) and
@@ -47,9 +48,23 @@ def _deploy(host: Host, config: str) -> None:
         device.commit("", None)
 
 
-def _compare(host: Host, intended: str, secrets: Mapping[str, str]) -> Comparison:
+def _compare(
+    host: Host, intended: str, secrets: Mapping[str, str] | None, strategy: Strategy = Strategy.TEXT
+) -> Comparison:
     with Device.open(host, attempts=1) as device:
-        return compare_running(device, intended, Strategy.TEXT, secrets=secrets)
+        return compare_running(device, intended, strategy, secrets=secrets)
+
+
+def _device_view_sees_no_change_for_a_new_salt(host: Host, artifact: str, secrets: Mapping[str, str]) -> None:
+    """A later run resolves the artifact again (new salts); the device's own diff (``device`` strategy, the
+    default for eos and junos) must not report that as a change, and must report another secret."""
+    again = resolve_secrets(artifact, secrets)
+    assert not _compare(host, again, None, Strategy.DEVICE).equal  # the device does see the salts differ
+    seen = _compare(host, again, secrets, Strategy.DEVICE)
+    assert seen.equal and seen.decided_by == "device", seen.diff
+    assert _compare(host, again, secrets, Strategy.TEXT_FIRST).equal
+    other = {name: rnd.token_urlsafe(12) for name in secrets}
+    assert not _compare(host, resolve_secrets(artifact, other), other, Strategy.DEVICE).equal
 
 
 def _hidden(diff: str, *texts: str) -> None:
@@ -90,6 +105,7 @@ def test_eos_sha512_secret_compares_equal_after_the_load_and_a_changed_secret_do
     for intended in (pushed, artifact):
         seen = _compare(host, intended, secrets)
         assert seen.equal and seen.decided_by == "text", seen.diff
+    _device_view_sees_no_change_for_a_new_salt(host, artifact, secrets)
 
     # an operator sets the same secret in clear: EOS hashes it with a salt of its own
     eos.set_running(_eos_artifact(eos.baseline, "").replace(" secret sha512 ", f" secret 0 {value}"))
@@ -151,6 +167,7 @@ def test_junos_9_and_sha512_secrets_compare_equal_after_the_load_and_changed_one
     for intended in (pushed, artifact):
         seen = _compare(host, intended, secrets)
         assert seen.equal and seen.decided_by == "text", seen.diff
+    _device_view_sees_no_change_for_a_new_salt(host, artifact, secrets)
 
     # the same key configured in clear: Junos keeps its own $9$ of it
     junos.set_running(_junos_artifact(secrets["bgp"], resolve_secrets("<<secret:root:sha512>>", secrets)))
