@@ -39,6 +39,7 @@ from netimmutable.fileio import atomic_write_text
 from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.normalize import config_digest, mask, normalize
 from netimmutable.push import PlanPin
+from netimmutable.secretforms import align
 
 __all__ = [
     "PLAN_SCHEMA",
@@ -224,7 +225,9 @@ def _inspect(device: PlanDevice, name: str, artifact: str, job: _Job) -> HostPla
         running = None
         pins_diff_only = " (the driver cannot read the running config: the plan pins the device's diff only)"
     try:
-        device.load_replace(job.resolve(artifact))
+        candidate = job.resolve(artifact)  # with the device's own encodings of secrets in a form (new salts
+        # are no change: ``deploy`` loads the same way, so the plan's diff digest still matches)
+        device.load_replace(candidate if running is None else align(candidate, running, job.secrets))
         diff = device.compare()
     finally:
         try:

@@ -49,6 +49,7 @@ from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.rollback import RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.secretforms import align
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
 from netimmutable.utctime import utc_now, utc_text
@@ -328,7 +329,11 @@ class _HostRun:
         self.before("load", artifact_digest=self.artifact_digest)
         try:
             self.loaded = True
-            dev.load_replace(self.env.resolve(job.artifact))
+            candidate = self.env.resolve(job.artifact)
+            if self.pre is not None and self.pre.running:
+                # the device keeps its own encodings of secrets in a form: a new salt is no change
+                candidate = align(candidate, self.pre.running, self.env.secret_values())
+            dev.load_replace(candidate)
             self.diff = dev.compare()
         except DeviceError as exc:
             self.after("load", exc.message)

@@ -21,10 +21,12 @@ from typing import Any
 import pytest
 from nornir.core.inventory import ConnectionOptions, Host
 
+from netimmutable import plan
 from netimmutable.compare import Comparison, Strategy, compare_running
 from netimmutable.connections import CONNECTION
 from netimmutable.device import Device
 from netimmutable.normalize import resolve_secrets
+from netimmutable.plan import PlanStatus
 from netimmutable.secretforms import FORMS
 from tests.doubles.eos import EosDouble, start_eos
 from tests.doubles.junos import JunosDouble, default_baseline, start_junos
@@ -131,6 +133,26 @@ def test_eos_a_changed_line_beside_the_secret_is_still_drift(eos: EosDouble) -> 
         line for line in drift.diff.splitlines() if line[:1] in "+-" and line[:3] not in ("---", "+++")
     ]
     assert changed == ["-hostname r1", "+hostname r1-changed"]
+
+
+def test_eos_a_later_plan_of_the_same_release_is_unchanged_and_the_device_keeps_its_hash(
+    eos: EosDouble,
+) -> None:
+    host, secrets = _host(eos, "eos"), {"admin": rnd.token_urlsafe(12)}
+    artifact = _eos_artifact(eos.baseline, "<<secret:admin:sha512>>")
+    _deploy(host, resolve_secrets(artifact, secrets))
+    before = eos.running()
+    job = plan._Job(
+        artifact,
+        lambda text: resolve_secrets(text, secrets),
+        secrets,
+        (),
+        lambda h: Device.open(h, attempts=1),
+    )
+    with Device.open(host, attempts=1) as device:
+        seen = plan._inspect(device, "r1", artifact, job)
+    assert seen.status is PlanStatus.UNCHANGED, seen.diff
+    assert eos.running() == before
 
 
 # ------------------------------------------------------------------------------------------------ Junos
