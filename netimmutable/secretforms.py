@@ -170,7 +170,7 @@ FORMS: Mapping[str, SecretForm] = {
             "type7",
             encode_type7,
             _decoded_is(decode_type7),
-            r"(?<=\s7 )\d\d(?:[0-9A-Fa-f]{2})+(?![^\s;\"])",
+            r"(?<![^\s\"])\d\d(?:[0-9A-Fa-f]{2}){2,}(?![^\s;\"])",
             reversible=True,
         ),
         SecretForm(
@@ -241,8 +241,7 @@ def canonical(text: str, secrets: Mapping[str, str]) -> str:
                 return f"<<secret:{name}:{form}>>"
         return shown
 
-    if "$" in text or " 7 " in text:
-        text = FORM_VALUE_RE.sub(token, text)
+    text = FORM_VALUE_RE.sub(token, text)
     if len(first) < len(canon):
         text = SECRET_RE.sub(
             lambda m: (
@@ -255,8 +254,6 @@ def canonical(text: str, secrets: Mapping[str, str]) -> str:
 
 def _known(text: str, first: Mapping[str, str]) -> Iterator[tuple[re.Match[str], str, str]]:
     """Each value in a form in ``text`` that encodes a known secret: (match, name, form)."""
-    if "$" not in text and " 7 " not in text:
-        return
     for found in FORM_VALUE_RE.finditer(text):
         form = str(found.lastgroup)
         for value, name in first.items():
