@@ -12,8 +12,8 @@ import pytest
 from napalm.base.constants import CISCO_SANITIZE_FILTERS, EOS_SANITIZE_FILTERS
 from napalm.junos.junos import JunOSDriver
 
-from netimmutable import normalize
-from netimmutable.normalize import JUNOS_SANITIZE_FILTERS, MASK, mask
+from netimmutable import masking
+from netimmutable.masking import JUNOS_SANITIZE_FILTERS, MASK, mask
 
 _V = "{v}"
 # NAPALM pattern -> a line (or block) the vendor prints that the pattern is for; {v} is the secret
@@ -77,7 +77,7 @@ def test_every_napalm_filter_has_a_line() -> None:
 
 
 def test_the_word_a_filter_is_skipped_without_is_in_every_line_it_is_for() -> None:
-    literals = normalize._NAPALM_LITERALS
+    literals = masking._NAPALM_LITERALS
     assert set(literals) <= set(NAPALM_LINES)
     for pattern, needed in literals.items():
         assert needed in NAPALM_LINES[pattern], pattern
