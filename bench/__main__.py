@@ -19,13 +19,14 @@ from pathlib import Path
 from bench.common import BenchResult, machine_info
 from bench.report import format_table, write_results
 
-BENCHMARKS = ("render", "release", "changewindow", "verify", "frr")
+BENCHMARKS = ("render", "release", "changewindow", "verify", "frr", "masking")
 _MODULES = {
     "render": "bench.render_bench",
     "release": "bench.release_bench",
     "changewindow": "bench.changewindow_bench",
     "verify": "bench.verify_bench",
     "frr": "bench.frr_bench",
+    "masking": "bench.masking_bench",
 }
 # Imported before anything is timed, so no pipeline is billed for importing its libraries.
 _PRELOAD = (

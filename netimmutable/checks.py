@@ -517,6 +517,8 @@ def pre_check(
     last_good: str | None,
     extra: Sequence[str] = (),
     strategy: Strategy = Strategy.TEXT,
+    *,
+    secrets: Mapping[str, str] | None = None,
 ) -> PreCheckResult:
     """Running config, drift against the last-good artifact (secrets resolved, compared the way ``strategy``
     says), and the pre-state."""
@@ -529,7 +531,13 @@ def pre_check(
     drift, drift_by = "", "text"
     if last_good is not None:
         found = compare_running(
-            device, last_good, strategy, extra, running=running, labels=("last-good", "running")
+            device,
+            last_good,
+            strategy,
+            extra,
+            running=running,
+            labels=("last-good", "running"),
+            secrets=secrets,
         )
         drift, drift_by = found.diff, found.decided_by
     return PreCheckResult(running=running, drift=drift, state=capture_state(device), drift_by=drift_by)
@@ -582,6 +590,7 @@ def post_check(
     on_soak: Callable[[float], None] = lambda _left: None,
     still_pending: Callable[[], bool] | None = None,
     strategy: Strategy = Strategy.TEXT,
+    secrets: Mapping[str, str] | None = None,
 ) -> PostCheckResult:
     """Convergence (compared the way ``strategy`` says), then expectations and no-regression, polled until
     they hold or the settle deadline;
@@ -611,7 +620,9 @@ def post_check(
 
     if (timer := fired(0)) is not None:
         return timer
-    converged = compare_running(device, target.config, strategy, extra, labels=(target.label, "running"))
+    converged = compare_running(
+        device, target.config, strategy, extra, labels=(target.label, "running"), secrets=secrets
+    )
     diff, running = converged.diff, converged.running or ""
     if diff and (timer := fired(1)) is not None:  # the timer fired between our look and the read
         return timer

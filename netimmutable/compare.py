@@ -33,6 +33,7 @@ from typing import Protocol
 
 from netimmutable.errors import Unsupported
 from netimmutable.normalize import normalized_diff
+from netimmutable.secretforms import align, canonical
 
 __all__ = ["DEFAULT_STRATEGIES", "CompareDevice", "Comparison", "Strategy", "compare_running", "strategy_for"]
 
@@ -73,6 +74,20 @@ class CompareDevice(Protocol):
     def discard(self) -> None: ...
 
 
+def _aligned(device: CompareDevice, intended: str, running: str | None, secrets: Mapping[str, str]) -> str:
+    """``intended`` holding the device's own encodings of the secrets it has in a form (a hash with the
+    device's salt instead of this run's): the device's diff then shows no change where only the salt
+    differs. Reads the running config for it (one more call) only when ``intended`` holds such a value."""
+    if canonical(intended, secrets) == intended:
+        return intended
+    if running is None:
+        try:
+            running = device.running_config()
+        except Unsupported:
+            return intended
+    return align(intended, running, secrets)
+
+
 @dataclass(frozen=True, slots=True)
 class Comparison:
     """Running against intended, as one strategy saw it."""
@@ -99,8 +114,13 @@ def compare_running(
     *,
     running: str | None = None,
     labels: tuple[str, str] = ("artifact", "running"),
+    secrets: Mapping[str, str] | None = None,
 ) -> Comparison:
     """Compare what ``device`` runs with ``intended`` (secrets resolved) the way ``strategy`` says.
+
+    ``secrets`` (the run's resolved values): the text view recognizes a secret in its device form on both
+    sides (a type 7 or ``$9$`` text, a hash: ``netimmutable.secretforms``), whichever seed or salt each used;
+    the device view loads the candidate with the device's own encodings of those secrets (``align``).
 
     ``running``: a running config read a moment ago (saves a read). A ``device`` comparison leaves no
     candidate behind: it is discarded even when the compare fails. Raises ``DeviceError`` as the device does.
@@ -115,11 +135,19 @@ def compare_running(
                     raise
         if running is not None:
             diff = normalized_diff(
-                intended, running, device.platform, extra, expected_label=labels[0], running_label=labels[1]
+                intended,
+                running,
+                device.platform,
+                extra,
+                expected_label=labels[0],
+                running_label=labels[1],
+                secrets=secrets,
             )
             if not diff or strategy is Strategy.TEXT:
                 return Comparison(diff, Strategy.TEXT.value, running)
             text_diff = diff
+    if secrets:
+        intended = _aligned(device, intended, running, secrets)
     device.load_replace(intended)
     try:
         diff = device.compare()

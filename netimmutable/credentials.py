@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 from napalm.base.constants import EOS_SANITIZE_FILTERS
 
-from netimmutable.normalize import SENSITIVE_RE
+from netimmutable.masking import JUNOS_SANITIZE_FILTERS, NAPALM_LITERALS, SENSITIVE_RE
 
 __all__ = ["Credential", "find_credentials"]
 
@@ -65,43 +65,9 @@ _REPLACED_NAPALM_PREFIXES = (
 lines): the block form below is linear. Its HSRP filter takes at most 8 characters after ``standby N
 authentication`` (so ``text cisco123`` escapes it): the form below takes the word after ``[text]``."""
 
-_JUNOS_SANITIZE_FILTERS = {
-    r"^(\s+community\s+)\w+(;.*|\s+{.*)$": r"\1<removed>\2",
-    r'^(.*)"\$\d\$\S+"(;.*)$': r"\1<removed>\2",
-}
-"""NAPALM's Junos sanitize filters, verbatim: napalm 5 keeps them inside ``JunOSDriver.get_config``, not in
-``napalm.base.constants`` (SNMP communities, and any quoted ``$N$`` secret: ``pre-shared-key ascii-text
-"$9$..."``, whose value ``SENSITIVE_RE`` reads as ``ascii-text``)."""
-
-_NAPALM_NEEDS: dict[str, tuple[str, ...]] = {
-    r"^(username .+ (password|secret) \d) .+$": ("username ",),
-    r"^(enable (password|secret)( level \d+)? \d) .+$": ("enable ",),
-    r"^(\s+(?:password|secret)) (?:\d{1,2} )?\S+$": ("password ", "secret "),
-    r"^(.*wpa-psk ascii \d) (\S+)$": ("wpa-psk ascii ",),
-    r"^(.*key 7) (\d.+)$": ("key 7 ",),
-    r"^(tacacs-server (.+ )?key) .+$": ("tacacs-server ",),
-    r"^(crypto isakmp key) (\S+) (.*)$": ("crypto isakmp key ",),
-    r"^(\s+ip ospf message-digest-key \d+ md5) .+$": ("ip ospf message-digest-key ",),
-    r"^(\s+ip ospf authentication-key) .+$": ("ip ospf authentication-key ",),
-    r"^(\s+neighbor \S+ password) .+$": (" password ",),
-    r"^(\s+vrrp \d+ authentication text) .+$": (" authentication text ",),
-    r"^(\s+standby \d+ authentication md5 key-string) .+?( timeout \d+)?$": (
-        " authentication md5 key-string ",
-    ),
-    r"^(\s+key-string) .+$": ("key-string ",),
-    r"^(\s+ppp (chap|pap) password \d) .+$": ("ppp ",),
-    r"^(\s+aaa root secret \d) .+$": ("aaa root secret ",),
-    r"^(\s+username .+ (password|secret) \d) .+$": ("username ",),
-    r"^(\s+community\s+)\w+(;.*|\s+{.*)$": ("community",),
-    r'^(.*)"\$\d\$\S+"(;.*)$': ('"$',),
-}
-"""Text a NAPALM filter needs in any line it matches: a filter runs only over a text holding one of them (a
-substring scan instead of a regular expression tried at every line: a 14,000-line config in 16 ms, not 160). A
-filter NAPALM adds that is not listed here always runs."""
-
 _NAPALM = tuple(
-    (re.compile(pattern, re.MULTILINE), replacement, _NAPALM_NEEDS.get(pattern))
-    for pattern, replacement in {**EOS_SANITIZE_FILTERS, **_JUNOS_SANITIZE_FILTERS}.items()
+    (re.compile(pattern, re.MULTILINE), replacement, NAPALM_LITERALS.get(pattern))
+    for pattern, replacement in {**EOS_SANITIZE_FILTERS, **JUNOS_SANITIZE_FILTERS}.items()
     if not pattern.startswith(_REPLACED_NAPALM_PREFIXES)
 )
 _GROUP_REF = re.compile(r"\\(\d+)")

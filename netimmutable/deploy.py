@@ -188,6 +188,7 @@ class _Window:
             open_device=opener,
             resolve=self.secrets.resolve,
             mask=self.secrets.mask,
+            secret_values=lambda: self.secrets.resolved,
             mark_good=self.mark_good,
             settle_timeout=settle_timeout,
             settle_interval=settle_interval,

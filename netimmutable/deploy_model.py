@@ -243,6 +243,8 @@ class PipelineEnv:
     fence: Callable[[str], str] = lambda _host: ""
     """host -> why this run must no longer act on the device ("" while it may): its lease on the records
     remote was lost or is about to expire (``netimmutable.leases.LeaseSet.problem``)."""
+    secret_values: Callable[[], Mapping[str, str]] = dict
+    """The run's resolved secrets (name -> value): comparisons recognize a secret in its device form."""
 
 
 Progress = Callable[[ProgressEvent], None]

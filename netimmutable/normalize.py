@@ -4,9 +4,12 @@ Two configurations that the device treats the same must normalize to the same te
 must never be normalized away. Per platform this drops:
 
 - whitespace noise: CRLF, trailing spaces, blank lines (leading indentation is kept: it is structure);
-- volatile lines: "Building configuration...", "Current configuration : N bytes", "Last configuration
-  change", "NVRAM config last updated", "! Time:", version banners (FRR's ``frr version``, IOS ``version``,
-  Junos ``version ...;``), IOS ``ntp clock-period``; ``frr defaults`` is kept (it changes behaviour);
+- volatile lines, each only on the platform that prints it (the ``_IOS``, ``_EOS``, ``_NXOS``, ``_IOSXR``,
+  ``_JUNOS`` rules below say which and where that is documented): "Building configuration...", "Current
+  configuration : N bytes", "Last configuration change", "NVRAM config last updated", EOS's "! device:" and
+  "! boot system", NX-OS's "!Running configuration last done at", Junos's "## Last commit", version banners
+  (FRR's ``frr version``, IOS ``version``, Junos ``version ...;``), IOS ``ntp clock-period``, EOS's default
+  ``no aaa root``, Junos's trailing ``## SECRET-DATA``; ``frr defaults`` is kept (it changes behaviour);
 - comment and separator lines where the platform ignores them (``!`` in FRR and Cisco-like syntax) and
   structural closers that the indentation already says (FRR ``exit``/``exit-address-family``/``end``);
 - order noise only where the platform does not care (FRR: runs of ``interface`` blocks, static routes,
@@ -14,8 +17,11 @@ must never be normalized away. Per platform this drops:
 - lines matching extra patterns (``ignore_lines`` in ``netimmutable.yaml``, searched in each line).
 
 Secrets: artifacts hold ``<<secret:name>>`` placeholders. Comparison is on resolved text (``secrets``
-maps names to values: placeholders are replaced by values), display is masked (``mask`` puts placeholders
-back for known values and hides any other value after ``password``/``secret``/... keywords).
+maps names to values: placeholders are replaced by values; a secret in a device form,
+``<<secret:name:form>>``, is compared as that placeholder on both sides: ``netimmutable.secretforms``).
+Display is masked: ``mask`` puts placeholders back for known values and hides any other value after
+``password``/``secret``/... keywords and whatever NAPALM's sanitize filters for eos, ios, nxos, iosxr and
+junos remove.
 
 Examples:
     >>> normalize("frr version 8.4.4\\nhostname r1  \\r\\n!\\n\\nend\\n", "frr")
@@ -33,21 +39,21 @@ Examples:
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from napalm.base.constants import EOS_SANITIZE_FILTERS
-
 from netimmutable.errors import SettingsError
+from netimmutable.masking import JUNOS_SANITIZE_FILTERS, MASK, SENSITIVE_RE, mask
 from netimmutable.memo import BoundedMemo
+from netimmutable.secretforms import canonical, encode
 from netimmutable.secretref import SECRET_RE
 from netimmutable.settings import SETTINGS_FILE
 
 __all__ = [
+    "JUNOS_SANITIZE_FILTERS",
     "MASK",
     "SENSITIVE_RE",
     "PlatformRules",
@@ -61,8 +67,6 @@ __all__ = [
     "rules_for",
 ]
 
-MASK = "<<masked>>"
-"""Shown in place of a value after a secret keyword that is not a known secret placeholder."""
 
 BlockKey = Callable[[str], tuple[str, ...] | None]
 
@@ -77,6 +81,8 @@ class PlatformRules:
     comment_prefix: str | None = None
     closers: frozenset[str] = frozenset()
     block_key: BlockKey | None = None
+    trailing: re.Pattern[str] | None = None
+    """A comment the platform appends to some lines (Junos ``## SECRET-DATA``): removed before comparing."""
 
 
 def _patterns(*texts: str) -> tuple[re.Pattern[str], ...]:
@@ -129,25 +135,62 @@ _FRR = PlatformRules(
     closers=frozenset({"exit", "exit-address-family", "exit-vrf", "exit-vnc", "quit", "end"}),
     block_key=_frr_block_key,
 )
-_CISCO_VOLATILE = (
-    *_COMMON_VOLATILE,
-    r"^! ?Last configuration change",
-    r"^! ?NVRAM config last updated",
-    r"^! ?No configuration change since last restart",
-    r"^! ?Time:",
-    r"^! ?Command: show running-config",
-    r"^! ?Running configuration last done at",
-    r"^! ?device: ",
-    r"^version \S",
-    r"^ntp clock-period \d+",
+_IOS = PlatformRules(
+    name="ios",
+    volatile=_patterns(
+        *_COMMON_VOLATILE,
+        r"^! ?Last configuration change",
+        r"^! ?NVRAM config last updated",
+        r"^! ?No configuration change since last restart",
+        r"^version \S",
+        r"^ntp clock-period \d+",
+    ),
+    comment_prefix="!",
+    closers=frozenset({"end"}),
 )
-_CISCO = PlatformRules(
-    name="cisco", volatile=_patterns(*_CISCO_VOLATILE), comment_prefix="!", closers=frozenset({"end"})
+"""IOS/IOS-XE ``show running-config``: "Building configuration...", "Current configuration : N bytes",
+"! Last configuration change at ...", "! NVRAM config last updated at ..." (Cisco, "Cisco IOS Configuration
+Fundamentals Command Reference", ``show running-config``), the ``version`` banner and ``ntp clock-period``
+(which IOS rewrites by itself)."""
+_EOS = PlatformRules(
+    name="eos",
+    volatile=_patterns(
+        r"^! ?Command: show (running|startup)-config",
+        r"^! ?device: ",
+        r"^! ?boot system ",
+        r"^! ?Startup-config last modified at ",
+        r"^no aaa root$",
+    ),
+    comment_prefix="!",
+    closers=frozenset({"end"}),
 )
+"""EOS ``show running-config``: the "! Command:", "! device: NAME (MODEL, EOS-x)", "! boot system" and
+"! Startup-config last modified at" comment lines (NAPALM's EOS test data,
+``test/eos/mocked_data/test_get_config/normal/``), and ``no aaa root``, which EOS prints whenever no root
+secret is set (the default: an artifact need not say it; ``aaa root secret ...`` is kept)."""
+_NXOS = PlatformRules(
+    name="nxos",
+    volatile=_patterns(
+        r"^! ?Command: show (running|startup)-config",
+        r"^! ?Running configuration last done at",
+        r"^! ?Time:",
+        r"^! ?Startup config saved at",
+        r"^version \S",
+    ),
+    comment_prefix="!",
+    closers=frozenset({"end"}),
+)
+"""NX-OS ``show running-config``: "!Command: show running-config", "!Running configuration last done at:
+...", "!Time: ...", "!Startup config saved at: ..." (NAPALM's NX-OS test data) and the ``version`` banner."""
 _IOSXR = PlatformRules(
     name="iosxr",
     volatile=_patterns(
-        *_CISCO_VOLATILE, r"^!! IOS XR Configuration", r"^!! Last configuration change", _WEEKDAY_TIMESTAMP
+        *_COMMON_VOLATILE,
+        r"^! ?Last configuration change",
+        r"^!! IOS XR Configuration",
+        r"^!! Last configuration change",
+        r"^version \S",
+        _WEEKDAY_TIMESTAMP,
     ),
     comment_prefix="!",
     closers=frozenset({"end"}),
@@ -157,19 +200,24 @@ _JUNOS = PlatformRules(
     volatile=_patterns(
         r"^## Last (changed|commit):", r"^## Image name:", r"^version \S+;$", r"^set version \S+$"
     ),
+    trailing=re.compile(r"\s+## SECRET-DATA$"),
 )
+"""Junos: the "## Last commit: ... by USER" / "## Last changed: ..." header lines, ``version ...;`` (the
+release, which a software upgrade changes), and the ``## SECRET-DATA`` comment Junos appends to a line
+holding an encrypted secret (Juniper, "Junos OS CLI User Guide": the ``$9$`` and ``$6$`` values are shown
+with it)."""
 _GENERIC = PlatformRules(name="generic")
 
 _PLATFORMS: dict[str, PlatformRules] = {
     "frr": _FRR,
     "sim": _FRR,
-    "ios": _CISCO,
-    "cisco_ios": _CISCO,
-    "eos": _CISCO,
-    "arista_eos": _CISCO,
-    "nxos": _CISCO,
-    "nxos_ssh": _CISCO,
-    "cisco_nxos": _CISCO,
+    "ios": _IOS,
+    "cisco_ios": _IOS,
+    "eos": _EOS,
+    "arista_eos": _EOS,
+    "nxos": _NXOS,
+    "nxos_ssh": _NXOS,
+    "cisco_nxos": _NXOS,
     "iosxr": _IOSXR,
     "iosxr_netconf": _IOSXR,
     "cisco_xr": _IOSXR,
@@ -182,8 +230,8 @@ def rules_for(platform: str) -> PlatformRules:
     """The rules of ``platform``; unknown platforms only lose whitespace noise and extra patterns.
 
     Examples:
-        >>> rules_for("sim").name, rules_for("eos").name, rules_for("acme_os").name
-        ('frr', 'cisco', 'generic')
+        >>> rules_for("sim").name, rules_for("eos").name, rules_for("nxos_ssh").name, rules_for("acme").name
+        ('frr', 'eos', 'nxos', 'generic')
     """
     return _PLATFORMS.get(platform, _GENERIC)
 
@@ -222,11 +270,13 @@ def _ignored(line: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...]
 
 def _kept(lines: Iterable[str], rules: PlatformRules, extra: tuple[re.Pattern[str], ...]) -> list[str]:
     """The lines normalization keeps: not blank, not a comment or closer, no volatile or extra pattern."""
-    prefix, closers = rules.comment_prefix, rules.closers
+    prefix, closers, trailing = rules.comment_prefix, rules.closers, rules.trailing
     patterns = (*rules.volatile, *extra)
     combined = _combined(patterns)
     kept: list[str] = []
     for line in lines:
+        if trailing is not None:
+            line = trailing.sub("", line)  # noqa: PLW2901 - the line as compared
         stripped = line.strip()
         if not stripped or stripped in closers or (prefix is not None and stripped.startswith(prefix)):
             continue
@@ -257,15 +307,24 @@ def _combined(patterns: tuple[re.Pattern[str], ...]) -> re.Pattern[str] | None:
 
 
 def resolve_secrets(text: str, secrets: Mapping[str, str]) -> str:
-    """Replace ``<<secret:name>>`` placeholders by their values; unknown names stay as placeholders.
+    """Replace ``<<secret:name>>`` placeholders by their values (``<<secret:name:form>>`` by the value in that
+    form, ``netimmutable.secretforms``); unknown names stay as placeholders.
 
     Examples:
         >>> resolve_secrets(" neighbor 10.0.0.2 password <<secret:bgp>>", {"bgp": "s3cret"})
         ' neighbor 10.0.0.2 password s3cret'
         >>> resolve_secrets("password <<secret:other>>", {"bgp": "s3cret"})
         'password <<secret:other>>'
+        >>> resolve_secrets("password 7 <<secret:bgp:type7>>", {"bgp": "cisco"})[:11]
+        'password 7 '
     """
-    return SECRET_RE.sub(lambda m: secrets.get(m[1], m[0]), text)
+    return SECRET_RE.sub(lambda m: encode(secrets[m[1]], m["form"]) if m[1] in secrets else m[0], text)
+
+
+def _resolve_for_comparison(text: str, secrets: Mapping[str, str]) -> str:
+    """Plain placeholders resolved; values in a form (on either side) as their secret's placeholder."""
+    text = SECRET_RE.sub(lambda m: secrets.get(m[1], m[0]) if m["form"] is None else m[0], text)
+    return canonical(text, secrets)
 
 
 def _sorted_runs(blocks: list[list[str]], key: BlockKey) -> list[list[str]]:
@@ -303,7 +362,10 @@ def normalize(
     """The comparison form of ``config`` on ``platform`` (see the module docstring). Idempotent.
 
     With ``secrets``, placeholders are resolved first, so a config with placeholders compares equal to
-    the device's text holding the values. Never show this form with secrets: pass it through ``mask``.
+    the device's text holding the values; a value in a secret form (``secret(name, form=...)``: type 7,
+    ``$9$``, a hash) that encodes one of ``secrets`` becomes that secret's ``<<secret:name:form>>`` on either
+    side, whatever seed or salt each side's text used (``netimmutable.secretforms.canonical``). Never show
+    this form with secrets: pass it through ``mask``.
 
     Examples:
         >>> print(normalize("interface eth10\\n ip address 10.0.0.5/30\\nexit\\n!\\n"
@@ -330,7 +392,7 @@ def normalize(
 def _normalize(
     config: str, rules: PlatformRules, extra: tuple[re.Pattern[str], ...], secrets: Mapping[str, str] | None
 ) -> str:
-    text = resolve_secrets(config, secrets) if secrets else config
+    text = _resolve_for_comparison(config, secrets) if secrets else config
     kept = _kept(
         (ln.rstrip() for ln in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")), rules, extra
     )
@@ -343,67 +405,6 @@ def _normalize(
                 blocks.append([ln])
         kept = [ln for block in _sorted_runs(blocks, rules.block_key) for ln in block]
     return "\n".join(kept) + "\n" if kept else ""
-
-
-_SENSITIVE = re.compile(
-    r"(?P<lead>(?P<keyword>\b(?:password|secret|key-string|authentication-key|md5|snmp-server community|"
-    r"pre-shared-key|encrypted-password|(?:tacacs|radius)-server(?:\s+host\s+\S+)?\s+key)|\bkey(?=\s+7\s))"
-    r"\s+(?:\d{1,2}\s+)?(?:(?:sha512|sha256|sha1|md5|hmac-sha\S*)\s+)?)(?P<value>\"[^\"]*\"|\S+)"
-)
-SENSITIVE_RE = _SENSITIVE
-"""A secret keyword (``keyword``, with the type number or hash algorithm that may follow it: ``lead``) and the
-value after it (``value``): what ``mask`` hides, and what a rendered line may carry only from ``secret()`` (or
-``not_secret()``)."""
-
-_NAPALM_FILTERS = tuple(
-    (re.compile(pattern, re.MULTILINE), replacement) for pattern, replacement in EOS_SANITIZE_FILTERS.items()
-)
-"""NAPALM's own sanitize filters (Cisco's, plus EOS's ``aaa root secret`` and indented ``username``): masking
-applies them after its own patterns, so what NAPALM hides is hidden here too."""
-
-
-def mask(text: str, secrets: Mapping[str, str] | None = None, *, unknown: bool = True) -> str:
-    """The display form: known secret values become their placeholders again, and (``unknown``) any other
-    value after a secret keyword (password, secret, key-string, ...) becomes ``<<masked>>``, as does what
-    NAPALM's sanitize filters remove.
-
-    Examples:
-        >>> mask(" neighbor 10.0.0.2 password s3cret\\n", {"bgp": "s3cret"})
-        ' neighbor 10.0.0.2 password <<secret:bgp>>\\n'
-        >>> mask(" neighbor 10.0.0.2 password hunter2\\nenable secret 5 $1$abc\\n")
-        ' neighbor 10.0.0.2 password <<masked>>\\nenable secret 5 <<masked>>\\n'
-        >>> mask("password <<secret:vty>>")
-        'password <<secret:vty>>'
-        >>> print(mask("tacacs-server key 7 0822455D0A16\\nntp authentication-key 1 md5 K3y\\n"), end="")
-        tacacs-server key 7 <<masked>>
-        ntp authentication-key 1 md5 <<masked>>
-        >>> mask("username a secret sha512 $6$salt$hash")
-        'username a secret sha512 <<masked>>'
-    """
-    if secrets:
-        for name, value in sorted(secrets.items(), key=lambda item: -len(item[1])):
-            if value:
-                text = text.replace(value, f"<<secret:{name}>>")
-
-    if not unknown:
-        return text
-
-    def hide(match: re.Match[str]) -> str:
-        value = match["value"]
-        return match[0] if SECRET_RE.fullmatch(value) else f"{match['lead']}{MASK}"
-
-    text = _SENSITIVE.sub(hide, text)
-    for pattern, replacement in _NAPALM_FILTERS:
-        text = pattern.sub(functools.partial(_napalm_masked, replacement=replacement), text)
-    return text
-
-
-def _napalm_masked(match: re.Match[str], replacement: str) -> str:
-    """One NAPALM filter's replacement, ``<removed>`` shown as ``<<masked>>``; a line already showing a
-    placeholder or a mask is left as it is."""
-    if "<<" in match[0]:
-        return match[0]
-    return match.expand(replacement).replace("<removed>", MASK)
 
 
 def config_digest(normalized: str) -> str:

@@ -40,6 +40,7 @@ from netimmutable.inventory import LoadedInventory, make_nornir
 from netimmutable.normalize import config_digest, mask, normalize
 from netimmutable.push import PlanPin
 from netimmutable.render import CONFIG_SUFFIX, EXPECT_SUFFIX
+from netimmutable.secretforms import align
 
 __all__ = [
     "PLAN_SCHEMA",
@@ -243,7 +244,9 @@ def _inspect(device: PlanDevice, name: str, artifact: str, job: _Job) -> HostPla
         pins_diff_only = " (the driver cannot read the running config: the plan pins the device's diff only)"
     device.preflight(running)  # what the deploy would refuse the host for, said at plan time
     try:
-        device.load_replace(job.resolve(artifact))
+        candidate = job.resolve(artifact)  # with the device's own encodings of secrets in a form (new salts
+        # are no change: ``deploy`` loads the same way, so the plan's diff digest still matches)
+        device.load_replace(candidate if running is None else align(candidate, running, job.secrets))
         diff = device.compare()
     finally:
         try:

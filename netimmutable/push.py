@@ -57,6 +57,7 @@ from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.rollback import REVERT_GRACE, RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.secretforms import align
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
 from netimmutable.utctime import utc_now, utc_text
@@ -329,7 +330,9 @@ class _HostRun:
             last_good = (
                 self.env.resolve(job.last_good_artifact) if job.last_good_artifact is not None else None
             )
-            self.pre = pre_check(dev, last_good, self.env.extra_patterns, job.strategy)
+            self.pre = pre_check(
+                dev, last_good, self.env.extra_patterns, job.strategy, secrets=self.env.secret_values()
+            )
         except (PreflightFailed, CandidateLocked) as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             raise self.stop(
@@ -371,7 +374,11 @@ class _HostRun:
         self.before("load", artifact_digest=self.artifact_digest)
         try:
             self.loaded = True
-            dev.load_replace(self.env.resolve(job.artifact))
+            candidate = self.env.resolve(job.artifact)
+            if self.pre is not None and self.pre.running:
+                # the device keeps its own encodings of secrets in a form: a new salt is no change
+                candidate = align(candidate, self.pre.running, self.env.secret_values())
+            dev.load_replace(candidate)
             self.diff = dev.compare()
         except DeviceError as exc:
             self.after("load", exc.message)
@@ -453,6 +460,7 @@ class _HostRun:
             on_soak=self.soak_progress(),
             still_pending=self.still_pending if self.pending and not rollback else None,
             strategy=self.job.strategy,
+            secrets=self.env.secret_values(),
         )
 
     def soak_progress(self) -> Callable[[float], None]:
@@ -588,7 +596,9 @@ class _HostRun:
             if self.has_pending(dev):
                 return False
             before = self.pre.running if self.pre.running is not None else self.rollback_config()
-            return compare_running(dev, before, self.job.strategy, self.env.extra_patterns).equal
+            return compare_running(
+                dev, before, self.job.strategy, self.env.extra_patterns, secrets=self.env.secret_values()
+            ).equal
         except DeviceError:
             return False
 
@@ -728,7 +738,13 @@ class _HostRun:
         self.pending = False
         target = self.env.resolve(self.job.artifact)
         try:
-            after = compare_running(self.dev(), target, self.job.strategy, self.env.extra_patterns)
+            after = compare_running(
+                self.dev(),
+                target,
+                self.job.strategy,
+                self.env.extra_patterns,
+                secrets=self.env.secret_values(),
+            )
         except DeviceError as exc:
             raise self.stop_after_rollback(
                 f"the running config could not be read after the confirm: {exc.message}", (), Cause.CHECKS
@@ -862,6 +878,7 @@ class _HostRun:
             reverted_by_device=reverted_by_device,
             after=lambda outcome: self.after("rollback", outcome),
             strategy=self.job.strategy,
+            secrets=self.env.secret_values(),
         )
         if done.cause is not Cause.PENDING_COMMIT:
             self.pending = done.pending_left  # cancelled or replaced; else cleanup tries the cancel again

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -121,6 +121,8 @@ class VerifyRequest:
     """For a pending commit of the run: asked before every round; False means the device's timer fired."""
     strategy: Strategy = Strategy.TEXT
     """How running is compared with ``config`` on this device (``netimmutable.compare``)."""
+    secrets: Mapping[str, str] | None = None
+    """The run's resolved secrets, for the comparison (``netimmutable.secretforms``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,7 @@ def default_verifier(repo: NetworkRepo) -> Verifier:
             soak=request.soak,
             still_pending=request.still_pending,
             strategy=request.strategy,
+            secrets=request.secrets,
         )
         return VerifyResult(result.ok, result.failures, result.reverted)
 
@@ -279,7 +282,9 @@ class _Host:
         if config is None:
             return False
         resolved = self.secrets.resolve(config)
-        return compare_running(self.dev, resolved, self.strategy, self.extra, running=running).equal
+        return compare_running(
+            self.dev, resolved, self.strategy, self.extra, running=running, secrets=self.secrets.resolved
+        ).equal
 
     def _running(self) -> str | None:
         """The running config, or None when the driver cannot read it (the comparison asks the device)."""
@@ -374,6 +379,7 @@ class _Host:
                 scope if self.target is not None else ChangeScope(),
                 self.f.soak or 0.0,
                 strategy=self.strategy,
+                secrets=self.secrets.resolved,
             )
         return VerifyRequest(
             self.dev,
@@ -384,6 +390,7 @@ class _Host:
             False,
             self._pre_state(),
             strategy=self.strategy,
+            secrets=self.secrets.resolved,
         )
 
     def _time_left(self) -> float | None:
@@ -493,6 +500,7 @@ class _Host:
             before=lambda: self._before("rollback", reason=why[:200]),
             after=lambda outcome: self.journal.after(self.f.host, "rollback", outcome[:200]),
             strategy=self.strategy,
+            secrets=self.secrets.resolved,
         )
         instructions = (
             "a person must look at the device; then `netimmutable recover --forget HOST`"

@@ -11,7 +11,7 @@ the error is reported. Journal hooks run before the device is touched and after 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
@@ -124,6 +124,7 @@ def roll_back(
     before: Callable[[], None] = lambda: None,
     after: Callable[[str], None] = lambda _outcome: None,
     strategy: Strategy = Strategy.TEXT,
+    secrets: Mapping[str, str] | None = None,
 ) -> RollbackResult[C]:
     """Put ``device`` back on ``target`` and prove it with ``verify`` (see the module docstring).
 
@@ -147,7 +148,7 @@ def roll_back(
                 )
             device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
         pending_left = False
-        if not compare_running(device, target.config, strategy, extra).equal:
+        if not compare_running(device, target.config, strategy, extra, secrets=secrets).equal:
             try:
                 device.load_replace(target.config)
                 device.commit(commit_message, None)

@@ -84,7 +84,8 @@ DOCUMENTED_GLOBALS: Mapping[str, Any] = types.MappingProxyType(
     }
 )
 """Every global a template can call: Jinja's ``range`` (at most 100,000 items), ``dict``, ``cycler``,
-``joiner``, ``namespace``, and netimmutable's ``secret()`` and ``not_secret()``."""
+``joiner``, ``namespace``, and netimmutable's ``secret(name, form="plain")`` (``netimmutable.secretforms``)
+and ``not_secret()``."""
 
 _NUMBER = re.compile(r"\d+")
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")

@@ -25,6 +25,7 @@ import yaml
 from netimmutable.errors import InputError
 from netimmutable.fileio import atomic_write_text
 from netimmutable.repo import NetworkRepo
+from netimmutable.secretforms import encode
 from netimmutable.secretref import SECRET_RE
 from netimmutable.yamlio import load_yaml
 
@@ -54,7 +55,7 @@ def secret_names(texts: Iterable[str]) -> set[str]:
     """Every secret name referenced by the texts."""
     names: set[str] = set()
     for text in texts:
-        names.update(SECRET_RE.findall(text))
+        names.update(m["name"] for m in SECRET_RE.finditer(text))
     return names
 
 
@@ -103,6 +104,9 @@ class Secrets:
         self._repo = repo
         self._values: dict[str, str] = {}
         self._file_values: Mapping[str, str] | None = None
+        self._encoded: dict[tuple[str, str], str] = {}
+        """(name, form) -> the value in that form, computed once per run: every text resolved in a run is the
+        same (the config pushed is the config checked)."""
 
     # -- providers -------------------------------------------------------------------------------------
     def _from_file(self, name: str) -> str | None:
@@ -168,14 +172,26 @@ class Secrets:
             self.value(name)
 
     def resolve(self, text: str) -> str:
-        """The text with every placeholder replaced by its value (only ever sent to a device)."""
-        return SECRET_RE.sub(lambda m: self.value(m.group(1)), text)
+        """The text with every placeholder replaced by its value in its form (only ever sent to a device)."""
+        return SECRET_RE.sub(lambda m: self.encoded(m["name"], m["form"]), text)
+
+    def encoded(self, name: str, form: str | None) -> str:
+        """Secret ``name`` in ``form`` (None: plain), the same text for the whole run."""
+        if not form or form == "plain":
+            return self.value(name)
+        key = (name, form)
+        if key not in self._encoded:
+            self._encoded[key] = encode(self.value(name), form)
+        return self._encoded[key]
 
     def mask(self, text: str) -> str:
-        """The text with every resolved value shown as its placeholder (safe to show and store)."""
-        for name, value in sorted(self._values.items(), key=lambda kv: -len(kv[1])):
+        """The text with every resolved value, and every encoding of one this run computed (a type 7 or
+        ``$9$`` text is as good as the value), shown as its placeholder (safe to show and store)."""
+        shown = [(value, f"<<secret:{name}:{form}>>") for (name, form), value in self._encoded.items()]
+        shown += [(value, f"<<secret:{name}>>") for name, value in self._values.items()]
+        for value, placeholder in sorted(shown, key=lambda item: -len(item[0])):
             if value:
-                text = text.replace(value, f"<<secret:{name}>>")
+                text = text.replace(value, placeholder)
         return text
 
     @property

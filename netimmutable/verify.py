@@ -286,6 +286,7 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
                     strategy,
                     ctx.extra,
                     running=running,
+                    secrets=ctx.secrets,
                 )
             if want_compliance:
                 assert baseline.expectations is not None  # noqa: S101 - checked above

@@ -28,8 +28,12 @@ Known top-level commands: ``hostname``, ``ip domain-name``, ``username``, ``no a
 
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import re
+import secrets
+import string
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -320,6 +324,7 @@ class ConfigEditor:
         that starts with those words (``no neighbor 10.0.12.2``, ``no ip route 10.9.0.0/16``,
         ``no interface Loopback1``); removing what is not there is no error, as on EOS, as long as the
         command's first word belongs to that level."""
+        line = _stored_secret(line)  # what EOS keeps of the command
         words = line.split()
         if not words:
             return
@@ -394,6 +399,25 @@ def _remove(table: dict[str, V], body: list[str], line_of: Callable[[str, V], st
     wanted = " ".join(body)
     for key in [k for k, v in table.items() if (line_of(k, v) + " ").startswith(wanted + " ")]:
         del table[key]
+
+
+_CLEAR_SECRET = re.compile(r"^(username \S+(?: .+)? secret) (?:0 )?(?!sha512 |5 )(\S+)$")
+
+
+def _stored_secret(line: str) -> str:
+    """EOS never stores a user's secret in clear: ``username NAME secret [0] CLEAR`` is kept, and shown, as
+    ``secret sha512 $6$<salt>$<hash>`` computed by the device with a salt of its own; a secret given already
+    hashed (``secret sha512 ...``, ``secret 5 ...``) is kept as given (Arista, "EOS User Manual",
+    ``username``: 0 is clear text, sha512 an already hashed secret; the running-config holds the sha512
+    hash). The hash is Python's ``crypt`` (glibc's SHA-512 crypt), not netimmutable's code."""
+    found = _CLEAR_SECRET.match(line)
+    if found is None:
+        return line
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        crypt = importlib.import_module("crypt")
+    salt = "".join(secrets.choice(string.ascii_letters + string.digits + "./") for _ in range(16))
+    return f"{found[1]} sha512 {crypt.crypt(found[2], f'$6${salt}')}"
 
 
 def parse_config(text: str) -> Config:

@@ -22,7 +22,9 @@ published with PyEZ and Salt examples (``[edit system]`` / ``-  host-name r1;``;
 
 from __future__ import annotations
 
+import importlib
 import re
+import warnings
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -116,7 +118,26 @@ def parse(text: str, *, check_top_level: bool = True) -> list[Stmt]:
     return root
 
 
+_ENCRYPTED = re.compile(r'^"\$[169]\$')
+_OBFUSCATED = frozenset({"authentication-key", "secret", "simple-password"})
+"""Statements whose clear-text value Junos keeps as ``$9$`` (Juniper, "Junos OS User Access and
+Authentication", *Encrypted passwords*: "the software encrypts the key ... and displays it as $9$...";
+``show configuration`` marks each such line ``## SECRET-DATA``). A value given as ``$9$`` is kept as given."""
+
+
+def _stored(words: tuple[str, ...]) -> tuple[str, ...]:
+    if len(words) != 2 or words[0] not in _OBFUSCATED or _ENCRYPTED.match(words[1]):
+        return words
+    with warnings.catch_warnings():  # netutils imports the deprecated crypt module
+        warnings.simplefilter("ignore", DeprecationWarning)
+        password = importlib.import_module("netutils.password")
+    clear = words[1][1:-1] if words[1].startswith('"') else words[1]
+    return (words[0], f'"{password.encrypt_juniper_type9(clear)}"')  # netutils' $9$, not netimmutable's
+
+
 def _add(into: list[Stmt], stmt: Stmt, depth: int, check_top_level: bool, line: int) -> list[Stmt]:
+    if stmt.children is None:
+        stmt = Stmt(_stored(stmt.words))
     if depth == 1 and check_top_level and stmt.words[0] not in TOP_LEVEL:
         raise ConfigSyntaxError("syntax error", stmt.words[0], line)
     for old in into:
@@ -140,7 +161,8 @@ def render(stmts: list[Stmt], depth: int = 0) -> str:
 def _render_into(stmt: Stmt, indent: str, out: list[str], step: str = "    ") -> None:
     text = " ".join(stmt.words)
     if stmt.children is None:
-        out.append(f"{indent}{text};")
+        secret = len(stmt.words) == 2 and _ENCRYPTED.match(stmt.words[1]) is not None
+        out.append(f"{indent}{text};" + (" ## SECRET-DATA" if secret else ""))
         return
     out.append(f"{indent}{text} {{")
     for child in stmt.children:

@@ -71,3 +71,27 @@ def test_quick_device_benches_run(tmp_path: Path) -> None:
     assert verify["status"] == "ok", verify
     assert verify["inputs"]["states"] == {"in-sync": verify["inputs"]["hosts"]}
     assert benches["frr"]["status"] == "skipped" and benches["frr"]["reason"]
+
+
+def test_quick_masking_bench_runs(tmp_path: Path) -> None:
+    """The masking bench masks every generated secret and recognizes every value in a form of a known one."""
+    out = tmp_path / "results.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "masking", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    masking = json.loads(out.read_text())["benchmarks"]["masking"]
+    assert masking["status"] == "ok", masking
+    inputs = masking["inputs"]
+    # 2 users' sha512 hashes, every neighbour's type 7 password, the TACACS key: all of a known secret
+    assert inputs["placeholders_after_normalize"] == 2 + inputs["neighbors"] + 1
+    assert {r["name"] for r in masking["ratios"]} == {
+        "mask with NAPALM filters vs without",
+        "normalize with secrets vs without",
+        "normalize with secrets (warm) vs without",
+    }

@@ -8,9 +8,11 @@ import doctest
 import secrets
 
 import pytest
+from napalm.base.constants import EOS_SANITIZE_FILTERS
 
 from netimmutable import credentials
 from netimmutable.credentials import find_credentials
+from netimmutable.masking import JUNOS_SANITIZE_FILTERS
 from netimmutable.normalize import MASK, mask
 
 
@@ -129,6 +131,9 @@ def test_a_key_chain_name_is_not_a_credential() -> None:
 def test_the_words_each_napalm_filter_needs_are_napalms_filters() -> None:
     """A napalm upgrade that rewrites a filter leaves it out of the table (it then always runs: slower, never
     blind); the table holds no pattern NAPALM does not have."""
-    napalm = {pattern.pattern for pattern, _, _ in credentials._NAPALM}
-    assert set(credentials._NAPALM_NEEDS) <= napalm
-    assert all(needs for needs in credentials._NAPALM_NEEDS.values())
+    from netimmutable.masking import NAPALM_LITERALS
+
+    napalm = {*EOS_SANITIZE_FILTERS, *JUNOS_SANITIZE_FILTERS}
+    assert set(NAPALM_LITERALS) <= napalm
+    assert all(needs for needs in NAPALM_LITERALS.values())
+    assert all(needs is not None for _, _, needs in credentials._NAPALM)  # each one skipped where it can be
