@@ -47,7 +47,7 @@ from netimmutable.errors import ConnectError, InputError, NetImmutableError, Uns
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
 from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
-from netimmutable.locks import device_lock, list_locks, repo_lock
+from netimmutable.locks import Lock, device_lock, list_locks, repo_lock
 from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.records import HostRecord, Records, RunRecord, new_run_id, utc_now
 from netimmutable.repo import NetworkRepo
@@ -226,9 +226,13 @@ class _Host:
         new_expect_required: bool = False,
         settle_timeout: float = 0.0,
         strategy: Strategy = Strategy.TEXT,
+        fence: Callable[[], str] = lambda: "",
     ) -> None:
         self.f, self.dev, self.records, self.secrets = flight, device, records, secrets
         self.strategy = strategy
+        self.fence = fence
+        """Why this recovery must no longer act on the device ("" while it may): its lease was lost or not
+        renewed (``netimmutable.leases.LeaseSet.problem``); asked before every change and confirm."""
         self.verify, self.journal, self.recover_id, self.extra = verify, journal, recover_id, extra
         self.new_expect_required = new_expect_required
         self.settle_timeout = settle_timeout
@@ -347,11 +351,19 @@ class _Host:
             if self._on(self.target, running):
                 return self._on_target(pending)
             if pending:  # the run's commit (or a rollback's) waits for a confirm: cancel it, look again
+                if (fenced := self._fenced("cancelled")) is not None:
+                    return fenced
                 self._before("rollback", reason="cancel pending commit")
                 dev.rollback_driver()
                 self.journal.after(f.host, "rollback", "ok")
                 continue
             break
+        return self._on_neither()
+
+    def _on_neither(self) -> HostRecovery:
+        """The device runs neither release: someone else's change if the run never committed, else put the
+        rollback target back."""
+        f = self.f
         if not f.committed:
             return self._result(
                 HostOutcome.UNKNOWN,
@@ -403,6 +415,19 @@ class _Host:
             return None
         return (due - dt.datetime.now(dt.UTC)).total_seconds()
 
+    def _fenced(self, undone: str) -> HostRecovery | None:
+        """The lease is lost or about to expire: the device is left as it is (``undone`` says what this
+        recovery does not do), UNKNOWN with cause ``lease``; None while the recovery may act."""
+        why = self.fence()
+        if not why:
+            return None
+        return self._result(
+            HostOutcome.UNKNOWN,
+            f"{why}: not {undone} by this recovery; left to the device's revert timer or the lease's holder",
+            "once the lease is free, `netimmutable recover` again",
+            Cause.LEASE,
+        )
+
     def _past_deadline(self) -> bool:
         """Is the run's revert deadline more than ``REVERT_GRACE`` behind us (its timer must have fired)?"""
         left = self._time_left()
@@ -438,6 +463,8 @@ class _Host:
         if not checked.ok:
             why = "it runs the new release but the post-checks fail: " + "; ".join(checked.failures)
             return self._roll_back(why, Cause.CHECKS)
+        if (fenced := self._fenced("confirmed" if pending else "recorded good")) is not None:
+            return fenced
         if pending:
             self._before("confirm")
             self.dev.confirm()
@@ -467,6 +494,8 @@ class _Host:
         if cause is None:
             cause = Cause.REVERT_TIMER if f.committed and f.revert_in and not pending else Cause.NONE
         assert self.target is not None  # noqa: S101 - _on() was true
+        if pending and (fenced := self._fenced("confirmed")) is not None:
+            return fenced
         if pending:  # a commit of the target itself (a rollback) waits: confirming keeps the target
             self._before("confirm", reason="keep the rollback target")
             self.dev.confirm()
@@ -489,6 +518,8 @@ class _Host:
                 "push a known-good release by hand: `netimmutable rollback HOST --to REV`",
                 cause,
             )
+        if (fenced := self._fenced("rolled back")) is not None:
+            return fenced
         target = self.target
         done = roll_back(
             self.dev,
@@ -509,6 +540,12 @@ class _Host:
         )
         cause = done.cause if done.cause is Cause.PENDING_COMMIT else cause
         return self._result(done.outcome, f"{why}; {done.detail}", instructions, cause)
+
+
+def _fence_of(lock: Lock, host: str) -> Callable[[], str]:
+    """Why the recovery must stop acting on ``host`` ("" while its lease holds; always "" without one)."""
+    lease = lock.lease
+    return (lambda: lease.problem(host)) if lease is not None else (lambda: "")
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -645,6 +682,7 @@ def _recover_host(
                     required,
                     repo.settings.deploy.settle_timeout,
                     strategy_for(driver_name(host), repo.settings.compare_overrides()),
+                    fence=_fence_of(lock, flight.host),
                 ).run()
             except NetImmutableError as exc:
                 outcome = HostRecovery(

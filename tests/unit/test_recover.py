@@ -269,3 +269,31 @@ def test_a_commit_pending_after_the_dead_runs_revert_deadline_is_another_session
     assert THEIR_ROUTE in net.lab.running("r1")
     assert report.exit_code != 0
     assert [f.host for f in unfinished(net.repo)] == ["r1"]  # kept for a person, not forgotten
+
+
+@pytest.mark.parametrize(
+    "release_change", [GOOD_CHANGE, BAD_CHANGE], ids=["would-confirm", "would-roll-back"]
+)
+def test_a_recovery_that_lost_its_lease_leaves_the_device_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, release_change: dict[str, tuple[str, str]]
+) -> None:
+    """Another clone took the device's lease over (or this one could not renew it): recover neither
+    confirms, cancels nor rolls back; the host stays in flight with cause lease, for the lease's holder."""
+    from netimmutable import recover as recover_module
+
+    net = make_net(tmp_path)
+    new = release(net.root, "r1 change", release_change)
+    _crash(net, new, "after-commit")
+    running = net.lab.running("r1")
+    lost = "lease lost to run 20261203T000000Z-abcdef12 (recover) of b@box on origin"
+    monkeypatch.setattr(recover_module, "_fence_of", lambda _lock, _host: lambda: lost)
+
+    report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
+
+    [r1] = report.hosts
+    assert (r1.outcome, r1.cause) == (HostOutcome.UNKNOWN, Cause.LEASE), r1
+    assert lost in r1.message and report.exit_code == 5
+    assert net.lab.has_pending("r1") and net.lab.running("r1") == running  # untouched
+    good = Records(net.repo, open_git(net.repo)).last_good("r1")
+    assert good is not None and good.release == net.first
+    assert [f.host for f in unfinished(net.repo)] == ["r1"]
