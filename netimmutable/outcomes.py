@@ -94,6 +94,9 @@ class Cause(StrEnum):
     """The device could not be reached (or the session broke)."""
     REJECTED = "rejected"
     """The device refused the candidate or the commit."""
+    PREFLIGHT = "preflight"
+    """Refused before any change: a prerequisite of a full replacement on the platform is missing (IOS
+    ``archive``, NX-OS ``feature scp-server``...), or another session holds the device's candidate."""
     CHECKS = "checks"
     """The post-checks (convergence, expectations, regressions, soak) failed."""
     REVERT_TIMER = "revert-timer"

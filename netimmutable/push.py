@@ -339,7 +339,7 @@ class _HostRun:
                 HostOutcome.REFUSED,
                 f"refused before any change: {exc.message}{hint}",
                 Phase.PRECHECK,
-                cause=Cause.REJECTED,
+                cause=Cause.PREFLIGHT,
             ) from None
         except DeviceError as exc:
             raise self.precheck_failed(exc) from None

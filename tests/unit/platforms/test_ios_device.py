@@ -74,7 +74,7 @@ def test_the_window_refuses_a_host_without_archive_before_any_change() -> None:
         job = HostJob("r1", "ios", "new", new, None, False, "old", old, strategy=Strategy.DEVICE)
         result = run_host(job, env(Device.open(host_for(dev), attempts=1)))
         assert result.outcome is HostOutcome.REFUSED, result
-        assert result.cause == "rejected"
+        assert result.cause == "preflight"
         assert "archive" in result.message
         assert not dev.flash
         assert not [c for c in shell_commands(dev) if "configure replace" in c or "write" in c]
