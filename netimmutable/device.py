@@ -134,6 +134,7 @@ class Device:
         self.driver_name = driver_name(host)
         self._driver = driver
         self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
+        self._parked: str | None = None  # that commit's session while a candidate is loaded beside it
 
     @classmethod
     def open(
@@ -224,13 +225,26 @@ class Device:
         return str(result["running"])
 
     def load_replace(self, config: str) -> None:
+        """Load ``config`` as a full-replace candidate. While a pending commit is bound to this driver's
+        session (EOS), the candidate goes into a new session: EOS refuses to enter a committed session
+        again, and discarding it there would abort the pending commit; ``discard`` puts the pending
+        commit's session back."""
+        attr = capability(self.driver_name).session_attr
+        if attr and self._holds_pending and self._parked is None:
+            self._parked = self.session_token()
+            setattr(self._driver, attr, None)
         self._call("load_replace_candidate", self._driver.load_replace_candidate, config=config)
 
     def compare(self) -> str:
         return str(self._call("compare_config", self._driver.compare_config) or "")
 
     def discard(self) -> None:
-        self._call("discard_config", self._driver.discard_config)
+        try:
+            self._call("discard_config", self._driver.discard_config)
+        finally:
+            if self._parked is not None:
+                setattr(self._driver, capability(self.driver_name).session_attr, self._parked)
+                self._parked = None
 
     def commit(self, message: str, revert_in: int | None) -> None:
         """Commit the candidate, passing only what the platform's capability allows: the message where the
