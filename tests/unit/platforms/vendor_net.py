@@ -144,6 +144,10 @@ class VendorNet:
         """A wrong remote AS for the hub: the session never comes up, the host's expectations fail."""
         return release(self.root, "wrong hub AS", self.hosts_line("remote_as: 65001", "remote_as: 65099"))
 
+    def use_driver(self, driver: str) -> None:
+        """Reach the double through NAPALM driver ``driver`` from now on (connections.yaml ``driver``)."""
+        write_connections(self.root, self.host, self.double, driver)
+
     def drift(self) -> None:
         """A person changes the uplink's description on the console (out of band)."""
         changed = self.artifact().replace("to r1", "patched by hand", 1)
@@ -165,13 +169,14 @@ def _settings(root: Path) -> None:
     path.write_text(text)
 
 
-def write_connections(root: Path, host: str, double: DeviceDouble) -> None:
-    entry = {
+def write_connections(root: Path, host: str, double: DeviceDouble, driver: str | None = None) -> None:
+    entry: dict[str, Any] = {
         "hostname": double.hostname,
         "username": double.username,
         "optional_args": dict(double.optional_args),
-        "timeout": 10,
     }
+    if driver:
+        entry["driver"] = driver
     path = root / ".netimmutable" / "connections.yaml"
     path.parent.mkdir(exist_ok=True)
     path.write_text(yaml.safe_dump({"hosts": {host: entry}}))
