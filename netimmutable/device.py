@@ -167,6 +167,7 @@ class Device:
         extras = host.get_connection_parameters(CONNECTION).extras or {}
         self.optional_args: Mapping[str, Any] = dict(extras.get("optional_args") or {})
         self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
+        self._parked: str | None = None  # that commit's session while a candidate is loaded beside it
 
     @classmethod
     def open(
@@ -298,11 +299,19 @@ class Device:
         artifact in a format the platform cannot replace with is refused before the driver is called, so no
         lock is taken. A load the device refuses is discarded at once: drivers that lock at load
         (iosxr_netconf) would otherwise keep the lock, and the candidate, for as long as the session lives.
-        Raises ``CandidateLocked`` when another session holds the lock (nothing loaded)."""
+        Raises ``CandidateLocked`` when another session holds the lock (nothing loaded).
+
+        While a pending commit is bound to this driver's session (EOS), the candidate goes into a new
+        session: EOS refuses to enter a committed session again, and discarding it there would abort the
+        pending commit; ``discard`` puts the pending commit's session back."""
         problem = replace_format_problem(self.driver_name, config)
         if problem:
             raise ConfigRejected(f"load_replace_candidate: {problem}; nothing was loaded", host=self.name)
         method, text = replace_load(self.driver_name, config)
+        attr = capability(self.driver_name).session_attr
+        if attr and self._holds_pending and self._parked is None:
+            self._parked = self.session_token()
+            setattr(self._driver, attr, None)
         try:
             self._call("load_replace_candidate", getattr(self._driver, method), config=text)
         except (ConnectError, CandidateLocked, Unsupported):
@@ -322,7 +331,12 @@ class Device:
         return str(self._call("compare_config", self._driver.compare_config) or "")
 
     def discard(self) -> None:
-        self._call("discard_config", self._driver.discard_config)
+        try:
+            self._call("discard_config", self._driver.discard_config)
+        finally:
+            if self._parked is not None:
+                setattr(self._driver, capability(self.driver_name).session_attr, self._parked)
+                self._parked = None
 
     def commit(self, message: str, revert_in: int | None) -> None:
         """Commit the candidate, passing only what the platform's capability allows: the message where the

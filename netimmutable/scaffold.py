@@ -1,4 +1,11 @@
-"""``netimmutable init``: create a network repository (optionally with the example network)."""
+"""``netimmutable init``: create a network repository (optionally with one of the example networks).
+
+Examples (``EXAMPLES``: name -> folder shipped in the package):
+    >>> sorted(EXAMPLES)
+    ['multivendor', 'network']
+    >>> example_dir("multivendor").name
+    'example_multivendor'
+"""
 
 from __future__ import annotations
 
@@ -12,9 +19,14 @@ from netimmutable.errors import RepoError
 from netimmutable.repo import LOCAL_DIR
 from netimmutable.settings import SETTINGS_FILE
 
-__all__ = ["EXAMPLE_DIR", "init_repo"]
+__all__ = ["DEFAULT_EXAMPLE", "EXAMPLES", "EXAMPLE_DIR", "MULTIVENDOR_DIR", "example_dir", "init_repo"]
 
 EXAMPLE_DIR = Path(__file__).parent / "example_network"
+"""The default example: four FRR routers, eBGP in a ring (the network the local lab runs)."""
+MULTIVENDOR_DIR = Path(__file__).parent / "example_multivendor"
+"""An FRR hub with one eBGP session to an EOS, Junos, IOS-XR (NETCONF), NX-OS and IOS router each."""
+DEFAULT_EXAMPLE = "network"
+EXAMPLES = {DEFAULT_EXAMPLE: EXAMPLE_DIR, "multivendor": MULTIVENDOR_DIR}
 
 SETTINGS_TEMPLATE = """\
 # netimmutable settings. Every key is optional; the values shown are the defaults.
@@ -45,19 +57,31 @@ EMPTY_FILES = {
 }
 
 
-def init_repo(target: Path, *, example: bool = False) -> Path:
-    """Create the layout, ``git init`` and make the first commit. Refuses a folder that is not empty."""
+def example_dir(name: str) -> Path:
+    """The folder of example ``name`` (``EXAMPLES``); ``RepoError`` naming the known ones otherwise."""
+    found = EXAMPLES.get(name)
+    if found is None:
+        raise RepoError(f"no example named {name!r}", hint="known examples: " + ", ".join(sorted(EXAMPLES)))
+    return found
+
+
+def init_repo(target: Path, *, example: bool | str = False) -> Path:
+    """Create the layout, ``git init`` and make the first commit. Refuses a folder that is not empty.
+
+    ``example``: an example's name (``EXAMPLES``), ``True`` for the default one, ``False`` for none."""
+    name = DEFAULT_EXAMPLE if example is True else (example or None)
+    source = example_dir(name) if name else None
     target = target.resolve()
     if target.exists() and any(target.iterdir()):
         raise RepoError(f"{target} exists and is not empty", hint="choose a new folder")
     target.mkdir(parents=True, exist_ok=True)
-    if example:
+    if source is not None:
         # inputs only: the first `netimmutable commit` renders snapshots/ and makes the first release
         # (copied snapshots would land in the init commit, which is not a release, and the first
         # `diff` would show every device as added)
-        for name in ("inventory", "templates"):
-            shutil.copytree(EXAMPLE_DIR / name, target / name, ignore=shutil.ignore_patterns(".*"))
-        shutil.copyfile(EXAMPLE_DIR / SETTINGS_FILE, target / SETTINGS_FILE)
+        for folder in ("inventory", "templates"):
+            shutil.copytree(source / folder, target / folder, ignore=shutil.ignore_patterns(".*"))
+        shutil.copyfile(source / SETTINGS_FILE, target / SETTINGS_FILE)
         (target / "snapshots").mkdir()
         (target / "snapshots" / ".gitkeep").write_text("")
     else:
@@ -73,7 +97,7 @@ def init_repo(target: Path, *, example: bool = False) -> Path:
         "--quiet",
         "--no-verify",
         "-m",
-        "netimmutable init" + (" (example network)" if example else ""),
+        "netimmutable init" + (f" (example {name})" if name else ""),
         env=git_env(gitrepo),
     )
     gitrepo.close()

@@ -33,7 +33,7 @@ from netimmutable.exitcodes import ExitCode
 from netimmutable.release_diff import HostDiff, diff_artifacts, format_json, format_markdown, format_text
 from netimmutable.render import refresh_snapshots
 from netimmutable.repo import NetworkRepo, open_repo
-from netimmutable.scaffold import init_repo
+from netimmutable.scaffold import DEFAULT_EXAMPLE, EXAMPLES, init_repo
 
 __all__ = ["COMMANDS"]
 
@@ -42,19 +42,31 @@ _ = NetImmutableGroup  # commands are attached to the main group, which maps err
 
 @click.command("init")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--example", is_flag=True, help="Start from the example network (four FRR routers).")
-def init_command(directory: Path, example: bool) -> None:
+@click.option(
+    "--example",
+    "example",
+    is_flag=False,
+    flag_value=DEFAULT_EXAMPLE,
+    default=None,
+    type=click.Choice(sorted(EXAMPLES)),
+    help="Start from an example: `network` (the default: four FRR routers in an eBGP ring) or `multivendor` "
+    "(an FRR hub peering with EOS, Junos, IOS-XR, NX-OS and IOS routers).",
+)
+def init_command(directory: Path, example: str | None) -> None:
     """Create a network repository in DIRECTORY: settings, inventory/, templates/, snapshots/, git.
 
     \b
     Examples:
       netimmutable init mynet --example
+      netimmutable init mynet --example multivendor
       netimmutable init /srv/network
     """
-    root = init_repo(directory, example=example)
-    out_console().print(
-        f"created network repository {root}" + (" with the example network" if example else "")
-    )
+    root = init_repo(directory, example=example or False)
+    described = {
+        DEFAULT_EXAMPLE: " with the example network",
+        "multivendor": " with the multi-vendor example",
+    }
+    out_console().print(f"created network repository {root}" + described.get(example or "", ""))
     out_console().print(
         f"next: cd {directory} && netimmutable render && netimmutable commit -m 'first release'"
     )

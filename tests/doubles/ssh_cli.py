@@ -159,7 +159,13 @@ class SshCliServer:
             threading.Thread(target=target, args=(channel, server.user, command), daemon=True).start()
 
     def stop(self) -> None:
+        """Stop accepting, then close every session. The accept thread is woken (``shutdown`` of the listening
+        socket: on Linux ``close`` alone leaves a blocked ``accept`` waiting) and joined before the socket is
+        closed, so it can never take a connection meant for a server started after this one."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._thread.join(timeout=5)
         with contextlib.suppress(OSError):
             self._sock.close()
         with self._lock:

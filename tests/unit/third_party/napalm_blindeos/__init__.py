@@ -1,0 +1,20 @@
+"""NAPALM's real ``eos`` driver as a community driver netimmutable does not know (``driver:
+blindeos``), without ``get_config`` (it raises ``NotImplementedError``, as many community drivers do),
+for the tests (``tests/unit/platforms/test_vendor_blind.py``). Found by NAPALM as the ``napalm_blindeos``
+package, like any ``napalm-<x>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import napalm.eos.eos as _base
+
+__all__ = ["BlindEOSDriver"]
+
+
+class BlindEOSDriver(_base.EOSDriver):
+    """The eos driver, unable to read the running config."""
+
+    def get_config(self, retrieve: str = "all", full: bool = False, sanitized: bool = False) -> Any:
+        raise NotImplementedError
