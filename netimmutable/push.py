@@ -427,14 +427,19 @@ class _HostRun:
         setting = self.env.soak
         if setting != "auto":
             return soak_for(setting, None)
+        why = ""
         try:
             detail: dict[str, Any] | None = dev.bgp_neighbors_detail()
         except Unsupported:
             detail = None
+        except ConnectError:
+            raise
+        except DeviceError as exc:  # the driver cannot read them from this device: as if it had no getter
+            detail, why = None, f" ({exc.message})"
         if detail is None and self.pre is not None and self.pre.state.bgp_peers:
             self.notes.append(
-                f"the driver gives no BGP hold times (get_bgp_neighbors_detail): soak {UNKNOWN_HOLD_SOAK:g}s "
-                "assumed for its BGP sessions; set deploy.soak to choose"
+                f"the driver gives no BGP hold times (get_bgp_neighbors_detail){why}: soak "
+                f"{UNKNOWN_HOLD_SOAK:g}s assumed for its BGP sessions; set deploy.soak to choose"
             )
             return Soak(UNKNOWN_HOLD_SOAK, "BGP hold times unknown: the common default 180s, plus 2s")
         return soak_for("auto", detail)

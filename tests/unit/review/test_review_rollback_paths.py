@@ -355,3 +355,23 @@ def test_a_revert_timer_that_fires_before_the_rollback_is_reported_reverted() ->
     assert "revert timer" in result.message
     assert device.running == OLD
     assert "rollback" not in device.calls and device.calls.count("commit") == 1  # the device did it
+
+
+class NoHoldTimesDevice(ScriptedDevice):
+    """A driver whose get_bgp_neighbors_detail fails on this device (a parse error inside the driver)."""
+
+    def bgp_neighbors_detail(self) -> dict[str, Any]:
+        from netimmutable.errors import DeviceError
+
+        raise DeviceError("get_bgp_neighbors_detail: ValueError: could not parse the output", host="r1")
+
+
+def test_hold_times_a_driver_cannot_read_mean_the_long_default_soak_not_an_unreachable_host() -> None:
+    device = NoHoldTimesDevice()
+    job = HostJob("r1", "frr", "new", NEW, None, False, "old", OLD, revert_in=60)
+
+    result = run_host(job, env(device, soak="auto"))
+
+    # 182 s of soak cannot fit in a 60 s revert timer: refused before any change, never "unreachable"
+    assert (result.outcome, result.cause) == (HostOutcome.REFUSED, "timer"), result
+    assert "commit" not in device.calls and device.running == OLD
