@@ -1,0 +1,153 @@
+"""Warnings about rendered configs: lines a device never shows, named by host, template file and line.
+
+An FRR config may hold lines that only restate FRR's default (``bgp ebgp-requires-policy`` in FRR 8.x,
+``neighbor X activate`` under ``address-family ipv4 unicast``, an empty ``address-family`` block: the table
+is ``netimmutable.drivers.frr_defaults``). FRR accepts them and never shows them in its running config.
+netimmutable compares them as equal (the frr driver drops them from FRR's own diff), so a deploy converges;
+but the text compare can never match such an artifact, so every plan, drift check and convergence check
+of the host takes the slower device diff. ``render --check`` and ``commit`` say so, at the template line.
+
+Template line: Jinja2 does not map output lines to template lines, so the line is found in the host's
+entry template and the templates it includes or imports (by name, recursively): first a template line
+that is the config line itself, then one whose literal text matches around its ``{{ … }}`` expressions
+(``neighbor {{ n.address }} activate``). Found nowhere (a line built by a macro from data): the entry
+template is named, with the line's number in the rendered config.
+
+Examples:
+    >>> _pattern("  neighbor {{ n.address }} activate").fullmatch("neighbor 10.0.0.2 activate") is not None
+    True
+    >>> _pattern("{% for n in x %}") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import jinja2
+from jinja2 import meta
+
+from netimmutable.drivers.frr_defaults import default_lines
+from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.render import RenderedHost, make_environment, render_hosts
+from netimmutable.repo import NetworkRepo
+
+__all__ = ["RenderWarning", "default_line_warnings", "render_warnings"]
+
+WARNED_PLATFORMS = frozenset({"frr"})
+"""Platforms whose defaults table is known (``netimmutable.drivers.frr_defaults``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RenderWarning:
+    host: str
+    file: str
+    """The template file (``templates/...``) the line comes from, or the host's entry template."""
+    line: int | None
+    """The template line (None: not found in the templates; ``rendered_line`` says where it is)."""
+    text: str
+    """The config line, stripped."""
+    why: str
+    rendered_line: int
+
+    def __str__(self) -> str:
+        where = (
+            f"{self.file}:{self.line}" if self.line else f"{self.file} (rendered line {self.rendered_line})"
+        )
+        return (
+            f"{self.host}: {where}: `{self.text}` is FRR's default and FRR never shows it ({self.why}); "
+            "it is compared as equal, but the text compare can never match: drop the line"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "host": self.host,
+            "file": self.file,
+            "line": self.line,
+            "rendered_line": self.rendered_line,
+            "text": self.text,
+            "why": self.why,
+            "message": str(self),
+        }
+
+
+_EXPR = re.compile(r"\{\{.*?\}\}")
+
+
+def _pattern(source_line: str) -> re.Pattern[str] | None:
+    """A regular expression matching what ``source_line`` renders to (stripped), when it holds ``{{ }}``
+    expressions and literal text; None for a line that is only a tag or has no expression."""
+    text = source_line.strip()
+    if "{%" in text or "{#" in text or not _EXPR.search(text):
+        return None
+    pieces = _EXPR.split(text)
+    if not any(piece.strip() for piece in pieces):
+        return None
+    return re.compile(".+?".join(re.escape(piece) for piece in pieces))
+
+
+def _sources(env: jinja2.Environment, entry: str) -> Iterator[tuple[str, list[str]]]:
+    """(template name, its lines) of ``entry`` and of every template it references by name, entry first."""
+    seen: set[str] = set()
+    todo = [entry]
+    while todo:
+        name = todo.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            source = env.loader.get_source(env, name)[0] if env.loader else None
+        except (jinja2.TemplateNotFound, OSError):
+            continue
+        if source is None:
+            continue
+        yield name, source.splitlines()
+        try:
+            todo.extend(ref for ref in meta.find_referenced_templates(env.parse(source)) if ref)
+        except jinja2.TemplateSyntaxError:
+            continue
+
+
+def _locate(env: jinja2.Environment, entry: str, text: str) -> tuple[str, int] | None:
+    sources = list(_sources(env, entry))
+    for name, lines in sources:
+        for number, line in enumerate(lines, 1):
+            if line.strip() == text:
+                return name, number
+    for name, lines in sources:
+        for number, line in enumerate(lines, 1):
+            pattern = _pattern(line)
+            if pattern is not None and pattern.fullmatch(text):
+                return name, number
+    return None
+
+
+def default_line_warnings(repo: NetworkRepo, rendered: Sequence[RenderedHost]) -> tuple[RenderWarning, ...]:
+    """A warning for every line of an FRR host's rendered config that FRR never shows (its default)."""
+    env = make_environment(repo.templates_dir, repo.settings.render.max_output_bytes, repo.root)
+    warnings: list[RenderWarning] = []
+    for item in rendered:
+        if item.platform.lower() not in WARNED_PLATFORMS:
+            continue
+        for found in default_lines(item.config):
+            place = _locate(env, item.template, found.text)
+            name, line = place if place else (item.template, None)
+            warnings.append(
+                RenderWarning(item.name, f"templates/{name}", line, found.text, found.why, found.line)
+            )
+    return tuple(warnings)
+
+
+def render_warnings(
+    repo: NetworkRepo, limit: Sequence[str] = (), filters: Sequence[tuple[str, str]] = ()
+) -> tuple[RenderWarning, ...]:
+    """``default_line_warnings`` of the selected hosts (all by default) whose platform has a defaults
+    table; hosts unchanged since their last render are read from snapshots/ (the render cache)."""
+    hosts = [
+        h for h in select_hosts(load_inventory(repo), limit, filters) if str(h.platform) in WARNED_PLATFORMS
+    ]
+    if not hosts:
+        return ()
+    return default_line_warnings(repo, render_hosts(repo, hosts))
