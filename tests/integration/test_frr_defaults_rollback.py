@@ -1,0 +1,96 @@
+"""FRR with configs its users write (issue 15 item 7), on the real lab:
+
+- lines FRR never shows because they are its defaults (``bgp ebgp-requires-policy``, ``neighbor X
+  activate`` under ``address-family ipv4 unicast``, ``no shutdown``): ``render --check`` warns at the
+  template line, and a release holding them deploys, converges and verifies in sync. Before, the driver's
+  convergence check refused every such commit (frr-reload.py lists them as "to add" forever);
+- a rollback frr-reload.py cannot finish: a release adds an ``interface`` block for an interface the router
+  does not have, with a line frr-reload.py cannot delete (``multicast``: deleting it line by line leaves
+  ``no multicast`` shown) and its post-checks fail. Before, the rollback ended ROLLBACK_FAILED (exit 5)
+  on frr-reload.py's failure; now the driver removes the block whole (``no interface``), says so, and the
+  host ends rolled back and verified (exit 4) on exactly the last good config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from netimmutable.cli import main
+from netimmutable.records import HostOutcome
+
+from .conftest import FrrNet, restyled
+
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
+
+DEFAULTS = {
+    " bgp router-id 10.255.255.1\n": " bgp router-id 10.255.255.1\n bgp ebgp-requires-policy\n",
+    "  network 10.255.101.0/24\n": "  network 10.255.101.0/24\n  network 10.255.121.0/24\n"
+    "  neighbor 10.255.12.2 activate\n",
+    " description to r2\n": " description to r2\n no shutdown\n",
+    "ip route 10.255.101.0/24 blackhole\n": "ip route 10.255.101.0/24 blackhole\n"
+    "ip route 10.255.121.0/24 blackhole\n",
+}
+
+
+def _with(snapshot: str, edits: dict[str, str]) -> str:
+    for old, new in edits.items():
+        assert old in snapshot, old
+        snapshot = snapshot.replace(old, new, 1)
+    return snapshot
+
+
+def test_a_config_with_lines_frr_never_shows_is_warned_deploys_and_verifies(frr_net: FrrNet) -> None:
+    snapshot = (frr_net.root / "snapshots" / "r1.cfg").read_text()
+    template = restyled(_with(snapshot, DEFAULTS))
+    frr_net.use_template("r1", template)
+    line = template.splitlines().index("  bgp ebgp-requires-policy") + 1
+
+    check = CliRunner().invoke(main, ["render", "--check", "--repo", str(frr_net.root), "--limit", "r1"])
+    assert f"r1: templates/styled/r1.j2:{line}: `bgp ebgp-requires-policy`" in check.stderr, check.stderr
+    assert check.stderr.count("warning: r1: templates/styled/r1.j2:") == 3
+    release = frr_net.commit("r1: announce 10.255.121.0/24, with lines FRR never shows")
+
+    report = frr_net.deploy(limit=("r1",))
+
+    [r1] = report.hosts
+    assert r1.outcome is HostOutcome.DEPLOYED, r1.message
+    assert report.exit_code == 0
+    running = frr_net.router("r1").running()
+    assert "network 10.255.121.0/24" in running and "ebgp-requires-policy" not in running
+    assert frr_net.records().last_good("r1").release == release  # type: ignore[union-attr]
+    out = CliRunner().invoke(
+        main, ["verify", "--repo", str(frr_net.root), "--format", "json", "--limit", "r1"]
+    )
+    [host] = json.loads(out.stdout)["hosts"]
+    assert host["state"] == "in-sync", host
+    assert out.exit_code == 0
+
+
+def test_a_rollback_frr_reload_cannot_finish_falls_back_and_restores_the_last_good_config(
+    frr_net: FrrNet,
+) -> None:
+    r1 = frr_net.router("r1")
+    snapshot = (frr_net.root / "snapshots" / "r1.cfg").read_text()
+    block = "interface dummy9\n description not here\n ip address 10.9.9.1/32\n multicast\nexit\n!\n"
+    frr_net.use_template("r1", restyled(_with(snapshot, {"interface lo\n": block + "interface lo\n"})))
+    # the expectations want dummy9 up: the router has no such interface, so the post-checks fail
+    frr_net.edit_hosts(
+        r"(    interfaces:\n)",
+        r"\g<1>      - {name: dummy9, address: 10.9.9.1/32, description: not here}\n",
+        "r1",
+    )
+    bad = frr_net.commit("r1: an interface the router does not have")
+
+    report = frr_net.deploy(limit=("r1",))
+
+    [result] = report.hosts
+    assert result.outcome is HostOutcome.ROLLED_BACK, result.message
+    assert report.exit_code == 4
+    assert "rolled back to last-good" in result.message
+    assert "interface dummy9" in result.message and "no interface" in result.message  # the fallback, said
+    assert r1.running() == r1.baseline  # exactly the last good config: no dummy9 block left
+    assert frr_net.records().last_good("r1").release == frr_net.first  # type: ignore[union-attr]
+    run = frr_net.records().runs(limit=1)[0]
+    assert run.release == bad and run.host("r1").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
