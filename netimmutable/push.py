@@ -48,7 +48,7 @@ from netimmutable.errors import ConnectError, DeviceError, JournalWriteFailed, N
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.rollback import RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.rollback import RollbackTarget, commit_notes_of, pending_commit, roll_back, still_pending
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
 from netimmutable.utctime import utc_now, utc_text
@@ -493,6 +493,7 @@ class _HostRun:
         try:
             self.committed_at = time.monotonic()
             dev.commit(self.env.commit_message, job.revert_in)
+            self.notes.extend(f"commit: {note}" for note in commit_notes_of(dev))
             self.loaded = False
             self.committed = True
             self.pending = job.revert_in is not None

@@ -24,6 +24,7 @@ __all__ = [
     "RollbackDevice",
     "RollbackResult",
     "RollbackTarget",
+    "commit_notes_of",
     "pending_commit",
     "roll_back",
     "still_pending",
@@ -105,7 +106,7 @@ def still_pending(device: RollbackDevice) -> bool:
         return True
 
 
-def _commit_notes(device: object) -> tuple[str, ...]:
+def commit_notes_of(device: object) -> tuple[str, ...]:
     """What the device's driver said its last commit did beyond the usual path (``Device.commit_notes``:
     e.g. the frr driver's fallback when frr-reload.py could not delete a block); () when it says nothing."""
     notes = getattr(device, "commit_notes", ())
@@ -147,13 +148,13 @@ def roll_back(
                     Cause.PENDING_COMMIT,
                 )
             device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
-            notes = _commit_notes(device)
+            notes = commit_notes_of(device)
         pending_left = False
         if not compare_running(device, target.config, strategy, extra).equal:
             try:
                 device.load_replace(target.config)
                 device.commit(commit_message, None)
-                notes = (*notes, *_commit_notes(device))
+                notes = (*notes, *commit_notes_of(device))
             except NetImmutableError as exc:
                 try:  # a refused load may leave a candidate: never leave one behind silently
                     device.discard()

@@ -153,6 +153,11 @@ class FrrRouter:
         self.sh(
             f'p=$(cat {WORKDIR}/pending.pid 2>/dev/null); [ -n "$p" ] && kill -TERM -- -$p 2>/dev/null; '
             f"rm -rf {WORKDIR}; "
+            # interface blocks the snapshot lacks go whole: frr-reload.py deletes them line by line, and
+            # some lines (multicast) cannot be deleted that way
+            "vtysh -c 'show running-config no-header' | sed -n 's/^interface //p' | while read -r name; do "
+            f'grep -qx "interface $name" {self.snapshot} || '
+            "vtysh -c 'configure terminal' -c \"no interface $name\"; done; "
             f'if [ -n "$(/usr/lib/frr/frr-reload.py --test --log-level error {self.snapshot})" ]; then '
             f"/usr/lib/frr/frr-reload.py --reload --stdout --log-level error {self.snapshot} >/dev/null; fi; "
             "vtysh -c 'write memory' >/dev/null"

@@ -8,7 +8,8 @@
   does not have, with a line frr-reload.py cannot delete (``multicast``: deleting it line by line leaves
   ``no multicast`` shown) and its post-checks fail. Before, the rollback ended ROLLBACK_FAILED (exit 5)
   on frr-reload.py's failure; now the driver removes the block whole (``no interface``), says so, and the
-  host ends rolled back and verified (exit 4) on exactly the last good config."""
+  host ends rolled back and verified (exit 4) on exactly the last good config. The router's own revert
+  timer (a lost session) does the same."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from click.testing import CliRunner
 
 from netimmutable.cli import main
 from netimmutable.records import HostOutcome
+from tests.contract import wait_for
 
-from .conftest import FrrNet, restyled
+from .conftest import FrrNet, FrrRouter, restyled
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
 
@@ -32,6 +34,10 @@ DEFAULTS = {
     "ip route 10.255.101.0/24 blackhole\n": "ip route 10.255.101.0/24 blackhole\n"
     "ip route 10.255.121.0/24 blackhole\n",
 }
+
+
+UNDELETABLE = "interface dummy9\n description not here\n ip address 10.9.9.1/32\n multicast\nexit\n!\n"
+"""An interface block for an interface the router does not have, with a line frr-reload.py cannot delete."""
 
 
 def _with(snapshot: str, edits: dict[str, str]) -> str:
@@ -73,8 +79,7 @@ def test_a_rollback_frr_reload_cannot_finish_falls_back_and_restores_the_last_go
 ) -> None:
     r1 = frr_net.router("r1")
     snapshot = (frr_net.root / "snapshots" / "r1.cfg").read_text()
-    block = "interface dummy9\n description not here\n ip address 10.9.9.1/32\n multicast\nexit\n!\n"
-    frr_net.use_template("r1", restyled(_with(snapshot, {"interface lo\n": block + "interface lo\n"})))
+    frr_net.use_template("r1", restyled(_with(snapshot, {"interface lo\n": UNDELETABLE + "interface lo\n"})))
     # the expectations want dummy9 up: the router has no such interface, so the post-checks fail
     frr_net.edit_hosts(
         r"(    interfaces:\n)",
@@ -94,3 +99,17 @@ def test_a_rollback_frr_reload_cannot_finish_falls_back_and_restores_the_last_go
     assert frr_net.records().last_good("r1").release == frr_net.first  # type: ignore[union-attr]
     run = frr_net.records().runs(limit=1)[0]
     assert run.release == bad and run.host("r1").outcome is HostOutcome.ROLLED_BACK  # type: ignore[union-attr]
+
+
+def test_the_revert_timer_also_removes_an_interface_block_frr_reload_cannot_delete(r1: FrrRouter) -> None:
+    drv = r1.open_driver()
+    try:
+        drv.load_replace_candidate(
+            config=_with(r1.baseline, {"interface lo\n": UNDELETABLE + "interface lo\n"})
+        )
+        drv.commit_config(revert_in=r1.revert_in)
+        assert "interface dummy9" in r1.running()
+    finally:
+        drv.close()  # the session is gone: only the router's own timer can put it back
+    wait_for(lambda: not r1.workdir_files() & {"pending"}, r1.revert_in + r1.settle_timeout, "the revert")
+    assert r1.running() == r1.baseline
