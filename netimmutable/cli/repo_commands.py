@@ -92,7 +92,7 @@ def render_command(
     repo = open_repo(repo_path)
     names, conditions = parse_limit(limit), parse_filters(filters)
     summary = refresh_snapshots(repo, names, conditions, write=not check)
-    warnings = render_warnings(repo, names, conditions)
+    warnings = render_warnings(repo, summary.digests, names, conditions)
     status, written = summary.status, summary.written
     if fmt == "json":
         emit_json(
@@ -148,7 +148,7 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
     started = time.monotonic()
     summary = refresh_snapshots(repo)
     render_seconds = time.monotonic() - started
-    warnings = render_warnings(repo)
+    warnings = render_warnings(repo, summary.digests)
     with open_git(repo) as gitrepo:
         result = commit_release(repo, gitrepo, summary.digests, message, render_seconds)
     if fmt == "json":

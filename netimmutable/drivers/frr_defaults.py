@@ -58,6 +58,14 @@ class _Rule:
     """The first ``frr version`` whose configs get this default (older configs keep the old one)."""
     unless_bgp_has: str | None = None
     """A line of the same ``router bgp`` block that makes this line a real setting (shown by FRR)."""
+    keyword: str = ""
+    """The longest literal run of ``pattern``: a line without it cannot match (a fast pre-check)."""
+
+
+def _keyword(pattern: str) -> str:
+    """The longest literal run of a rule's pattern: a config without it cannot hold the line."""
+    pieces: list[str] = [str(piece).strip() for piece in re.split(r"\\S\+|\(\?:[^)]*\)", pattern)]
+    return max(reversed(pieces), key=len)  # the last of the longest: "activate", not "neighbor"
 
 
 def _rule(
@@ -69,7 +77,7 @@ def _rule(
     since: Version = (0, 0),
     unless_bgp_has: str | None = None,
 ) -> _Rule:
-    return _Rule(where, re.compile(pattern), why, profiles, since, unless_bgp_has)
+    return _Rule(where, re.compile(pattern), why, profiles, since, unless_bgp_has, _keyword(pattern))
 
 
 _N = r"neighbor \S+"
@@ -126,6 +134,12 @@ RULES: tuple[_Rule, ...] = (
 )
 
 
+_BY_WHERE: dict[str, tuple[_Rule, ...]] = {
+    where: tuple(r for r in RULES if r.where == where or (r.where == AF and where == AF_V4))
+    for where in (TOP, INTERFACE, BGP, AF, AF_V4)
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ConfigFacts:
     """What decides FRR's defaults for one configuration."""
@@ -139,9 +153,13 @@ class ConfigFacts:
 
 def facts_of(config: str) -> ConfigFacts:
     """The profile, version and ``router bgp`` lines of ``config``."""
+    return _facts(_walk(config))
+
+
+def _facts(walked: Sequence[tuple[tuple[str, ...], str]]) -> ConfigFacts:
     profile, version = "traditional", None
     bgp: set[tuple[str, str]] = set()
-    for path, line in _walk(config):
+    for path, line in walked:
         if not path and line.startswith("frr defaults "):
             profile = line.split()[2] if len(line.split()) > 2 else profile
         elif not path and line.startswith("frr version "):
@@ -172,8 +190,8 @@ def is_default(path: Sequence[str], line: str, facts: ConfigFacts) -> str | None
     where = _where(path)
     if where is None:
         return None
-    for rule in RULES:
-        if rule.where != where and not (rule.where == AF and where == AF_V4):
+    for rule in _BY_WHERE[where]:
+        if rule.keyword not in line:
             continue
         if facts.profile not in rule.profiles or not rule.pattern.fullmatch(line):
             continue
@@ -258,11 +276,28 @@ def _lines(config: str) -> list[tuple[int, tuple[str, ...], str, bool]]:
     return out
 
 
+_KEYWORDS = tuple(sorted({rule.keyword for rule in RULES} | {"line vty"}))
+"""Words one of which a config holding a default line must contain (a substring search, fast): a config
+with none of them (and no empty address family) is not parsed at all."""
+_AF_HEADER = re.compile(r"^([ \t]*)address-family [^\n]*\n((?:[ \t]*(?:!.*)?\n)*)([ \t]*)(\S+)", re.MULTILINE)
+
+
+def _may_hold_defaults(config: str) -> bool:
+    if any(word in config for word in _KEYWORDS):
+        return True
+    for match in _AF_HEADER.finditer(config):  # an address family whose next line is not inside it
+        if match[4] == "exit-address-family" or len(match[3]) <= len(match[1]):
+            return True
+    return "address-family" in config[-200:]  # an address family at the very end: let the parser judge
+
+
 def default_lines(config: str) -> tuple[DefaultLine, ...]:
     """Every line of ``config`` that restates a default FRR never shows, and every empty block FRR never
     shows, in order."""
-    facts = facts_of(config)
+    if not _may_hold_defaults(config):
+        return ()
     lines = _lines(config)
+    facts = _facts([(path, text) for _, path, text, header in lines if not header])
     found: list[DefaultLine] = []
     for index, (number, path, text, header) in enumerate(lines):
         if header:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from netimmutable.inventory import load_inventory
-from netimmutable.render import render_hosts
-from netimmutable.render_warnings import default_line_warnings
+from netimmutable.render import refresh_snapshots, render_hosts
+from netimmutable.render_warnings import default_line_warnings, render_warnings
 
 from .netrepo_helpers import git, make_netrepo, run_cli
 
@@ -104,3 +106,27 @@ def test_a_line_no_template_holds_names_the_entry_template_and_the_rendered_line
     assert str(warning).startswith(
         "edge1: templates/frr/main.j2 (rendered line 3): `bgp network import-check`"
     )
+
+
+def test_a_warm_render_of_configs_known_clean_reads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = dict(NETWORK)
+    files["templates/frr/main.j2"] = (
+        "hostname {{ host.name }}\nrouter bgp {{ asn }}\n bgp router-id 1.0.0.1\n"
+    )
+    repo = make_netrepo(tmp_path / "net", files)
+    summary = refresh_snapshots(repo)
+    assert render_warnings(repo, summary.digests) == ()  # scanned: clean, remembered
+
+    def refuse(*_args: object) -> None:
+        raise AssertionError("the inventory was loaded although every config is known clean")
+
+    monkeypatch.setattr("netimmutable.render_warnings.load_inventory", refuse)
+    assert render_warnings(repo, refresh_snapshots(repo).digests) == ()
+    # a config with a default line is never remembered as clean: it is warned again, every time
+    (repo.templates_dir / "frr" / "main.j2").write_text("router bgp {{ asn }}\n bgp suppress-duplicates\n")
+    monkeypatch.undo()
+    changed = refresh_snapshots(repo)
+    assert [w.text for w in render_warnings(repo, changed.digests)] == ["bgp suppress-duplicates"] * 2
+    assert [w.text for w in render_warnings(repo, changed.digests)] == ["bgp suppress-duplicates"] * 2

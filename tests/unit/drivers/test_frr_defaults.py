@@ -119,3 +119,10 @@ def test_an_interface_block_the_target_lacks_is_one_to_remove_whole() -> None:
     assert undeletable_interfaces(residual, "interface eth1\n ip address 10.0.0.1/30\n") == (
         "interface dummy9",
     )
+
+
+@pytest.mark.parametrize("config", [CANDIDATE, OTHER_STYLE, "router bgp 1\n address-family ipv6 unicast\n"])
+def test_the_fast_pre_check_never_hides_a_default_line(config: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = default_lines(config)
+    monkeypatch.setattr("netimmutable.drivers.frr_defaults._may_hold_defaults", lambda _config: True)
+    assert default_lines(config) == found and found
