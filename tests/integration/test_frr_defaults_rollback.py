@@ -143,3 +143,32 @@ def test_a_peer_group_config_in_another_style_with_defaults_converges_and_rolls_
     finally:
         drv.close()
     assert r1.running() == r1.baseline
+
+
+def test_drift_away_from_a_default_line_is_still_drift(r1: FrrRouter) -> None:
+    """Leaving the defaults out of FRR's diff must not hide a change of them: a setting turned away from
+    its default is shown by FRR (``no bgp ebgp-requires-policy``, ``no neighbor X activate``), so it is a
+    line to delete, and deletes are never dropped."""
+    artifact = _with(
+        r1.baseline,
+        {
+            " bgp router-id 10.255.255.1\n": " bgp router-id 10.255.255.1\n bgp ebgp-requires-policy\n"
+            " timers bgp 60 180\n",
+            "  network 10.255.101.0/24\n": "  network 10.255.101.0/24\n  neighbor 10.255.12.2 activate\n",
+        },
+    )
+    drv = r1.open_driver()
+    try:
+        drv.load_replace_candidate(config=artifact)
+        assert drv.compare_config() == ""  # in sync: only defaults differ from the text
+        drv.discard_config()
+        away = ["no bgp ebgp-requires-policy", "timers bgp 30 90"]
+        r1.oob_edit(
+            ["router bgp 65001", *away, "address-family ipv4 unicast", "no neighbor 10.255.12.2 activate"]
+        )
+        drv.load_replace_candidate(config=artifact)
+        drift = drv.compare_config()
+        drv.discard_config()
+    finally:
+        drv.close()
+    assert "ebgp-requires-policy" in drift and "timers bgp 30 90" in drift and "10.255.12.2 activate" in drift
