@@ -67,8 +67,8 @@ class RenderWarning:
             f"{self.file}:{self.line}" if self.line else f"{self.file} (rendered line {self.rendered_line})"
         )
         return (
-            f"{self.host}: {where}: `{self.text}` is FRR's default and FRR never shows it ({self.why}); "
-            "it is compared as equal, but the text compare can never match: drop the line"
+            f"{self.host}: {where}: `{self.text}`: FRR never shows this line ({self.why}); it is compared "
+            "as equal, but the text compare can never match it: drop the line"
         )
 
     def to_json(self) -> dict[str, object]:
