@@ -356,6 +356,13 @@ class Device:
         self._call("commit_config", self._driver.commit_config, **kwargs)
         self._holds_pending = bool(revert_in)
 
+    @property
+    def commit_notes(self) -> tuple[str, ...]:
+        """What the driver's last commit or rollback had to do beyond its usual path (a fallback), where
+        the driver says (the ``frr`` driver's ``commit_notes``); () otherwise."""
+        notes = getattr(self._driver, "commit_notes", ())
+        return tuple(str(note) for note in notes) if isinstance(notes, tuple | list) else ()
+
     def confirm(self) -> None:
         self._call("confirm_commit", self._driver.confirm_commit)
         self._holds_pending = False

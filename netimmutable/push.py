@@ -56,7 +56,14 @@ from netimmutable.errors import (
 from netimmutable.normalize import config_digest, normalize
 from netimmutable.normalize import mask as mask_display
 from netimmutable.outcomes import Cause, HostOutcome
-from netimmutable.rollback import REVERT_GRACE, RollbackTarget, pending_commit, roll_back, still_pending
+from netimmutable.rollback import (
+    REVERT_GRACE,
+    RollbackTarget,
+    commit_notes_of,
+    pending_commit,
+    roll_back,
+    still_pending,
+)
 from netimmutable.secretforms import align
 from netimmutable.soak import SOAK_MARGIN, UNKNOWN_HOLD_SOAK, Soak, revert_timer_problem, soak_for
 from netimmutable.topology import blame_far_end
@@ -551,6 +558,7 @@ class _HostRun:
         try:
             self.committed_at = time.monotonic()
             dev.commit(self.env.commit_message, job.revert_in)
+            self.notes.extend(f"commit: {note}" for note in commit_notes_of(dev))
             self.loaded = False
             self.committed = True
             self.pending = job.revert_in is not None

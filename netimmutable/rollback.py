@@ -25,6 +25,7 @@ __all__ = [
     "RollbackDevice",
     "RollbackResult",
     "RollbackTarget",
+    "commit_notes_of",
     "pending_commit",
     "roll_back",
     "still_pending",
@@ -112,6 +113,13 @@ def still_pending(device: RollbackDevice) -> bool:
         return True
 
 
+def commit_notes_of(device: object) -> tuple[str, ...]:
+    """What the device's driver said its last commit did beyond the usual path (``Device.commit_notes``:
+    e.g. the frr driver's fallback when frr-reload.py could not delete a block); () when it says nothing."""
+    notes = getattr(device, "commit_notes", ())
+    return tuple(str(note) for note in notes) if isinstance(notes, tuple | list) else ()
+
+
 def roll_back(
     device: RollbackDevice,
     target: RollbackTarget,
@@ -134,6 +142,7 @@ def roll_back(
     Device errors are results, never exceptions; ``before``/``after`` may raise (journal not writable).
     """
     before()
+    notes: tuple[str, ...] = ()
     replaced = False
     pending_left = pending_is_ours
     try:
@@ -147,11 +156,13 @@ def roll_back(
                     Cause.PENDING_COMMIT,
                 )
             device.rollback_driver()  # cancels our pending commit: back to the pre-commit config
+            notes = commit_notes_of(device)
         pending_left = False
         if not compare_running(device, target.config, strategy, extra, secrets=secrets).equal:
             try:
                 device.load_replace(target.config)
                 device.commit(commit_message, None)
+                notes = (*notes, *commit_notes_of(device))
             except NetImmutableError as exc:
                 try:  # a refused load may leave a candidate: never leave one behind silently
                     device.discard()
@@ -189,4 +200,5 @@ def roll_back(
             replaced,
         )
     outcome = HostOutcome.REVERTED if reverted_by_device and not replaced else HostOutcome.ROLLED_BACK
-    return RollbackResult(outcome, f"{how} {target.label} and verified", Cause.NONE, checked, replaced)
+    said = "".join(f"; {note}" for note in notes)
+    return RollbackResult(outcome, f"{how} {target.label} and verified{said}", Cause.NONE, checked, replaced)

@@ -32,6 +32,7 @@ from netimmutable.cli.common import (
 from netimmutable.exitcodes import ExitCode
 from netimmutable.release_diff import HostDiff, diff_artifacts, format_json, format_markdown, format_text
 from netimmutable.render import refresh_snapshots
+from netimmutable.render_warnings import RenderWarning, render_warnings
 from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import DEFAULT_EXAMPLE, EXAMPLES, init_repo
 
@@ -72,6 +73,11 @@ def init_command(directory: Path, example: str | None) -> None:
     )
 
 
+def _print_warnings(warnings: tuple[RenderWarning, ...]) -> None:
+    for warning in warnings:
+        err_console().print(f"warning: {warning}")
+
+
 @click.command("render")
 @click.option(
     "--check", is_flag=True, help="Write nothing; exit 3 when snapshots/ is stale, missing or orphaned."
@@ -98,6 +104,7 @@ def render_command(
     repo = open_repo(repo_path)
     names, conditions = parse_limit(limit), parse_filters(filters)
     summary = refresh_snapshots(repo, names, conditions, write=not check)
+    warnings = render_warnings(repo, summary.digests, names, conditions)
     status, written = summary.status, summary.written
     if fmt == "json":
         emit_json(
@@ -109,9 +116,11 @@ def render_command(
                 "missing": list(status.missing),
                 "orphaned": list(status.orphaned),
                 "written": written,
+                "warnings": [w.to_json() for w in warnings],
             }
         )
     else:
+        _print_warnings(warnings)
         out = out_console()
         if check:
             if status.current:
@@ -151,6 +160,7 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
     started = time.monotonic()
     summary = refresh_snapshots(repo)
     render_seconds = time.monotonic() - started
+    warnings = render_warnings(repo, summary.digests)
     with open_git(repo) as gitrepo:
         result = commit_release(repo, gitrepo, summary.digests, message, render_seconds)
     if fmt == "json":
@@ -160,9 +170,11 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
                 "digest": result.release.digest if result.release else None,
                 "changed_files": list(result.changed_files),
                 "unrelated_dirty": list(result.unrelated_dirty),
+                "warnings": [w.to_json() for w in warnings],
             }
         )
     else:
+        _print_warnings(warnings)
         out = out_console()
         if result.release is None:
             out.print("nothing to commit: the release inputs and snapshots are unchanged")

@@ -7,7 +7,6 @@ change on the device, yet "the checks fail" (convergence), and verify reported d
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from click.testing import CliRunner
@@ -15,57 +14,16 @@ from click.testing import CliRunner
 from netimmutable.cli import main
 from netimmutable.records import HostOutcome
 
-from .conftest import FrrNet
+from .conftest import FrrNet, restyled
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("frr-lab")]
-
-
-def restyled(config: str) -> str:
-    """``config`` as another person writes it: two spaces per level, no ``exit`` or ``!`` lines, the
-    route-maps and prefix-lists first, ``router bgp`` before the interfaces."""
-    blocks: list[list[str]] = []
-    for line in config.splitlines():
-        if line.strip() in ("exit", "!", "end") or line.startswith("frr version"):
-            continue
-        depth = len(line) - len(line.lstrip(" "))
-        text = "  " * depth + line.strip()
-        if depth == 0:
-            blocks.append([text])
-        else:
-            blocks[-1].append(text)
-
-    def rank(block: list[str]) -> int:
-        head = block[0]
-        if head.startswith(("route-map", "ip prefix-list")):
-            return 0
-        if head.startswith("router bgp"):
-            return 1
-        if head.startswith("interface"):
-            return 2
-        return 3
-
-    head = [b for b in blocks if rank(b) == 3 and not b[0].startswith(("ip route",))]
-    rest = sorted((b for b in blocks if b not in head), key=rank)
-    return "\n".join(line for block in [*head, *rest] for line in block) + "\n"
-
-
-def _use_template(net: FrrNet, host: str, text: str) -> None:
-    (net.root / "templates" / "styled").mkdir(exist_ok=True)
-    (net.root / "templates" / "styled" / f"{host}.j2").write_text(text)
-    path = net.root / "inventory" / "hosts.yaml"
-    hosts = path.read_text()
-    new = re.sub(
-        rf"(\n{host}:\n(?:  .*\n)*?  data:\n)", rf"\1    template: styled/{host}.j2\n", hosts, count=1
-    )
-    assert new != hosts
-    path.write_text(new)
 
 
 def test_a_config_in_another_style_is_no_change_and_in_sync(frr_net: FrrNet) -> None:
     snapshot = (frr_net.root / "snapshots" / "r1.cfg").read_text()
     styled = restyled(snapshot)
     assert styled != snapshot and "\n  neighbor" in styled and "\nexit\n" not in styled
-    _use_template(frr_net, "r1", styled)
+    frr_net.use_template("r1", styled)
     release = frr_net.commit("r1: the same config, in another style")
 
     report = frr_net.deploy(limit=("r1",))
@@ -89,7 +47,7 @@ def test_a_change_written_in_another_style_deploys_and_converges(frr_net: FrrNet
         "ip route 10.255.101.0/24 blackhole\nip route 10.255.121.0/24 blackhole\n",
     ).replace("  network 10.255.101.0/24\n", "  network 10.255.101.0/24\n  network 10.255.121.0/24\n")
     assert changed != snapshot
-    _use_template(frr_net, "r1", restyled(changed))
+    frr_net.use_template("r1", restyled(changed))
     release = frr_net.commit("r1: announce 10.255.121.0/24, in another style")
 
     report = frr_net.deploy(limit=("r1",))
@@ -103,7 +61,7 @@ def test_a_change_written_in_another_style_deploys_and_converges(frr_net: FrrNet
 
 def test_drift_under_another_style_is_still_drift(frr_net: FrrNet) -> None:
     snapshot = (frr_net.root / "snapshots" / "r2.cfg").read_text()
-    _use_template(frr_net, "r2", restyled(snapshot))
+    frr_net.use_template("r2", restyled(snapshot))
     frr_net.commit("r2: another style")
     assert frr_net.deploy(limit=("r2",)).exit_code == 0
     frr_net.router("r2").oob_edit(["ip route 10.66.0.0/16 blackhole"])

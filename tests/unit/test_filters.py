@@ -130,6 +130,8 @@ def test_a_filter_error_in_a_template_is_a_located_render_error(tmp_path: Path) 
         "netimmutable.normalize",
         "netimmutable.device",
         "netimmutable.drivers.capabilities",
+        "netimmutable.drivers.frr_defaults",
+        "netimmutable.drivers.frr.reload_diff",
         "netimmutable.drivers.unsupported",
     ],
 )

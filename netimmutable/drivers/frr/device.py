@@ -50,6 +50,17 @@ flock 9
 echo "$(date -u +%FT%TZ) revert timer fired: restoring rollback.conf"
 "$reload" --reload --stdout --log-level warning "$dir/rollback.conf"
 echo "$(date -u +%FT%TZ) frr-reload exit $?"
+# frr-reload.py deletes an interface block line by line and cannot always (an interface the router does
+# not have): a block rollback.conf lacks goes whole with `no interface`, then frr-reload.py runs again
+removed=$(vtysh -c 'show running-config no-header' | sed -n 's/^interface //p' | while read -r name; do
+    grep -qx "interface $name" "$dir/rollback.conf" && continue
+    vtysh -c 'configure terminal' -c "no interface $name" >/dev/null && echo "removed interface $name whole"
+done)
+if [ -n "$removed" ]; then
+    echo "$removed"
+    "$reload" --reload --stdout --log-level warning "$dir/rollback.conf"
+    echo "$(date -u +%FT%TZ) frr-reload exit $? (after removing interface blocks whole)"
+fi
 rm -f "$dir/pending" "$dir/pending.pid" "$dir/startup.pre"
 """
 

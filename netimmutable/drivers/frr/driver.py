@@ -39,6 +39,7 @@ from napalm.base.exceptions import (
 
 from netimmutable.drivers.frr import getters
 from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WORKDIR, REVERT_SCRIPT, Paths
+from netimmutable.drivers.frr.reload_diff import undeletable_interfaces, without_defaults
 from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
 
 INTERFACE_READ_REUSE = 0.25
@@ -87,6 +88,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         self._candidate: tuple[CandidateKind, str] | None = None
         self._interfaces_read: tuple[float, dict[str, Any]] | None = None
         """(monotonic time, ``show interface json``) of the last read (see INTERFACE_READ_REUSE)."""
+        self.commit_notes: tuple[str, ...] = ()
+        """What the last ``commit_config`` or ``rollback`` had to do beyond frr-reload.py (its fallback), for
+        the person reading the outcome; () when frr-reload.py alone did it."""
 
     # ------------------------------------------------------------------ session
     def open(self) -> None:
@@ -177,7 +181,8 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         self._discard_files()
 
     def compare_config(self) -> str:
-        """FRR's own semantic diff (frr-reload.py --test) for a replace candidate; the lines for a merge."""
+        """FRR's own semantic diff (frr-reload.py --test) for a replace candidate, without the adds of lines
+        that restate a default FRR never shows (they are no change); the lines for a merge."""
         if self._candidate is None:
             return ""
         kind, text = self._candidate
@@ -188,7 +193,53 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
             raise CommandErrorException(
                 f"{self.hostname}: frr-reload.py --test failed:\n{_clean(result.output)}"
             )
-        return _clean(result.stdout).strip()
+        return without_defaults(_clean(result.stdout), text)
+
+    def _residual(self, path: str, target: str) -> str | None:
+        """What frr-reload.py still finds between the running config and ``path`` (holding ``target``),
+        defaults FRR never shows left out: '' when converged, None when the diff itself failed."""
+        result = self._ssh.run(self._paths.diff(path))
+        if not result.ok:
+            return None
+        return without_defaults(_clean(result.stdout), target)
+
+    def _replace(self, path: str, target: str) -> str | None:
+        """Make the running config ``path`` (holding ``target``) with frr-reload.py, and check it converged.
+
+        Judged by the result, not by frr-reload.py's exit status: it reports a failure when it could not
+        delete a line even where the block then went away by itself. When an ``interface`` block the target
+        does not have is left (frr-reload.py deletes such blocks line by line and some lines cannot be
+        deleted so), the fallback removes the block whole (``no interface NAME``) and applies again.
+        Returns what went wrong (None: converged); ``commit_notes`` says what the fallback did."""
+        applied = self._ssh.run(self._paths.apply(path))
+        problem = _apply_problem(applied)
+        left = self._residual(path, target)
+        notes: list[str] = []
+        if left:
+            removed = []
+            for header in undeletable_interfaces(left, target):
+                gone = self._ssh.run(f"vtysh -c 'configure terminal' -c {shlex.quote('no ' + header)}")
+                if _apply_problem(gone) is None:
+                    removed.append(header)
+            if removed:
+                notes.append(
+                    "frr-reload.py could not remove " + ", ".join(f"`{h}`" for h in removed) + " (no such "
+                    "interface on the router); removed whole with `no interface` instead"
+                )
+                again = _apply_problem(self._ssh.run(self._paths.apply(path)))
+                left = self._residual(path, target)
+                problem = again if left else problem
+        if left == "":
+            if problem is not None:
+                first = problem.strip().splitlines()[0] if problem.strip() else problem
+                notes.append(f"frr-reload.py reported a failure ({first}) yet the running config matches")
+            self.commit_notes = (*self.commit_notes, *notes)
+            return None
+        if left is None:
+            return problem or "frr-reload.py --test failed after applying"
+        return (problem + "\n" if problem else "") + (
+            "the configuration did not converge; frr-reload.py still shows:\n" + left
+        )
 
     # ------------------------------------------------------------------ commit
     def _pending_state(self) -> str:
@@ -204,6 +255,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
 
     def commit_config(self, message: str = "", revert_in: int | None = None) -> None:
         self._forget_reads()
+        self.commit_notes = ()
         if self._candidate is None:
             return  # nothing loaded: nothing to do, the router is not touched
         if revert_in is not None and int(revert_in) < 1:
@@ -213,18 +265,14 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
                 f"{self.hostname}: a commit is pending confirmation; confirm or roll back first"
             )
         p = self._paths
-        kind, _ = self._candidate
+        kind, text = self._candidate
         self._ssh.check(
             f"vtysh -c 'show running-config no-header' > {p.rollback_new} && cp {p.startup} {p.startup_pre}"
         )
-        applied = self._ssh.run(p.apply(p.candidate) if kind == "replace" else f"vtysh -f {p.merge}")
-        problem = _apply_problem(applied)
-        if problem is None and kind == "replace":
-            residual = self._ssh.run(p.diff(p.candidate))
-            if not residual.ok or _clean(residual.stdout).strip():
-                problem = "the configuration did not converge; frr-reload.py still shows:\n" + _clean(
-                    residual.output
-                )
+        if kind == "replace":
+            problem = self._replace(p.candidate, text)
+        else:
+            problem = _apply_problem(self._ssh.run(f"vtysh -f {p.merge}"))
         if problem is not None:
             self._restore_after_failed_commit(problem)
         self._ssh.check(f"mv -f {p.rollback_new} {p.rollback}")
@@ -239,14 +287,14 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
 
     def _restore_after_failed_commit(self, problem: str) -> None:
         p = self._paths
-        restore = self._ssh.run(f"{p.apply(p.rollback_new)} && cp {p.startup_pre} {p.startup}")
-        residual = self._ssh.run(p.diff(p.rollback_new))
+        restore = self._replace(p.rollback_new, self._ssh.read_file(p.raw("rollback.new")))
+        if restore is None:
+            restore = _apply_problem(self._ssh.run(f"cp {p.startup_pre} {p.startup}"))
         self._discard_files()
-        if not restore.ok or _clean(residual.stdout).strip():
+        if restore is not None:
             raise CommitError(
                 f"{self.hostname}: commit failed AND restoring the previous configuration failed; the router "
-                f"needs a person.\ncommit: {problem}\nrestore: {_clean(restore.output)}\n"
-                f"still different: {_clean(residual.stdout)}"
+                f"needs a person.\ncommit: {problem}\nrestore: {restore}"
             )
         self._ssh.check(f"rm -f {p.startup_pre}")
         raise CommitError(
@@ -266,17 +314,16 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
     def rollback(self) -> None:
         """Restore the configuration from before the last commit (disarming a pending revert timer)."""
         self._forget_reads()
+        self.commit_notes = ()
         p = self._paths
         self._ssh.check(p.disarm())
         if not self._ssh.run(f"test -f {p.rollback}").ok:
             raise CommitError(f"{self.hostname}: nothing to roll back to (no commit made by this driver)")
-        restored = self._ssh.run(p.apply(p.rollback))
-        residual = self._ssh.run(p.diff(p.rollback))
+        problem = self._replace(p.rollback, self._ssh.read_file(p.raw("rollback.conf")))
         self._ssh.check(f"rm -f {p.startup_pre}")
-        if not restored.ok or _clean(residual.stdout).strip():
+        if problem is not None:
             raise CommitError(
-                f"{self.hostname}: rollback did not restore the previous configuration:\n"
-                f"{_clean(restored.output)}\n{_clean(residual.stdout)}"
+                f"{self.hostname}: rollback did not restore the previous configuration:\n{problem}"
             )
 
     # ------------------------------------------------------------------ getters
