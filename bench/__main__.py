@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.common import BenchResult, machine_info
 from bench.report import format_table, write_results
 
-BENCHMARKS = ("render", "release", "changewindow", "verify", "frr", "masking")
+BENCHMARKS = ("render", "release", "changewindow", "verify", "frr", "masking", "strategy")
 _MODULES = {
     "render": "bench.render_bench",
     "release": "bench.release_bench",
@@ -27,6 +27,7 @@ _MODULES = {
     "verify": "bench.verify_bench",
     "frr": "bench.frr_bench",
     "masking": "bench.masking_bench",
+    "strategy": "bench.strategy_bench",
 }
 # Imported before anything is timed, so no pipeline is billed for importing its libraries.
 _PRELOAD = (
