@@ -320,32 +320,17 @@ class _Host:
 
     def run(self) -> HostRecovery:
         f, dev = self.f, self.dev
-        if "rollback" in f.steps:
-            # the run had decided (its checks failed, or a rollback command ran): finish what it began, never
-            # confirm; without a known target that is for a person (_roll_back says so)
-            return self._roll_back(
-                f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
-            )
-        for _ in range(2):
-            pending = pending_commit(dev)
-            if pending and self.ours:
-                pending = self._wait_out_a_late_timer()
-                self.ours = not (pending and self._past_deadline())
-            running = self._running()
+        for attempt in range(2):
+            pending = self._pending_now()
             if pending and not self.ours:
-                return self._result(
-                    HostOutcome.UNKNOWN,
-                    "a commit of another session is pending confirmation on the device; "
-                    f"run {f.run_id} did not make it"
-                    + (
-                        f" (its own revert timer was due {f.revert_deadline_utc})"
-                        if self._past_deadline()
-                        else ""
-                    )
-                    + ", so it is neither confirmed nor cancelled",
-                    "let that session confirm or cancel it, then `netimmutable recover` again",
-                    Cause.PENDING_COMMIT,
+                return self._foreign(f)
+            if attempt == 0 and "rollback" in f.steps:
+                # the run had decided (its checks failed, or a rollback command ran): finish what it began,
+                # never confirm; without a known target that is for a person (_roll_back says so)
+                return self._roll_back(
+                    f"run {f.run_id} had begun rolling it back (journal): completing the rollback"
                 )
+            running = self._running()
             if self._on(self.new, running):
                 return self._on_new(pending)
             if self._on(self.target, running):
@@ -414,6 +399,27 @@ class _Host:
         except ValueError:
             return None
         return (due - dt.datetime.now(dt.UTC)).total_seconds()
+
+    def _pending_now(self) -> bool:
+        """Is a commit pending on the device now? A commit of the run's own that looks pending after its
+        revert deadline gets the grace to fire; one still pending beyond it is not the run's (``self.ours``
+        becomes False: it is never cancelled nor confirmed)."""
+        pending = pending_commit(self.dev)
+        if pending and self.ours:
+            pending = self._wait_out_a_late_timer()
+            self.ours = not (pending and self._past_deadline())
+        return pending
+
+    def _foreign(self, f: InFlight) -> HostRecovery:
+        return self._result(
+            HostOutcome.UNKNOWN,
+            "a commit of another session is pending confirmation on the device; "
+            f"run {f.run_id} did not make it"
+            + (f" (its own revert timer was due {f.revert_deadline_utc})" if self._past_deadline() else "")
+            + ", so it is neither confirmed nor cancelled",
+            "let that session confirm or cancel it, then `netimmutable recover` again",
+            Cause.PENDING_COMMIT,
+        )
 
     def _fenced(self, undone: str) -> HostRecovery | None:
         """The lease is lost or about to expire: the device is left as it is (``undone`` says what this

@@ -297,3 +297,32 @@ def test_a_recovery_that_lost_its_lease_leaves_the_device_as_it_is(
     good = Records(net.repo, open_git(net.repo)).last_good("r1")
     assert good is not None and good.release == net.first
     assert [f.host for f in unfinished(net.repo)] == ["r1"]
+
+
+def test_a_journaled_rollback_long_past_its_revert_deadline_leaves_a_foreign_pending_commit_alone(
+    tmp_path: Path,
+) -> None:
+    """The dead run had begun its rollback (journal) with its own commit pending; its device timer fired
+    long ago and someone else has committed with commit-confirm since: completing "the rollback" must not
+    cancel their commit (review finding: the rollback shortcut skipped the deadline rule)."""
+    import json
+
+    from netimmutable.journal import journal_path
+    from tests.unit.records_fixtures import dead_run_journal
+
+    net = make_net(tmp_path)
+    new = release(net.root, "r1 description", GOOD_CHANGE)
+    late = "2020-01-01T00:00:00Z"
+    dead_run_journal(
+        net.repo, "run-dead", new, "r1", rollback_release=net.first, revert_in=60, revert_deadline_utc=late
+    )
+    entry = {"type": "before", "host": "r1", "step": "rollback", "details": {"rollback_release": net.first}}
+    with journal_path(net.repo, "run-dead").open("a") as handle:  # the run had decided to roll back
+        handle.write(json.dumps({**entry, "utc": "2020-01-01T00:00:01Z"}) + "\n")
+    _their_pending_commit(net)
+
+    report = recover(net.repo, open_git(net.repo), load_inventory(net.repo))
+
+    [r1] = report.hosts
+    assert r1.outcome is HostOutcome.UNKNOWN and r1.cause is Cause.PENDING_COMMIT, r1
+    assert net.lab.has_pending("r1") and THEIR_ROUTE in net.lab.running("r1")
