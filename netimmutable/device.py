@@ -21,6 +21,7 @@ Examples:
 from __future__ import annotations
 
 import copy
+import logging
 import random
 import socket
 import time
@@ -48,6 +49,8 @@ from netimmutable.errors import (
 )
 from netimmutable.preflight import preflight
 from netimmutable.yamlio import load_plain_yaml_text
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["CONNECT_ATTEMPTS", "CONNECT_BACKOFF", "Device", "backoff_delay"]
 
@@ -213,6 +216,14 @@ class Device:
         confirmed or cancelled by a later session that adopts it (``adopt_session``) or by the device's own
         timer: the driver's own close would abort it (``discard_config``) at once."""
         attr = capability(self.driver_name).session_attr
+        if self._parked is not None:  # a candidate session beside the pending one: abort it, keep that one
+            try:
+                self.discard()
+            except DeviceError as exc:
+                _log.warning(
+                    "%s: the candidate session beside the pending commit: %s", self.name, exc.message
+                )
+                self._unpark()
         if self._holds_pending and attr:
             setattr(self._driver, attr, None)
         _drop_connection(self.host)
@@ -221,6 +232,8 @@ class Device:
         """The device-side session a commit of this driver object belongs to (EOS: ``napalm_<n>``), for
         platforms whose confirm and rollback only work from that session; None elsewhere. Journaled with the
         commit so that a reconnect or ``recover`` can take the pending commit over."""
+        if self._parked is not None:  # the pending commit's session, put aside while a candidate is loaded
+            return self._parked
         attr = capability(self.driver_name).session_attr
         value = getattr(self._driver, attr, None) if attr else None
         return value if isinstance(value, str) and value else None
@@ -315,6 +328,7 @@ class Device:
         try:
             self._call("load_replace_candidate", getattr(self._driver, method), config=text)
         except (ConnectError, CandidateLocked, Unsupported):
+            self._unpark()  # the pending commit's session is this driver's again
             raise  # no session left, or nothing of ours loaded or locked
         except DeviceError as exc:
             try:
@@ -334,9 +348,13 @@ class Device:
         try:
             self._call("discard_config", self._driver.discard_config)
         finally:
-            if self._parked is not None:
-                setattr(self._driver, capability(self.driver_name).session_attr, self._parked)
-                self._parked = None
+            self._unpark()
+
+    def _unpark(self) -> None:
+        """Give the driver back the pending commit's session put aside by ``load_replace`` (EOS)."""
+        if self._parked is not None:
+            setattr(self._driver, capability(self.driver_name).session_attr, self._parked)
+            self._parked = None
 
     def commit(self, message: str, revert_in: int | None) -> None:
         """Commit the candidate, passing only what the platform's capability allows: the message where the

@@ -146,3 +146,48 @@ def test_preflight_passes_without_other_sessions_and_creates_none(dev: EosDouble
     with Device.open(host_for(dev), attempts=1) as device:
         device.preflight()
     assert not dev.session_states()
+
+
+# ------------------------------------------------------------- a candidate beside the pending commit
+def _committed(dev: EosDouble) -> tuple[Device, str]:
+    device = Device.open(host_for(dev), attempts=1)
+    device.load_replace(with_line(dev.baseline, NEW_ROUTE))
+    device.commit("", revert_in=3600)
+    token = device.session_token()
+    assert token
+    return device, token
+
+
+def test_a_locked_load_beside_the_pending_commit_leaves_that_commit_confirmable(dev: EosDouble) -> None:
+    """An operator's open config session refuses our candidate (a device compare during the soak): our
+    pending commit must still be ours to confirm, under its own session name (review finding)."""
+    from netimmutable.errors import CandidateLocked
+    from tests.unit.platforms.device_hosts import other_session
+
+    device, token = _committed(dev)
+    other = other_session(dev)
+    other.load_replace_candidate(config=with_line(dev.baseline, "ip route 10.9.9.0/24 Null0"))
+    try:
+        with pytest.raises(CandidateLocked):
+            device.load_replace(dev.baseline)
+        assert device.session_token() == token
+    finally:
+        other.discard_config()
+        other.close()
+    device.confirm()
+    device.close()
+    assert not dev.has_pending()
+    assert NEW_ROUTE in (dev.startup() or "").splitlines()
+
+
+def test_closing_with_a_candidate_beside_the_pending_commit_aborts_the_candidate_only(dev: EosDouble) -> None:
+    device, token = _committed(dev)
+    device.load_replace(dev.baseline)  # a device compare's candidate, in a session of its own
+    assert device.session_token() == token  # what a reconnect would carry over
+    device.close()
+    assert dev.has_pending()  # the pending commit is left for the next session or the timer
+    assert [s for s, state in dev.session_states().items() if state == "pending"] == []  # none blocks loads
+    with Device.open(host_for(dev), attempts=1) as again:
+        again.adopt_session(token)
+        again.confirm()
+    assert not dev.has_pending()
