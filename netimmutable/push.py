@@ -380,13 +380,21 @@ class _HostRun:
         self.emit(Phase.LOAD, "loading the candidate (full replace) and taking the device's diff")
         self.before("load", artifact_digest=self.artifact_digest)
         try:
-            self.loaded = True
             candidate = self.env.resolve(job.artifact)
             if self.pre is not None and self.pre.running:
                 # the device keeps its own encodings of secrets in a form: a new salt is no change
                 candidate = align(candidate, self.pre.running, self.env.secret_values())
             dev.load_replace(candidate)
+            self.loaded = True  # only now is a candidate of ours there to discard (never another's)
             self.diff = dev.compare()
+        except CandidateLocked as exc:  # someone took the candidate since the pre-flight: theirs, untouched
+            self.after("load", exc.message)
+            raise self.stop(
+                HostOutcome.REFUSED,
+                f"refused before any change: {exc.message}",
+                Phase.LOAD,
+                cause=Cause.PREFLIGHT,
+            ) from None
         except DeviceError as exc:
             self.after("load", exc.message)
             lost = isinstance(exc, ConnectError)  # the session broke: nothing was refused

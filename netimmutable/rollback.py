@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from netimmutable.compare import Strategy, compare_running
-from netimmutable.errors import DeviceError, NetImmutableError, Unsupported
+from netimmutable.errors import CandidateLocked, DeviceError, NetImmutableError, Unsupported
 from netimmutable.outcomes import Cause, HostOutcome
 
 __all__ = [
@@ -163,6 +163,8 @@ def roll_back(
                 device.load_replace(target.config)
                 device.commit(commit_message, None)
                 notes = (*notes, *commit_notes_of(device))
+            except CandidateLocked:
+                raise  # another session holds the candidate: nothing of ours to discard (theirs stays)
             except NetImmutableError as exc:
                 try:  # a refused load may leave a candidate: never leave one behind silently
                     device.discard()

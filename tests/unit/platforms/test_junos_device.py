@@ -172,3 +172,37 @@ def test_the_window_refuses_a_host_whose_candidate_another_session_holds(dev: Ju
     finally:
         other.discard_config()
         other.close()
+
+
+def test_a_candidate_taken_by_someone_after_the_preflight_is_refused_and_left_as_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Someone starts editing the shared candidate between the drift gate's discard and our load: the host
+    is refused (cause preflight), and nothing we do (cleanup, discard) wipes their uncommitted work
+    (review finding: `rollback 0` on a candidate that was never ours)."""
+    from tests.doubles.junos import start_junos, strip_header
+    from tests.unit.scripted_device import env
+
+    with start_junos() as dev:
+        old = strip_header(dev.running())
+        new = old.replace("host-name r1;", "host-name r1-new;")
+        other = other_session(dev, lock_disable=True)
+        theirs = old.replace("host-name r1;", "host-name theirs;")
+        real_discard = Device.discard
+        raced: list[bool] = []
+
+        def discard_then_they_edit(self: Device) -> None:
+            real_discard(self)
+            if not raced:  # right after the drift gate's comparison discarded its candidate
+                raced.append(True)
+                other.load_replace_candidate(config=theirs)
+
+        monkeypatch.setattr(Device, "discard", discard_then_they_edit)
+        try:
+            job = HostJob("r1", "junos", "new", new, None, False, "old", old, strategy=Strategy.DEVICE)
+            result = run_host(job, env(Device.open(host_for(dev), attempts=1)))
+            assert (result.outcome, result.cause) == (HostOutcome.REFUSED, "preflight"), result
+            assert "host-name theirs;" in dev.candidate()  # their work is still there
+            assert "host-name r1;" in dev.running()  # and nothing of ours was committed
+        finally:
+            other.close()
