@@ -204,16 +204,19 @@ class _Window:
         )
 
     @contextlib.contextmanager
-    def sigint(self, *, finishing: bool = False) -> Iterator[None]:
+    def sigint(self, *, finishing: Callable[[], bool] | None = None) -> Iterator[None]:
         """Ctrl-C sets the cancel token instead of killing threads mid-change (main thread only).
-        ``finishing``: the hosts' outcomes are final and the records are being written: Ctrl-C waits for
-        them (a run record lost to a Ctrl-C would hide what the devices now run)."""
+        ``finishing``: once it says so, the hosts' outcomes are final and the records, locks and leases are
+        being written and released: Ctrl-C waits for them (a run record lost to a Ctrl-C would hide what the
+        devices now run); before that, a Ctrl-C interrupts as by default (nothing has been changed yet)."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
 
         def handler(_signum: int, _frame: FrameType | None) -> None:
-            if finishing:
+            if finishing is not None:
+                if not finishing():
+                    raise KeyboardInterrupt
                 self.emit("Ctrl-C: the run has ended; its records are being written and finish first")
             elif not self.cancel.cancelled:
                 self.cancel.cancel()
@@ -488,7 +491,9 @@ def _run_window(
     prepared: Prepared,
     policy: _Policy,
     results: dict[str, HostResult],
+    ended: list[bool],
 ) -> str:
+    """The batches, under the window's own Ctrl-C handling; ``ended`` is set as soon as they are over."""
     with window.sigint():
         stopped = _batches(window, loaded, prepared, policy, results)
         if stopped:
@@ -499,6 +504,7 @@ def _run_window(
                 results[name] = _not_attempted(job, stopped or "the window stopped", cause)
         if stopped and policy.on_failure == "rollback-all" and not window.cancel.cancelled:
             _rollback_all(window, loaded, prepared, results)
+        ended.append(True)  # before the window's handler goes: no gap for a Ctrl-C to fall into
     marks = [(host, release) for host, release in window.deferred.items() if results[host].outcome.ok]
     window.records.mark_good_many(marks, window.run_id)
     return stopped
@@ -523,7 +529,8 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         )
     results: dict[str, HostResult] = {}
     journal: Journal | None = None
-    with contextlib.ExitStack() as stack:
+    ended: list[bool] = []  # set once the window is over: a Ctrl-C then never loses records, locks, leases
+    with window.sigint(finishing=lambda: bool(ended)), contextlib.ExitStack() as stack:
         stack.enter_context(repo_lock(repo, window.run_id, policy.kind))
         check_unfinished(repo)  # a killed or UNKNOWN-ending run must be recovered first
         locks = stack.enter_context(
@@ -539,9 +546,7 @@ def _execute(window: _Window, loaded: LoadedInventory, prepared: Prepared, polic
         try:
             journal = Journal.open(repo, window.run_id, kind=policy.kind, release=policy.release)
             window.journal = journal
-            # from here on a Ctrl-C never loses the record: the window installs its own handler while it runs
-            stack.enter_context(window.sigint(finishing=True))
-            stopped = _run_window(window, loaded, prepared, policy, results)
+            stopped = _run_window(window, loaded, prepared, policy, results, ended)
         except BaseException:
             for name, job in prepared.jobs.items():
                 results.setdefault(name, _not_attempted(job, "the run was aborted", Cause.INTERRUPTED))

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from netimmutable.drivers.platform_names import napalm_driver
 from netimmutable.errors import SettingsError
 from netimmutable.masking import JUNOS_SANITIZE_FILTERS, MASK, SENSITIVE_RE, mask
 from netimmutable.memo import BoundedMemo
@@ -212,28 +213,28 @@ _PLATFORMS: dict[str, PlatformRules] = {
     "frr": _FRR,
     "sim": _FRR,
     "ios": _IOS,
-    "cisco_ios": _IOS,
     "eos": _EOS,
-    "arista_eos": _EOS,
     "nxos": _NXOS,
     "nxos_ssh": _NXOS,
-    "cisco_nxos": _NXOS,
     "iosxr": _IOSXR,
     "iosxr_netconf": _IOSXR,
-    "cisco_xr": _IOSXR,
     "junos": _JUNOS,
-    "juniper_junos": _JUNOS,
 }
 
 
 def rules_for(platform: str) -> PlatformRules:
     """The rules of ``platform``; unknown platforms only lose whitespace noise and extra patterns.
 
+    A platform named the way netutils names them (``arista_eos``, ``cisco_xe``...) gets its NAPALM driver's
+    rules (``netimmutable.drivers.platform_names``).
+
     Examples:
         >>> rules_for("sim").name, rules_for("eos").name, rules_for("nxos_ssh").name, rules_for("acme").name
         ('frr', 'eos', 'nxos', 'generic')
+        >>> rules_for("cisco_xe").name, rules_for("arista_eos").name, rules_for("juniper_junos").name
+        ('ios', 'eos', 'junos')
     """
-    return _PLATFORMS.get(platform, _GENERIC)
+    return _PLATFORMS.get(platform) or _PLATFORMS.get(napalm_driver(platform), _GENERIC)
 
 
 @lru_cache(maxsize=256)

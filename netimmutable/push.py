@@ -229,10 +229,15 @@ class _HostRun:
             return self.result(
                 HostOutcome.FAILED, f"not changed: {exc.message}", Phase.COMMIT, cause=Cause.JOURNAL
             )
-        timer = f"; its revert timer ({self.job.revert_in}s) is the fallback" if self.pending else ""
+        if self.pending:
+            left = (
+                f"our pending commit is cancelled (its revert timer, {self.job.revert_in}s, is the fallback)"
+            )
+        else:  # no timer on this platform: the change took effect at the commit and stays
+            left = "the new release still runs (this platform has no commit to cancel)"
         return self.result(
             HostOutcome.UNKNOWN,
-            f"committed, but {exc.message}: not confirmed; our pending commit is cancelled{timer}. "
+            f"committed, but {exc.message}: not confirmed; {left}. "
             "Free disk space, then `netimmutable recover` proves the device's state",
             Phase.CONFIRM,
             cause=Cause.JOURNAL,
@@ -893,7 +898,7 @@ class _HostRun:
             self.dev(),
             target,
             verify,
-            pending_is_ours=self.pending,
+            pending_is_ours=self.pending and not self.past_own_deadline(),
             commit_message=f"netimmutable rollback: {self.env.commit_message}",
             extra=self.env.extra_patterns,
             reverted_by_device=reverted_by_device,
@@ -931,6 +936,8 @@ class _HostRun:
             try:
                 if not self.has_pending(dev):
                     pass
+                elif fence := self.env.fence(self.job.host):  # no longer ours to act on: left to them
+                    self.notes.append(f"{fence}: the pending commit is left to the device's timer")
                 elif self.past_own_deadline():  # our timer has fired: what is pending now is not ours
                     self.notes.append(
                         "a commit pending after our revert timer was due is another session's: left alone"

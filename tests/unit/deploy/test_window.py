@@ -214,3 +214,28 @@ def test_a_second_ctrl_c_abandons_the_rollbacks_verification_and_keeps_the_host_
     from netimmutable.locks import list_locks
 
     assert [held.path.name for held in list_locks(net.repo)] == ["device-r1.lock"]  # kept for `recover`
+
+
+def test_ctrl_c_while_the_locks_are_released_does_not_leave_them(
+    net: Net, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from netimmutable import locks as locks_module
+    from netimmutable.locks import list_locks
+
+    net.announce("r1", "10.255.113.0/24")
+    original = locks_module.Lock.release
+
+    def release(self: locks_module.Lock) -> None:
+        os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C arrives as the run lets go of r1
+        time.sleep(0.05)
+        original(self)
+
+    monkeypatch.setattr(locks_module.Lock, "release", release)
+
+    report = net.deploy(limit=("r1",))
+
+    monkeypatch.undo()
+    assert report.host("r1").outcome is HostOutcome.DEPLOYED  # type: ignore[union-attr]
+    assert list_locks(net.repo) == []  # every lock released, none left behind by the Ctrl-C
