@@ -43,7 +43,14 @@ from netimmutable.checks import (
 from netimmutable.compare import Strategy, compare_running, strategy_for
 from netimmutable.connections import driver_name, prepare_hosts
 from netimmutable.deploy_gate import expectations_required
-from netimmutable.errors import ConnectError, InputError, NetImmutableError, Unsupported
+from netimmutable.errors import (
+    ConnectError,
+    InputError,
+    LeaseError,
+    LeaseHeld,
+    NetImmutableError,
+    Unsupported,
+)
 from netimmutable.exitcodes import ExitCode
 from netimmutable.inventory import LoadedInventory
 from netimmutable.journal import InFlight, Journal, Step, UnfinishedRun, unfinished_runs
@@ -650,7 +657,10 @@ def _recover_host(
     try:
         lock.acquire()
     except NetImmutableError as exc:
-        return HostRecovery(flight.run_id, flight.host, HostOutcome.UNKNOWN, exc.message, exc.hint or "")
+        cause = Cause.LEASE if isinstance(exc, LeaseHeld | LeaseError) else Cause.NONE
+        return HostRecovery(
+            flight.run_id, flight.host, HostOutcome.UNKNOWN, exc.message, exc.hint or "", cause
+        )
     try:
         prepare_hosts(repo, [host])
         try:
