@@ -286,11 +286,12 @@ class StillPendingDevice(ScriptedDevice):
         return True
 
 
-def _cleanup_after(seconds_since_commit: float) -> list[str]:
+def _cleanup_after(seconds_since_commit: float, fence: str = "") -> list[str]:
     from netimmutable.push import _HostRun
 
     device = StillPendingDevice()
-    run = _HostRun(HostJob("r1", "frr", "new", NEW, None, False, "old", OLD, revert_in=60), env(device))
+    job = HostJob("r1", "frr", "new", NEW, None, False, "old", OLD, revert_in=60)
+    run = _HostRun(job, env(device, fence=lambda _host: fence))
     run.device, run.pending = device, True
     run.committed_at = time.monotonic() - seconds_since_commit
     run.cleanup()
@@ -377,3 +378,10 @@ def test_hold_times_a_driver_cannot_read_mean_the_long_default_soak_not_an_unrea
     # 182 s of soak cannot fit in a 60 s revert timer: refused before any change, never "unreachable"
     assert (result.outcome, result.cause) == (HostOutcome.REFUSED, "timer"), result
     assert "commit" not in device.calls and device.running == OLD
+
+
+def test_cleanup_never_cancels_a_pending_commit_once_the_lease_is_lost() -> None:
+    """Another clone's recover holds the device now (review finding 4): our cleanup leaves the commit."""
+    calls = _cleanup_after(5, fence="lease lost to run x of b@box on origin")
+    assert "rollback" not in calls
+    assert any("lease lost" in c for c in calls)
