@@ -926,6 +926,19 @@ class _HostRun:
         revert_in = self.job.revert_in
         return bool(revert_in) and time.monotonic() > self.committed_at + (revert_in or 0) + REVERT_GRACE
 
+    def cancel_own_pending(self, dev: HostDevice) -> None:
+        """Cancel the commit pending on ``dev`` when it is still ours: not once the lease is lost (another
+        clone may act on the device), nor long after our revert timer was due (then it is someone else's)."""
+        if fence := self.env.fence(self.job.host):
+            self.notes.append(f"{fence}: the pending commit is left to the device's timer")
+        elif self.past_own_deadline():
+            self.notes.append(
+                "a commit pending after our revert timer was due is another session's: left alone"
+            )
+        else:
+            dev.rollback_driver()
+            self.notes.append("a pending commit was cancelled during cleanup")
+
     def cleanup(self) -> None:
         """Discard any candidate; never leave a pending commit of this run; close the session."""
         dev = self.device
@@ -934,17 +947,8 @@ class _HostRun:
         self.discard()
         if self.pending:
             try:
-                if not self.has_pending(dev):
-                    pass
-                elif fence := self.env.fence(self.job.host):  # no longer ours to act on: left to them
-                    self.notes.append(f"{fence}: the pending commit is left to the device's timer")
-                elif self.past_own_deadline():  # our timer has fired: what is pending now is not ours
-                    self.notes.append(
-                        "a commit pending after our revert timer was due is another session's: left alone"
-                    )
-                else:
-                    dev.rollback_driver()
-                    self.notes.append("a pending commit was cancelled during cleanup")
+                if self.has_pending(dev):
+                    self.cancel_own_pending(dev)
                 self.pending = False
             except DeviceError as exc:
                 self.notes.append(f"cancelling the pending commit failed: {exc.message}")

@@ -330,7 +330,7 @@ class _Host:
         for attempt in range(2):
             pending = self._pending_now()
             if pending and not self.ours:
-                return self._foreign(f)
+                return self._foreign()
             if attempt == 0 and "rollback" in f.steps:
                 # the run had decided (its checks failed, or a rollback command ran): finish what it began,
                 # never confirm; without a known target that is for a person (_roll_back says so)
@@ -417,7 +417,9 @@ class _Host:
             self.ours = not (pending and self._past_deadline())
         return pending
 
-    def _foreign(self, f: InFlight) -> HostRecovery:
+    def _foreign(self) -> HostRecovery:
+        """A commit pending on the device is not the run's: neither confirmed nor cancelled, for a person."""
+        f = self.f
         return self._result(
             HostOutcome.UNKNOWN,
             "a commit of another session is pending confirmation on the device; "
