@@ -212,6 +212,8 @@ class HostResult:
     soak_wait: float = 0.0
     """Of ``seconds``, the time spent waiting between the soak's rounds (the soak's reads are not in it)."""
     notes: tuple[str, ...] = field(default=())
+    worker: str = ""
+    """The Dask worker that ran the host's steps (``deploy --cluster``); "" when run in process."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,6 +369,7 @@ class RunReport:
                     "seconds": h.seconds,
                     "soak_wait_s": round(h.soak_wait, 3),
                     "notes": list(h.notes),
+                    "worker": h.worker,
                 }
                 for h in self.hosts
             ],

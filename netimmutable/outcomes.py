@@ -114,6 +114,9 @@ class Cause(StrEnum):
     LEASE = "lease"
     """This run lost the host's lease on the records remote (or could not renew it before its expiry): it
     did not act on the device any more; another clone's ``recover`` or the device's revert timer does."""
+    WORKER_LOST = "worker-lost"
+    """The cluster worker running the host died mid-run (``deploy --cluster``): the host is never run again
+    blindly; its journal and device lock are kept for ``netimmutable recover``."""
     INTERNAL = "internal"
     """A bug in netimmutable (reported with a traceback in the log)."""
 

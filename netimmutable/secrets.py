@@ -100,8 +100,14 @@ def write_secrets(repo: NetworkRepo, values: Mapping[str, str]) -> Path:
 class Secrets:
     """Resolves placeholders for one run; remembers resolved values so it can mask them."""
 
-    def __init__(self, repo: NetworkRepo) -> None:
+    def __init__(
+        self, repo: NetworkRepo | None, *, file: Path | None = None, command: tuple[str, ...] = ()
+    ) -> None:
+        """``repo``: the secrets file and command its settings name. Without a repository (a cluster
+        worker, ``netimmutable.cluster_deploy``): ``file`` and ``command`` as given, and the environment."""
         self._repo = repo
+        self._file = file
+        self._command = command
         self._values: dict[str, str] = {}
         self._file_values: Mapping[str, str] | None = None
         self._encoded: dict[tuple[str, str], str] = {}
@@ -110,7 +116,7 @@ class Secrets:
 
     # -- providers -------------------------------------------------------------------------------------
     def _from_file(self, name: str) -> str | None:
-        path = secrets_file_path(self._repo)
+        path = secrets_file_path(self._repo) if self._repo is not None else self._file
         if path is None:
             return None
         if self._file_values is None:
@@ -132,7 +138,7 @@ class Secrets:
         return self._file_values.get(name)
 
     def _from_command(self, name: str) -> str | None:
-        command = self._repo.settings.secrets_command
+        command = self._repo.settings.secrets_command if self._repo is not None else self._command
         if not command:
             return None
         try:
