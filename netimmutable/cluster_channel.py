@@ -59,6 +59,13 @@ _CANCEL_LOOK = 1.0
 """A worker asks the scheduler whether the run was cancelled at most this often."""
 
 
+def _dask() -> Any:
+    """``distributed``, imported when a channel is opened (``import netimmutable`` never needs it)."""
+    import distributed
+
+    return distributed
+
+
 class LinkError(NetImmutableError):
     """A call to the coordinator failed: no reply in time, the coordinator refused it, or its handler
     failed."""
@@ -79,7 +86,12 @@ class ChannelNames:
     def new(cls, prefix: str, ack_timeout: float = ACK_TIMEOUT) -> ChannelNames:
         channel = f"{prefix}-{uuid.uuid4().hex[:12]}"
         return cls(
-            channel, f"{channel}-req", f"{channel}-cancel", f"{channel}-abandon", f"{channel}-why", ack_timeout
+            channel,
+            f"{channel}-req",
+            f"{channel}-cancel",
+            f"{channel}-abandon",
+            f"{channel}-why",
+            ack_timeout,
         )
 
     def reply(self, host: str) -> str:
@@ -91,12 +103,11 @@ class CoordinatorLink:
     """One host's end of the channel, on the worker (``client``: the worker's own Dask client)."""
 
     def __init__(self, names: ChannelNames, host: str, client: Any) -> None:
-        from distributed import Queue
-
+        dask = _dask()
         self.names = names
         self.host = host
-        self._requests = Queue(names.requests, client=client)
-        self._replies = Queue(names.reply(host), client=client)
+        self._requests = dask.Queue(names.requests, client=client)
+        self._replies = dask.Queue(names.reply(host), client=client)
         self._seq = 0
         self._lock = threading.Lock()  # one call at a time per host (the pipeline is sequential anyway)
 
@@ -106,7 +117,7 @@ class CoordinatorLink:
             self._put(op, args, reply=False)
 
     def call(self, op: str, timeout: float | None = None, **args: Any) -> Any:
-        """Send ``op`` and wait for its reply; its value, or ``LinkError`` (with the coordinator's message)."""
+        """Send ``op`` and wait for its reply: its value, or ``LinkError`` with the coordinator's message."""
         wait = self.names.ack_timeout if timeout is None else timeout
         with self._lock:
             seq = self._put(op, args, reply=True)
@@ -206,11 +217,10 @@ class RemoteCancel(CancelToken):
 
     def __init__(self, names: ChannelNames, client: Any) -> None:
         super().__init__()
-        from distributed import Event, Variable
-
-        self._cancel = Event(names.cancel, client=client)
-        self._abandon_event = Event(names.abandon, client=client)
-        self._why = Variable(names.reason, client=client)
+        dask = _dask()
+        self._cancel = dask.Event(names.cancel, client=client)
+        self._abandon_event = dask.Event(names.abandon, client=client)
+        self._why = dask.Variable(names.reason, client=client)
         self._looked = 0.0
 
     def _look(self) -> None:
@@ -260,18 +270,17 @@ class Dispatcher:
     def __init__(
         self, client: Any, names: ChannelNames, envs: Mapping[str, PipelineEnv], cancel: CancelToken
     ) -> None:
-        from distributed import Event, Queue, Variable
-
+        dask = _dask()
         self.names = names
         self._client = client
         self._cancel = cancel
-        self._requests = Queue(names.requests, client=client)
+        self._requests = dask.Queue(names.requests, client=client)
         self._hosts = {
-            name: _HostState(env, Queue(names.reply(name), client=client)) for name, env in envs.items()
+            name: _HostState(env, dask.Queue(names.reply(name), client=client)) for name, env in envs.items()
         }
-        self._cancel_event = Event(names.cancel, client=client)
-        self._abandon_event = Event(names.abandon, client=client)
-        self._reason = Variable(names.reason, client=client)
+        self._cancel_event = dask.Event(names.cancel, client=client)
+        self._abandon_event = dask.Event(names.abandon, client=client)
+        self._reason = dask.Variable(names.reason, client=client)
         self._told = (False, False)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -368,7 +377,9 @@ class Dispatcher:
             return
         self._answer(state, item, value=value)
 
-    def _answer(self, state: _HostState, item: Mapping[str, Any], *, value: Any = None, error: str = "") -> None:
+    def _answer(
+        self, state: _HostState, item: Mapping[str, Any], *, value: Any = None, error: str = ""
+    ) -> None:
         if not item.get("reply"):
             return
         reply = {"seq": item.get("seq"), "ok": not error, "value": value, "error": error}

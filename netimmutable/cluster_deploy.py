@@ -31,7 +31,14 @@ from typing import Any
 
 from nornir.core.inventory import Host
 
-from netimmutable.cluster import Cluster, ClusterOptions, TaskOutcome, host_from_payload, host_payload
+from netimmutable.cluster import (
+    Cluster,
+    ClusterOptions,
+    TaskOutcome,
+    host_from_payload,
+    host_payload,
+    sites_of,
+)
 from netimmutable.cluster_channel import (
     ACK_TIMEOUT,
     ChannelNames,
@@ -56,7 +63,7 @@ from netimmutable.outcomes import Cause, HostOutcome
 from netimmutable.secrets import SecretError, Secrets
 from netimmutable.soak import SoakSetting
 
-__all__ = ["DeployCluster", "HostTask", "deploy_host", "lost_result", "run_batch"]
+__all__ = ["BatchContext", "DeployCluster", "HostTask", "connect", "deploy_host", "lost_result", "run_batch"]
 
 _PHASE_OF_STEP = {
     "load": Phase.LOAD,
@@ -73,6 +80,9 @@ class DeployCluster(Cluster):
     @property
     def client(self) -> Any:
         return self._client
+
+    def __enter__(self) -> DeployCluster:
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +240,9 @@ def lost_result(job: HostJob, worker: str, journal: Sequence[str], why: str) -> 
 
 def _result_of(outcome: TaskOutcome[HostResult], job: HostJob, dispatcher: Dispatcher) -> HostResult:
     if outcome.lost:
-        return lost_result(job, outcome.worker, dispatcher.journal_of(job.host), outcome.error.splitlines()[0])
+        return lost_result(
+            job, outcome.worker, dispatcher.journal_of(job.host), outcome.error.splitlines()[0]
+        )
     if isinstance(outcome.value, HostResult):
         return replace(outcome.value, worker=outcome.worker)
     detail = outcome.error.splitlines()[0] if outcome.error else "no result"
@@ -292,10 +304,7 @@ def run_batch(
         )
         for name, job in jobs.items()
     }
-    sites = {
-        name: (str(ctx.hosts[name].get(options.site_key)) if ctx.hosts[name].get(options.site_key) else None)
-        for name in jobs
-    } if options.site_key else {}
+    sites = sites_of([ctx.hosts[name] for name in jobs], options.site_key)
     results: dict[str, HostResult] = {}
     with Dispatcher(ctx.cluster.client, names, envs, ctx.cancel) as dispatcher:
 
@@ -306,7 +315,9 @@ def run_batch(
                 result = results[outcome.host]
                 with contextlib.suppress(Exception):  # a broken display never breaks a window
                     envs[outcome.host].progress(
-                        ProgressEvent(outcome.host, result.phase, result.message.splitlines()[0], result.outcome)
+                        ProgressEvent(
+                            outcome.host, result.phase, result.message.splitlines()[0], result.outcome
+                        )
                     )
 
         ctx.cluster.map_hosts(
@@ -317,15 +328,18 @@ def run_batch(
             on_done=done,
             key_prefix=f"{names.channel}-host",
         )
-    missing = [name for name in jobs if name not in results]
-    for name in missing:  # map_hosts reports every host; a bug otherwise, never a silent success
-        results[name] = lost_result(jobs[name], "", (), "the cluster reported nothing for it")
+        for name in jobs:  # map_hosts reports every host; a bug otherwise, never a silent success
+            if name not in results:
+                dispatcher.close_host(name)
+                results[name] = lost_result(
+                    jobs[name], "", dispatcher.journal_of(name), "the cluster reported nothing for it"
+                )
     return [results[name] for name in jobs]
 
 
 def connect(options: ClusterOptions) -> DeployCluster:
     """Reach the scheduler before anything is locked or touched (``ClusterError`` names the address)."""
-    cluster = Cluster.connect.__func__(DeployCluster, options)  # type: ignore[attr-defined]
-    if not isinstance(cluster, DeployCluster):
+    cluster = DeployCluster.connect(options)
+    if not isinstance(cluster, DeployCluster):  # Cluster.connect builds ``cls``
         raise NetImmutableError("internal: the cluster connection is not a DeployCluster")
     return cluster

@@ -31,6 +31,8 @@ from nornir.core.task import AggregatedResult, Result, Task
 from netimmutable.approval import check_approved
 from netimmutable.artifacts import dirty_paths, hosts_in, open_git, read_artifacts
 from netimmutable.batch_board import BatchBoard
+from netimmutable.cluster import cluster_options
+from netimmutable.cluster_deploy import BatchContext, DeployCluster, connect, run_batch
 from netimmutable.confirmation import host_changes
 from netimmutable.deploy_gate import Prepared, gate, prepare
 from netimmutable.deploy_model import (
@@ -106,6 +108,8 @@ class _Window:
         self._marks_lock = threading.Lock()
         self._marks: list[_Mark] = []
         self.journal: Journal | None = None
+        self.cluster: DeployCluster | None = None
+        """``deploy --cluster``: the hosts' pipelines run on its workers (``netimmutable.cluster_deploy``)."""
         self.leases: LeaseSet | None = None
         """The run's leases on the records remote (None without one)."""
 
@@ -287,10 +291,27 @@ def _run_batch(
     envs: Mapping[str, PipelineEnv],
     workers: int,
 ) -> list[HostResult]:
+    if window.cluster is not None:
+        ctx = BatchContext(
+            window.cluster,
+            hosts,
+            window.cancel,
+            secrets_file=_worker_secrets_file(window.repo),
+            secrets_command=window.repo.settings.secrets_command,
+        )
+        with window.sigint():
+            return run_batch(ctx, jobs, envs)
     nornir = make_nornir([hosts[n] for n in jobs], loaded, workers)
     with window.sigint():
         aggregated = nornir.run(task=_host_task, name="netimmutable", jobs=jobs, envs=envs, on_failed=True)
     return _collect(aggregated, jobs)
+
+
+def _worker_secrets_file(repo: NetworkRepo) -> str | None:
+    """The secrets file a cluster worker reads on its own machine: the setting when it is an absolute path
+    (or starts with ``~``); a path relative to the repository means nothing on a worker."""
+    setting = repo.settings.secrets_file
+    return setting if setting and (setting.startswith(("/", "~"))) else None
 
 
 def _not_attempted(job: HostJob, why: str, cause: Cause = Cause.NOT_ATTEMPTED) -> HostResult:
@@ -685,12 +706,18 @@ def deploy(
     ``confirm``: asked once with a ``WindowSummary`` before anything is locked or touched (the CLI asks a
     person on a terminal); None: no confirmation.
     """
-    with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
-        return _deploy(repo, gitrepo, options, progress, confirm)
+    # closing git stops its cat-file helper processes; closing the cluster, its Dask client
+    with open_git(repo) as gitrepo, contextlib.ExitStack() as stack:
+        return _deploy(repo, gitrepo, options, progress, confirm, stack)
 
 
 def _deploy(
-    repo: NetworkRepo, gitrepo: git.Repo, options: DeployOptions, progress: Progress, confirm: Confirm | None
+    repo: NetworkRepo,
+    gitrepo: git.Repo,
+    options: DeployOptions,
+    progress: Progress,
+    confirm: Confirm | None,
+    stack: contextlib.ExitStack,
 ) -> RunReport:
     loaded = load_inventory(repo)
     gated = gate(repo, gitrepo, options)
@@ -711,10 +738,15 @@ def _deploy(
     prepared = prepare(
         repo, gitrepo, records, selected, releases, {gated.release.sha: gated.artifacts}, options
     )
-    window.secrets.require(
-        [j.artifact for j in prepared.jobs.values()]
-        + [j.last_good_artifact for j in prepared.jobs.values() if j.last_good_artifact]
-    )
+    on_cluster = cluster_options(repo.settings.cluster, options.cluster)
+    if on_cluster is not None:  # unreachable: fails here, before any lock is taken or device touched
+        window.cluster = stack.enter_context(connect(on_cluster))
+        window.emit(f"cluster: each host's steps run on a worker of {on_cluster.address}")
+    else:  # on a cluster, each worker resolves its hosts' secrets itself (docs/scale.md)
+        window.secrets.require(
+            [j.artifact for j in prepared.jobs.values()]
+            + [j.last_good_artifact for j in prepared.jobs.values() if j.last_good_artifact]
+        )
     for note in (*gated.notes, *prepared.notes):
         window.emit(f"gate: {note}")
     canary = options.canary if options.canary is not None else str(settings.canary)

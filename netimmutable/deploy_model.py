@@ -277,6 +277,9 @@ class DeployOptions:
     allow_adjacent: bool = False
     """Let hosts that share a link or a BGP session change in the same batch."""
     message: str | None = None
+    cluster: str | None = None
+    """``--cluster ADDRESS``: the Dask scheduler whose workers run the hosts' steps (over ``cluster.address``
+    of the settings); None: the setting, and without one in process."""
 
     def flags(self) -> tuple[str, ...]:
         """The options as given, for the run record (overrides are explicit)."""
@@ -292,6 +295,7 @@ class DeployOptions:
             ("--soak", self.soak),
             ("--plan", self.plan_file),
             ("--limit", ",".join(self.limit) or None),
+            ("--cluster", self.cluster),
         ):
             if value is not None:
                 out.append(f"{name}={value}")

@@ -130,7 +130,8 @@ class ProgressView:
 def print_report(report: RunReport, console: Console) -> None:
     """The human summary of a run: one line per host, details of every host that did not succeed."""
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("host", "outcome", "release", "time", "message"):
+    on_workers = any(h.worker for h in report.hosts)  # deploy --cluster: which worker ran each host
+    for column in ("host", "outcome", "release", "time", *(("worker",) if on_workers else ()), "message"):
         table.add_column(column)
     for h in report.hosts:
         style = _STYLE.get(h.outcome, "")
@@ -139,6 +140,7 @@ def print_report(report: RunReport, console: Console) -> None:
             Text(h.outcome.value, style=style),
             Text((h.release or "-")[:10]),
             Text(f"{h.seconds:.1f}s"),
+            *((Text(h.worker or "-"),) if on_workers else ()),
             Text(h.message.splitlines()[0]),
         )
     console.print(table)
@@ -314,6 +316,14 @@ def _finish(report: RunReport, fmt: str, synced: RecordsSynced) -> None:
     help="Let hosts that share a link or a BGP session change in the same batch (recorded).",
 )
 @click.option("-m", "--message", default=None, help="Commit message sent to devices that keep one.")
+@click.option(
+    "--cluster",
+    "cluster",
+    default=None,
+    metavar="ADDRESS",
+    help="Run each host's steps on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); this "
+    "process stays the coordinator. Default: cluster.address of netimmutable.yaml, else in process.",
+)
 @_yes_option
 @limit_option
 @filter_option
@@ -330,6 +340,7 @@ def deploy_command(
     allow_stale: bool,
     allow_adjacent: bool,
     message: str | None,
+    cluster: str | None,
     yes: bool,
     limit: str | None,
     filters: tuple[str, ...],
@@ -350,6 +361,9 @@ def deploy_command(
     The canary goes first; a canary failure stops the window before any other host is touched. Hosts that
     share a link or a BGP session and both change are put in different batches (--allow-adjacent: not).
     Ctrl-C: no new host starts; changed hosts finish their checks or roll back.
+    With --cluster each host's steps run on a Dask worker (with the worker's own credentials and secrets),
+    while this process keeps git, records, journal, locks and progress; a host whose worker dies mid-change
+    ends unknown, its lock and journal kept for `netimmutable recover` (never run again blindly).
     On a terminal it shows what will happen (release, hosts and their changes, batches, hosts without a
     device-side revert timer) and asks first; --yes prints it and goes ahead; without a terminal --yes is
     required.
@@ -362,6 +376,7 @@ def deploy_command(
       netimmutable deploy --limit r2 --revert-in 120 --format json --yes
       netimmutable deploy --soak 30 --yes  # checks must hold 30 s after they first pass
       netimmutable deploy --canary 0 --batch-size 20 --allow-adjacent --yes  # neighbours may change together
+      netimmutable deploy --cluster tcp://10.0.0.5:8786 --yes  # host steps on Dask workers (docs/scale.md)
     """
     confirm = confirmer("deploy", yes)
     repo = open_repo(repo_path)
@@ -384,6 +399,7 @@ def deploy_command(
         allow_stale=allow_stale,
         allow_adjacent=allow_adjacent,
         message=message,
+        cluster=cluster,
     )
     from netimmutable.deploy import deploy
 

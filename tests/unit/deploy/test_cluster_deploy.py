@@ -1,0 +1,201 @@
+"""``deploy --cluster``: host pipelines on real ``dask worker`` processes (127.0.0.1), sim devices.
+
+The coordinator (this test process) is the only writer of git, records, journal and locks; workers open the
+devices with their own credentials and resolve config secrets from their own environment. A worker
+SIGKILLed mid-change: the host is never run again, ends UNKNOWN naming the worker, its journal entry and
+lock kept, and ``netimmutable recover`` settles it afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netimmutable.cluster import ClusterError
+from netimmutable.deploy_model import ProgressEvent
+from netimmutable.journal import unfinished
+from netimmutable.locks import list_locks
+from netimmutable.outcomes import Cause, HostOutcome
+from tests.cluster_procs import DaskProcs, WorkerSpec, dask_cluster
+from tests.unit.deploy.conftest import Net
+
+pytest.importorskip("distributed")
+
+PASSWORD_LINE = (
+    " neighbor {{ n.address }} password "
+    '{{ secret("bgp/" ~ ([host.name, n.description] | sort | join("-"))) }}\n'
+)
+SESSIONS = ("bgp/r1-r2", "bgp/r1-r4", "bgp/r2-r3", "bgp/r3-r4")
+
+
+def _variable(name: str) -> str:
+    return "NETIMMUTABLE_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
+
+def _commits(net: Net, host: str, since: float) -> int:
+    return sum(1 for e in net.lab.state(host).history if e.kind == "commit" and e.at >= since)
+
+
+def _journal_lines(net: Net, run_id: str) -> list[dict[str, Any]]:
+    [path] = list((net.root / ".git" / "netimmutable" / "journal").glob(f"{run_id}.jsonl"))
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.fixture
+def secrets_values() -> dict[str, str]:
+    return {name: f"pw-{name[4:]}-{os.getpid()}" for name in SESSIONS}
+
+
+@pytest.fixture
+def two_workers(secrets_values: dict[str, str]) -> Iterator[DaskProcs]:
+    """Two workers whose environment (theirs only) holds the BGP session passwords."""
+    env = {_variable(name): value for name, value in secrets_values.items()}
+    with dask_cluster([WorkerSpec("w1", nthreads=2), WorkerSpec("w2", nthreads=2)], env=env) as procs:
+        yield procs
+
+
+def test_deploy_on_two_workers_coordinator_writes_everything(
+    net: Net, two_workers: DaskProcs, secrets_values: dict[str, str]
+) -> None:
+    for name in SESSIONS:
+        assert _variable(name) not in os.environ  # only the workers have the secrets
+    template = net.root / "templates" / "frr" / "bgp.j2"
+    text = template.read_text()
+    anchor = " neighbor {{ n.address }} timers connect"
+    assert anchor in text
+    template.write_text(text.replace(anchor, PASSWORD_LINE + anchor, 1))
+    new = net.commit("bgp session passwords")
+    since = time.time()
+
+    report = net.deploy(cluster=two_workers.address, batch_size=2)
+
+    assert report.exit_code == 0, [(h.host, h.outcome, h.message) for h in report.hosts]
+    assert {h.host: h.outcome for h in report.hosts} == dict.fromkeys(
+        ("r1", "r2", "r3", "r4"), HostOutcome.DEPLOYED
+    )
+    assert {h.worker for h in report.hosts} <= {"w1", "w2"} and all(h.worker for h in report.hosts)
+    assert [h["worker"] for h in report.to_json()["hosts"]] == [h.worker for h in report.hosts]
+    for host in ("r1", "r2", "r3", "r4"):  # the devices got the values the workers resolved
+        assert _commits(net, host, since) == 1
+        running = net.lab.running(host)
+        assert any(value in running for value in secrets_values.values()), host
+        assert not net.lab.has_pending(host)
+    # records and journal: written by the coordinator, for every host
+    records = net.records()
+    assert all(records.last_good(h).release == new for h in ("r1", "r2", "r3", "r4"))  # type: ignore[union-attr]
+    lines = _journal_lines(net, report.run_id)
+    assert lines[0]["type"] == "open" and lines[0]["pid"] == os.getpid()
+    assert lines[-1]["type"] == "close"
+    for host in ("r1", "r2", "r3", "r4"):
+        steps = [(e["type"], e.get("step")) for e in lines if e.get("host") == host]
+        assert ("before", "commit") in steps and ("before", "confirm") in steps and ("finish", None) in steps
+    # progress came through the coordinator, every host to its end
+    done = {e.host for e in net.events if e.outcome is HostOutcome.DEPLOYED}
+    assert done == {"r1", "r2", "r3", "r4"}
+    # no secret value in the journal, the records, the report or the workers' logs
+    haystack = "\n".join(
+        [
+            json.dumps(lines),
+            json.dumps(report.to_json()),
+            two_workers.log("w1"),
+            two_workers.log("w2"),
+            two_workers.log("scheduler"),
+        ]
+    )
+    assert not [n for n, v in secrets_values.items() if v in haystack]
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_scheduler_fails_before_any_lock_or_device(net: Net) -> None:
+    settings = net.root / "netimmutable.yaml"
+    settings.write_text(settings.read_text() + "cluster:\n  connect_timeout: 1\n")
+    net.announce("r2", "10.99.0.0/24")
+    since = time.time()
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    with pytest.raises(ClusterError) as caught:
+        net.deploy(cluster=address)
+    assert address in caught.value.message and "--cluster" in (caught.value.hint or "")
+    assert list_locks(net.repo) == []
+    assert not (net.root / ".git" / "netimmutable" / "journal").exists() or not any(
+        p.read_text()
+        for p in (net.root / ".git" / "netimmutable" / "journal").glob("*.jsonl")
+        if p.stat().st_mtime >= since
+    )
+    assert all(_commits(net, h, since) == 0 for h in ("r1", "r2", "r3", "r4"))
+    result = net.cli("deploy", "--cluster", address, "--yes")
+    assert result.exit_code == 1 and address in result.output
+
+
+def _running_worker(address: str, key_part: str) -> str:
+    """The name of the worker processing the task whose key holds ``key_part``."""
+    from distributed import Client
+
+    with Client(address, timeout=10, set_as_default=False) as client:
+        names = {a: str(w.get("name")) for a, w in client.scheduler_info(n_workers=-1)["workers"].items()}
+        for worker, keys in client.processing().items():
+            if any(key_part in str(k) for k in keys):
+                return names[worker]
+    return ""
+
+
+def test_worker_killed_mid_soak_host_is_unknown_never_rerun_then_recovered(
+    net: Net, two_workers: DaskProcs
+) -> None:
+    new = net.announce("r2", "10.99.0.0/24")
+    since = time.time()
+    killed: list[str] = []
+
+    def kill_when_soaking(event: ProgressEvent) -> None:
+        net.events.append(event)
+        if event.host == "r2" and "soaking" in event.message and not killed:
+            killed.append("")
+
+            def kill() -> None:
+                name = _running_worker(two_workers.address, "-r2")
+                killed[0] = name
+                two_workers.kill(name)
+
+            threading.Thread(target=kill, daemon=True).start()
+
+    report = net.deploy(
+        cluster=two_workers.address, limit=("r2",), soak=8.0, revert_in=60, progress=kill_when_soaking
+    )
+
+    assert killed and killed[0] in ("w1", "w2"), net.events
+    [r2] = report.hosts
+    assert r2.outcome is HostOutcome.UNKNOWN and r2.cause is Cause.WORKER_LOST, r2.message
+    assert r2.worker == killed[0] and f"worker {killed[0]} died" in r2.message
+    assert "netimmutable recover" in r2.message and "before confirm" not in r2.message
+    assert report.exit_code == 5
+    assert _commits(net, "r2", since) == 1  # never run a second time
+    assert net.lab.has_pending("r2")  # the device's revert timer still guards the change
+    [lock] = list_locks(net.repo)
+    assert lock.info is not None and lock.info.kept and lock.info.run_id == report.run_id
+    assert [f.host for f in unfinished(net.repo)] == ["r2"]
+    steps = [(e["type"], e.get("step")) for e in _journal_lines(net, report.run_id) if e.get("host") == "r2"]
+    assert ("before", "commit") in steps and ("before", "confirm") not in steps
+    assert ("unresolved", None) in steps
+
+    result = net.cli("recover", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert '"outcome": "deployed"' in result.stdout
+    assert not net.lab.has_pending("r2") and _commits(net, "r2", since) == 1
+    assert net.lab.running("r2") == net.lab.startup("r2")
+    good = net.records().last_good("r2")
+    assert good is not None and good.release == new
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
