@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,33 +49,52 @@ def _journal_lines(net: Net, run_id: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-@pytest.fixture
-def secrets_values() -> dict[str, str]:
+def _secret_values() -> dict[str, str]:
     return {name: f"pw-{name[4:]}-{os.getpid()}" for name in SESSIONS}
 
 
 @pytest.fixture
-def two_workers(secrets_values: dict[str, str]) -> Iterator[DaskProcs]:
-    """Two workers whose environment (theirs only) holds the BGP session passwords."""
-    env = {_variable(name): value for name, value in secrets_values.items()}
-    with dask_cluster([WorkerSpec("w1", nthreads=2), WorkerSpec("w2", nthreads=2)], env=env) as procs:
-        yield procs
+def secrets_values() -> dict[str, str]:
+    return _secret_values()
 
 
-def test_deploy_on_two_workers_coordinator_writes_everything(
-    net: Net, two_workers: DaskProcs, secrets_values: dict[str, str]
-) -> None:
-    for name in SESSIONS:
-        assert _variable(name) not in os.environ  # only the workers have the secrets
+def _add_passwords(net: Net, line: str = PASSWORD_LINE) -> None:
     template = net.root / "templates" / "frr" / "bgp.j2"
     text = template.read_text()
     anchor = " neighbor {{ n.address }} timers connect"
     assert anchor in text
-    template.write_text(text.replace(anchor, PASSWORD_LINE + anchor, 1))
+    template.write_text(text.replace(anchor, line + anchor, 1))
+
+
+def _workers(values: dict[str, str]) -> Iterator[DaskProcs]:
+    """Two workers whose environment (theirs only) holds the BGP session passwords."""
+    env = {_variable(name): value for name, value in values.items()}
+    with dask_cluster([WorkerSpec("w1", nthreads=2), WorkerSpec("w2", nthreads=2)], env=env) as procs:
+        yield procs
+
+
+@pytest.fixture
+def two_workers(secrets_values: dict[str, str]) -> Iterator[DaskProcs]:
+    """For a test that kills one of them."""
+    yield from _workers(secrets_values)
+
+
+@pytest.fixture(scope="module")
+def shared_workers() -> Iterator[DaskProcs]:
+    """For the tests that leave the workers as they were (started once for the module)."""
+    yield from _workers(_secret_values())
+
+
+def test_deploy_on_two_workers_coordinator_writes_everything(
+    net: Net, shared_workers: DaskProcs, secrets_values: dict[str, str]
+) -> None:
+    for name in SESSIONS:
+        assert _variable(name) not in os.environ  # only the workers have the secrets
+    _add_passwords(net)
     new = net.commit("bgp session passwords")
     since = time.time()
 
-    report = net.deploy(cluster=two_workers.address, batch_size=2)
+    report = net.deploy(cluster=shared_workers.address, batch_size=2)
 
     assert report.exit_code == 0, [(h.host, h.outcome, h.message) for h in report.hosts]
     assert {h.host: h.outcome for h in report.hosts} == dict.fromkeys(
@@ -106,9 +124,9 @@ def test_deploy_on_two_workers_coordinator_writes_everything(
         [
             json.dumps(lines),
             json.dumps(report.to_json()),
-            two_workers.log("w1"),
-            two_workers.log("w2"),
-            two_workers.log("scheduler"),
+            shared_workers.log("w1"),
+            shared_workers.log("w2"),
+            shared_workers.log("scheduler"),
         ]
     )
     assert not [n for n, v in secrets_values.items() if v in haystack]
@@ -198,4 +216,102 @@ def test_worker_killed_mid_soak_host_is_unknown_never_rerun_then_recovered(
     assert net.lab.running("r2") == net.lab.startup("r2")
     good = net.records().last_good("r2")
     assert good is not None and good.release == new
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def test_a_failing_canary_rolls_back_on_its_worker_and_stops_the_window(
+    net: Net, shared_workers: DaskProcs
+) -> None:
+    net.wrong_remote_as("r2")
+    since = time.time()
+    result = net.cli("deploy", "--cluster", shared_workers.address, "--canary", "r2", "--yes")
+    assert result.exit_code == 4, result.output
+    assert re.search(r"r2\s+rolled-back\s+\S+\s+\S+s\s+w[12]\s", result.stdout), result.stdout
+    assert "the canary failed" in result.stdout
+    assert all(_commits(net, h, since) == 0 for h in ("r1", "r3", "r4"))  # no other host touched
+    assert _commits(net, "r2", since) >= 1 and not net.lab.has_pending("r2")
+    assert "65009" not in net.lab.running("r2")  # back on its last-good
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+    result = net.cli(
+        "deploy", "--cluster", shared_workers.address, "--limit", "r1", "--yes", "--format", "json"
+    )
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0 and report["hosts"][0]["worker"] in ("w1", "w2"), result.output
+    assert f"--cluster={shared_workers.address}" in report["flags"]
+
+
+def test_the_coordinators_full_disk_before_the_commit_stops_the_workers_commit(
+    net: Net, shared_workers: DaskProcs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker waits for the coordinator's journal entry: the coordinator cannot write it (ENOSPC), so
+    the commit is not taken on the worker's device."""
+    import errno
+
+    from netimmutable import journal as journal_module
+
+    net.announce("r1", "10.99.0.0/24")
+    before = net.lab.running("r1")
+    since = time.time()
+    real = os.write
+
+    def write(fd: int, data: Any) -> int:
+        if b'"step": "commit", "type": "before"' in bytes(data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(fd, data)
+
+    monkeypatch.setattr(journal_module.os, "write", write)
+    report = net.deploy(cluster=shared_workers.address, limit=("r1",))
+    monkeypatch.undo()
+    [r1] = report.hosts
+    assert r1.outcome is HostOutcome.FAILED and r1.cause is Cause.JOURNAL, r1.message
+    assert "not changed" in r1.message and "journal could not be written" in r1.message
+    assert r1.worker in ("w1", "w2") and report.exit_code == 1
+    assert _commits(net, "r1", since) == 0 and net.lab.running("r1") == before
+    assert not net.lab.has_pending("r1")
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def test_a_secret_no_worker_has_fails_the_host_before_it_is_touched(
+    net: Net, shared_workers: DaskProcs
+) -> None:
+    _add_passwords(net, " neighbor {{ n.address }} password {{ secret('bgp/nobody-has-it') }}\n")
+    net.commit("a password nobody has")
+    since = time.time()
+    report = net.deploy(cluster=shared_workers.address)
+    assert report.exit_code == 1
+    canary = report.hosts[0] if report.hosts[0].outcome is HostOutcome.FAILED else None
+    failed = [h for h in report.hosts if h.outcome is HostOutcome.FAILED]
+    assert len(failed) == 1 and canary is not None, [(h.host, h.outcome, h.message) for h in report.hosts]
+    assert "NETIMMUTABLE_SECRET_BGP_NOBODY_HAS_IT" in failed[0].message and "not changed" in failed[0].message
+    assert failed[0].worker in ("w1", "w2")
+    assert report.stopped.startswith("the canary failed")
+    assert all(_commits(net, h, since) == 0 for h in ("r1", "r2", "r3", "r4"))
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def test_ctrl_c_on_the_coordinator_reaches_the_worker_mid_soak(net: Net, shared_workers: DaskProcs) -> None:
+    """A Ctrl-C delivered through the coordinator's progress display cancels the run; the worker sees it
+    (the channel's cancel event) and cuts the soak short: the change is rolled back and verified."""
+    net.announce("r3", "10.99.0.0/24")
+    before = net.lab.running("r3")
+    pressed: list[bool] = []
+
+    def press_ctrl_c(event: ProgressEvent) -> None:
+        net.events.append(event)
+        if event.host == "r3" and "soaking" in event.message and not pressed:
+            pressed.append(True)
+            raise KeyboardInterrupt
+
+    report = net.deploy(
+        cluster=shared_workers.address, limit=("r3",), soak=120.0, revert_in=300, progress=press_ctrl_c
+    )
+    assert pressed
+    [r3] = report.hosts
+    assert r3.outcome is HostOutcome.ROLLED_BACK, r3.message
+    assert "interrupted (Ctrl-C) during the soak" in r3.message  # the reason came through the channel too
+    assert r3.worker in ("w1", "w2")
+    assert report.interrupted and report.exit_code == 4
+    # without the cancel reaching the worker, the checks would have held through the soak: deployed
+    assert net.lab.running("r3") == before and not net.lab.has_pending("r3")
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
