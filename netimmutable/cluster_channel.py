@@ -53,8 +53,10 @@ _log = logging.getLogger(__name__)
 
 ACK_TIMEOUT = 30.0
 """Seconds a worker waits for the coordinator's reply to a call before the step it guards is not taken."""
-_POLL = 0.5
-"""Seconds the coordinator's dispatcher waits for a request before it looks at the cancel token again."""
+_POLL = 0.2
+"""Seconds between the coordinator's looks at the run's cancel token."""
+_STOP = "__stop__"
+"""The request the coordinator puts on its own queue to end its dispatcher."""
 _CANCEL_LOOK = 1.0
 """A worker asks the scheduler whether the run was cancelled at most this often."""
 
@@ -128,7 +130,11 @@ class CoordinatorLink:
                     raise LinkError(f"the coordinator did not answer {op} within {wait:g}s", host=self.host)
                 try:
                     reply = self._replies.get(timeout=left)
-                except Exception as exc:  # noqa: BLE001 - a timeout, or the scheduler is gone
+                except TimeoutError:
+                    raise LinkError(
+                        f"the coordinator did not answer {op} within {wait:g}s", host=self.host
+                    ) from None
+                except Exception as exc:  # noqa: BLE001 - the scheduler is gone
                     raise LinkError(
                         f"no answer from the coordinator to {op} ({type(exc).__name__}: {exc})",
                         host=self.host,
@@ -286,14 +292,21 @@ class Dispatcher:
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=len(envs) + 2, thread_name_prefix="netimmutable-chan")
         self._thread = threading.Thread(target=self._loop, name="netimmutable-dispatch", daemon=True)
+        self._watcher = threading.Thread(target=self._watch, name="netimmutable-cancel", daemon=True)
 
     def __enter__(self) -> Dispatcher:
         self._thread.start()
+        self._watcher.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=self.names.ack_timeout)
+        if self._thread.is_alive():
+            with contextlib.suppress(Exception):  # the scheduler is gone: the daemon thread is left
+                self._requests.put({"op": _STOP}, timeout=self.names.ack_timeout)
+            self._thread.join(timeout=self.names.ack_timeout)
+        if self._watcher.is_alive():
+            self._watcher.join(timeout=self.names.ack_timeout)
         self._pool.shutdown(wait=True)
         for state in self._hosts.values():
             with contextlib.suppress(Exception):
@@ -317,13 +330,12 @@ class Dispatcher:
 
     # -- the loop ---------------------------------------------------------------------------------------
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self._tell_cancel()
+        """Take requests until the stop item (a blocking get: a get that times out on the scheduler is
+        logged there as an error, every time)."""
+        while True:
             try:
-                items = [self._requests.get(timeout=_POLL)]
+                items = [self._requests.get()]
                 items += self._requests.get(batch=True)
-            except TimeoutError:
-                continue
             except Exception:  # noqa: BLE001 - the scheduler is gone: the workers' calls time out
                 if self._stop.is_set():
                     return
@@ -331,7 +343,14 @@ class Dispatcher:
                 time.sleep(_POLL)
                 continue
             for item in items:
+                if isinstance(item, dict) and item.get("op") == _STOP:
+                    return
                 self._take(item)
+
+    def _watch(self) -> None:
+        """Tell the workers when the run is cancelled (Ctrl-C, a lost lease)."""
+        while not self._stop.wait(_POLL):
+            self._tell_cancel()
 
     def _tell_cancel(self) -> None:
         wanted = (self._cancel.cancelled, self._cancel.abandoned)

@@ -130,6 +130,9 @@ def test_deploy_on_two_workers_coordinator_writes_everything(
         ]
     )
     assert not [n for n, v in secrets_values.items() if v in haystack]
+    assert "Exception while handling" not in shared_workers.log(
+        "scheduler"
+    )  # the channel's gets never time out
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
 
 
