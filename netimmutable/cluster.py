@@ -314,7 +314,7 @@ class Cluster:
                 site = sites.get(host)
                 resource = site_resource(site) if site else None
                 if resource is not None and not any(resource in res for res in offered.values()):
-                    finish(TaskOutcome(host, "", error=self._no_worker(host, site, resource).message))
+                    finish(TaskOutcome(host, "", error=str(self._no_worker(host, site, resource))))
                     continue
                 claim = None if reschedule_lost else [run, host]
                 if claim is not None:

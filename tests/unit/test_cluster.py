@@ -117,7 +117,7 @@ def test_site_affinity_worker_names_and_worker_credentials(two_sites: DaskProcs)
     assert "NETIMMUTABLE_PASSWORD" not in os.environ
     c1 = out["c1"]
     assert c1.value is None and c1.worker == "" and not c1.lost
-    assert "c1" in c1.error and "nyc1" in c1.error and site_resource("nyc1") in c1.error
+    assert "host c1" in c1.error and "nyc1" in c1.error and site_resource("nyc1") in c1.error
 
 
 def test_an_exception_in_the_task_is_data_with_the_worker(two_sites: DaskProcs) -> None:
