@@ -19,6 +19,7 @@ from rich.text import Text
 from netimmutable.cli.common import (
     CliExit,
     RecordsSynced,
+    cluster_option,
     emit_json,
     err_console,
     filter_option,
@@ -316,14 +317,7 @@ def _finish(report: RunReport, fmt: str, synced: RecordsSynced) -> None:
     help="Let hosts that share a link or a BGP session change in the same batch (recorded).",
 )
 @click.option("-m", "--message", default=None, help="Commit message sent to devices that keep one.")
-@click.option(
-    "--cluster",
-    "cluster",
-    default=None,
-    metavar="ADDRESS",
-    help="Run each host's steps on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786); this "
-    "process stays the coordinator. Default: cluster.address of netimmutable.yaml, else in process.",
-)
+@cluster_option
 @_yes_option
 @limit_option
 @filter_option
