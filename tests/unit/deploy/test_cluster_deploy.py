@@ -318,3 +318,24 @@ def test_ctrl_c_on_the_coordinator_reaches_the_worker_mid_soak(net: Net, shared_
     # without the cancel reaching the worker, the checks would have held through the soak: deployed
     assert net.lab.running("r3") == before and not net.lab.has_pending("r3")
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def test_site_affinity_runs_a_host_only_on_a_worker_of_its_site(net: Net) -> None:
+    settings = net.root / "netimmutable.yaml"
+    settings.write_text(settings.read_text() + "cluster:\n  site_key: asn\n")
+    net.change_all()
+    since = time.time()
+    with dask_cluster([WorkerSpec("w-as65002", resources={"site-65002": 10})]) as procs:
+        report = net.deploy(cluster=procs.address, canary="r2")
+    by_host = {h.host: h for h in report.hosts}
+    assert by_host["r2"].outcome is HostOutcome.DEPLOYED and by_host["r2"].worker == "w-as65002"
+    others = [by_host[h] for h in ("r1", "r3", "r4")]
+    unreachable = [h for h in others if h.outcome is HostOutcome.UNREACHABLE]
+    assert unreachable and all(not h.worker for h in unreachable), others
+    assert all(f"site-{h.host.replace('r', '6500')}" in h.message for h in unreachable)
+    # the failure budget (1) is spent by the first of them: the window stops as in process
+    assert all(h.cause is Cause.NOT_ATTEMPTED for h in others if h not in unreachable)
+    assert report.stopped.startswith("failure budget spent") and report.exit_code == 1
+    assert _commits(net, "r2", since) == 1
+    assert all(_commits(net, h, since) == 0 for h in ("r1", "r3", "r4"))
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
