@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -338,4 +339,20 @@ def test_site_affinity_runs_a_host_only_on_a_worker_of_its_site(net: Net) -> Non
     assert report.stopped.startswith("failure budget spent") and report.exit_code == 1
     assert _commits(net, "r2", since) == 1
     assert all(_commits(net, h, since) == 0 for h in ("r1", "r3", "r4"))
+    assert list_locks(net.repo) == [] and unfinished(net.repo) == []
+
+
+def test_a_saved_plan_pins_the_hosts_on_the_workers_too(
+    net: Net, shared_workers: DaskProcs, tmp_path: Path
+) -> None:
+    """The plan's check goes to the worker with the job: a device changed since the plan is refused there."""
+    net.announce("r1", "10.99.0.0/24")
+    plan = tmp_path / "plan.json"
+    assert net.cli("plan", "--save", str(plan)).exit_code == 3
+    net.lab.edit("r1", add=["! changed by hand since the plan"])
+    since = time.time()
+    report = net.deploy(cluster=shared_workers.address, plan_file=str(plan), limit=("r1",), force_drift=True)
+    [r1] = report.hosts
+    assert r1.outcome is HostOutcome.REFUSED and r1.cause is Cause.PLAN, r1.message
+    assert r1.worker in ("w1", "w2") and _commits(net, "r1", since) == 0
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
