@@ -161,6 +161,8 @@ def test_unreachable_scheduler_fails_before_any_lock_or_device(net: Net) -> None
     assert all(_commits(net, h, since) == 0 for h in ("r1", "r2", "r3", "r4"))
     result = net.cli("deploy", "--cluster", address, "--yes")
     assert result.exit_code == 1 and address in result.output
+    report = net.deploy()  # in process, as always without --cluster
+    assert report.exit_code == 0 and [h.worker for h in report.hosts] == ["", "", "", ""]
 
 
 def _running_worker(address: str, key_part: str) -> str:
@@ -195,7 +197,7 @@ def test_worker_killed_mid_soak_host_is_unknown_never_rerun_then_recovered(
             threading.Thread(target=kill, daemon=True).start()
 
     report = net.deploy(
-        cluster=two_workers.address, limit=("r2",), soak=8.0, revert_in=60, progress=kill_when_soaking
+        cluster=two_workers.address, limit=("r2",), soak=12.0, revert_in=60, progress=kill_when_soaking
     )
 
     assert killed and killed[0] in ("w1", "w2"), net.events
@@ -237,12 +239,15 @@ def test_a_failing_canary_rolls_back_on_its_worker_and_stops_the_window(
     assert "65009" not in net.lab.running("r2")  # back on its last-good
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
 
-    result = net.cli(
-        "deploy", "--cluster", shared_workers.address, "--limit", "r1", "--yes", "--format", "json"
-    )
+    [run] = net.records().runs(limit=1)
+    assert f"--cluster={shared_workers.address}" in run.flags
+
+    settings = net.root / "netimmutable.yaml"  # the setting instead of the flag
+    settings.write_text(settings.read_text() + f"cluster:\n  address: {shared_workers.address}\n")
+    net.announce("r1", "10.99.0.0/24")
+    result = net.cli("deploy", "--limit", "r1", "--yes", "--format", "json")
     report = json.loads(result.stdout)
     assert result.exit_code == 0 and report["hosts"][0]["worker"] in ("w1", "w2"), result.output
-    assert f"--cluster={shared_workers.address}" in report["flags"]
 
 
 def test_the_coordinators_full_disk_before_the_commit_stops_the_workers_commit(
