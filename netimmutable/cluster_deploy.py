@@ -166,13 +166,15 @@ def _env(task: HostTask, link: CoordinatorLink, cancel: CancelToken, secrets: Se
 
 
 def _unresolved(job: HostJob, exc: SecretError) -> HostResult:
+    """A secret of the host this worker cannot resolve: a prerequisite missing, found before any change."""
     return HostResult(
         host=job.host,
-        outcome=HostOutcome.FAILED,
-        message=f"not changed: {exc.message} on this worker ({exc.hint or 'set it in its environment'})",
+        outcome=HostOutcome.REFUSED,
+        message=f"refused before any change: {exc.message} on this worker "
+        f"({exc.hint or 'set it in its environment'})",
         phase=Phase.CONNECT,
         release=job.release,
-        cause=Cause.REJECTED,
+        cause=Cause.PREFLIGHT,
     )
 
 
@@ -192,6 +194,10 @@ def deploy_host(task: HostTask) -> HostResult:
             secrets.require([job.artifact, *([job.last_good_artifact] if job.last_good_artifact else [])])
         except SecretError as exc:
             result = _unresolved(job, exc)
+            with contextlib.suppress(LinkError):
+                link.send(
+                    "progress", phase=result.phase.value, message=result.message, outcome=result.outcome.value
+                )
         else:
             result = run_host(job, _env(task, link, RemoteCancel(task.names, client), secrets))
         with contextlib.suppress(LinkError):

@@ -51,7 +51,13 @@ def _env(journal: _Journal) -> PipelineEnv:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[Any]:
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as c:
+    # an in-process scheduler; the dashboard on a free loopback port (8787 may be another cluster's)
+    with (
+        distributed.LocalCluster(
+            processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0"
+        ) as lc,
+        distributed.Client(lc) as c,
+    ):
         yield c
 
 

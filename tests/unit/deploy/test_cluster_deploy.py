@@ -289,11 +289,12 @@ def test_a_secret_no_worker_has_fails_the_host_before_it_is_touched(
     since = time.time()
     report = net.deploy(cluster=shared_workers.address)
     assert report.exit_code == 1
-    canary = report.hosts[0] if report.hosts[0].outcome is HostOutcome.FAILED else None
-    failed = [h for h in report.hosts if h.outcome is HostOutcome.FAILED]
-    assert len(failed) == 1 and canary is not None, [(h.host, h.outcome, h.message) for h in report.hosts]
-    assert "NETIMMUTABLE_SECRET_BGP_NOBODY_HAS_IT" in failed[0].message and "not changed" in failed[0].message
-    assert failed[0].worker in ("w1", "w2")
+    refused = [h for h in report.hosts if h.outcome is HostOutcome.REFUSED]
+    assert len(refused) == 1 and refused[0] is report.hosts[0], [(h.host, h.outcome) for h in report.hosts]
+    assert refused[0].cause is Cause.PREFLIGHT and "refused before any change" in refused[0].message
+    assert "NETIMMUTABLE_SECRET_BGP_NOBODY_HAS_IT" in refused[0].message
+    assert refused[0].worker in ("w1", "w2")
+    assert any(e.host == refused[0].host and e.outcome is HostOutcome.REFUSED for e in net.events)
     assert report.stopped.startswith("the canary failed")
     assert all(_commits(net, h, since) == 0 for h in ("r1", "r2", "r3", "r4"))
     assert list_locks(net.repo) == [] and unfinished(net.repo) == []
