@@ -387,6 +387,12 @@ class Cluster:
                     host, result.worker, error=f"the worker {result.worker} running it died", lost=True
                 )
             return TaskOutcome(host, "", error=f"unexpected task result {type(result).__name__}")
+        if future.status == "cancelled":  # the scheduler is gone (or the run was interrupted)
+            connected = self._client.status == "running"
+            why = "" if connected else ": the connection to the scheduler was lost"
+            return TaskOutcome(
+                host, self._holder(claim) if connected else "", error=f"cancelled{why}", lost=True
+            )
         exc = future.exception()
         if isinstance(exc, distributed.KilledWorker):
             holder = self._holder(claim)
