@@ -139,8 +139,10 @@ def host_payload(host: Host, *, data_keys: tuple[str, ...] | None = None) -> dic
     extras["optional_args"] = {
         key: value for key, value in dict(extras.get("optional_args") or {}).items() if key != "password"
     }
-    merged = dict(host.items())
-    data = merged if data_keys is None else {key: merged[key] for key in data_keys if key in merged}
+    if data_keys is None:
+        data = dict(host.items())
+    else:  # each key resolved through groups and defaults, as templates see it
+        data = {key: host[key] for key in data_keys if _has(host, key)}
     return {
         "name": host.name,
         "hostname": params.hostname or host.hostname or host.name,
@@ -152,6 +154,14 @@ def host_payload(host: Host, *, data_keys: tuple[str, ...] | None = None) -> dic
         "groups": [str(group) for group in host.groups],
         "data": data,
     }
+
+
+def _has(host: Host, key: str) -> bool:
+    try:
+        host[key]
+    except KeyError:
+        return False
+    return True
 
 
 def host_from_payload(payload: Mapping[str, Any]) -> Host:
@@ -377,16 +387,7 @@ class Cluster:
 
     def _outcome(self, distributed: Any, host: str, future: Any, claim: list[str] | None) -> TaskOutcome[R]:
         if future.status == "finished":
-            result = future.result()
-            if isinstance(result, _Done):
-                return TaskOutcome(host, result.worker, value=result.value)
-            if isinstance(result, _Failed):
-                return TaskOutcome(host, result.worker, error=result.error)
-            if isinstance(result, _Claimed):
-                return TaskOutcome(
-                    host, result.worker, error=f"the worker {result.worker} running it died", lost=True
-                )
-            return TaskOutcome(host, "", error=f"unexpected task result {type(result).__name__}")
+            return self._finished(host, future.result())
         if future.status == "cancelled":  # the scheduler is gone (or the run was interrupted)
             connected = self._client.status == "running"
             why = "" if connected else ": the connection to the scheduler was lost"
@@ -403,6 +404,18 @@ class Cluster:
                 lost=True,
             )
         return TaskOutcome(host, "", error=_describe(exc) if exc is not None else f"task {future.status}")
+
+    @staticmethod
+    def _finished(host: str, result: Any) -> TaskOutcome[R]:
+        if isinstance(result, _Done):
+            return TaskOutcome(host, result.worker, value=result.value)
+        if isinstance(result, _Failed):
+            return TaskOutcome(host, result.worker, error=result.error)
+        if isinstance(result, _Claimed):
+            return TaskOutcome(
+                host, result.worker, error=f"the worker {result.worker} running it died", lost=True
+            )
+        return TaskOutcome(host, "", error=f"unexpected task result {type(result).__name__}")
 
     def _abandoned(self, host: str, resource: str | None, claim: list[str] | None) -> TaskOutcome[R]:
         what = f"offering the resource {resource}" if resource else "at all"

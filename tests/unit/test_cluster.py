@@ -218,3 +218,16 @@ def test_a_dead_scheduler_ends_the_run_with_every_unfinished_host_lost(tmp_path:
     for outcome in out.values():
         assert outcome.lost and outcome.value is None, outcome
         assert "connection to the scheduler was lost" in outcome.error
+
+
+def test_payload_data_keys_are_resolved_through_groups() -> None:
+    from nornir.core.inventory import Defaults, Group, ParentGroups
+
+    group = Group(name="lon", data={"site": "lon1", "role": "edge"})
+    host = _host("r9")
+    host.groups = ParentGroups([group])
+    host.defaults = Defaults(data={"tier": 2})
+    assert host_payload(host, data_keys=("site", "tier", "missing"))["data"] == {"site": "lon1", "tier": 2}
+    assert host_payload(host, data_keys=())["data"] == {}
+    assert host_payload(host)["data"] == {"site": "lon1", "role": "edge", "tier": 2}
+    assert host_payload(host)["groups"] == ["lon"]
