@@ -63,6 +63,8 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 _INSTALL = "pip install 'netimmutable[cluster]'"
+_BATCH = 500
+"""At most this many finished hosts' results are fetched from the workers in one round trip."""
 _WATCH_INTERVAL = 0.5
 """Seconds between the coordinator's checks that every pending host still has a worker that can run it."""
 
@@ -139,8 +141,10 @@ def host_payload(host: Host, *, data_keys: tuple[str, ...] | None = None) -> dic
     extras["optional_args"] = {
         key: value for key, value in dict(extras.get("optional_args") or {}).items() if key != "password"
     }
-    merged = dict(host.items())
-    data = merged if data_keys is None else {key: merged[key] for key in data_keys if key in merged}
+    if data_keys is None:
+        data = dict(host.items())
+    else:  # each key resolved through groups and defaults, as templates see it
+        data = {key: host[key] for key in data_keys if _has(host, key)}
     return {
         "name": host.name,
         "hostname": params.hostname or host.hostname or host.name,
@@ -152,6 +156,14 @@ def host_payload(host: Host, *, data_keys: tuple[str, ...] | None = None) -> dic
         "groups": [str(group) for group in host.groups],
         "data": data,
     }
+
+
+def _has(host: Host, key: str) -> bool:
+    try:
+        host[key]
+    except KeyError:
+        return False
+    return True
 
 
 def host_from_payload(payload: Mapping[str, Any]) -> Host:
@@ -310,28 +322,31 @@ class Cluster:
                 on_done(outcome)
 
         try:
-            for host, payload in payloads.items():
+            groups: dict[str | None, list[str]] = {}  # resource -> its hosts: one submission each
+            for host in payloads:
                 site = sites.get(host)
                 resource = site_resource(site) if site else None
                 if resource is not None and not any(resource in res for res in offered.values()):
                     finish(TaskOutcome(host, "", error=str(self._no_worker(host, site, resource))))
                     continue
-                claim = None if reschedule_lost else [run, host]
-                if claim is not None:
-                    claims[host] = claim
-                future = self._client.submit(
+                if not reschedule_lost:
+                    claims[host] = [run, host]
+                needs[host] = resource
+                groups.setdefault(resource, []).append(host)
+            for resource, hosts in groups.items():
+                submitted = self._client.map(
                     _run_task,
-                    fn,
-                    payload,
-                    claim,
-                    key=f"{run}-{host}",
+                    [fn] * len(hosts),
+                    [payloads[host] for host in hosts],
+                    [claims.get(host) for host in hosts],
+                    key=[f"{run}-{host}" for host in hosts],
                     resources={resource: 1} if resource else None,
                     pure=False,
                 )
-                futures[future] = host
-                needs[host] = resource
-            for future in self._completed(futures, needs):
-                finish(self._outcome(distributed, futures[future], future, claims.get(futures[future])))
+                futures.update(zip(submitted, hosts, strict=True))
+            for batch in self._completed(futures, needs):
+                for outcome in self._outcomes(distributed, batch, futures, claims):
+                    finish(outcome)
             for host in futures.values():  # given up: no worker left that can run them
                 if host not in outcomes:
                     finish(self._abandoned(host, needs[host], claims.get(host)))
@@ -345,9 +360,25 @@ class Cluster:
                     self._client.run_on_scheduler(_forget_claims, run)
         return outcomes
 
-    def _completed(self, futures: Mapping[Any, str], needs: Mapping[str, str | None]) -> Iterator[Any]:
-        """The futures as they finish; stops early when the pending ones have had no worker able to run
-        them for ``connect_timeout`` seconds (the caller reports those)."""
+    def _outcomes(
+        self, distributed: Any, batch: list[Any], futures: Mapping[Any, str], claims: Mapping[str, list[str]]
+    ) -> Iterator[TaskOutcome[Any]]:
+        """The outcomes of finished futures; the results of those that returned are gathered at once."""
+        returned = [f for f in batch if f.status == "finished"]
+        values = self._client.gather(returned, errors="skip") if returned else []
+        if len(values) == len(returned):
+            for future, value in zip(returned, values, strict=True):
+                yield self._finished(futures[future], value)
+        else:  # a result was lost on the way (its worker died after finishing): one by one
+            for future in returned:
+                yield self._outcome(distributed, futures[future], future, claims.get(futures[future]))
+        for future in batch:
+            if future.status != "finished":
+                yield self._outcome(distributed, futures[future], future, claims.get(futures[future]))
+
+    def _completed(self, futures: Mapping[Any, str], needs: Mapping[str, str | None]) -> Iterator[list[Any]]:
+        """The futures in batches as they finish; stops early when the pending ones have had no worker able
+        to run them for ``connect_timeout`` seconds (the caller reports those)."""
         finished: queue.Queue[Any] = queue.Queue()
         for future in futures:
             future.add_done_callback(finished.put)  # called from distributed's own thread
@@ -364,8 +395,12 @@ class Cluster:
                 elif time.monotonic() - orphaned_since >= self.options.connect_timeout:
                     return
                 continue
-            pending.discard(future)
-            yield future
+            batch = [future]
+            with suppress(queue.Empty):  # whatever else has finished meanwhile: fetched in one round trip
+                while len(batch) < _BATCH:
+                    batch.append(finished.get_nowait())
+            pending.difference_update(batch)
+            yield batch
 
     def _runnable(self, needed: set[str | None]) -> bool:
         """Whether some live worker can run a task of one of the ``needed`` resources (None: any)."""
@@ -377,16 +412,13 @@ class Cluster:
 
     def _outcome(self, distributed: Any, host: str, future: Any, claim: list[str] | None) -> TaskOutcome[R]:
         if future.status == "finished":
-            result = future.result()
-            if isinstance(result, _Done):
-                return TaskOutcome(host, result.worker, value=result.value)
-            if isinstance(result, _Failed):
-                return TaskOutcome(host, result.worker, error=result.error)
-            if isinstance(result, _Claimed):
-                return TaskOutcome(
-                    host, result.worker, error=f"the worker {result.worker} running it died", lost=True
-                )
-            return TaskOutcome(host, "", error=f"unexpected task result {type(result).__name__}")
+            return self._finished(host, future.result())
+        if future.status == "cancelled":  # the scheduler is gone (or the run was interrupted)
+            connected = self._client.status == "running"
+            why = "" if connected else ": the connection to the scheduler was lost"
+            return TaskOutcome(
+                host, self._holder(claim) if connected else "", error=f"cancelled{why}", lost=True
+            )
         exc = future.exception()
         if isinstance(exc, distributed.KilledWorker):
             holder = self._holder(claim)
@@ -397,6 +429,18 @@ class Cluster:
                 lost=True,
             )
         return TaskOutcome(host, "", error=_describe(exc) if exc is not None else f"task {future.status}")
+
+    @staticmethod
+    def _finished(host: str, result: Any) -> TaskOutcome[R]:
+        if isinstance(result, _Done):
+            return TaskOutcome(host, result.worker, value=result.value)
+        if isinstance(result, _Failed):
+            return TaskOutcome(host, result.worker, error=result.error)
+        if isinstance(result, _Claimed):
+            return TaskOutcome(
+                host, result.worker, error=f"the worker {result.worker} running it died", lost=True
+            )
+        return TaskOutcome(host, "", error=f"unexpected task result {type(result).__name__}")
 
     def _abandoned(self, host: str, resource: str | None, claim: list[str] | None) -> TaskOutcome[R]:
         what = f"offering the resource {resource}" if resource else "at all"

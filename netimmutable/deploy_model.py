@@ -373,7 +373,7 @@ class RunReport:
                     "seconds": h.seconds,
                     "soak_wait_s": round(h.soak_wait, 3),
                     "notes": list(h.notes),
-                    "worker": h.worker,
+                    "worker": h.worker or None,  # null in process, as in verify's and plan's JSON
                 }
                 for h in self.hosts
             ],

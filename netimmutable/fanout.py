@@ -3,6 +3,11 @@
 ``fan_out`` forks one child per slice of the items; each child runs the work on its slice with everything
 the parent had in memory (fork) and streams every result back as it is produced, so progress stays live.
 Only results cross the process boundary (they must be picklable). Used by ``verify`` for large fleets.
+
+Kept over a local Dask cluster of processes (the engine ``--cluster`` uses, ``netimmutable.cluster``): on
+one machine that was 2.3-4.5x slower for the same verify (docs/performance.md, ``python -m bench --only
+cluster``), because every host becomes a pickled, scheduled task where forked children share the fleet for
+free.
 """
 
 from __future__ import annotations

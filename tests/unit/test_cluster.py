@@ -4,6 +4,7 @@ on 127.0.0.1."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -194,3 +195,39 @@ def test_a_killed_worker_s_hosts_are_lost_never_run_twice(tmp_path: Path) -> Non
         else:
             assert not outcome.lost and outcome.worker == "w-2", outcome
             assert outcome.value == {"pid": procs.pids["w-2"]}
+
+
+def test_a_dead_scheduler_ends_the_run_with_every_unfinished_host_lost(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    payloads = {f"h{i}": {"name": f"h{i}", "marks": str(marks), "sleep": 3.0} for i in range(4)}
+    with dask_cluster([WorkerSpec("w-1", nthreads=4)]) as procs:
+
+        def kill_scheduler() -> None:
+            deadline = time.monotonic() + 120
+            while not any(marks.iterdir()) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os.kill(procs.scheduler_pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_scheduler, daemon=True)
+        killer.start()
+        with Cluster.connect(ClusterOptions(procs.address, connect_timeout=5.0)) as cluster:
+            out = cluster.map_hosts(cluster_tasks.slow, payloads, sites={}, reschedule_lost=False)
+        killer.join(timeout=30)
+    assert sorted(out) == sorted(payloads)
+    for outcome in out.values():
+        assert outcome.lost and outcome.value is None, outcome
+        assert "connection to the scheduler was lost" in outcome.error
+
+
+def test_payload_data_keys_are_resolved_through_groups() -> None:
+    from nornir.core.inventory import Defaults, Group, ParentGroups
+
+    group = Group(name="lon", data={"site": "lon1", "role": "edge"})
+    host = _host("r9")
+    host.groups = ParentGroups([group])
+    host.defaults = Defaults(data={"tier": 2})
+    assert host_payload(host, data_keys=("site", "tier", "missing"))["data"] == {"site": "lon1", "tier": 2}
+    assert host_payload(host, data_keys=())["data"] == {}
+    assert host_payload(host)["data"] == {"site": "lon1", "role": "edge", "tier": 2}
+    assert host_payload(host)["groups"] == ["lon"]

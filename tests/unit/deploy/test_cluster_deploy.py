@@ -163,6 +163,7 @@ def test_unreachable_scheduler_fails_before_any_lock_or_device(net: Net) -> None
     assert result.exit_code == 1 and address in result.output
     report = net.deploy()  # in process, as always without --cluster
     assert report.exit_code == 0 and [h.worker for h in report.hosts] == ["", "", "", ""]
+    assert [h["worker"] for h in report.to_json()["hosts"]] == [None, None, None, None]
 
 
 def _running_worker(address: str, key_part: str) -> str:
