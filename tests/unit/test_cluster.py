@@ -24,7 +24,7 @@ from netimmutable.cluster import (
     site_resource,
 )
 from netimmutable.connections import CONNECTION
-from tests.cluster_procs import DaskProcs, WorkerSpec, dask_cluster
+from tests.cluster_procs import REPO, DaskProcs, WorkerSpec, dask_cluster
 from tests.unit import cluster_tasks
 
 pytest.importorskip("distributed")
@@ -231,3 +231,43 @@ def test_payload_data_keys_are_resolved_through_groups() -> None:
     assert host_payload(host, data_keys=())["data"] == {}
     assert host_payload(host)["data"] == {"site": "lon1", "role": "edge", "tier": 2}
     assert host_payload(host)["groups"] == ["lon"]
+
+
+def test_hosts_of_a_site_whose_only_worker_died_are_given_up_not_waited_for(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    payloads = {f"h{i}": {"name": f"h{i}", "marks": str(marks), "sleep": 2.0} for i in range(3)}
+    workers = [WorkerSpec("w-lon", nthreads=1, resources={site_resource("lon1"): 1}), WorkerSpec("w-other")]
+    with dask_cluster(workers) as procs:
+        watcher = _kill_when_started(procs, "w-lon", marks)
+        with Cluster.connect(ClusterOptions(procs.address, connect_timeout=2.0)) as cluster:
+            out = cluster.map_hosts(
+                cluster_tasks.slow, payloads, sites=dict.fromkeys(payloads, "lon1"), reschedule_lost=True
+            )
+        watcher.join(timeout=30)
+    assert sorted(out) == sorted(payloads)
+    for outcome in out.values():  # never run on w-other, which does not serve the site
+        assert outcome.lost and outcome.value is None, outcome
+        assert site_resource("lon1") in outcome.error and "given up" in outcome.error
+    assert all(p.suffix == f".{procs.pids['w-lon']}" for p in marks.iterdir())
+
+
+def test_without_dask_the_error_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what `import distributed` does when not installed
+    with pytest.raises(ClusterError) as caught:
+        Cluster.connect(ClusterOptions("tcp://127.0.0.1:8786"))
+    assert "pip install 'netimmutable[cluster]'" in str(caught.value)
+
+
+def test_import_netimmutable_never_needs_dask() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import netimmutable.cli, netimmutable.verify, netimmutable.plan, netimmutable.cluster; "
+        "print('distributed' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
