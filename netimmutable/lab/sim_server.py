@@ -38,6 +38,7 @@ from netimmutable.drivers.sim.wire import HEADER, WireError, decode, encode, fra
 
 __all__ = ["ServerStats", "SimServer", "SpawnedServer", "main", "spawn"]
 
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent.parent
 _EXAMPLES = """
 examples:
   python -m netimmutable.lab.sim_server --lab .netimmutable/lab/sim --port 7001
@@ -282,8 +283,12 @@ def spawn(lab_dir: Path, workdir: Path, *, timeout: float = 60.0, name: str = "s
     port_file.unlink(missing_ok=True)
     command = [sys.executable, "-m", "netimmutable.lab.sim_server", "--lab", str(lab_dir)]
     command += ["--port-file", str(port_file)]
+    env = dict(os.environ)  # the child imports this very package, wherever it was imported from here
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(_PACKAGE_PARENT), env.get("PYTHONPATH"))))
     with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
     deadline = time.monotonic() + timeout
     while not port_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
