@@ -106,10 +106,12 @@ def _load_entries(repo: NetworkRepo) -> Mapping[str, Any]:
     return hosts
 
 
-def driver_name(host: Host) -> str:
+def driver_name(host: Host, params: ConnectionOptions | None = None) -> str:
     """The NAPALM driver used for ``host`` (connections.yaml ``driver``, else the host's platform; netutils'
-    names such as ``cisco_ios`` mapped to NAPALM's, see ``netimmutable.drivers.platform_names``)."""
-    return napalm_driver(str(host.get_connection_parameters(CONNECTION).platform or host.platform))
+    names such as ``cisco_ios`` mapped to NAPALM's, see ``netimmutable.drivers.platform_names``).
+    ``params``: the host's connection parameters when the caller has them at hand."""
+    params = params or host.get_connection_parameters(CONNECTION)
+    return napalm_driver(str(params.platform or host.platform))
 
 
 def prepare_hosts(repo: NetworkRepo, hosts: Sequence[Host]) -> None:

@@ -41,6 +41,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
 from netimmutable.settings import ComplianceSettings
 from netimmutable.trust import GoodTrust
+from netimmutable.verify_digests import ArtifactDigests
 from netimmutable.verify_model import HostState, Remediation, VerifiedHost, VerifyPolicy, VerifyReport
 
 __all__ = [
@@ -90,6 +91,8 @@ class _Context:
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
     compare: Mapping[str, str] = field(default_factory=dict)
     """The ``compare`` setting: driver -> strategy overrides."""
+    digests: ArtifactDigests | None = None
+    """Digests of normalized artifacts from earlier runs (``netimmutable.verify_digests``)."""
 
 
 def load_baselines(
@@ -312,14 +315,19 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
     if seen is not None and (seen.decided_by == "device" or running is None):
         return _device_decided(host, baseline, ctx, seen, running, report, problem, when, started)
     assert running is not None  # noqa: S101 - text decided: it was read
-    expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
-    # normalize is a function of its text: a device running the artifact byte for byte needs no second pass
-    running_n = (
-        expected_n if running == baseline.config else normalize(running, platform, ctx.extra, ctx.secrets)
-    )
+    known = _known_digest(ctx, baseline.config, running, platform)
+    if known is not None:  # the artifact byte for byte, normalized in an earlier run: nothing to diff
+        expected_n = running_n = ""
+        expected_digest = running_digest = known
+    else:
+        expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
+        # normalize is a function of its text: a device running the artifact byte for byte needs no 2nd pass
+        running_n = (
+            expected_n if running == baseline.config else normalize(running, platform, ctx.extra, ctx.secrets)
+        )
+        expected_digest = config_digest(expected_n)
+        running_digest = expected_digest if running_n is expected_n else config_digest(running_n)
     expectations, failed = _expectation_verdict(ctx, baseline, report, problem)
-    expected_digest = config_digest(expected_n)
-    running_digest = expected_digest if running_n is expected_n else config_digest(running_n)
     if ctx.secrets:  # the reported digests are of the masked texts (no secret value is ever hashed out)
         shown_expected = config_digest(mask(expected_n, ctx.secrets, unknown=False))
         shown_running = (
@@ -355,6 +363,27 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
             ctx.secrets,
         )
     return _verdict(host, baseline, common, failed, started, diff, "the running config differs")
+
+
+def _known_digest(ctx: _Context, config: str, running: str, platform: str) -> str | None:
+    """The digest of the normalized artifact from an earlier run, when the device runs it byte for byte
+    (no secrets: their values shape the normalized form)."""
+    if ctx.digests is None or ctx.secrets or running != config:
+        return None
+    return ctx.digests.get(config, platform, ctx.extra)
+
+
+def _remember_digests(
+    repo: NetworkRepo, ctx: _Context, baselines: Mapping[str, Baseline], results: Sequence[VerifiedHost]
+) -> None:
+    """Keep the digests of the artifacts this run normalized for the next run (``verify_digests``)."""
+    if ctx.digests is None or ctx.secrets:
+        return
+    for result in results:
+        config = baselines[result.host].config
+        if result.compared_by == "text" and result.expected_digest and config is not None:
+            ctx.digests.add(config, result.platform, ctx.extra, result.expected_digest)
+    ctx.digests.save(repo.local_dir)
 
 
 def _label(baseline: Baseline) -> str:
@@ -554,6 +583,7 @@ def run_verify(
         repo.settings.snapshots_dir,
         repo.settings.compliance,
         repo.settings.compare_overrides(),
+        ArtifactDigests.load(repo.local_dir),
     )
     results: dict[str, VerifiedHost] = {}
     reachable: list[Host] = []
@@ -580,6 +610,7 @@ def run_verify(
         # checking a config is CPU work under one GIL: large fleets are spread over the cores
         for result in fan_out(reachable, processes, work, progress):
             results[result.host] = result
+        _remember_digests(repo, ctx, baselines, list(results.values()))
     return VerifyReport(
         run_id=run_id,
         started_utc=started_utc,

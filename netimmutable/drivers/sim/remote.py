@@ -11,8 +11,8 @@ opening), anything else the server reports is ``SimServerError``.
 
 from __future__ import annotations
 
-import logging
 import socket
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from netimmutable.drivers.sim.wire import HEADER, WireError, decode, encode, fra
 
 __all__ = ["RemoteSession", "SimServerError", "parse_address"]
 
-_log = logging.getLogger(__name__)
+_CHUNK = 1 << 16
 
 _BUILTIN_ERRORS: dict[str, type[Exception]] = {
     "NotImplementedError": NotImplementedError,
@@ -80,17 +80,32 @@ class RemoteSession:
                 f"{self.host}: cannot reach the sim server at {where}: {exc}"
             ) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.timeout:  # a blocking socket with kernel timeouts: no poll() before every recv
+            sock.settimeout(None)
+            seconds = int(self.timeout)
+            limit = struct.pack("ll", seconds, int((self.timeout - seconds) * 1e6))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, limit)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, limit)
         return sock
 
-    def _recv_exact(self, sock: socket.socket, size: int) -> bytes:
-        chunks, left = [], size
-        while left:
-            chunk = sock.recv(min(left, 1 << 20))
-            if not chunk:
-                raise ConnectionError("the sim server closed the connection")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+    def _read_frame(self, sock: socket.socket) -> bytes:
+        """One response frame's body (usually one ``recv``: header and body arrive together)."""
+        data = sock.recv(_CHUNK)
+        while len(data) < HEADER.size:
+            data += self._more(sock)
+        end = HEADER.size + frame_size(data[: HEADER.size])
+        while len(data) < end:
+            data += self._more(sock)
+        if len(data) > end:
+            raise WireError("the sim server sent more than one answer to one request")
+        return data[HEADER.size :]
+
+    @staticmethod
+    def _more(sock: socket.socket) -> bytes:
+        chunk = sock.recv(_CHUNK)
+        if not chunk:
+            raise ConnectionError("the sim server closed the connection")
+        return chunk
 
     def _exchange(self, request: dict[str, Any], lost: type[Exception]) -> Any:
         sock = self._sock
@@ -98,8 +113,7 @@ class RemoteSession:
             raise napalm_exc.ConnectionClosedException(f"{self.host}: not connected (call open() first)")
         try:
             sock.sendall(frame(request))
-            body = self._recv_exact(sock, frame_size(self._recv_exact(sock, HEADER.size)))
-            reply = parse_frame(body)
+            reply = parse_frame(self._read_frame(sock))
         except (OSError, WireError) as exc:
             self._drop()
             raise lost(f"{self.host}: connection to the sim server lost: {exc}") from exc
@@ -143,15 +157,8 @@ class RemoteSession:
             raise
 
     def close(self) -> None:
-        """End the session; a connection that is already gone is not an error."""
-        if self._sock is None:
-            return
-        try:
-            self._exchange({"op": "close"}, napalm_exc.ConnectionClosedException)
-        except napalm_exc.NapalmException as exc:  # a lost session: nothing is left to end
-            _log.debug("%s: closing the sim server session: %s", self.host, exc)
-        finally:
-            self._drop()
+        """End the session: the server ends it when the connection closes (no request needed)."""
+        self._drop()
 
 
 def _load_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
