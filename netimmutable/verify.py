@@ -26,7 +26,7 @@ from netimmutable.artifacts import open_git, read_artifacts, resolve_release
 from netimmutable.checks import compliance_failures, expectations_problem
 from netimmutable.compare import Comparison, Strategy, compare_running, strategy_for
 from netimmutable.compliance import all_compliant, check_features, parser_for
-from netimmutable.connections import driver_name, prepare_hosts
+from netimmutable.connections import prepare_hosts
 from netimmutable.device import Device
 from netimmutable.errors import ConnectError, NetImmutableError, Unsupported
 from netimmutable.fanout import auto_processes, fan_out
@@ -277,10 +277,10 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
     problem = expectations_problem(baseline.expectations, False) if ctx.expectations else None
     want_compliance = ctx.expectations and baseline.expectations is not None and problem is None
     report: Mapping[str, Any] | None = None
-    strategy = strategy_for(driver_name(host), ctx.compare)
     seen: Comparison | None = None
     try:
         with Device.open(host) as device:
+            strategy = strategy_for(device.driver_name, ctx.compare)  # the session read the driver's name
             running = _running_or_none(device, strategy)
             if strategy is not Strategy.TEXT:
                 seen = compare_running(
