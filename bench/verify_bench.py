@@ -145,6 +145,9 @@ def run(work: Path, quick: bool) -> BenchResult:
     result.inputs["device_calls_per_host"] = round(calls / hosts, 2)
     result.inputs["states_in_process"] = runs["in-process"]["states"]
     result.figure("fleet setup (render, commit, sim devices)", data["setup_s"], "s", "not part of the ratio")
+    _rows(
+        result, "sim servers, first run", runs["warm-up"], hosts, "cold caches: connections, digests, servers"
+    )
     _rows(result, "sim servers", served, hosts, "default: processes by fleet size")
     _rows(result, "sim servers, --processes 1", runs["server-1"], hosts, "one process, one GIL")
     result.figure(
