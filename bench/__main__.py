@@ -19,7 +19,7 @@ from pathlib import Path
 from bench.common import BenchResult, machine_info
 from bench.report import format_table, write_results
 
-BENCHMARKS = ("render", "release", "changewindow", "verify", "frr", "masking", "strategy")
+BENCHMARKS = ("render", "release", "changewindow", "verify", "frr", "masking", "strategy", "cluster")
 _MODULES = {
     "render": "bench.render_bench",
     "release": "bench.release_bench",
@@ -28,6 +28,7 @@ _MODULES = {
     "frr": "bench.frr_bench",
     "masking": "bench.masking_bench",
     "strategy": "bench.strategy_bench",
+    "cluster": "bench.cluster_bench",
 }
 # Imported before anything is timed, so no pipeline is billed for importing its libraries.
 _PRELOAD = (

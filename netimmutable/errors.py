@@ -16,6 +16,7 @@
     ├── LeaseError                    the records remote could not be asked or moved (unreachable, refused)
     ├── CorruptJournal                a run journal cannot be read: which file and line, what to do
     ├── JournalWriteFailed            a journal entry could not be made durable (disk full): step not taken
+    ├── ClusterError                  the Dask cluster cannot be used (in netimmutable.cluster; exit 1)
     └── DeviceError                   a device step failed (NAPALM exceptions are wrapped into these)
         ├── ConnectError              the device could not be reached / logged in to
         ├── CredentialsError          no credentials for a host

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from nornir.core.inventory import Host
 from nornir.core.task import AggregatedResult, Result, Task
 
+from netimmutable.cluster import Cluster
 from netimmutable.errors import (
     ApprovalError,
     ConnectError,
@@ -98,9 +99,11 @@ class HostPlan:
     running_digest: str | None = None
     diff_digest: str | None = None
     platform: str = ""
+    worker: str = ""
+    """The Dask worker that planned the host (``--cluster``); "" in process (and then not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "platform": self.platform,
             "host": self.host,
             "status": str(self.status),
@@ -109,6 +112,9 @@ class HostPlan:
             "running_digest": self.running_digest,
             "diff_digest": self.diff_digest,
         }
+        if self.worker:
+            out["worker"] = self.worker
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,10 +317,12 @@ def make_plan(
     open_device: Callable[[Host], PlanDevice] | None = None,
     operator: str = "",
     created_utc: str = "",
+    cluster: Cluster | None = None,
 ) -> Plan:
     """Plan ``hosts`` in parallel. ``artifacts``: host -> config text of the release (placeholders);
     ``resolve`` turns placeholders into values (only ever sent to the device); ``secrets`` (name -> value)
-    masks them again in everything returned. Hosts must be prepared (``connections.prepare_hosts``)."""
+    masks them again in everything returned. Hosts must be prepared (``connections.prepare_hosts``).
+    ``cluster``: each host is planned on a worker of that Dask cluster (``netimmutable.plan_cluster``)."""
     if open_device is None:
         from netimmutable.device import Device
 
@@ -323,6 +331,11 @@ def make_plan(
     names = [h.name for h in hosts]
     if not names:
         return Plan(release, release_summary, created_utc, operator, (), tuple(extra))
+    if cluster is not None:
+        from netimmutable.plan_cluster import plan_on_cluster
+
+        planned = plan_on_cluster(cluster, hosts, jobs)
+        return Plan(release, release_summary, created_utc, operator, planned, tuple(extra))
     nr = make_nornir(hosts, loaded, workers)
     results = nr.run(task=_plan_task, jobs=jobs, name="plan")
     return Plan(release, release_summary, created_utc, operator, _outcomes(names, results), tuple(extra))
@@ -355,6 +368,7 @@ def load_plan(path: Path) -> Plan:
                 running_digest=h.get("running_digest"),
                 diff_digest=h.get("diff_digest"),
                 platform=str(h.get("platform") or ""),
+                worker=str(h.get("worker") or ""),
             )
             for h in data["hosts"]
         )
@@ -455,6 +469,10 @@ def deploy_pins(
 
 
 # ---------------------------------------------------------------------------------------- formatting
+def _on_worker(h: HostPlan, form: str) -> str:
+    return form.format(h.worker.replace("|", "/")) if h.worker else ""
+
+
 def format_plan(plan: Plan, fmt: str) -> str:
     """``text``, ``markdown`` or ``json``."""
     if fmt == "json":
@@ -466,7 +484,10 @@ def format_plan(plan: Plan, fmt: str) -> str:
             f"### netimmutable plan for `{plan.release[:10]}`: {summary}\n\n",
             "| host | plan | note |\n|---|---|---|\n",
         ]
-        out += [f"| `{h.host}` | {h.status} | {h.message.replace('|', '/')} |\n" for h in plan.hosts]
+        out += [
+            f"| `{h.host}` | {h.status} | {h.message.replace('|', '/')}{_on_worker(h, ' (worker {})')} |\n"
+            for h in plan.hosts
+        ]
         for h in plan.hosts:
             if h.diff:
                 fence = "````" if "```" in h.diff else "```"
@@ -476,7 +497,9 @@ def format_plan(plan: Plan, fmt: str) -> str:
                 )
         return "".join(out)
     out = [f"plan for release {plan.release[:10]} ({plan.release_summary}): {summary}\n\n"]
-    out += [f"{h.host:<24} {h.status!s:<12} {h.message}\n" for h in plan.hosts]
+    out += [
+        f"{h.host:<24} {h.status!s:<12} {h.message}{_on_worker(h, '  [worker {}]')}\n" for h in plan.hosts
+    ]
     for h in plan.hosts:
         if h.diff:
             out.append(f"\n=== {h.host}: device diff\n{h.diff.rstrip()}\n")

@@ -29,6 +29,7 @@ __all__ = [
     "PROBE_LINES",
     "SETTINGS_FILE",
     "UNCLASSIFIED",
+    "ClusterSettings",
     "ComplianceSettings",
     "DeploySettings",
     "Feature",
@@ -73,6 +74,18 @@ class DeploySettings:
 class VerifySettings:
     workers: int = 50
     unreachable_is_failure: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """``cluster:``: run device work on a Dask distributed cluster (docs/scale.md)."""
+
+    address: str = ""
+    """The scheduler, e.g. ``tcp://10.0.0.5:8786``; "" runs in process (``--cluster`` overrides it)."""
+    site_key: str = ""
+    """A host data key whose value names the host's site: its work runs only on workers offering the
+    resource ``site-<value>``; "" means any worker."""
+    connect_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +171,7 @@ class Settings:
     verify: VerifySettings = field(default_factory=VerifySettings)
     render: RenderSettings = field(default_factory=RenderSettings)
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
     compare: CompareTable = ()
     """How running is compared with intended, per driver (``text``, ``device``, ``text-first``); the
     defaults are in ``netimmutable.compare``."""
@@ -172,6 +186,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "verify": VerifySettings,
     "render": RenderSettings,
     "compliance": ComplianceSettings,
+    "cluster": ClusterSettings,
 }
 _PATH_KEYS = ("inventory_dir", "templates_dir", "snapshots_dir", "connections_file")
 _PATTERN_KEYS = ("ignore_lines",)
@@ -188,6 +203,7 @@ _RANGES: dict[str, tuple[float, float, bool]] = {
     "verify.workers": (1, 1000, True),
     "render.max_output_bytes": (1024, 1024**3, True),
     "render.max_seconds": (0, 3600, False),
+    "cluster.connect_timeout": (0, 3600, False),
 }
 
 

@@ -24,6 +24,7 @@ from nornir.core.task import AggregatedResult, MultiResult, Result, Task
 from netimmutable import __version__
 from netimmutable.artifacts import open_git, read_artifacts, resolve_release
 from netimmutable.checks import compliance_failures, expectations_problem
+from netimmutable.cluster import Cluster, ClusterOptions
 from netimmutable.compare import Comparison, Strategy, compare_running, strategy_for
 from netimmutable.compliance import all_compliant, check_features, parser_for
 from netimmutable.connections import prepare_hosts
@@ -46,6 +47,7 @@ from netimmutable.verify_model import HostState, Remediation, VerifiedHost, Veri
 
 __all__ = [
     "Baseline",
+    "DeviceReading",
     "VerifyOptions",
     "load_baselines",
     "read_running",
@@ -80,6 +82,8 @@ class VerifyOptions:
     policy: VerifyPolicy = field(default_factory=VerifyPolicy)
     processes: int = 0
     """Processes to spread the hosts over (0: by fleet size and cores; 1: in this process)."""
+    cluster: ClusterOptions | None = None
+    """Run the device steps on this Dask cluster (``--cluster``); None: in this machine's processes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,12 +272,30 @@ def _message(exc: NetImmutableError, ctx: _Context) -> str:
     return mask(text, ctx.secrets)
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceReading:
+    """What one host's device steps found, before any verdict (``_read``; on a cluster worker when the
+    verdict needs secret values that stay on the coordinator). Holds the raw running config."""
+
+    checked_utc: str
+    elapsed_s: float
+    running: str | None
+    seen: Comparison | None
+    report: Mapping[str, Any] | None
+    problem: str | None
+
+
 def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
-    """Verify one host against its baseline (runs in a Nornir worker thread)."""
+    """Verify one host against its baseline (runs in a Nornir worker thread, or on a cluster worker)."""
+    reading = _read(host, baseline, ctx)
+    return reading if isinstance(reading, VerifiedHost) else _judge(host, baseline, ctx, reading)
+
+
+def _read(host: Host, baseline: Baseline, ctx: _Context) -> DeviceReading | VerifiedHost:
+    """The device steps of ``_check``; a host whose device failed is its result already."""
     started = time.monotonic()
     when = utc_now()
     assert baseline.config is not None  # noqa: S101 - hosts without a baseline never reach a device
-    platform = str(host.platform)
     problem = expectations_problem(baseline.expectations, False) if ctx.expectations else None
     want_compliance = ctx.expectations and baseline.expectations is not None and problem is None
     report: Mapping[str, Any] | None = None
@@ -312,6 +334,21 @@ def _check(host: Host, baseline: Baseline, ctx: _Context) -> VerifiedHost:
             message=_message(exc, ctx),
             duration_s=time.monotonic() - started,
         )
+    return DeviceReading(when, time.monotonic() - started, running, seen, report, problem)
+
+
+def _judge(host: Host, baseline: Baseline, ctx: _Context, reading: DeviceReading) -> VerifiedHost:
+    """The verdict of ``_check`` from what the device steps found (no device access)."""
+    started = time.monotonic() - reading.elapsed_s
+    when, running, seen, report, problem = (
+        reading.checked_utc,
+        reading.running,
+        reading.seen,
+        reading.report,
+        reading.problem,
+    )
+    assert baseline.config is not None  # noqa: S101 - hosts without a baseline never reach a device
+    platform = str(host.platform)
     if seen is not None and (seen.decided_by == "device" or running is None):
         return _device_decided(host, baseline, ctx, seen, running, report, problem, when, started)
     assert running is not None  # noqa: S101 - text decided: it was read
@@ -564,7 +601,24 @@ def run_verify(
     options: VerifyOptions,
     progress: Callable[[VerifiedHost], None] | None = None,
 ) -> VerifyReport:
-    """Verify ``hosts`` (see the module docstring). Device problems are results, never exceptions."""
+    """Verify ``hosts`` (see the module docstring). Device problems are results, never exceptions.
+
+    With ``options.cluster``, the scheduler is reached first (``ClusterError`` before anything is read)
+    and each host's device steps run on its workers (``netimmutable.verify_cluster``)."""
+    if options.cluster is None:
+        return _run_verify(repo, loaded, hosts, options, progress, None)
+    with Cluster.connect(options.cluster) as cluster:
+        return _run_verify(repo, loaded, hosts, options, progress, cluster)
+
+
+def _run_verify(
+    repo: NetworkRepo,
+    loaded: LoadedInventory,
+    hosts: Sequence[Host],
+    options: VerifyOptions,
+    progress: Callable[[VerifiedHost], None] | None,
+    cluster: Cluster | None,
+) -> VerifyReport:
     started_utc, started = utc_now(), time.monotonic()
     run_id = new_run_id()
     with open_git(repo) as gitrepo:  # closing it stops git's cat-file helper processes
@@ -595,7 +649,14 @@ def run_verify(
                 progress(results[host.name])
         else:
             reachable.append(host)
-    if reachable:
+    if reachable and cluster is not None:
+        from netimmutable.verify_cluster import verify_on_cluster
+
+        prepare_hosts(repo, reachable)
+        for result in verify_on_cluster(cluster, reachable, baselines, ctx, progress):
+            results[result.host] = result
+        _remember_digests(repo, ctx, baselines, list(results.values()))
+    elif reachable:
         prepare_hosts(repo, reachable)
         processes = options.processes or auto_processes(len(reachable))
         workers = max(1, -(-options.workers // processes))  # the same concurrency in all

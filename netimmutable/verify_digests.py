@@ -72,6 +72,20 @@ class ArtifactDigests:
                 self._used[key] = found
         return found
 
+    def only(self, config: str, platform: str, extra: Sequence[str]) -> ArtifactDigests | None:
+        """A cache holding just this artifact's entry (for a task sent to a cluster worker), or None."""
+        found = self.get(config, platform, extra)
+        if found is None:
+            return None
+        return ArtifactDigests({self._key(config, platform, extra): found}, self._rules)
+
+    def __getstate__(self) -> tuple[dict[str, str], str]:
+        return self._entries, self._rules
+
+    def __setstate__(self, state: tuple[dict[str, str], str]) -> None:
+        self._entries, self._rules = state
+        self._used, self._added, self._lock = {}, False, threading.Lock()  # nothing used yet over there
+
     def add(self, config: str, platform: str, extra: Sequence[str], digest: str) -> None:
         key = self._key(config, platform, extra)
         with self._lock:

@@ -169,6 +169,8 @@ class VerifiedHost:
     compared_by: str = ""
     """``text`` or ``device``: which view decided in sync or drift (``netimmutable.compare``); "" when the
     config was not compared (unreachable, error, no baseline)."""
+    worker: str = ""
+    """The Dask worker that ran the host's device steps (``--cluster``); "" when run in this process."""
 
 
 @dataclass(frozen=True, slots=True)

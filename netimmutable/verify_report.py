@@ -71,6 +71,7 @@ def _host_json(report: VerifyReport, h: VerifiedHost) -> dict[str, Any]:
         "running_digest": h.running_digest,
         "diff": h.diff or None,
         "compared_by": h.compared_by or None,
+        "worker": h.worker or None,
         "expectations": h.expectations,
         "failed_expectations": list(h.failed_expectations),
         "message": h.message,
@@ -193,6 +194,9 @@ def to_junit(report: VerifyReport) -> str:
             "testcase",
             {"classname": f"netimmutable.verify.{h.platform}", "name": h.host, "time": f"{h.duration_s:.3f}"},
         )
+        if h.worker:  # first child, as pytest writes testcase properties
+            props_of = ET.SubElement(case, "properties")
+            ET.SubElement(props_of, "property", {"name": "worker", "value": _xml_text(h.worker)})
         headline = _xml_text(h.message.splitlines()[0] if h.message else str(h.state))
         if v is Verdict.FAILURE:
             ET.SubElement(case, "failure", {"type": str(h.state), "message": headline}).text = _case_body(h)
@@ -201,6 +205,8 @@ def to_junit(report: VerifyReport) -> str:
         elif v is Verdict.SKIPPED:
             ET.SubElement(case, "skipped", {"message": f"{h.state}: {headline}"})
         details = f"state: {h.state}\nrelease: {h.release or '-'}\nchecked: {h.checked_utc}"
+        if h.worker:
+            details += f"\nworker: {h.worker}"
         ET.SubElement(case, "system-out").text = details
         for f in h.features:
             _feature_case(suite, h, f)
@@ -263,6 +269,8 @@ def to_text(report: VerifyReport, *, quiet: bool = False, style: bool = False) -
         release = h.release[:10] if h.release else "-"
         state = paint(f"{h.state!s:<20}", _STATE_STYLE[h.state])
         head = f"{_maybe_escape(h.host, style):<{width}}  {state} {release}"
+        if h.worker:
+            head += f"  [worker {_maybe_escape(h.worker, style)}]"
         if h.message and h.state is not HostState.IN_SYNC:
             head += f"  {_maybe_escape(h.message.splitlines()[0], style)}"
         lines.append(head)

@@ -22,6 +22,7 @@ __all__ = [
     "CliExit",
     "NetImmutableGroup",
     "RecordsSynced",
+    "cluster_option",
     "emit_json",
     "err_console",
     "filter_option",
@@ -149,6 +150,19 @@ def repo_option(func: F) -> F:
         type=click.Path(file_okay=False, path_type=Path),
         default=None,
         help="Network repository (default: found from the current directory upwards).",
+    )(func)
+
+
+def cluster_option(func: F) -> F:
+    """``--cluster ADDRESS``: the device work on a Dask cluster (docs/scale.md)."""
+    return click.option(
+        "--cluster",
+        "cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="Run each host's device steps on the workers of this Dask scheduler (e.g. tcp://10.0.0.5:8786; "
+        "default: cluster.address of netimmutable.yaml, else in this process). Needs "
+        "`pip install 'netimmutable[cluster]'`; see docs/scale.md.",
     )(func)
 
 

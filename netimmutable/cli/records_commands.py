@@ -12,6 +12,7 @@ import click
 from netimmutable.cli.common import (
     CliExit,
     RecordsSynced,
+    cluster_option,
     emit_json,
     err_console,
     filter_option,
@@ -59,6 +60,7 @@ Exit codes:
     help="Write the plan to FILE (JSON) for `deploy --plan FILE`.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Devices planned in parallel.")
+@cluster_option
 @limit_option
 @filter_option
 @repo_option
@@ -67,6 +69,7 @@ def plan_command(
     fmt: str,
     save: Path | None,
     workers: int | None,
+    cluster: str | None,
     limit: str | None,
     filters: tuple[str, ...],
     repo_path: Path | None,
@@ -76,15 +79,19 @@ def plan_command(
     The release's config is loaded as a full-replace candidate, compared and ALWAYS discarded: nothing
     is committed. With --save, the plan records the release and, per device, digests of its running
     config and of its diff, so `deploy --plan FILE` refuses any device that changed since the review.
+    With --cluster (or cluster.address), each device is planned on a Dask cluster's workers and the plan
+    names the worker of each (docs/scale.md).
 
     \b
     Examples:
       netimmutable plan
+      netimmutable plan --cluster tcp://10.0.0.5:8786 --format json
       netimmutable plan HEAD --format markdown > plan.md
       netimmutable plan --limit r1,r2 --save plan.json
       netimmutable deploy --plan plan.json
     """
     from netimmutable.artifacts import open_git, resolve_release, snapshot_ids
+    from netimmutable.cluster import Cluster, cluster_options
     from netimmutable.connections import prepare_hosts
     from netimmutable.inventory import load_inventory, select_hosts
     from netimmutable.plan import format_plan, make_plan, save_plan
@@ -93,6 +100,10 @@ def plan_command(
     from netimmutable.secrets import Secrets
 
     repo = open_repo(repo_path)
+    options = cluster_options(repo.settings.cluster, cluster)
+    on_cluster = Cluster.connect(options) if options is not None else None  # fails fast, before anything
+    if on_cluster is not None:
+        click.get_current_context().call_on_close(on_cluster.close)
     gitrepo = open_git(repo)
     release = resolve_release(gitrepo, rev or "HEAD")
     loaded = load_inventory(repo)
@@ -119,6 +130,7 @@ def plan_command(
         extra=repo.settings.ignore_lines,
         operator=records.operator(),
         created_utc=utc_now(),
+        cluster=on_cluster,
     )
     tree, ids = snapshot_ids(gitrepo, release.sha, repo.settings.snapshots_dir)
     plan = replace(plan, snapshots_tree=tree, artifacts=tuple(sorted(ids.items())))

@@ -11,6 +11,7 @@ import click
 
 from netimmutable.cli.common import (
     CliExit,
+    cluster_option,
     err_console,
     filter_option,
     limit_option,
@@ -120,6 +121,7 @@ def _formats_for(outputs: tuple[Path, ...], fmt: str | None) -> list[tuple[str, 
     is_flag=True,
     help="No progress; text lists only hosts that are not in sync, and prints nothing when all are.",
 )
+@cluster_option
 @limit_option
 @filter_option
 @repo_option
@@ -133,6 +135,7 @@ def verify_command(
     unreachable_ok: bool | None,
     allow_no_baseline: bool,
     quiet: bool,
+    cluster: str | None,
     limit: str | None,
     filters: tuple[str, ...],
     repo_path: Path | None,
@@ -145,7 +148,8 @@ def verify_command(
     no-baseline or error. With compliance.features in netimmutable.yaml, each compared host's report also
     says which features (e.g. bgp, interfaces) are compliant and which drifted, with their lines (one JUnit
     testcase per feature). The outcome per host is kept in .netimmutable/verify-state.json for `status`.
-    Nothing on the devices is changed.
+    Nothing on the devices is changed. With --cluster (or cluster.address), each host's device steps run
+    on a Dask cluster's workers and the report names the worker of each host (docs/scale.md).
 
     \b
     Examples:
@@ -156,7 +160,9 @@ def verify_command(
       netimmutable verify -o verify.json -o verify.xml      # CI: JSON artifact + JUnit test report
       netimmutable verify --format junit --unreachable-ok
       netimmutable verify --against v42 --filter groups=edge
+      netimmutable verify --cluster tcp://10.0.0.5:8786 -o verify.json   # device work on Dask workers
     """
+    from netimmutable.cluster import cluster_options
     from netimmutable.inventory import load_inventory, select_hosts
     from netimmutable.repo import open_repo
     from netimmutable.verify import VerifyOptions, run_verify
@@ -176,6 +182,7 @@ def verify_command(
         expectations=expectations,
         workers=workers or repo.settings.verify.workers,
         processes=processes,
+        cluster=cluster_options(repo.settings.cluster, cluster),
         policy=VerifyPolicy(
             unreachable_is_failure=unreachable_fails, no_baseline_is_failure=not allow_no_baseline
         ),

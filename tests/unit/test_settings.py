@@ -44,6 +44,16 @@ def test_values_are_read_and_ints_accepted_for_numbers(tmp_path: Path) -> None:
     assert s.verify.unreachable_is_failure is False
 
 
+def test_cluster_settings(tmp_path: Path) -> None:
+    s = _load(tmp_path, "cluster:\n  address: tcp://10.0.0.5:8786\n  site_key: site\n  connect_timeout: 3\n")
+    assert (s.cluster.address, s.cluster.site_key, s.cluster.connect_timeout) == (
+        "tcp://10.0.0.5:8786",
+        "site",
+        3.0,
+    )
+    assert Settings().cluster.address == ""  # the embedded default: no cluster
+
+
 def test_the_file_init_writes_is_valid_and_equals_the_defaults(tmp_path: Path) -> None:
     make_netrepo(tmp_path / "net")
     assert load_settings(tmp_path / "net") == Settings()
@@ -101,6 +111,9 @@ def test_the_file_init_writes_is_valid_and_equals_the_defaults(tmp_path: Path) -
         ("deploy:\n  revert_in: 9999999\n", 2, "deploy.revert_in must be at most 86400"),
         ("render:\n  max_output_bytes: 10\n", 2, "render.max_output_bytes must be at least 1024"),
         ("render:\n  max_seconds: 0\n", 2, "render.max_seconds must be more than 0"),
+        ("cluster:\n  adress: tcp://x:8786\n", 2, "unknown setting 'cluster.adress'"),
+        ("cluster:\n  address: 8786\n", 2, "cluster.address must be a string"),
+        ("cluster:\n  connect_timeout: 0\n", 2, "cluster.connect_timeout must be more than 0"),
     ],
 )
 def test_invalid_settings_are_located(tmp_path: Path, text: str, line: int, fragment: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import json
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,16 @@ def test_changed_ignore_lines_or_rules_miss(net: SimNet, monkeypatch: pytest.Mon
     assert ArtifactDigests.load(net.repo.local_dir).get(config, "frr", ()) == "sha256:x"
     monkeypatch.setattr(verify_digests, "_rules", lambda: "other rules")  # normalize.py changed
     assert ArtifactDigests.load(net.repo.local_dir).get(config, "frr", ()) is None
+
+
+def test_a_cluster_task_carries_only_its_artifacts_digest() -> None:
+    digests = ArtifactDigests({}, "rules")
+    digests.add("hostname r1\n", "frr", (), "sha256:1")
+    digests.add("hostname r2\n", "frr", (), "sha256:2")
+    assert digests.only("hostname r3\n", "frr", ()) is None
+    shipped = pickle.loads(pickle.dumps(digests.only("hostname r1\n", "frr", ())))  # noqa: S301 - as Dask
+    assert shipped.get("hostname r1\n", "frr", ()) == "sha256:1"
+    assert shipped.get("hostname r2\n", "frr", ()) is None
 
 
 def test_no_cache_setting_writes_nothing(net: SimNet, monkeypatch: pytest.MonkeyPatch) -> None:
