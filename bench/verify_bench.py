@@ -8,8 +8,9 @@ in netimmutable's processes, as before the server existed), for comparison.
 The device-time model comes from the servers' counters: every call they answered and the latency they
 answered it with (``ServerStats.device_seconds``), so it is built from the calls verify really made.
 
-The measured runs happen in a child process (``python -m bench.verify_bench ROOT PARAMS-JSON``) so its
-peak RSS is verify's own, not the high-water mark of the benchmarks that ran before it in the parent.
+The fleet is built in one child process (``python -m bench.verify_bench setup ROOT PARAMS-JSON``) and the
+runs are measured in another (``... measure ROOT PARAMS-JSON``), so the peak RSS is verify's own, not the
+high-water mark of rendering the fleet or of the benchmarks that ran before it in the parent.
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from bench.simfleet import make_fleet
 
 __all__ = ["run"]
 
-FULL = {"hosts": 20000, "workers": 200, "latency": 0.1, "servers": 2}
+FULL = {
+    "hosts": 20000,
+    "workers": 200,
+    "latency": 0.1,
+    "servers": 2,
+    "dask_workers": [1, 2, 4],
+    "dask_hosts": 2000,  # Dask costs ~9 ms of CPU per host task on this 2-core machine: 20,000 take minutes
+}
 QUICK = {"hosts": 300, "workers": 50, "latency": 0.05, "servers": 1}
 GIB = 1024**3
 
@@ -93,14 +101,67 @@ def _verify(root: Path, workers: int, processes: int, servers: Sequence[Any]) ->
     }
 
 
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a running process, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _on_dask(
+    root: Path, workers: int, dask_workers: Sequence[int], servers: Sequence[Any], limit: Sequence[str]
+) -> dict[str, Any]:
+    """``verify --cluster`` of the ``limit`` hosts on real ``dask scheduler`` / ``dask worker`` processes on
+    loopback (1, 2, 4 ... workers, the same concurrency split between them); each worker reaches the sim
+    servers itself."""
+    from netimmutable.cli import main
+    from tests.cluster_procs import WorkerSpec, dask_cluster
+
+    out, rows = root / "verify-dask.json", {}
+    for count in dask_workers:
+        specs = [WorkerSpec(f"w{i}", nthreads=max(1, workers // count)) for i in range(count)]
+        with dask_cluster(specs) as procs:
+            pids = [procs.scheduler_pid, *procs.pids.values()]
+            args = ["verify", "--against", "HEAD", "--no-expectations", "-o", str(out), "--repo", str(root)]
+            args += ["--cluster", procs.address, "--limit", ",".join(limit)]
+            before, cpu0 = {pid: _proc_cpu(pid) for pid in pids}, _cpu(resource.RUSAGE_SELF)
+            srv0 = _server_totals(servers)
+            wall0 = time.perf_counter()
+            with quiet():
+                code = main(args, standalone_mode=False)
+            wall = time.perf_counter() - wall0
+            coordinator = _cpu(resource.RUSAGE_SELF) - cpu0
+            dask_cpu = sum(_proc_cpu(pid) - before[pid] for pid in pids)
+            srv = _server_totals(servers)
+        states: dict[str, int] = {}
+        for item in json.loads(out.read_text()).get("hosts", []):
+            states[str(item.get("state"))] = states.get(str(item.get("state")), 0) + 1
+        rows[str(count)] = {
+            "exit_code": code or 0,
+            "wall_s": wall,
+            "cpu_s": coordinator + dask_cpu,
+            "coordinator_cpu_s": coordinator,
+            "states": states,
+            "server": {"calls": srv["calls"] - srv0["calls"], "cpu_s": srv["cpu_s"] - srv0["cpu_s"]},
+        }
+    return rows
+
+
+def _setup(root: Path, params: dict[str, Any]) -> dict[str, Any]:
+    """The fleet, in a process of its own (rendering 20,000 hosts must not be the measured peak RSS)."""
+    t0 = time.perf_counter()
+    names = make_fleet(root, int(params["hosts"]), float(params["latency"]))
+    return {"setup_s": time.perf_counter() - t0, "names": names}
+
+
 def _child(root: Path, params: dict[str, Any]) -> dict[str, Any]:
     from netimmutable.drivers.sim.state import LabStore
     from netimmutable.lab.sim_server import spawn
 
-    hosts, workers = int(params["hosts"]), int(params["workers"])
-    t0 = time.perf_counter()
-    names = make_fleet(root, hosts, float(params["latency"]))
-    setup = time.perf_counter() - t0
+    workers = int(params["workers"])
+    names = list(params["names"])
     lab_root = LabStore(root / ".netimmutable" / "lab" / "sim").root
     servers = [spawn(lab_root, root / "servers", name=f"sim-server-{i}") for i in range(params["servers"])]
     runs: dict[str, Any] = {}
@@ -111,23 +172,23 @@ def _child(root: Path, params: dict[str, Any]) -> dict[str, Any]:
         runs["server-1"] = _verify(root, workers, 1, servers)
         _connections(root, names, ())
         runs["in-process"] = _verify(root, workers, 0, ())
+        # verify's processes only: the fan_out children have ended, the servers and Dask have not started
+        peak = max(
+            resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        )
+        if params.get("dask_workers"):
+            _connections(root, names, servers)
+            limit = names[: int(params.get("dask_hosts", len(names)))]
+            runs["dask"] = _on_dask(root, workers, params["dask_workers"], servers, limit)
     finally:
         for server in servers:
             server.stop()
-    return {
-        "setup_s": setup,
-        "cpu_count": os.cpu_count() or 1,
-        "runs": runs,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
+    return {"cpu_count": os.cpu_count() or 1, "runs": runs, "peak_rss_bytes": peak * 1024}
 
 
-def run(work: Path, quick: bool) -> BenchResult:
-    size = QUICK if quick else FULL
-    result = BenchResult("verify")
-    result.inputs = {**size, "expectations": False, "against": "HEAD", "strategy": "text"}
+def _run_child(*args: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.verify_bench", str(work / "net"), json.dumps(size)],
+        [sys.executable, "-m", "bench.verify_bench", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -135,7 +196,17 @@ def run(work: Path, quick: bool) -> BenchResult:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"verify child failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return data
+
+
+def run(work: Path, quick: bool) -> BenchResult:
+    size = QUICK if quick else FULL
+    result = BenchResult("verify")
+    result.inputs = {**size, "expectations": False, "against": "HEAD", "strategy": "text"}
+    fleet = _run_child("setup", str(work / "net"), json.dumps(size))
+    data = _run_child("measure", str(work / "net"), json.dumps({**size, "names": fleet["names"]}))
+    data["setup_s"] = fleet["setup_s"]
     hosts, workers, runs = size["hosts"], size["workers"], data["runs"]
     served = runs["server"]
     calls, device_s = served["server"]["calls"], served["server"]["device_seconds"]
@@ -168,6 +239,21 @@ def run(work: Path, quick: bool) -> BenchResult:
     _rows(
         result, "sim in process", runs["in-process"], hosts, "the devices' work in netimmutable's processes"
     )
+    dask_hosts = int(size.get("dask_hosts", hosts))
+    for count, row in runs.get("dask", {}).items():
+        result.figure(
+            f"verify --cluster, {dask_hosts} hosts, {count} Dask worker(s)",
+            row["wall_s"],
+            "s",
+            f"{dask_hosts / row['wall_s']:.0f} hosts/s; model "
+            f"{math.ceil(dask_hosts / workers) * device_s / hosts:.1f} s; {row['states']}",
+        )
+        result.figure(
+            f"  cpu per host, {count} Dask worker(s): coordinator + scheduler + workers",
+            row["cpu_s"] / dask_hosts * 1000,
+            "ms",
+            f"coordinator {row['coordinator_cpu_s'] / dask_hosts * 1000:.2f} ms",
+        )
     busy = served["cpu_s"] / (served["wall_s"] * data["cpu_count"])
     result.figure(
         "cpu of the default run, netimmutable's processes",
@@ -175,7 +261,9 @@ def run(work: Path, quick: bool) -> BenchResult:
         "s",
         f"{busy:.0%} of {data['cpu_count']} cores over its wall time",
     )
-    result.figure("peak RSS (the verifying process)", data["peak_rss_bytes"] / 2**20, "MiB")
+    result.figure(
+        "peak RSS (largest verify process)", data["peak_rss_bytes"] / 2**20, "MiB", "fleet setup apart"
+    )
     cpu_ms = served["cpu_s"] / hosts * 1000
     result.ratio("verify vs model", ("verify wall", served["wall_s"]), ("model", model), "<=", 1.2)
     result.ratio("netimmutable cpu per host vs 1 ms", ("cpu ms/host", cpu_ms), ("1 ms", 1.0), "<=", 1.0)
@@ -183,8 +271,11 @@ def run(work: Path, quick: bool) -> BenchResult:
         "verify peak memory vs 1.5 GiB", ("peak RSS", data["peak_rss_bytes"] / GIB), ("1 GiB", 1.0), "<", 1.5
     )
     for name, item in runs.items():
-        if item["states"].get("in-sync", 0) != hosts:
+        if name != "dask" and item["states"].get("in-sync", 0) != hosts:
             result.notes.append(f"{name}: not every host was in sync: {item['states']}")
+    for count, item in runs.get("dask", {}).items():
+        if item["states"].get("in-sync", 0) != dask_hosts:
+            result.notes.append(f"{count} Dask worker(s): not every host was in sync: {item['states']}")
     return result
 
 
@@ -194,4 +285,5 @@ def _rows(result: BenchResult, label: str, item: dict[str, Any], hosts: int, not
 
 
 if __name__ == "__main__":
-    print(json.dumps(_child(Path(sys.argv[1]), json.loads(sys.argv[2]))))
+    step = _setup if sys.argv[1] == "setup" else _child
+    print(json.dumps(step(Path(sys.argv[2]), json.loads(sys.argv[3]))))
