@@ -11,6 +11,7 @@ opening), anything else the server reports is ``SimServerError``.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 from pathlib import Path
@@ -51,6 +52,13 @@ def parse_address(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _family_of(host: str) -> socket.AddressFamily | None:
+    try:
+        return socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+    except ValueError:
+        return None  # a name: resolved by create_connection
+
+
 def _error(name: str, message: str) -> Exception:
     cls = getattr(napalm_exc, name, None)
     if isinstance(cls, type) and issubclass(cls, napalm_exc.NapalmException):
@@ -69,11 +77,21 @@ class RemoteSession:
         self.address = parse_address(address)
         self.timeout = float(timeout) if timeout else None
         self._sock: socket.socket | None = None
+        self._family = _family_of(self.address[0])
         self.alive = False
 
     def _connect(self) -> socket.socket:
         try:
-            sock = socket.create_connection(self.address, timeout=self.timeout)
+            if self._family is None:
+                sock = socket.create_connection(self.address, timeout=self.timeout)
+            else:  # an address literal: no name lookup per session
+                sock = socket.socket(self._family, socket.SOCK_STREAM)
+                try:
+                    sock.settimeout(self.timeout)
+                    sock.connect(self.address)
+                except OSError:
+                    sock.close()
+                    raise
         except OSError as exc:
             where = f"{self.address[0]}:{self.address[1]}"
             raise napalm_exc.ConnectionException(
