@@ -42,7 +42,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
 from netimmutable.settings import ComplianceSettings
 from netimmutable.trust import GoodTrust
-from netimmutable.verify_digests import ArtifactDigests
+from netimmutable.verify_digests import ArtifactDigests, known_digest, remember_digests
 from netimmutable.verify_model import HostState, Remediation, VerifiedHost, VerifyPolicy, VerifyReport
 
 __all__ = [
@@ -352,7 +352,7 @@ def _judge(host: Host, baseline: Baseline, ctx: _Context, reading: DeviceReading
     if seen is not None and (seen.decided_by == "device" or running is None):
         return _device_decided(host, baseline, ctx, seen, running, report, problem, when, started)
     assert running is not None  # noqa: S101 - text decided: it was read
-    known = _known_digest(ctx, baseline.config, running, platform)
+    known = known_digest(ctx.digests, ctx.secrets, baseline.config, running, platform, ctx.extra)
     if known is not None:  # the artifact byte for byte, normalized in an earlier run: nothing to diff
         expected_n = running_n = ""
         expected_digest = running_digest = known
@@ -400,27 +400,6 @@ def _judge(host: Host, baseline: Baseline, ctx: _Context, reading: DeviceReading
             ctx.secrets,
         )
     return _verdict(host, baseline, common, failed, started, diff, "the running config differs")
-
-
-def _known_digest(ctx: _Context, config: str, running: str, platform: str) -> str | None:
-    """The digest of the normalized artifact from an earlier run, when the device runs it byte for byte
-    (no secrets: their values shape the normalized form)."""
-    if ctx.digests is None or ctx.secrets or running != config:
-        return None
-    return ctx.digests.get(config, platform, ctx.extra)
-
-
-def _remember_digests(
-    repo: NetworkRepo, ctx: _Context, baselines: Mapping[str, Baseline], results: Sequence[VerifiedHost]
-) -> None:
-    """Keep the digests of the artifacts this run normalized for the next run (``verify_digests``)."""
-    if ctx.digests is None or ctx.secrets:
-        return
-    for result in results:
-        config = baselines[result.host].config
-        if result.compared_by == "text" and result.expected_digest and config is not None:
-            ctx.digests.add(config, result.platform, ctx.extra, result.expected_digest)
-    ctx.digests.save(repo.local_dir)
 
 
 def _label(baseline: Baseline) -> str:
@@ -655,7 +634,7 @@ def _run_verify(
         prepare_hosts(repo, reachable)
         for result in verify_on_cluster(cluster, reachable, baselines, ctx, progress):
             results[result.host] = result
-        _remember_digests(repo, ctx, baselines, list(results.values()))
+        remember_digests(repo, ctx.digests, ctx.secrets, ctx.extra, results.values(), baselines)
     elif reachable:
         prepare_hosts(repo, reachable)
         processes = options.processes or auto_processes(len(reachable))
@@ -671,7 +650,7 @@ def _run_verify(
         # checking a config is CPU work under one GIL: large fleets are spread over the cores
         for result in fan_out(reachable, processes, work, progress):
             results[result.host] = result
-        _remember_digests(repo, ctx, baselines, list(results.values()))
+        remember_digests(repo, ctx.digests, ctx.secrets, ctx.extra, results.values(), baselines)
     return VerifyReport(
         run_id=run_id,
         started_utc=started_utc,

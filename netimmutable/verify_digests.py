@@ -23,13 +23,24 @@ Examples:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from netimmutable.localcache import digest_of, read_entry, source_digest, write_entry
 
-__all__ = ["ENTRY", "MAX_ENTRIES", "ArtifactDigests"]
+if TYPE_CHECKING:
+    from netimmutable.repo import NetworkRepo
+    from netimmutable.verify_model import VerifiedHost
+
+
+class _Baseline(Protocol):
+    @property
+    def config(self) -> str | None: ...
+
+
+__all__ = ["ENTRY", "MAX_ENTRIES", "ArtifactDigests", "known_digest", "remember_digests"]
 
 ENTRY = "verify-digests.json"
 MAX_ENTRIES = 200_000
@@ -104,3 +115,36 @@ class ArtifactDigests:
                 break
             entries.setdefault(key, value)
         write_entry(local_dir, ENTRY, {"rules": self._rules, "entries": entries})
+
+
+def known_digest(
+    digests: ArtifactDigests | None,
+    secrets: Mapping[str, str],
+    config: str,
+    running: str,
+    platform: str,
+    extra: Sequence[str],
+) -> str | None:
+    """The digest of the normalized artifact from an earlier run, when the device runs it byte for byte
+    (never with secrets: their values shape the normalized form)."""
+    if digests is None or secrets or running != config:
+        return None
+    return digests.get(config, platform, extra)
+
+
+def remember_digests(
+    repo: NetworkRepo,
+    digests: ArtifactDigests | None,
+    secrets: Mapping[str, str],
+    extra: Sequence[str],
+    results: Iterable[VerifiedHost],
+    baselines: Mapping[str, _Baseline],
+) -> None:
+    """Keep the digests of the artifacts this run normalized (text compared) for the next run."""
+    if digests is None or secrets:
+        return
+    for result in results:
+        config = baselines[result.host].config
+        if result.compared_by == "text" and result.expected_digest and config is not None:
+            digests.add(config, result.platform, extra, result.expected_digest)
+    digests.save(repo.local_dir)

@@ -18,7 +18,7 @@ from netimmutable import verify_digests
 from netimmutable.connections import prepare_hosts
 from netimmutable.errors import InventoryError
 from netimmutable.inventory import load_inventory
-from netimmutable.verify_digests import ENTRY, ArtifactDigests
+from netimmutable.verify_digests import ENTRY, ArtifactDigests, known_digest
 from tests.unit.verify_sim import SimNet, make_sim_net
 
 
@@ -114,13 +114,12 @@ def test_no_cache_setting_writes_nothing(net: SimNet, monkeypatch: pytest.Monkey
 
 
 def test_secrets_never_use_the_cache() -> None:
-    ctx = verify_module._Context((), {"bgp": "s3cret"}, False, digests=ArtifactDigests({}, "r"))
-    assert ctx.digests is not None
-    ctx.digests.add("hostname r1\n", "frr", (), "sha256:x")
-    assert verify_module._known_digest(ctx, "hostname r1\n", "hostname r1\n", "frr") is None
-    plain = verify_module._Context((), {}, False, digests=ctx.digests)
-    assert verify_module._known_digest(plain, "hostname r1\n", "hostname r1\n", "frr") == "sha256:x"
-    assert verify_module._known_digest(plain, "hostname r1\n", "hostname r2\n", "frr") is None
+    digests = ArtifactDigests({}, "r")
+    digests.add("hostname r1\n", "frr", (), "sha256:x")
+    text = "hostname r1\n"
+    assert known_digest(digests, {"bgp": "s3cret"}, text, text, "frr", ()) is None
+    assert known_digest(digests, {}, text, text, "frr", ()) == "sha256:x"
+    assert known_digest(digests, {}, text, "hostname r2\n", "frr", ()) is None
 
 
 # ------------------------------------------------------------------------------------- connections file
