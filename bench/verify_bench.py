@@ -30,6 +30,7 @@ import yaml
 
 from bench.common import BenchResult, quiet
 from bench.simfleet import make_fleet
+from bench.synth import host_names
 
 __all__ = ["run"]
 
@@ -153,7 +154,9 @@ def _setup(root: Path, params: dict[str, Any]) -> dict[str, Any]:
     """The fleet, in a process of its own (rendering 20,000 hosts must not be the measured peak RSS)."""
     t0 = time.perf_counter()
     names = make_fleet(root, int(params["hosts"]), float(params["latency"]))
-    return {"setup_s": time.perf_counter() - t0, "names": names}
+    if names != host_names(int(params["hosts"])):
+        raise RuntimeError("make_fleet named its hosts differently from bench.synth.host_names")
+    return {"setup_s": time.perf_counter() - t0}
 
 
 def _child(root: Path, params: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +164,7 @@ def _child(root: Path, params: dict[str, Any]) -> dict[str, Any]:
     from netimmutable.lab.sim_server import spawn
 
     workers = int(params["workers"])
-    names = list(params["names"])
+    names = host_names(int(params["hosts"]))
     lab_root = LabStore(root / ".netimmutable" / "lab" / "sim").root
     servers = [spawn(lab_root, root / "servers", name=f"sim-server-{i}") for i in range(params["servers"])]
     runs: dict[str, Any] = {}
@@ -205,7 +208,7 @@ def run(work: Path, quick: bool) -> BenchResult:
     result = BenchResult("verify")
     result.inputs = {**size, "expectations": False, "against": "HEAD", "strategy": "text"}
     fleet = _run_child("setup", str(work / "net"), json.dumps(size))
-    data = _run_child("measure", str(work / "net"), json.dumps({**size, "names": fleet["names"]}))
+    data = _run_child("measure", str(work / "net"), json.dumps(size))
     data["setup_s"] = fleet["setup_s"]
     hosts, workers, runs = size["hosts"], size["workers"], data["runs"]
     served = runs["server"]

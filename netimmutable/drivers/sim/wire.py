@@ -19,8 +19,8 @@ by AS number) travels as ``{"\\u0000map": [[key, value], ...]}``.
 Examples:
     >>> decode(encode({"global": {65001: [{"up": True}]}}))
     {'global': {65001: [{'up': True}]}}
-    >>> frame({"op": "stats"})[:4]
-    b'\\x00\\x00\\x00\\x0f'
+    >>> frame({"op": "stats"})
+    b'\\x00\\x00\\x00\\x0e{"op":"stats"}'
 """
 
 from __future__ import annotations
