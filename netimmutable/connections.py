@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nornir.core.inventory import ConnectionOptions, Host
@@ -30,8 +31,9 @@ from netimmutable import napalm_connection
 from netimmutable.drivers.platform_names import napalm_driver
 from netimmutable.errors import InventoryError
 from netimmutable.fileio import refuse_links
+from netimmutable.localcache import digest_of, read_entry, source_digest, write_entry
 from netimmutable.repo import NetworkRepo
-from netimmutable.yamlio import LocatedDict, load_yaml
+from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
 
 __all__ = [
     "CONNECTION",
@@ -45,6 +47,7 @@ __all__ = [
 CONNECTION = "napalm"
 KEYLESS_DRIVERS = frozenset({"sim", "mock"})
 """Drivers that need no credentials."""
+_CACHE_ENTRY = "connections.json"
 _ENTRY_KEYS = frozenset({"hostname", "port", "username", "driver", "optional_args", "timeout"})
 
 if CONNECTION not in ConnectionPluginRegister.available:
@@ -74,10 +77,25 @@ def lookup_password(host: str) -> str | None:
 
 
 def _load_entries(repo: NetworkRepo) -> Mapping[str, Any]:
+    """The validated entries of connections.yaml; from the local cache when its bytes loaded before (a
+    fleet's file is parsed once, not on every verify: PyYAML builds ~1 MB/s)."""
     path = repo.connections_file
     refuse_links(repo.root, path)  # a link (even a dangling one) is refused, never followed nor "no file"
     if not path.exists():
         return {}
+    raw = path.read_bytes()
+    key = digest_of(source_digest("connections.py", "yamlio.py"), raw)
+    cached = read_entry(repo.local_dir, _CACHE_ENTRY)
+    if cached is not None and cached.get("key") == key and isinstance(cached.get("hosts"), dict):
+        hosts: dict[str, Any] = cached["hosts"]
+        return hosts
+    entries = _parse_entries(repo, path)
+    if path.read_bytes() == raw:  # what was parsed is what was keyed
+        write_entry(repo.local_dir, _CACHE_ENTRY, {"key": key, "hosts": to_plain(entries)})
+    return entries
+
+
+def _parse_entries(repo: NetworkRepo, path: Path) -> Mapping[str, Any]:
     label = repo.relative(path)
     data = load_yaml(path, label)
     if data is None:
@@ -106,10 +124,12 @@ def _load_entries(repo: NetworkRepo) -> Mapping[str, Any]:
     return hosts
 
 
-def driver_name(host: Host) -> str:
+def driver_name(host: Host, params: ConnectionOptions | None = None) -> str:
     """The NAPALM driver used for ``host`` (connections.yaml ``driver``, else the host's platform; netutils'
-    names such as ``cisco_ios`` mapped to NAPALM's, see ``netimmutable.drivers.platform_names``)."""
-    return napalm_driver(str(host.get_connection_parameters(CONNECTION).platform or host.platform))
+    names such as ``cisco_ios`` mapped to NAPALM's, see ``netimmutable.drivers.platform_names``).
+    ``params``: the host's connection parameters when the caller has them at hand."""
+    params = params or host.get_connection_parameters(CONNECTION)
+    return napalm_driver(str(params.platform or host.platform))
 
 
 def prepare_hosts(repo: NetworkRepo, hosts: Sequence[Host]) -> None:

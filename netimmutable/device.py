@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from napalm.base import exceptions as napalm_exc
 from napalm.base import validate
 from nornir.core.configuration import Config
-from nornir.core.inventory import Host
+from nornir.core.inventory import ConnectionOptions, Host
 
 from netimmutable.connections import CONNECTION, KEYLESS_DRIVERS, driver_name
 from netimmutable.drivers.capabilities import capability, replace_format_problem, replace_load
@@ -161,13 +161,14 @@ def _drop_connection(host: Host) -> None:
 class Device:
     """An open NAPALM session; use ``with Device.open(host) as dev:``."""
 
-    def __init__(self, host: Host, driver: Any) -> None:
+    def __init__(self, host: Host, driver: Any, params: ConnectionOptions | None = None) -> None:
         self.host = host
         self.name = host.name
         self.platform = str(host.platform)
-        self.driver_name = driver_name(host)
+        params = params or host.get_connection_parameters(CONNECTION)
+        self.driver_name = driver_name(host, params)
         self._driver = driver
-        extras = host.get_connection_parameters(CONNECTION).extras or {}
+        extras = params.extras or {}
         self.optional_args: Mapping[str, Any] = dict(extras.get("optional_args") or {})
         self._holds_pending = False  # a pending commit bound to this driver object (``session_token``)
         self._parked: str | None = None  # that commit's session while a candidate is loaded beside it
@@ -196,8 +197,18 @@ class Device:
         for attempt in range(1, attempts + 1):
             _drop_connection(host)
             try:
-                with _wrapped(host.name, "connect"):
-                    host.open_connection(CONNECTION, configuration=_CONFIG)
+                with _wrapped(host.name, "connect"):  # the parameters just read: nornir merges them again
+                    host.open_connection(
+                        CONNECTION,
+                        configuration=_CONFIG,
+                        hostname=params.hostname,
+                        username=params.username,
+                        password=params.password,
+                        port=params.port,
+                        platform=params.platform,
+                        extras=params.extras,
+                        default_to_host_attributes=False,
+                    )
                 break
             except ConnectError as exc:
                 if attempt >= attempts:
@@ -207,7 +218,7 @@ class Device:
                         ) from exc.__cause__
                     raise
                 sleep(backoff_delay(attempt, backoff))
-        return cls(host, host.connections[CONNECTION].connection)
+        return cls(host, host.connections[CONNECTION].connection, params)
 
     def close(self) -> None:
         """Close the session; a connection that is already gone is not an error.

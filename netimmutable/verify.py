@@ -27,7 +27,7 @@ from netimmutable.checks import compliance_failures, expectations_problem
 from netimmutable.cluster import Cluster, ClusterOptions
 from netimmutable.compare import Comparison, Strategy, compare_running, strategy_for
 from netimmutable.compliance import all_compliant, check_features, parser_for
-from netimmutable.connections import driver_name, prepare_hosts
+from netimmutable.connections import prepare_hosts
 from netimmutable.device import Device
 from netimmutable.errors import ConnectError, NetImmutableError, Unsupported
 from netimmutable.fanout import auto_processes, fan_out
@@ -42,6 +42,7 @@ from netimmutable.repo import NetworkRepo
 from netimmutable.secrets import Secrets, secret_names
 from netimmutable.settings import ComplianceSettings
 from netimmutable.trust import GoodTrust
+from netimmutable.verify_digests import ArtifactDigests, known_digest, remember_digests
 from netimmutable.verify_model import HostState, Remediation, VerifiedHost, VerifyPolicy, VerifyReport
 
 __all__ = [
@@ -94,6 +95,8 @@ class _Context:
     compliance: ComplianceSettings = field(default_factory=ComplianceSettings)
     compare: Mapping[str, str] = field(default_factory=dict)
     """The ``compare`` setting: driver -> strategy overrides."""
+    digests: ArtifactDigests | None = None
+    """Digests of normalized artifacts from earlier runs (``netimmutable.verify_digests``)."""
 
 
 def load_baselines(
@@ -296,10 +299,10 @@ def _read(host: Host, baseline: Baseline, ctx: _Context) -> DeviceReading | Veri
     problem = expectations_problem(baseline.expectations, False) if ctx.expectations else None
     want_compliance = ctx.expectations and baseline.expectations is not None and problem is None
     report: Mapping[str, Any] | None = None
-    strategy = strategy_for(driver_name(host), ctx.compare)
     seen: Comparison | None = None
     try:
         with Device.open(host) as device:
+            strategy = strategy_for(device.driver_name, ctx.compare)  # the session read the driver's name
             running = _running_or_none(device, strategy)
             if strategy is not Strategy.TEXT:
                 seen = compare_running(
@@ -349,14 +352,19 @@ def _judge(host: Host, baseline: Baseline, ctx: _Context, reading: DeviceReading
     if seen is not None and (seen.decided_by == "device" or running is None):
         return _device_decided(host, baseline, ctx, seen, running, report, problem, when, started)
     assert running is not None  # noqa: S101 - text decided: it was read
-    expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
-    # normalize is a function of its text: a device running the artifact byte for byte needs no second pass
-    running_n = (
-        expected_n if running == baseline.config else normalize(running, platform, ctx.extra, ctx.secrets)
-    )
+    known = known_digest(ctx.digests, ctx.secrets, baseline.config, running, platform, ctx.extra)
+    if known is not None:  # the artifact byte for byte, normalized in an earlier run: nothing to diff
+        expected_n = running_n = ""
+        expected_digest = running_digest = known
+    else:
+        expected_n = normalize(baseline.config, platform, ctx.extra, ctx.secrets)
+        # normalize is a function of its text: a device running the artifact byte for byte needs no 2nd pass
+        running_n = (
+            expected_n if running == baseline.config else normalize(running, platform, ctx.extra, ctx.secrets)
+        )
+        expected_digest = config_digest(expected_n)
+        running_digest = expected_digest if running_n is expected_n else config_digest(running_n)
     expectations, failed = _expectation_verdict(ctx, baseline, report, problem)
-    expected_digest = config_digest(expected_n)
-    running_digest = expected_digest if running_n is expected_n else config_digest(running_n)
     if ctx.secrets:  # the reported digests are of the masked texts (no secret value is ever hashed out)
         shown_expected = config_digest(mask(expected_n, ctx.secrets, unknown=False))
         shown_running = (
@@ -608,6 +616,7 @@ def _run_verify(
         repo.settings.snapshots_dir,
         repo.settings.compliance,
         repo.settings.compare_overrides(),
+        ArtifactDigests.load(repo.local_dir),
     )
     results: dict[str, VerifiedHost] = {}
     reachable: list[Host] = []
@@ -625,6 +634,7 @@ def _run_verify(
         prepare_hosts(repo, reachable)
         for result in verify_on_cluster(cluster, reachable, baselines, ctx, progress):
             results[result.host] = result
+        remember_digests(repo, ctx.digests, ctx.secrets, ctx.extra, results.values(), baselines)
     elif reachable:
         prepare_hosts(repo, reachable)
         processes = options.processes or auto_processes(len(reachable))
@@ -640,6 +650,7 @@ def _run_verify(
         # checking a config is CPU work under one GIL: large fleets are spread over the cores
         for result in fan_out(reachable, processes, work, progress):
             results[result.host] = result
+        remember_digests(repo, ctx.digests, ctx.secrets, ctx.extra, results.values(), baselines)
     return VerifyReport(
         run_id=run_id,
         started_utc=started_utc,

@@ -72,7 +72,7 @@ def _payloads(
     hosts: Sequence[Host], baselines: Mapping[str, Baseline], ctx: _Context
 ) -> tuple[dict[str, dict[str, Any]], set[str]]:
     """Each host's task payload, and the hosts whose verdict the coordinator gives (see the docstring)."""
-    without = replace(ctx, secrets={})
+    without = replace(ctx, secrets={}, digests=None)
     payloads: dict[str, dict[str, Any]] = {}
     judged_here: set[str] = set()
     for host in hosts:
@@ -83,7 +83,10 @@ def _payloads(
             judge = False
             judged_here.add(host.name)
         elif names:  # the device compares a candidate that must hold the values (see the docstring)
-            host_ctx = replace(ctx, secrets={name: ctx.secrets[name] for name in sorted(names)})
+            host_ctx = replace(without, secrets={name: ctx.secrets[name] for name in sorted(names)})
+        elif ctx.digests is not None and baseline.config is not None:  # only this artifact's digest travels
+            known = ctx.digests.only(baseline.config, str(host.platform), ctx.extra)
+            host_ctx = replace(without, digests=known) if known is not None else without
         payloads[host.name] = {
             "host": host_payload(host, data_keys=()),
             "baseline": baseline,

@@ -19,6 +19,11 @@ process sees the same device. Semantics follow the ``frr`` driver:
 - ``confirm_commit`` works from any session (after a reconnect too) and saves running as startup.
 - ``rollback`` cancels a pending commit (back to its pre-commit config) or else restores the config from
   before the last commit; either way startup follows. Commit without ``revert_in`` saves startup at once.
+
+With ``optional_args={"server": "127.0.0.1:7001"}`` the device answers from a sim device server
+(``python -m netimmutable.lab.sim_server``) instead of this process: the same devices (the server works on
+its lab folder with this same code), their latency and faults, but their CPU in the server's process. Each
+session is one TCP connection (``remote``); ``lab_dir`` is then the server's business and not used here.
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ from netimmutable.drivers.sim.parse import (
     model_of,
     sanitize,
 )
+from netimmutable.drivers.sim.remote import RemoteSession
 from netimmutable.drivers.sim.state import (
     DeviceState,
     DeviceStore,
@@ -77,17 +83,22 @@ def respond(driver: SimDriver, seconds: float, started: float) -> None:
 
 
 def _device_call(method: _Method) -> _Method:
-    """A call to the device: it answers no sooner than its latency knobs say (see ``respond``)."""
+    """A call to the device: it answers no sooner than its latency knobs say (see ``respond``). With
+    ``optional_args.server`` the device is on a sim server: the call is sent there (``remote``)."""
+    name = method.__name__
 
     @functools.wraps(method)
     def call(self: SimDriver, *args: Any, **kwargs: Any) -> Any:
+        if self._remote is not None:
+            return self._remote.call(name, args, kwargs)
         started, self._latency = time.monotonic(), 0.0
         try:
             return method(self, *args, **kwargs)
         finally:
             if self._latency:
-                respond(self, self._latency, started)
+                self._answer(self._latency, started)
 
+    call.sim_device_call = True  # type: ignore[attr-defined]  # what a sim server may be asked to run
     return cast(_Method, call)
 
 
@@ -113,6 +124,8 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         self.use_canonical_interface = False
         lab_dir = self.optional_args.get("lab_dir")
         self._lab = LabStore(Path(lab_dir)) if lab_dir else None
+        server = self.optional_args.get("server")
+        self._remote = RemoteSession(hostname, str(server), timeout) if server else None
         self._session = ""
         self._is_open = False
         self._dropped = False
@@ -121,6 +134,11 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         self._latency = 0.0  # the response time of the call in progress (``_device_call``)
 
     # ------------------------------------------------------------------------------------ session
+    def _answer(self, seconds: float, started: float) -> None:
+        """Hold the answer of the call that started at ``started`` until ``seconds`` after it (a sim
+        server answers without blocking instead: ``netimmutable.lab.sim_server``)."""
+        respond(self, seconds, started)
+
     def _store(self) -> DeviceStore:
         if self._lab is None:
             raise ConnectionException(f"{self.hostname}: the sim driver needs optional_args['lab_dir']")
@@ -175,10 +193,14 @@ class SimDriver(NetworkDriver):  # type: ignore[misc]
         self._dropped = False
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
         self._is_open = False
         self._replace = self._merge = None
 
     def is_alive(self) -> models.AliveDict:
+        if self._remote is not None:
+            return {"is_alive": self._remote.alive}
         return {"is_alive": self._is_open and not self._dropped}
 
     # ------------------------------------------------------------------------------------ candidate

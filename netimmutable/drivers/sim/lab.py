@@ -14,6 +14,8 @@ Examples:
     'ip route 10.9.0.0/24 blackhole'
     >>> lab.connection_entry("r1")["driver"]
     'sim'
+    >>> lab.connection_entry("r1", server="127.0.0.1:7001")["optional_args"]
+    {'server': '127.0.0.1:7001'}
     >>> lab.destroy()
 """
 
@@ -114,6 +116,8 @@ class SimLab:
         """Rebuild the lab's address index from the running configs (repair after a crash mid-commit)."""
         return self._store.rebuild_index()
 
-    def connection_entry(self, host: str) -> dict[str, Any]:
-        """The ``connections.yaml`` entry that reaches ``host`` (see docs/CONTRACTS.md)."""
-        return {"hostname": host, "driver": "sim", "optional_args": {"lab_dir": str(self.root)}}
+    def connection_entry(self, host: str, server: str | None = None) -> dict[str, Any]:
+        """The ``connections.yaml`` entry that reaches ``host`` (see docs/CONTRACTS.md): in this lab folder,
+        or through the sim server at ``server`` (``HOST:PORT``, serving this folder) when given."""
+        where = {"server": server} if server else {"lab_dir": str(self.root)}
+        return {"hostname": host, "driver": "sim", "optional_args": where}

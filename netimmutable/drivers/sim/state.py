@@ -132,6 +132,14 @@ class DeviceState:
         return replace(self, history=(*self.history, event)[-HISTORY_KEEP:])
 
 
+def _parse_state(text: str) -> DeviceState:
+    return DeviceState.from_json(json.loads(text))
+
+
+def _parse_knobs(text: str) -> Knobs:
+    return Knobs.from_dict(json.loads(text))
+
+
 @contextmanager
 def _flock(path: Path) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -142,13 +150,40 @@ def _flock(path: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-class LabStore:
-    """A lab folder: its devices and the address index that lets a device find its BGP peers cheaply."""
+_SETTLED = 2.0
+"""Seconds a file's mtime must lie in the past before its parsed content is kept (``LabStore.read``)."""
 
-    def __init__(self, root: Path) -> None:
+
+class LabStore:
+    """A lab folder: its devices and the address index that lets a device find its BGP peers cheaply.
+
+    ``cache``: keep what ``read`` parsed, per file, while the file's stat (inode, size, mtime, ctime) stays
+    the same (a long-lived reader such as the sim server; every write replaces the file, so a new inode).
+    A file written less than ``_SETTLED`` seconds before it was read is read again next time: a second
+    write within the filesystem clock's granularity could keep size and mtime (git's "racy" entries).
+    """
+
+    def __init__(self, root: Path, *, cache: bool = False) -> None:
         self.root = Path(root)
         self.index_dir = self.root / ".sim-index"
         self.pending_dir = self.root / ".sim-pending"
+        self._cache: dict[Path, tuple[tuple[int, int, int, int], Any]] | None = {} if cache else None
+
+    def read(self, path: Path, parse: Callable[[str], Any]) -> Any:
+        """``parse`` of the file's text (raises ``FileNotFoundError``); cached when the lab caches."""
+        if self._cache is None:
+            return parse(path.read_text(encoding="utf-8"))
+        st = path.stat()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        hit = self._cache.get(path)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        value = parse(path.read_text(encoding="utf-8"))
+        if time.time() - st.st_mtime > _SETTLED and path.stat().st_ino == st.st_ino:
+            self._cache[path] = (key, value)
+        else:
+            self._cache.pop(path, None)
+        return value
 
     def init(self) -> None:
         self.index_dir.mkdir(parents=True, exist_ok=True)
@@ -287,10 +322,10 @@ class DeviceStore:
 
     def _read(self) -> DeviceState:
         try:
-            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+            state: DeviceState = self.lab.read(self.state_file, _parse_state)
         except FileNotFoundError:
             raise NoSuchDevice(self.host) from None
-        return DeviceState.from_json(data)
+        return state
 
     def _expire(self, state: DeviceState, now: float) -> DeviceState:
         """Apply a pending revert whose deadline passed (caller holds the device lock)."""
@@ -341,10 +376,10 @@ class DeviceStore:
     # ----------------------------------------------------------------------------------- knobs
     def knobs(self) -> Knobs:
         try:
-            data = json.loads(self.knobs_file.read_text(encoding="utf-8"))
+            knobs: Knobs = self.lab.read(self.knobs_file, _parse_knobs)
         except FileNotFoundError:
             return Knobs()
-        return Knobs.from_dict(data)
+        return knobs
 
     def set_knobs(self, knobs: Knobs) -> None:
         with self.lock():
