@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nornir.core import Nornir
@@ -78,6 +78,10 @@ class LoadedInventory:
     inventory: Inventory
     host_lines: Mapping[str, int]
     hosts_file: str
+    host_inputs: Mapping[str, str] = field(default_factory=dict)
+    """Host -> digest of the input bytes its resolved data comes from (its block of ``hosts.yaml``,
+    ``groups.yaml``, ``defaults.yaml``, the loader's source); empty when not known. Equal digests mean
+    equal resolved data: the render cache skips resolving such a host (see ``render_cache``)."""
 
     def hosts(self) -> tuple[Host, ...]:
         return tuple(self.inventory.hosts[name] for name in sorted(self.inventory.hosts))
@@ -177,7 +181,7 @@ def _load_file(repo: NetworkRepo, name: str, required: bool) -> tuple[LocatedDic
     return root, label
 
 
-def load_inventory(repo: NetworkRepo) -> LoadedInventory:
+def load_inventory(repo: NetworkRepo, *, processes: int = 1) -> LoadedInventory:
     """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
 
     The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
