@@ -27,13 +27,16 @@ from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
 from netimmutable.fileio import refuse_links
-from netimmutable.inventory_cache import InventoryCache
+from netimmutable.inventory_blocks import Unsplittable, block_digests, parse_blocks, split_blocks
+from netimmutable.inventory_cache import BlockCache
+from netimmutable.localcache import digest_of
 from netimmutable.repo import NetworkRepo
-from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
+from netimmutable.yamlio import MAX_YAML_BYTES, LocatedDict, load_yaml, to_plain
 
 __all__ = [
     "HOST_NAME_RE",
     "LoadedInventory",
+    "host_fields",
     "host_name_problem",
     "load_inventory",
     "make_nornir",
@@ -184,21 +187,35 @@ def _load_file(repo: NetworkRepo, name: str, required: bool) -> tuple[LocatedDic
 def load_inventory(repo: NetworkRepo, *, processes: int = 1) -> LoadedInventory:
     """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
 
-    The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
-    Each file must be a regular file inside the repository (no symbolic link on its way), cached or not.
+    ``hosts.yaml`` is read block by block (``inventory_blocks``): each host's entry parsed alone, on
+    ``processes`` worker processes (0: one per core) when many are new, and cached by its bytes, so an
+    unchanged host is not parsed again. A file that cannot be read that way (or has an error) is read
+    whole, with the same result and the same located errors. Each file must be a regular file inside the
+    repository (no symbolic link on its way).
     """
     for name in _FILES:
         refuse_links(repo.root, repo.inventory_dir / name)
-    cache = InventoryCache.open(repo)
-    cached = cache.load()
-    if cached is not None:
-        return LoadedInventory(inventory=cached[0], host_lines=cached[1], hosts_file=cached[2])
+    by_blocks = _load_by_blocks(repo, processes)
+    if by_blocks is not None:
+        return by_blocks
     hosts_raw, hosts_label = _load_file(repo, "hosts.yaml", required=True)
+    defaults, groups = _defaults_and_groups(repo)
+    hosts = Hosts()
+    host_lines: dict[str, int] = {}
+    for name, spec in hosts_raw.items():
+        line = hosts_raw.line_of(name)
+        fields = _host_element(name, spec, hosts_label, line)
+        hosts[name] = _make_host(name, fields, defaults, groups, hosts_label, line)
+        host_lines[name] = line
+    inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
+    return LoadedInventory(inventory=inventory, host_lines=host_lines, hosts_file=hosts_label)
+
+
+def _defaults_and_groups(repo: NetworkRepo) -> tuple[Defaults, Groups]:
     groups_raw, groups_label = _load_file(repo, "groups.yaml", required=False)
     defaults_raw, defaults_label = _load_file(repo, "defaults.yaml", required=False)
 
     defaults_fields = _element_fields(defaults_raw, "defaults", defaults_label)
-    defaults_fields.pop("groups", None)
     defaults = Defaults(**defaults_fields)
 
     groups = Groups()
@@ -210,49 +227,129 @@ def load_inventory(repo: NetworkRepo, *, processes: int = 1) -> LoadedInventory:
         )
         groups[name] = Group(name=name, defaults=defaults, **fields)
         group_parents[name] = (list((spec or {}).get("groups") or []), line)
-
-    def parents(names: Iterable[str], label: str, line: int, owner: str) -> ParentGroups:
-        result = ParentGroups()
-        for group_name in names:
-            if group_name not in groups:
-                raise InventoryError(
-                    f"{owner} is in group {group_name!r}, which groups.yaml does not define",
-                    file=label,
-                    line=line,
-                )
-            result.append(groups[group_name])
-        return result
-
     for name, (names, line) in group_parents.items():
-        groups[name].groups = parents(names, groups_label, line, f"group {name}")
+        groups[name].groups = _parents(groups, names, groups_label, line, f"group {name}")
+    return defaults, groups
 
+
+def _parents(groups: Groups, names: Iterable[str], label: str, line: int, owner: str) -> ParentGroups:
+    result = ParentGroups()
+    for group_name in names:
+        if group_name not in groups:
+            raise InventoryError(
+                f"{owner} is in group {group_name!r}, which groups.yaml does not define",
+                file=label,
+                line=line,
+            )
+        result.append(groups[group_name])
+    return result
+
+
+def _host_element(name: str, spec: Any, label: str, line: int) -> dict[str, Any]:
+    """One host's validated fields (``_element_fields``) plus ``groups``, its parent group names."""
+    problem = host_name_problem(name)
+    if problem is not None:
+        raise InventoryError(
+            f"host name {name!r} is not a safe file and ref name ({problem})", file=label, line=line
+        )
+    spec_map = _mapping(spec, f"host {name}", label, line)
+    fields = _element_fields(spec_map, f"host {name}", label)
+    fields["groups"] = list(spec_map.get("groups") or [])
+    return fields
+
+
+def _make_host(
+    name: str, fields: Mapping[str, Any], defaults: Defaults, groups: Groups, label: str, line: int
+) -> Host:
+    own = {k: v for k, v in fields.items() if k != "groups"}
+    host = Host(name=name, defaults=defaults, **own)
+    host.groups = _parents(groups, fields["groups"], label, line, f"host {name}")
+    if not host.platform:
+        raise InventoryError(
+            f"host {name} has no platform (set `platform:` on the host, a group or defaults)",
+            file=label,
+            line=line,
+            host=name,
+        )
+    return host
+
+
+def host_fields(root: LocatedDict, name: str, label: str) -> dict[str, Any]:
+    """The validated fields of host ``name`` of a block of ``hosts.yaml`` (``root``: the block parsed
+    alone, ``{name: spec}``), in plain form: connection options as mappings. The checks are those of the
+    whole-file path; its group names are checked when the inventory is assembled."""
+    _check_secrets(root, label, 1, "")
+    fields = _host_element(name, root[name], label, root.line_of(name))
+    fields["connection_options"] = {
+        key: {
+            "hostname": opt.hostname,
+            "port": opt.port,
+            "username": opt.username,
+            "platform": opt.platform,
+            "extras": opt.extras,
+        }
+        for key, opt in fields["connection_options"].items()
+    }
+    return fields
+
+
+def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None:
+    """``load_inventory`` block by block (see ``inventory_blocks``); None: read the file whole."""
+    path = repo.inventory_dir / "hosts.yaml"
+    label = repo.relative(path)
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            return None
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+        shared = digest_of(*(_file_bytes(repo, name) for name in ("groups.yaml", "defaults.yaml")))
+    except (OSError, UnicodeDecodeError):
+        return None
+    blocks = split_blocks(raw)
+    if blocks is None:
+        return None
+    digests = block_digests(raw, blocks)
+    cache = BlockCache.open(repo)
+    entries: list[tuple[str, int, dict[str, Any]] | None] = [cache.get(d) for d in digests]
+    todo = [index for index, entry in enumerate(entries) if entry is None]
+    try:
+        parsed = parse_blocks(raw, label, [blocks[i] for i in todo], processes)
+    except Unsplittable:
+        return None
+    for index, item in zip(todo, parsed, strict=True):
+        relative = item.line - blocks[index][2]
+        entries[index] = (item.name, relative, item.fields)
+        if item.text is not None:
+            cache.texts[digests[index]] = BlockCache.entry_text(item.name, relative, item.text)
+    names = [entry[0] for entry in entries if entry is not None]
+    if len(set(names)) != len(names):
+        return None  # a host twice: the whole-file path names both lines
+    defaults, groups = _defaults_and_groups(repo)
     hosts = Hosts()
     host_lines: dict[str, int] = {}
-    for name, spec in hosts_raw.items():
-        line = hosts_raw.line_of(name)
-        problem = host_name_problem(name)
-        if problem is not None:
-            raise InventoryError(
-                f"host name {name!r} is not a safe file and ref name ({problem})",
-                file=hosts_label,
-                line=line,
-            )
-        spec_map = _mapping(spec, f"host {name}", hosts_label, line)
-        fields = _element_fields(spec_map, f"host {name}", hosts_label)
-        host = Host(name=name, defaults=defaults, **fields)
-        host.groups = parents(spec_map.get("groups") or [], hosts_label, line, f"host {name}")
-        if not host.platform:
-            raise InventoryError(
-                f"host {name} has no platform (set `platform:` on the host, a group or defaults)",
-                file=hosts_label,
-                line=line,
-                host=name,
-            )
-        hosts[name] = host
+    host_inputs: dict[str, str] = {}
+    for (_start, _end, first_line), digest, entry in zip(blocks, digests, entries, strict=True):
+        assert entry is not None  # every block was taken from the cache or parsed
+        name, relative, fields = entry
+        line = first_line + relative
+        plain = dict(fields)
+        plain["connection_options"] = {
+            key: ConnectionOptions(**opt) for key, opt in fields["connection_options"].items()
+        }
+        hosts[name] = _make_host(name, plain, defaults, groups, label, line)
         host_lines[name] = line
+        host_inputs[name] = cache.inputs_digest(digest, shared)
+    current = [(d, cache.texts[d]) for d in digests if d in cache.texts]
+    cache.save(current, changed=bool(todo) or len(current) != len(cache.texts))
     inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
-    cache.store(inventory, host_lines, hosts_label)
-    return LoadedInventory(inventory=inventory, host_lines=host_lines, hosts_file=hosts_label)
+    return LoadedInventory(
+        inventory=inventory, host_lines=host_lines, hosts_file=label, host_inputs=host_inputs
+    )
+
+
+def _file_bytes(repo: NetworkRepo, name: str) -> bytes:
+    path = repo.inventory_dir / name
+    return path.read_bytes() if path.exists() else b"(absent)"
 
 
 def _matches(host: Host, key: str, value: str) -> bool:

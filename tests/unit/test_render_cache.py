@@ -58,7 +58,7 @@ def test_second_render_is_served_from_the_cache_and_identical(tmp_path: Path) ->
     root = _repo(tmp_path)
     first = _render(root)
     cache = root / ".netimmutable" / "cache"
-    assert (cache / "inventory.json").is_file()
+    assert (cache / "inventory-blocks.jsonl").is_file()
     assert (cache / "render.json").is_file()
     assert (cache / ".gitignore").read_text().strip().endswith("*")
     assert _render(root) == first
@@ -100,7 +100,7 @@ def test_corrupt_or_disabled_cache_is_ignored(tmp_path: Path, monkeypatch: pytes
     root = _repo(tmp_path)
     first = _render(root)
     cache = root / ".netimmutable" / "cache"
-    (cache / "inventory.json").write_text("{not json")
+    (cache / "inventory-blocks.jsonl").write_text("{not json")
     (cache / "render.json").write_text(json.dumps({"format": 1, "hosts": {"r1": {"key": 3}}}))
     assert _render(root) == first
     monkeypatch.setenv("NETIMMUTABLE_NO_CACHE", "1")
