@@ -7,6 +7,7 @@ with netimmutable's safe YAML loader first, so every error names the file and li
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from nornir.core.inventory import (
     Host,
     Hosts,
     Inventory,
+    InventoryElement,
     ParentGroups,
 )
 from nornir.plugins.runners import ThreadedRunner
@@ -258,11 +260,48 @@ def _host_element(name: str, spec: Any, label: str, line: int) -> dict[str, Any]
     return fields
 
 
+class _LazyHost(Host):
+    """A host taken from the block cache: its data is decoded from the cached JSON text when first read.
+    A host the render cache answers by its inputs digest is never decoded (most of an incremental load)."""
+
+    __slots__ = ("_data_text",)
+
+    def __init__(self, data_text: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._data_text: str | None = data_text
+
+    @property  # type: ignore[override]
+    def data(self) -> dict[str, Any]:
+        text = object.__getattribute__(self, "_data_text")
+        if text is not None:
+            _DATA_SLOT.__set__(self, json.loads(text))
+            self._data_text = None
+        value: dict[str, Any] = _DATA_SLOT.__get__(self)
+        return value
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        _DATA_SLOT.__set__(self, value)
+        self._data_text = None
+
+
+_DATA_SLOT: Any = InventoryElement.__dict__["data"]
+
+
 def _make_host(
-    name: str, fields: Mapping[str, Any], defaults: Defaults, groups: Groups, label: str, line: int
+    name: str,
+    fields: Mapping[str, Any],
+    defaults: Defaults,
+    groups: Groups,
+    label: str,
+    line: int,
+    data_text: str | None = None,
 ) -> Host:
     own = {k: v for k, v in fields.items() if k != "groups"}
-    host = Host(name=name, defaults=defaults, **own)
+    if data_text is None:
+        host = Host(name=name, defaults=defaults, **own)
+    else:
+        host = _LazyHost(data_text, name=name, defaults=defaults, **own)
     host.groups = _parents(groups, fields["groups"], label, line, f"host {name}")
     if not host.platform:
         raise InventoryError(
@@ -310,7 +349,7 @@ def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None
         return None
     digests = block_digests(raw, blocks)
     cache = BlockCache.open(repo)
-    entries: list[tuple[str, int, dict[str, Any]] | None] = [cache.get(d) for d in digests]
+    entries: list[tuple[str, int, dict[str, Any], str | None] | None] = [cache.get(d) for d in digests]
     todo = [index for index, entry in enumerate(entries) if entry is None]
     try:
         parsed = parse_blocks(raw, label, [blocks[i] for i in todo], processes)
@@ -318,7 +357,7 @@ def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None
         return None
     for index, item in zip(todo, parsed, strict=True):
         relative = item.line - blocks[index][2]
-        entries[index] = (item.name, relative, item.fields)
+        entries[index] = (item.name, relative, item.fields, None)
         if item.text is not None:
             cache.texts[digests[index]] = BlockCache.entry_text(item.name, relative, item.text)
     names = [entry[0] for entry in entries if entry is not None]
@@ -330,13 +369,13 @@ def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None
     host_inputs: dict[str, str] = {}
     for (_start, _end, first_line), digest, entry in zip(blocks, digests, entries, strict=True):
         assert entry is not None  # every block was taken from the cache or parsed
-        name, relative, fields = entry
+        name, relative, fields, data_text = entry
         line = first_line + relative
         plain = dict(fields)
         plain["connection_options"] = {
             key: ConnectionOptions(**opt) for key, opt in fields["connection_options"].items()
         }
-        hosts[name] = _make_host(name, plain, defaults, groups, label, line)
+        hosts[name] = _make_host(name, plain, defaults, groups, label, line, data_text)
         host_lines[name] = line
         host_inputs[name] = cache.inputs_digest(digest, shared)
     current = [(d, cache.texts[d]) for d in digests if d in cache.texts]

@@ -42,9 +42,10 @@ from netimmutable.yamlio import LocatedDict, load_yaml_text
 
 __all__ = ["BlockFields", "Unsplittable", "block_digests", "parse_blocks", "split_blocks"]
 
-_LINE_START = re.compile(rb"^(?=[^ \t\r\n#-])", re.MULTILINE)
+_LINE_START = re.compile(rb"\n(?=[^ \t\r\n#-])")
+_CONTINUATION = b" \t\r\n#-"
 _KEY_START = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_\"'")
-_NODE_PROPERTY = re.compile(rb"(?:^|[ \t\[\{,])[&*][^ \t\r\n]", re.MULTILINE)
+_BEFORE_NODE = frozenset(b" \t\n[{,")
 _COMMENT_OR_BLANK = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:#[^\n]*)?")
 POOL_MIN_BLOCKS = 24
 """Blocks to parse below which no worker process is started."""
@@ -57,7 +58,8 @@ Block = tuple[int, int, int]
 class BlockFields:
     """One host's validated entry: its name, its line in the file, its fields as ``load_inventory`` builds
     them (``hostname``, ``port``, ``username``, ``platform``, plain ``data``, ``connection_options`` as
-    plain mappings, ``groups`` as names); ``text`` the same as JSON when it is plain JSON (then cached)."""
+    plain mappings, ``groups`` as names); ``text`` the same as JSON when it is plain JSON (then cached):
+    the fields but ``data``, a tab, ``data`` (so a cached host's data is decoded only when read)."""
 
     name: str
     line: int
@@ -67,12 +69,14 @@ class BlockFields:
 
 def split_blocks(raw: bytes) -> list[Block] | None:
     """The top-level entries of ``raw`` (see the module docstring), or None when it must be read whole."""
-    starts = [m.start() for m in _LINE_START.finditer(raw)]
+    starts = [m.start() + 1 for m in _LINE_START.finditer(raw)]
+    if raw[:1] and raw[0] not in _CONTINUATION:
+        starts.insert(0, 0)
     if not starts or any(raw[s] not in _KEY_START for s in starts):
         return None
     if _COMMENT_OR_BLANK.fullmatch(raw, 0, starts[0]) is None:
         return None  # content before the first key
-    if (b"&" in raw or b"*" in raw) and _NODE_PROPERTY.search(raw):
+    if _may_hold_anchor(raw):
         return None
     blocks: list[Block] = []
     line = raw.count(b"\n", 0, starts[0]) + 1
@@ -81,6 +85,18 @@ def split_blocks(raw: bytes) -> list[Block] | None:
         blocks.append((start, end, line))
         line += raw.count(b"\n", start, end)
     return blocks
+
+
+def _may_hold_anchor(raw: bytes) -> bool:
+    """Whether ``raw`` may hold an anchor or alias: ``&`` or ``*`` where a node starts (line start, after
+    a blank, ``[``, ``{`` or ``,``) followed by a name. Conservative: ``a *b`` in a plain scalar says yes."""
+    for indicator in b"&*":
+        at = raw.find(indicator)
+        while at >= 0:
+            if (at == 0 or raw[at - 1] in _BEFORE_NODE) and raw[at + 1 : at + 2] not in (b"", b" ", b"\t", b"\r", b"\n"):
+                return True
+            at = raw.find(indicator, at + 1)
+    return False
 
 
 def block_digests(raw: bytes, blocks: Sequence[Block]) -> list[str]:
@@ -109,9 +125,10 @@ def _parse_one(raw: bytes, label: str, block: Block) -> BlockFields | None:
     try:
         # Data values are plain (to_plain: str keys, lists, scalars): what JSON cannot hold exactly (a date,
         # NaN) fails to dump. Connection option extras may hold located dicts: compared type by type.
-        dumped: str | None = json.dumps(fields, allow_nan=False)
-        back = json.loads(dumped or "null")
-        if not _same(back["connection_options"], fields["connection_options"]):
+        meta = {key: value for key, value in fields.items() if key != "data"}
+        meta_text = json.dumps(meta, allow_nan=False)
+        dumped: str | None = f"{meta_text}\t{json.dumps(fields['data'], allow_nan=False)}"
+        if not _same(json.loads(meta_text)["connection_options"], fields["connection_options"]):
             dumped = None
     except (TypeError, ValueError, RecursionError):
         dumped = None

@@ -65,23 +65,29 @@ class BlockCache:
                 cache.texts[digest] = entry
         return cache
 
-    def get(self, digest: str) -> tuple[str, int, dict[str, Any]] | None:
-        """(host name, line within the block, fields) of the block, or None (absent or corrupt)."""
+    def get(self, digest: str) -> tuple[str, int, dict[str, Any], str] | None:
+        """(host name, line within the block, fields but ``data``, the JSON text of ``data``) of the block,
+        or None (absent or corrupt)."""
         text = self.texts.get(digest)
         if text is None:
             return None
+        head, tab, data = text.partition("\t")
+        if not tab:
+            return None
         try:
-            entry = json.loads(text)
+            entry = json.loads(head)
             name, line, fields = entry["name"], entry["line"], entry["fields"]
         except (ValueError, TypeError, KeyError):
             return None
         if type(name) is not str or type(line) is not int or not isinstance(fields, dict):
             return None
-        return name, line, fields
+        return name, line, fields, data
 
     @staticmethod
-    def entry_text(name: str, line: int, fields_json: str) -> str:
-        return f'{{"name": {json.dumps(name)}, "line": {line}, "fields": {fields_json}}}'
+    def entry_text(name: str, line: int, fields_text: str) -> str:
+        """An entry's text from ``BlockFields.text`` (the fields but data, a tab, the data)."""
+        meta, _, data = fields_text.partition("\t")
+        return f'{{"name": {json.dumps(name)}, "line": {line}, "fields": {meta}}}\t{data}'
 
     def save(self, blocks: Iterable[tuple[str, str]], changed: bool) -> None:
         """Keep exactly ``blocks`` ((sha256, entry text) of the file's cacheable blocks), when ``changed``."""
