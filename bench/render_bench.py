@@ -10,7 +10,6 @@ against the cold render.
 
 from __future__ import annotations
 
-import gc
 import resource
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bench.common import BenchResult, quiet, timed
+from bench.common import BenchResult, Timing, quiet, timed
 from bench.synth import SynthSpec, mutate_hosts, write_network
 from netimmutable.procpool import resolve_processes
 
@@ -164,6 +163,38 @@ def _same_outputs(a: Path, b: Path) -> tuple[int, list[str]]:
     return len(names), differ
 
 
+def _one_host_commit(root: Path, spec: SynthSpec) -> tuple[Timing, int, list[str]]:
+    """Commit the rendered tree (git), change one host's data, time ``netimmutable commit``."""
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "config", "user.name", "Bench")
+    _git(root, "config", "user.email", "bench@example.invalid")
+    _git(root, "config", "commit.gpgsign", "false")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "first")
+    changed = mutate_hosts(root, spec, spec.hosts, generation=1)  # host 0 only
+    with timed() as one:
+        _cli(root, "commit", "-m", "one host changed")
+    committed = subprocess.run(
+        ["git", "diff", "--name-only", "HEAD~1", "HEAD"], cwd=root, check=True, capture_output=True, text=True
+    ).stdout.split()
+    return one, changed, committed
+
+
+def _compare_outputs(folder: Path, result: BenchResult) -> None:
+    files, differ_bare = _same_outputs(folder / "single", folder / "bare")
+    _files, differ_peer = _same_outputs(folder / "single", folder / "nornir")
+    _files, differ_parallel = _same_outputs(folder / "single", folder / "parallel")
+    result.inputs["outputs_identical"] = not differ_bare and not differ_peer
+    result.inputs["parallel_identical_to_one_process"] = not differ_parallel
+    if differ_bare or differ_peer or differ_parallel:
+        result.notes.append(
+            f"outputs differ: {len(differ_bare)} file(s) vs bare, {len(differ_peer)} vs nornir, "
+            f"{len(differ_parallel)} parallel vs one process "
+            f"(first: {(differ_bare or differ_peer or differ_parallel)[0]})"
+        )
+    result.inputs["files_written"] = files
+
+
 def run(work: Path, quick: bool, hosts: int | None = None) -> BenchResult:
     count = hosts or (QUICK_HOSTS if quick else FULL_HOSTS)
     spec = SynthSpec(hosts=count)
@@ -192,42 +223,19 @@ def run(work: Path, quick: bool, hosts: int | None = None) -> BenchResult:
         _netimmutable_render(root)
     rss_parent = _peak_rss_mib(resource.RUSAGE_SELF)
     rss_worker = _peak_rss_mib(resource.RUSAGE_CHILDREN)
+    shutil.copytree(root / "snapshots", work / "render" / "parallel")
     with timed() as again:
         _netimmutable_render(root)
     with timed() as load:
         _load_inventory_only(root)
-    gc.collect()
     with timed() as peer:
         _nornir_render(root, work / "render" / "nornir")
 
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "-c", "user.name=Bench", "-c", "user.email=bench@example.invalid", "add", "-A")
-    _git(root, "-c", "user.name=Bench", "-c", "user.email=bench@example.invalid", "commit", "-qm", "first")
-    _git(root, "config", "user.name", "Bench")
-    _git(root, "config", "user.email", "bench@example.invalid")
-    _git(root, "config", "commit.gpgsign", "false")
-    changed = mutate_hosts(root, spec, count, generation=1)  # host 0 only
-    with timed() as one:
-        _cli(root, "commit", "-m", "one host changed")
-    committed = subprocess.run(
-        ["git", "diff", "--name-only", "HEAD~1", "HEAD"], cwd=root, check=True, capture_output=True, text=True
-    ).stdout.split()
+    one, changed, committed = _one_host_commit(root, spec)
 
     sample = (root / "snapshots" / "leaf-00000.cfg").read_text()
     result.inputs["config_lines_per_host"] = sample.count("\n")
-    files, differ_bare = _same_outputs(work / "render" / "single", work / "render" / "bare")
-    _files, differ_peer = _same_outputs(work / "render" / "single", work / "render" / "nornir")
-    _files, differ_single = _same_outputs(work / "render" / "single", root / "snapshots")
-    differ_single = [n for n in differ_single if not n.startswith("leaf-00000.")]  # changed by the commit
-    result.inputs["outputs_identical"] = not differ_bare and not differ_peer
-    result.inputs["parallel_identical_to_one_process"] = not differ_single
-    if differ_bare or differ_peer or differ_single:
-        result.notes.append(
-            f"outputs differ: {len(differ_bare)} file(s) vs bare, {len(differ_peer)} vs nornir, "
-            f"{len(differ_single)} parallel vs one process "
-            f"(first: {(differ_bare or differ_peer or differ_single)[0]})"
-        )
-    result.inputs["files_written"] = files
+    _compare_outputs(work / "render", result)
     result.inputs["hosts_changed_for_commit"] = changed
     result.inputs["commit_changed_files"] = committed
     if committed != ["inventory/hosts.yaml", "snapshots/leaf-00000.cfg"]:

@@ -29,8 +29,7 @@ from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
 from netimmutable.fileio import refuse_links
-from netimmutable.inventory_blocks import Unsplittable, block_digests, parse_blocks, split_blocks
-from netimmutable.inventory_cache import BlockCache
+from netimmutable.inventory_blocks import read_blocks
 from netimmutable.localcache import digest_of
 from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import MAX_YAML_BYTES, LocatedDict, load_yaml, to_plain
@@ -270,7 +269,7 @@ class _LazyHost(Host):
         super().__init__(**kwargs)
         self._data_text: str | None = data_text
 
-    @property  # type: ignore[override]
+    @property
     def data(self) -> dict[str, Any]:
         text = object.__getattribute__(self, "_data_text")
         if text is not None:
@@ -344,42 +343,24 @@ def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None
         shared = digest_of(*(_file_bytes(repo, name) for name in ("groups.yaml", "defaults.yaml")))
     except (OSError, UnicodeDecodeError):
         return None
-    blocks = split_blocks(raw)
-    if blocks is None:
+    read = read_blocks(repo, raw, label, processes)
+    if read is None:
         return None
-    digests = block_digests(raw, blocks)
-    cache = BlockCache.open(repo)
-    entries: list[tuple[str, int, dict[str, Any], str | None] | None] = [cache.get(d) for d in digests]
-    todo = [index for index, entry in enumerate(entries) if entry is None]
-    try:
-        parsed = parse_blocks(raw, label, [blocks[i] for i in todo], processes)
-    except Unsplittable:
-        return None
-    for index, item in zip(todo, parsed, strict=True):
-        relative = item.line - blocks[index][2]
-        entries[index] = (item.name, relative, item.fields, None)
-        if item.text is not None:
-            cache.texts[digests[index]] = BlockCache.entry_text(item.name, relative, item.text)
-    names = [entry[0] for entry in entries if entry is not None]
-    if len(set(names)) != len(names):
-        return None  # a host twice: the whole-file path names both lines
     defaults, groups = _defaults_and_groups(repo)
     hosts = Hosts()
     host_lines: dict[str, int] = {}
     host_inputs: dict[str, str] = {}
-    for (_start, _end, first_line), digest, entry in zip(blocks, digests, entries, strict=True):
-        assert entry is not None  # every block was taken from the cache or parsed
-        name, relative, fields, data_text = entry
-        line = first_line + relative
-        plain = dict(fields)
+    for entry in read.entries:
+        plain = dict(entry.fields)
         plain["connection_options"] = {
-            key: ConnectionOptions(**opt) for key, opt in fields["connection_options"].items()
+            key: ConnectionOptions(**opt) for key, opt in entry.fields["connection_options"].items()
         }
-        hosts[name] = _make_host(name, plain, defaults, groups, label, line, data_text)
-        host_lines[name] = line
-        host_inputs[name] = cache.inputs_digest(digest, shared)
-    current = [(d, cache.texts[d]) for d in digests if d in cache.texts]
-    cache.save(current, changed=bool(todo) or len(current) != len(cache.texts))
+        hosts[entry.name] = _make_host(
+            entry.name, plain, defaults, groups, label, entry.line, entry.data_text
+        )
+        host_lines[entry.name] = entry.line
+        host_inputs[entry.name] = read.cache.inputs_digest(entry.digest, shared)
+    read.save()
     inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
     return LoadedInventory(
         inventory=inventory, host_lines=host_lines, hosts_file=label, host_inputs=host_inputs

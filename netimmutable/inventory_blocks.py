@@ -37,15 +37,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from netimmutable.errors import InputError
+from netimmutable.inventory_cache import BlockCache
 from netimmutable.procpool import ordered_map
+from netimmutable.repo import NetworkRepo
 from netimmutable.yamlio import LocatedDict, load_yaml_text
 
-__all__ = ["BlockFields", "Unsplittable", "block_digests", "parse_blocks", "split_blocks"]
+__all__ = [
+    "BlockFields",
+    "HostEntry",
+    "ReadBlocks",
+    "Unsplittable",
+    "block_digests",
+    "parse_blocks",
+    "read_blocks",
+    "split_blocks",
+]
 
 _LINE_START = re.compile(rb"\n(?=[^ \t\r\n#-])")
 _CONTINUATION = b" \t\r\n#-"
 _KEY_START = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_\"'")
 _BEFORE_NODE = frozenset(b" \t\n[{,")
+_NOT_A_NAME = (b"", b" ", b"\t", b"\r", b"\n")
 _COMMENT_OR_BLANK = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:#[^\n]*)?")
 POOL_MIN_BLOCKS = 24
 """Blocks to parse below which no worker process is started."""
@@ -93,7 +105,7 @@ def _may_hold_anchor(raw: bytes) -> bool:
     for indicator in b"&*":
         at = raw.find(indicator)
         while at >= 0:
-            if (at == 0 or raw[at - 1] in _BEFORE_NODE) and raw[at + 1 : at + 2] not in (b"", b" ", b"\t", b"\r", b"\n"):
+            if (at == 0 or raw[at - 1] in _BEFORE_NODE) and raw[at + 1 : at + 2] not in _NOT_A_NAME:
                 return True
             at = raw.find(indicator, at + 1)
     return False
@@ -104,7 +116,7 @@ def block_digests(raw: bytes, blocks: Sequence[Block]) -> list[str]:
     return [hashlib.sha256(view[start:end]).hexdigest() for start, end, _ in blocks]
 
 
-class Unsplittable(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Unsplittable(Exception):
     """A block that does not mean alone what it means in the file, or that fails: read the file whole."""
 
 
@@ -151,6 +163,61 @@ def parse_blocks(raw: bytes, label: str, blocks: Sequence[Block], processes: int
             raise Unsplittable
         parsed.append(item)
     return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class HostEntry:
+    """One host as read from its block: fresh (``data`` in ``fields``) or cached (``data_text``)."""
+
+    name: str
+    line: int
+    fields: dict[str, Any]
+    data_text: str | None
+    digest: str
+    """sha256 of the block's bytes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBlocks:
+    entries: tuple[HostEntry, ...]
+    cache: BlockCache
+    parsed: int
+    """Blocks parsed (not taken from the cache)."""
+
+    def save(self) -> None:
+        """Keep the cache entries of exactly the file's blocks (when any was parsed or dropped)."""
+        texts = self.cache.texts
+        current = [(e.digest, texts[e.digest]) for e in self.entries if e.digest in texts]
+        self.cache.save(current, changed=bool(self.parsed) or len(current) != len(texts))
+
+
+def read_blocks(repo: NetworkRepo, raw: bytes, label: str, processes: int) -> ReadBlocks | None:
+    """Every host of ``raw`` (``hosts.yaml``'s bytes), from the block cache or parsed (on ``processes``
+    worker processes when many); None when the file must be read whole."""
+    blocks = split_blocks(raw)
+    if blocks is None:
+        return None
+    digests = block_digests(raw, blocks)
+    cache = BlockCache.open(repo)
+    cached = [cache.get(d) for d in digests]
+    todo = [index for index, entry in enumerate(cached) if entry is None]
+    try:
+        parsed = iter(parse_blocks(raw, label, [blocks[i] for i in todo], processes))
+    except Unsplittable:
+        return None
+    entries: list[HostEntry] = []
+    for (_start, _end, first_line), digest, hit in zip(blocks, digests, cached, strict=True):
+        if hit is not None:
+            name, relative, fields, data_text = hit
+            entries.append(HostEntry(name, first_line + relative, fields, data_text, digest))
+            continue
+        item = next(parsed)
+        if item.text is not None:
+            cache.texts[digest] = BlockCache.entry_text(item.name, item.line - first_line, item.text)
+        entries.append(HostEntry(item.name, item.line, item.fields, None, digest))
+    if len({e.name for e in entries}) != len(entries):
+        return None  # a host twice: the whole-file path names both lines
+    return ReadBlocks(entries=tuple(entries), cache=cache, parsed=len(todo))
 
 
 def _same(a: Any, b: Any) -> bool:

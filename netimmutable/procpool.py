@@ -29,8 +29,8 @@ __all__ = ["auto_processes", "ordered_map", "resolve_processes"]
 T = TypeVar("T")
 R = TypeVar("R")
 
-_STATE: Any = None
-"""What the workers of the pool being started see (set before the fork, read in the child)."""
+_SHARED: dict[str, Any] = {}
+"""``state``: what the workers of the pool being started see (set before the fork, read in the child)."""
 
 
 def _square_all(state: int, chunk: Sequence[int]) -> list[int]:
@@ -53,7 +53,7 @@ def resolve_processes(requested: int) -> int:
 
 
 def _run_chunk(fn: Callable[[Any, Sequence[T]], list[R]], chunk: Sequence[T]) -> list[R]:
-    return fn(_STATE, chunk)
+    return fn(_SHARED["state"], chunk)
 
 
 def ordered_map(
@@ -78,8 +78,7 @@ def ordered_map(
         return
     size = chunk_size or max(1, min(64, len(items) // (count * 8) or 1))
     chunks = [items[start : start + size] for start in range(0, len(items), size)]
-    global _STATE
-    _STATE = state
+    _SHARED["state"] = state
     pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"))
     pending: deque[Future[list[R]]] = deque()
     try:
@@ -95,5 +94,5 @@ def ordered_map(
                 pending.append(pool.submit(_run_chunk, fn, nxt))
             yield from results
     finally:
-        _STATE = None
+        _SHARED.pop("state", None)
         pool.shutdown(wait=True, cancel_futures=True)

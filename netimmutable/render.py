@@ -258,8 +258,10 @@ def refresh_snapshots(
     stream = _Stream(repo, write)
     with StagedFiles() as staged:
         try:
-            stream.consume(iter_rendered(repo, hosts, processes=processes, inputs=loaded.host_inputs,
-                                         table=table), staged)
+            stream.consume(
+                iter_rendered(repo, hosts, processes=processes, inputs=loaded.host_inputs, table=table),
+                staged,
+            )
         except OSError as exc:
             raise _write_failed(repo, exc) from None
         if stream.failures:

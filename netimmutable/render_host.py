@@ -106,9 +106,7 @@ class TrackingSandbox(RenderSandbox):
         super().__init__(*args, **kwargs)
         self.loaded: MutableMapping[str, str | None] = {}
 
-    def _load_template(
-        self, name: str, globals: MutableMapping[str, Any] | None
-    ) -> jinja2.Template:
+    def _load_template(self, name: str, globals: MutableMapping[str, Any] | None) -> jinja2.Template:
         try:
             template = super()._load_template(name, globals)
         except jinja2.TemplateNotFound:
@@ -312,5 +310,3 @@ def render_one(
         expectations=expectations,
         loaded=tuple(env.loaded.items()) if isinstance(env, TrackingSandbox) else (),
     )
-
-

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netimmutable import inventory as inventory_module
+from netimmutable import inventory_blocks
 from netimmutable.errors import InventoryError, NetImmutableError
 from netimmutable.inventory import LoadedInventory, load_inventory
 from netimmutable.inventory_blocks import split_blocks
@@ -77,7 +78,8 @@ def _both(root: Path, monkeypatch: pytest.MonkeyPatch, processes: int = 1) -> tu
 
 CASES = {
     "plain": "r1:\n  groups: [edge]\n  data: {asn: 1}\nr2:\n  hostname: 192.0.2.2\n  data:\n    asn: 2\n",
-    "comments and blanks": "# fleet\n\nr1: # the first\n  data: {asn: 1}\n# between\n\nr2:\n  data: {asn: 2}\n",
+    "comments and blanks": "# fleet\n\nr1: # the first\n  data: {asn: 1}\n# between\n\n"
+    "r2:\n  data: {asn: 2}\n",
     "indentless sequence": "r1:\n  groups:\n  - edge\n  - core\n  data:\n    peers:\n    - 10.0.0.1\n",
     "quoted keys": "'r1':\n  data: {asn: 1}\n\"r2\":\n  data: {asn: 2}\n",
     "empty host": "r1:\nr2: {}\n",
@@ -116,13 +118,13 @@ def test_a_host_edit_parses_only_its_block(tmp_path: Path, monkeypatch: pytest.M
     root = _repo(tmp_path, hosts)
     load_inventory(open_repo(root))
     parsed: list[int] = []
-    real = inventory_module.parse_blocks
+    real = inventory_blocks.parse_blocks
 
     def counting(raw: bytes, label: str, blocks: Any, processes: int) -> Any:
         parsed.append(len(blocks))
         return real(raw, label, blocks, processes)
 
-    monkeypatch.setattr(inventory_module, "parse_blocks", counting)
+    monkeypatch.setattr(inventory_blocks, "parse_blocks", counting)
     (root / "inventory" / "hosts.yaml").write_text(hosts.replace("asn: 7}", "asn: 77}"))
     loaded = load_inventory(open_repo(root))
     assert parsed == [1]
@@ -131,7 +133,9 @@ def test_a_host_edit_parses_only_its_block(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_parallel_block_parse_loads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hosts = "".join(f"h{i}:\n  groups: [edge]\n  data: {{asn: {i}, peers: [{i}, {i + 1}]}}\n" for i in range(80))
+    hosts = "".join(
+        f"h{i}:\n  groups: [edge]\n  data: {{asn: {i}, peers: [{i}, {i + 1}]}}\n" for i in range(80)
+    )
     root = _repo(tmp_path, hosts)
     by_blocks, whole = _both(root, monkeypatch, processes=2)
     assert by_blocks == whole and len(by_blocks) == 80
@@ -176,7 +180,12 @@ def _hosts_file(draw: st.DrawFn) -> str:
             lines += [f"{key}:", "  groups:", *(f"  - {g}" for g in groups), "  data:", "    v:"]
             lines += [f"    - {v}" for v in rendered] or ["    - 0"]
         else:
-            lines += [f"{key}:", f"  groups: [{', '.join(groups)}]", "  data:", f"    v: [{', '.join(rendered)}]"]
+            lines += [
+                f"{key}:",
+                f"  groups: [{', '.join(groups)}]",
+                "  data:",
+                f"    v: [{', '.join(rendered)}]",
+            ]
     return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n# end\n"]))
 
 

@@ -81,7 +81,9 @@ def rendered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 def _snapshots(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted((root / "snapshots").iterdir()) if not p.name.startswith(".")}
+    return {
+        p.name: p.read_bytes() for p in sorted((root / "snapshots").iterdir()) if not p.name.startswith(".")
+    }
 
 
 def _full(root: Path, tmp: Path) -> dict[str, bytes]:
@@ -303,7 +305,7 @@ def test_parallel_render_fails_like_one_process_and_writes_nothing(tmp_path: Pat
             refresh_snapshots(open_repo(root), processes=processes)
         errors.append((str(caught.value), caught.value.host, caught.value.file, caught.value.line))
         assert _snapshots(root) == {}
-        assert not [p for p in (root / "snapshots").iterdir()]  # no temporary file left either
+        assert not list((root / "snapshots").iterdir())  # no temporary file left either
     assert errors[0] == errors[1]
     assert errors[0][1] == "h005" and errors[0][2] == "templates/lib/macros.j2" and errors[0][3] == 1
     assert "4 host(s) failed" in errors[0][0]
