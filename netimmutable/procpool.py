@@ -7,8 +7,10 @@ results in the items' order, so what the command prints and raises is what one p
 chunks and their results travel. At most ``2 x processes`` chunks are in flight, so results do not pile
 up in the parent faster than it consumes them (memory stays bounded by the window, not by the work).
 
-Without ``fork`` (not Linux), with one process, or for fewer items than ``min_items``, everything runs in
-the calling process, in the same order: the embedded default needs no pool.
+Without ``fork`` (not Linux), with one process, for fewer items than ``min_items``, or when the calling
+process runs other threads (a deploy's lease renewals: a child forked while another thread holds a lock,
+logging's or a memo's, would wait for it forever), everything runs in the calling process, in the same
+order: the embedded default needs no pool.
 
 Examples:
     >>> list(ordered_map(_square_all, [1, 2, 3], state=10, processes=1))
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -72,7 +75,7 @@ def ordered_map(
     An exception in a worker is raised here, at the first result of its chunk; the other workers are
     stopped (their results are not waited for)."""
     count = min(resolve_processes(processes), max(1, len(items)))
-    if count <= 1 or len(items) < max(min_items, 2):
+    if count <= 1 or len(items) < max(min_items, 2) or threading.active_count() > 1:
         for start in range(0, len(items), chunk_size or max(1, len(items))):
             yield from fn(state, items[start : start + (chunk_size or max(1, len(items)))])
         return
