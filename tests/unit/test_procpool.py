@@ -1,4 +1,4 @@
-"""procpool: results in the items' order, a worker's exception raised in the parent, in process when it must."""
+"""procpool: results in order, a worker's exception raised in the parent, in process when it must."""
 
 from __future__ import annotations
 
