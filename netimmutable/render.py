@@ -257,13 +257,9 @@ def refresh_snapshots(
         repo.snapshots_dir.mkdir(parents=True, exist_ok=True)
     stream = _Stream(repo, write)
     with StagedFiles() as staged:
-        try:
-            stream.consume(
-                iter_rendered(repo, hosts, processes=processes, inputs=loaded.host_inputs, table=table),
-                staged,
-            )
-        except OSError as exc:
-            raise _write_failed(repo, exc) from None
+        stream.consume(
+            iter_rendered(repo, hosts, processes=processes, inputs=loaded.host_inputs, table=table), staged
+        )
         if stream.failures:
             staged.discard()
             raise _combined(stream.failures)
@@ -275,7 +271,11 @@ def refresh_snapshots(
         )
         written: dict[str, StatKey] = {}
         if write:
-            written = {path.name: stat_key(path.stat()) for path in staged.commit()}
+            try:
+                paths = staged.commit()
+            except OSError as exc:
+                raise _write_failed(repo, exc) from None
+            written = {path.name: stat_key(path.stat()) for path in paths}
             for name in orphaned:
                 (repo.snapshots_dir / name).unlink(missing_ok=True)
     digests = stream.digests
@@ -337,7 +337,10 @@ class _Stream:
                 self.stale.append(name)
             if self.failures or not self.write:
                 continue  # nothing will be written: no need to stage
-            staged.stage(snapshots / name, content)
+            try:
+                staged.stage(snapshots / name, content)
+            except OSError as exc:  # a full disk: the files staged so far are removed, none renamed
+                raise _write_failed(self.repo, exc) from None
 
 
 def _write_failed(repo: NetworkRepo, exc: OSError) -> RepoError:
