@@ -5,8 +5,8 @@ one host changes the bytes of the whole file. So the file is split into *blocks*
 a block starts at a line whose first character begins a plain or quoted key (a letter, a digit, ``_``,
 ``"`` or ``'``) and runs to the next such line (indented lines, ``- `` items of an indentless sequence,
 comments and blank lines belong to the block above). Each block is parsed and validated alone, by the
-same loader and the same checks as the whole file (``load_yaml_text`` with the block at its own line
-numbers, ``host_name_problem``, the element schema, credentials), on a pool of processes when there are
+same loader and the same checks as the whole file (``load_yaml_text``, ``host_name_problem``, the element
+schema, credentials), on a pool of processes when there are
 many, and its validated fields are cached by the sha256 of its bytes (``inventory_cache.BlockCache``).
 An unchanged block is never parsed again.
 
@@ -127,7 +127,7 @@ def _parse_one(raw: bytes, label: str, block: Block) -> BlockFields | None:
     start, end, line = block
     try:
         text = raw[start:end].decode("utf-8")
-        root = load_yaml_text("\n" * (line - 1) + text, label)
+        root = load_yaml_text(text, label)  # an error is never shown: the whole file is read then
         if not isinstance(root, LocatedDict) or len(root) != 1:
             return None
         name = next(iter(root))
@@ -144,7 +144,7 @@ def _parse_one(raw: bytes, label: str, block: Block) -> BlockFields | None:
             dumped = None
     except (TypeError, ValueError, RecursionError):
         dumped = None
-    return BlockFields(name=name, line=root.line_of(name), fields=fields, text=dumped)
+    return BlockFields(name=name, line=line + root.line_of(name) - 1, fields=fields, text=dumped)
 
 
 def _parse_chunk(state: tuple[bytes, str], blocks: Sequence[Block]) -> list[BlockFields | None]:

@@ -13,14 +13,14 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nornir.core.inventory import Host
 
 from netimmutable.errors import RenderError, RepoError
 from netimmutable.fileio import StagedFiles, refuse_links
-from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.inventory import LoadedInventory, load_inventory, select_hosts
 from netimmutable.render_cache import (
     InputsKey,
     SnapshotTable,
@@ -183,6 +183,8 @@ class RenderSummary:
     """Files written or removed (0 with ``write=False``)."""
     digests: Mapping[str, str]
     """File name -> sha256 (hex) of every rendered artifact."""
+    inventory: LoadedInventory | None = field(default=None, compare=False, repr=False)
+    """The inventory the render loaded (None: answered from the stat table without loading it)."""
 
 
 def _sha256(text: str) -> str:
@@ -289,6 +291,7 @@ def refresh_snapshots(
         status=status,
         written=len(written) + len(orphaned) if write else 0,
         digests=digests,
+        inventory=loaded,
     )
 
 

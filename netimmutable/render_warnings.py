@@ -37,7 +37,7 @@ import jinja2
 from jinja2 import meta
 
 from netimmutable.drivers.frr_defaults import default_lines
-from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.inventory import LoadedInventory, load_inventory, select_hosts
 from netimmutable.localcache import read_entry, source_digest, write_entry
 from netimmutable.render import CONFIG_SUFFIX, RenderedHost, make_environment, render_hosts
 from netimmutable.repo import NetworkRepo
@@ -158,10 +158,12 @@ def render_warnings(
     digests: Mapping[str, str],
     limit: Sequence[str] = (),
     filters: Sequence[tuple[str, str]] = (),
+    loaded: LoadedInventory | None = None,
 ) -> tuple[RenderWarning, ...]:
     """``default_line_warnings`` of the selected hosts (all by default) whose platform has a defaults
     table. ``digests``: file name -> sha256 of every artifact just rendered (``RenderSummary.digests``):
-    when each config is known to need no warning, nothing else is read."""
+    when each config is known to need no warning, nothing else is read. ``loaded``: the inventory the render
+    just loaded (``RenderSummary.inventory``), else it is loaded when needed."""
     configs = {name[: -len(CONFIG_SUFFIX)]: d for name, d in digests.items() if name.endswith(CONFIG_SUFFIX)}
     rules = source_digest("drivers/frr_defaults.py", "render_warnings.py")
     entry = read_entry(repo.local_dir, _ENTRY)
@@ -172,7 +174,7 @@ def render_warnings(
         return ()
     scanned: set[str] = set()
     frr = []
-    loaded = load_inventory(repo)
+    loaded = loaded or load_inventory(repo)
     for host in select_hosts(loaded, limit, filters):
         known = configs.get(host.name)
         if known in clean or (known is not None and str(host.platform).lower() not in WARNED_PLATFORMS):

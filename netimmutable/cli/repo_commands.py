@@ -128,7 +128,7 @@ def render_command(
     repo = open_repo(repo_path)
     names, conditions = parse_limit(limit), parse_filters(filters)
     summary = refresh_snapshots(repo, names, conditions, write=not check, processes=processes)
-    warnings = render_warnings(repo, summary.digests, names, conditions)
+    warnings = render_warnings(repo, summary.digests, names, conditions, summary.inventory)
     status, written = summary.status, summary.written
     if fmt == "json":
         emit_json(
@@ -187,7 +187,7 @@ def commit_command(message: str | None, fmt: str, processes: int, repo_path: Pat
     started = time.monotonic()
     summary = refresh_snapshots(repo, processes=processes)
     render_seconds = time.monotonic() - started
-    warnings = render_warnings(repo, summary.digests)
+    warnings = render_warnings(repo, summary.digests, loaded=summary.inventory)
     with open_git(repo) as gitrepo:
         result = commit_release(repo, gitrepo, summary.digests, message, render_seconds)
     if fmt == "json":
