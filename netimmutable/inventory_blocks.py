@@ -59,7 +59,7 @@ _KEY_START = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 _BEFORE_NODE = frozenset(b" \t\n[{,")
 _NOT_A_NAME = (b"", b" ", b"\t", b"\r", b"\n")
 _COMMENT_OR_BLANK = re.compile(rb"(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*(?:#[^\n]*)?")
-POOL_MIN_BLOCKS = 24
+POOL_MIN_BLOCKS = 16
 """Blocks to parse below which no worker process is started."""
 
 Block = tuple[int, int, int]

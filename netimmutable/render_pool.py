@@ -36,7 +36,7 @@ from netimmutable.sandbox import RenderSandbox
 
 __all__ = ["POOL_MIN_HOSTS", "KnownHost", "iter_rendered"]
 
-POOL_MIN_HOSTS = 24
+POOL_MIN_HOSTS = 16
 """Hosts to render below which no worker process is started."""
 
 
