@@ -18,7 +18,7 @@ from pathlib import Path
 
 from netimmutable.errors import InputError
 
-__all__ = ["atomic_write_all", "atomic_write_text", "fsync_dir", "refuse_links"]
+__all__ = ["StagedFiles", "atomic_write_all", "atomic_write_text", "fsync_dir", "refuse_links"]
 
 
 def refuse_links(root: Path, path: Path) -> None:
@@ -97,6 +97,48 @@ def atomic_write_all(files: Mapping[Path, str]) -> None:
         for tmp, _path in written:
             tmp.unlink(missing_ok=True)
         raise
+
+
+class StagedFiles:
+    """``atomic_write_all`` for files that arrive one at a time: each text goes to a temporary file beside
+    its path as soon as it is staged (so the caller need not keep it), and only ``commit`` renames them all
+    over their paths; ``discard`` (or leaving a ``with`` block by an exception) removes them, leaving every
+    path as it was. A failure while staging raises the ``OSError`` naming the file's path."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def __enter__(self) -> StagedFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None:
+            self.discard()
+
+    def __len__(self) -> int:
+        return len(self._staged)
+
+    def stage(self, path: Path, text: str) -> None:
+        self._staged.append((_temporary_copy(path, text, durable=False), path))
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file over its path; the paths, in the order staged."""
+        staged, self._staged = self._staged, []
+        try:
+            for index, (tmp, path) in enumerate(staged):
+                tmp.replace(path)
+                staged[index] = (path, path)
+        except BaseException:
+            for tmp, path in staged:
+                if tmp != path:
+                    tmp.unlink(missing_ok=True)
+            raise
+        return [path for _, path in staged]
+
+    def discard(self) -> None:
+        staged, self._staged = self._staged, []
+        for tmp, _path in staged:
+            tmp.unlink(missing_ok=True)
 
 
 def _temporary_copy(path: Path, text: str, *, durable: bool) -> Path:

@@ -7,9 +7,10 @@ with netimmutable's safe YAML loader first, so every error names the file and li
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nornir.core import Nornir
@@ -21,19 +22,22 @@ from nornir.core.inventory import (
     Host,
     Hosts,
     Inventory,
+    InventoryElement,
     ParentGroups,
 )
 from nornir.plugins.runners import ThreadedRunner
 
 from netimmutable.errors import InventoryError
 from netimmutable.fileio import refuse_links
-from netimmutable.inventory_cache import InventoryCache
+from netimmutable.inventory_blocks import read_blocks
+from netimmutable.localcache import digest_of
 from netimmutable.repo import NetworkRepo
-from netimmutable.yamlio import LocatedDict, load_yaml, to_plain
+from netimmutable.yamlio import MAX_YAML_BYTES, LocatedDict, load_yaml, to_plain
 
 __all__ = [
     "HOST_NAME_RE",
     "LoadedInventory",
+    "host_fields",
     "host_name_problem",
     "load_inventory",
     "make_nornir",
@@ -78,6 +82,10 @@ class LoadedInventory:
     inventory: Inventory
     host_lines: Mapping[str, int]
     hosts_file: str
+    host_inputs: Mapping[str, str] = field(default_factory=dict)
+    """Host -> digest of the input bytes its resolved data comes from (its block of ``hosts.yaml``,
+    ``groups.yaml``, ``defaults.yaml``, the loader's source); empty when not known. Equal digests mean
+    equal resolved data: the render cache skips resolving such a host (see ``render_cache``)."""
 
     def hosts(self) -> tuple[Host, ...]:
         return tuple(self.inventory.hosts[name] for name in sorted(self.inventory.hosts))
@@ -177,24 +185,38 @@ def _load_file(repo: NetworkRepo, name: str, required: bool) -> tuple[LocatedDic
     return root, label
 
 
-def load_inventory(repo: NetworkRepo) -> LoadedInventory:
+def load_inventory(repo: NetworkRepo, *, processes: int = 1) -> LoadedInventory:
     """Load and validate ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml`` into a Nornir inventory.
 
-    The result is cached by the files' bytes (see ``inventory_cache``): unchanged files are not parsed again.
-    Each file must be a regular file inside the repository (no symbolic link on its way), cached or not.
+    ``hosts.yaml`` is read block by block (``inventory_blocks``): each host's entry parsed alone, on
+    ``processes`` worker processes (0: one per core) when many are new, and cached by its bytes, so an
+    unchanged host is not parsed again. A file that cannot be read that way (or has an error) is read
+    whole, with the same result and the same located errors. Each file must be a regular file inside the
+    repository (no symbolic link on its way).
     """
     for name in _FILES:
         refuse_links(repo.root, repo.inventory_dir / name)
-    cache = InventoryCache.open(repo)
-    cached = cache.load()
-    if cached is not None:
-        return LoadedInventory(inventory=cached[0], host_lines=cached[1], hosts_file=cached[2])
+    by_blocks = _load_by_blocks(repo, processes)
+    if by_blocks is not None:
+        return by_blocks
     hosts_raw, hosts_label = _load_file(repo, "hosts.yaml", required=True)
+    defaults, groups = _defaults_and_groups(repo)
+    hosts = Hosts()
+    host_lines: dict[str, int] = {}
+    for name, spec in hosts_raw.items():
+        line = hosts_raw.line_of(name)
+        fields = _host_element(name, spec, hosts_label, line)
+        hosts[name] = _make_host(name, fields, defaults, groups, hosts_label, line)
+        host_lines[name] = line
+    inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
+    return LoadedInventory(inventory=inventory, host_lines=host_lines, hosts_file=hosts_label)
+
+
+def _defaults_and_groups(repo: NetworkRepo) -> tuple[Defaults, Groups]:
     groups_raw, groups_label = _load_file(repo, "groups.yaml", required=False)
     defaults_raw, defaults_label = _load_file(repo, "defaults.yaml", required=False)
 
     defaults_fields = _element_fields(defaults_raw, "defaults", defaults_label)
-    defaults_fields.pop("groups", None)
     defaults = Defaults(**defaults_fields)
 
     groups = Groups()
@@ -206,49 +228,148 @@ def load_inventory(repo: NetworkRepo) -> LoadedInventory:
         )
         groups[name] = Group(name=name, defaults=defaults, **fields)
         group_parents[name] = (list((spec or {}).get("groups") or []), line)
-
-    def parents(names: Iterable[str], label: str, line: int, owner: str) -> ParentGroups:
-        result = ParentGroups()
-        for group_name in names:
-            if group_name not in groups:
-                raise InventoryError(
-                    f"{owner} is in group {group_name!r}, which groups.yaml does not define",
-                    file=label,
-                    line=line,
-                )
-            result.append(groups[group_name])
-        return result
-
     for name, (names, line) in group_parents.items():
-        groups[name].groups = parents(names, groups_label, line, f"group {name}")
+        groups[name].groups = _parents(groups, names, groups_label, line, f"group {name}")
+    return defaults, groups
 
+
+def _parents(groups: Groups, names: Iterable[str], label: str, line: int, owner: str) -> ParentGroups:
+    result = ParentGroups()
+    for group_name in names:
+        if group_name not in groups:
+            raise InventoryError(
+                f"{owner} is in group {group_name!r}, which groups.yaml does not define",
+                file=label,
+                line=line,
+            )
+        result.append(groups[group_name])
+    return result
+
+
+def _host_element(name: str, spec: Any, label: str, line: int) -> dict[str, Any]:
+    """One host's validated fields (``_element_fields``) plus ``groups``, its parent group names."""
+    problem = host_name_problem(name)
+    if problem is not None:
+        raise InventoryError(
+            f"host name {name!r} is not a safe file and ref name ({problem})", file=label, line=line
+        )
+    spec_map = _mapping(spec, f"host {name}", label, line)
+    fields = _element_fields(spec_map, f"host {name}", label)
+    fields["groups"] = list(spec_map.get("groups") or [])
+    return fields
+
+
+class _LazyHost(Host):
+    """A host taken from the block cache: its data is decoded from the cached JSON text when first read.
+    A host the render cache answers by its inputs digest is never decoded (most of an incremental load)."""
+
+    __slots__ = ("_data_text",)
+
+    def __init__(self, data_text: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._data_text: str | None = data_text
+
+    @property
+    def data(self) -> dict[str, Any]:
+        text = object.__getattribute__(self, "_data_text")
+        if text is not None:
+            _DATA_SLOT.__set__(self, json.loads(text))
+            self._data_text = None
+        value: dict[str, Any] = _DATA_SLOT.__get__(self)
+        return value
+
+    @data.setter
+    def data(self, value: dict[str, Any]) -> None:
+        _DATA_SLOT.__set__(self, value)
+        self._data_text = None
+
+
+_DATA_SLOT: Any = InventoryElement.__dict__["data"]
+
+
+def _make_host(
+    name: str,
+    fields: Mapping[str, Any],
+    defaults: Defaults,
+    groups: Groups,
+    label: str,
+    line: int,
+    data_text: str | None = None,
+) -> Host:
+    own = {k: v for k, v in fields.items() if k != "groups"}
+    if data_text is None:
+        host = Host(name=name, defaults=defaults, **own)
+    else:
+        host = _LazyHost(data_text, name=name, defaults=defaults, **own)
+    host.groups = _parents(groups, fields["groups"], label, line, f"host {name}")
+    if not host.platform:
+        raise InventoryError(
+            f"host {name} has no platform (set `platform:` on the host, a group or defaults)",
+            file=label,
+            line=line,
+            host=name,
+        )
+    return host
+
+
+def host_fields(root: LocatedDict, name: str, label: str) -> dict[str, Any]:
+    """The validated fields of host ``name`` of a block of ``hosts.yaml`` (``root``: the block parsed
+    alone, ``{name: spec}``), in plain form: connection options as mappings. The checks are those of the
+    whole-file path; its group names are checked when the inventory is assembled."""
+    _check_secrets(root, label, 1, "")
+    fields = _host_element(name, root[name], label, root.line_of(name))
+    fields["connection_options"] = {
+        key: {
+            "hostname": opt.hostname,
+            "port": opt.port,
+            "username": opt.username,
+            "platform": opt.platform,
+            "extras": opt.extras,
+        }
+        for key, opt in fields["connection_options"].items()
+    }
+    return fields
+
+
+def _load_by_blocks(repo: NetworkRepo, processes: int) -> LoadedInventory | None:
+    """``load_inventory`` block by block (see ``inventory_blocks``); None: read the file whole."""
+    path = repo.inventory_dir / "hosts.yaml"
+    label = repo.relative(path)
+    try:
+        if path.stat().st_size > MAX_YAML_BYTES:
+            return None
+        raw = path.read_bytes()
+        raw.decode("utf-8")
+        shared = digest_of(*(_file_bytes(repo, name) for name in ("groups.yaml", "defaults.yaml")))
+    except (OSError, UnicodeDecodeError):
+        return None
+    read = read_blocks(repo, raw, label, processes)
+    if read is None:
+        return None
+    defaults, groups = _defaults_and_groups(repo)
     hosts = Hosts()
     host_lines: dict[str, int] = {}
-    for name, spec in hosts_raw.items():
-        line = hosts_raw.line_of(name)
-        problem = host_name_problem(name)
-        if problem is not None:
-            raise InventoryError(
-                f"host name {name!r} is not a safe file and ref name ({problem})",
-                file=hosts_label,
-                line=line,
-            )
-        spec_map = _mapping(spec, f"host {name}", hosts_label, line)
-        fields = _element_fields(spec_map, f"host {name}", hosts_label)
-        host = Host(name=name, defaults=defaults, **fields)
-        host.groups = parents(spec_map.get("groups") or [], hosts_label, line, f"host {name}")
-        if not host.platform:
-            raise InventoryError(
-                f"host {name} has no platform (set `platform:` on the host, a group or defaults)",
-                file=hosts_label,
-                line=line,
-                host=name,
-            )
-        hosts[name] = host
-        host_lines[name] = line
+    host_inputs: dict[str, str] = {}
+    for entry in read.entries:
+        plain = dict(entry.fields)
+        plain["connection_options"] = {
+            key: ConnectionOptions(**opt) for key, opt in entry.fields["connection_options"].items()
+        }
+        hosts[entry.name] = _make_host(
+            entry.name, plain, defaults, groups, label, entry.line, entry.data_text
+        )
+        host_lines[entry.name] = entry.line
+        host_inputs[entry.name] = read.cache.inputs_digest(entry.digest, shared)
+    read.save()
     inventory = Inventory(hosts=hosts, groups=groups, defaults=defaults)
-    cache.store(inventory, host_lines, hosts_label)
-    return LoadedInventory(inventory=inventory, host_lines=host_lines, hosts_file=hosts_label)
+    return LoadedInventory(
+        inventory=inventory, host_lines=host_lines, hosts_file=label, host_inputs=host_inputs
+    )
+
+
+def _file_bytes(repo: NetworkRepo, name: str) -> bytes:
+    path = repo.inventory_dir / name
+    return path.read_bytes() if path.exists() else b"(absent)"
 
 
 def _matches(host: Host, key: str, value: str) -> bool:

@@ -1,102 +1,110 @@
-"""The validated inventory, cached by the bytes of ``hosts.yaml``, ``groups.yaml`` and ``defaults.yaml``.
+"""What the inventory loader caches: each host's validated entry by the bytes of its block of ``hosts.yaml``.
 
-Parsing YAML is most of the time of a large render (PyYAML constructs every value in Python, about
-1 MB/s even with libyaml); an inventory that loaded and validated once loads and validates the same way
-from the same bytes. The entry holds each element's own fields and parent groups, exactly what
-``load_inventory`` built, and is rebuilt into the same Nornir objects. Only plain JSON data is cached
-(an inventory holding dates, binary values or ordered pairs is simply never cached).
+``inventory_blocks`` splits ``hosts.yaml`` into one block per host; ``BlockCache`` keeps, for the sha256 of
+each block's bytes, the host's name, its line within the block and its validated fields (plain JSON), in
+``.netimmutable/cache/inventory-blocks.jsonl``: one line per block, ``<sha256> <json>``, after a first
+line naming the format and the loader's source digest (a changed loader invalidates every block). A block
+whose bytes are unchanged is not parsed again wherever it moved in the file; ``groups.yaml`` and
+``defaults.yaml`` are small and parsed every time. Only plain JSON data is cached: a block holding a date,
+a NaN or an ordered pair is parsed every time.
+
+``InventoryCache`` is the key of the three files' bytes and a stat probe of them: what the stat table of
+``snapshots/`` (``render_cache.inputs_key``) records a complete render's inventory by.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from nornir.core.inventory import (
-    ConnectionOptions,
-    Defaults,
-    Group,
-    Groups,
-    Host,
-    Hosts,
-    Inventory,
-    ParentGroups,
-)
-
 from netimmutable import __version__
-from netimmutable.localcache import digest_of, entry_text, read_entry, source_digest, write_entry
+from netimmutable.localcache import digest_of, read_text_entry, source_digest, write_entry
 from netimmutable.repo import NetworkRepo
 
-__all__ = ["INVENTORY_FILES", "InventoryCache"]
+__all__ = ["INVENTORY_FILES", "BlockCache", "InventoryCache"]
 
 INVENTORY_FILES = ("hosts.yaml", "groups.yaml", "defaults.yaml")
-_ENTRY = "inventory.json"
-_ATTRS = ("hostname", "port", "username", "password", "platform")
+_BLOCKS = "inventory-blocks.jsonl"
 _Probe = tuple[tuple[str, int, int, int], ...]
 
 
-def _own(element: Any, name: str) -> Any:
-    """An element's own attribute (Nornir's Host resolves hostname/platform/... through its groups)."""
-    return object.__getattribute__(element, name)
-
-
-def _options(element: Any) -> dict[str, dict[str, Any]]:
-    options: dict[str, ConnectionOptions] = _own(element, "connection_options")
-    return {
-        name: {**{a: _own(opt, a) for a in _ATTRS}, "extras": _own(opt, "extras")}
-        for name, opt in options.items()
-    }
-
-
-def _fields(element: Any, with_groups: bool = True) -> dict[str, Any]:
-    fields: dict[str, Any] = {a: _own(element, a) for a in _ATTRS}
-    fields["data"] = _own(element, "data")
-    fields["connection_options"] = _options(element)
-    if with_groups:
-        fields["groups"] = [g.name for g in _own(element, "groups")]
-    return fields
-
-
-def _rebuild_options(spec: dict[str, dict[str, Any]]) -> dict[str, ConnectionOptions]:
-    return {name: ConnectionOptions(**opt) for name, opt in spec.items()}
-
-
-def _rebuild(entry: dict[str, Any]) -> tuple[Inventory, dict[str, int], str]:
-    d = entry["defaults"]
-    defaults = Defaults(
-        data=d["data"],
-        connection_options=_rebuild_options(d["connection_options"]),
-        **{a: d[a] for a in _ATTRS},
+def _loader_digest() -> str:
+    return digest_of(
+        __version__,
+        source_digest("inventory.py", "inventory_blocks.py", "inventory_cache.py", "yamlio.py"),
     )
-    groups = Groups()
-    for name, g in entry["groups"].items():
-        groups[name] = Group(
-            name=name,
-            defaults=defaults,
-            data=g["data"],
-            connection_options=_rebuild_options(g["connection_options"]),
-            **{a: g[a] for a in _ATTRS},
-        )
-    for name, g in entry["groups"].items():
-        groups[name].groups = ParentGroups(groups[p] for p in g["groups"])
-    hosts = Hosts()
-    for name, h in entry["hosts"].items():
-        host = Host(
-            name=name,
-            defaults=defaults,
-            data=h["data"],
-            connection_options=_rebuild_options(h["connection_options"]),
-            **{a: h[a] for a in _ATTRS},
-        )
-        host.groups = ParentGroups(groups[p] for p in h["groups"])
-        hosts[name] = host
-    return Inventory(hosts=hosts, groups=groups, defaults=defaults), entry["host_lines"], entry["hosts_file"]
+
+
+@dataclass(slots=True)
+class BlockCache:
+    """One ``load_inventory`` call's view of the block cache."""
+
+    repo: NetworkRepo
+    key: str
+    texts: dict[str, str] = field(default_factory=dict)
+    """Block sha256 -> its entry's JSON text (``{"name", "line", "fields"}``)."""
+
+    @classmethod
+    def open(cls, repo: NetworkRepo) -> BlockCache:
+        key = _loader_digest()
+        cache = cls(repo=repo, key=key)
+        text = read_text_entry(repo.local_dir, _BLOCKS)
+        if not text:
+            return cache
+        head, _, body = text.partition("\n")
+        try:
+            if json.loads(head) != {"format": 1, "key": key}:
+                return cache
+        except ValueError:
+            return cache
+        for line in body.splitlines():
+            digest, sep, entry = line.partition(" ")
+            if sep and len(digest) == 64:
+                cache.texts[digest] = entry
+        return cache
+
+    def get(self, digest: str) -> tuple[str, int, dict[str, Any], str] | None:
+        """(host name, line within the block, fields but ``data``, the JSON text of ``data``) of the block,
+        or None (absent or corrupt)."""
+        text = self.texts.get(digest)
+        if text is None:
+            return None
+        head, tab, data = text.partition("\t")
+        if not tab:
+            return None
+        try:
+            entry = json.loads(head)
+            name, line, fields = entry["name"], entry["line"], entry["fields"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if type(name) is not str or type(line) is not int or not isinstance(fields, dict):
+            return None
+        return name, line, fields, data
+
+    @staticmethod
+    def entry_text(name: str, line: int, fields_text: str) -> str:
+        """An entry's text from ``BlockFields.text`` (the fields but data, a tab, the data)."""
+        meta, _, data = fields_text.partition("\t")
+        return f'{{"name": {json.dumps(name)}, "line": {line}, "fields": {meta}}}\t{data}'
+
+    def save(self, blocks: Iterable[tuple[str, str]], changed: bool) -> None:
+        """Keep exactly ``blocks`` ((sha256, entry text) of the file's cacheable blocks), when ``changed``."""
+        if not changed:
+            return
+        head = json.dumps({"format": 1, "key": self.key})
+        lines = [head, *(f"{digest} {text}" for digest, text in blocks)]
+        write_entry(self.repo.local_dir, _BLOCKS, "\n".join(lines) + "\n")
+
+    def inputs_digest(self, block_digest: str, shared: str) -> str:
+        """What a host's resolved data is a function of: the loader, its block, groups and defaults."""
+        return digest_of(self.key, block_digest, shared)
 
 
 @dataclass(slots=True)
 class InventoryCache:
-    """One ``load_inventory`` call's view of the cache: the input key taken before parsing."""
+    """The key of the inventory files' bytes, taken before parsing, and their stat probe."""
 
     repo: NetworkRepo
     key: str | None
@@ -109,10 +117,7 @@ class InventoryCache:
 
     @staticmethod
     def _key(repo: NetworkRepo) -> tuple[_Probe | None, str | None]:
-        parts: list[bytes | str] = [
-            __version__,
-            source_digest("inventory.py", "inventory_cache.py", "yamlio.py"),
-        ]
+        parts: list[bytes | str] = [_loader_digest()]
         probe: list[tuple[str, int, int, int]] = []
         try:
             for name in INVENTORY_FILES:
@@ -127,62 +132,3 @@ class InventoryCache:
         except OSError:
             return None, None
         return tuple(probe), digest_of(*parts)
-
-    def load(self) -> tuple[Inventory, dict[str, int], str] | None:
-        if self.key is None:
-            return None
-        entry = read_entry(self.repo.local_dir, _ENTRY)
-        if entry is None or entry.get("key") != self.key:
-            return None
-        try:
-            return _rebuild(entry)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            return None
-
-    def store(self, inventory: Inventory, host_lines: dict[str, int], hosts_file: str) -> None:
-        """Cache what was just loaded, when the files did not change while they were parsed."""
-        if self.key is None:
-            return
-        probe, key = self._key(self.repo)
-        if probe != self.probe or key != self.key:
-            return
-        entry: dict[str, Any] = {
-            "key": self.key,
-            "defaults": _fields(inventory.defaults, with_groups=False),
-            "groups": {name: _fields(g) for name, g in inventory.groups.items()},
-            "hosts": {name: _fields(h) for name, h in inventory.hosts.items()},
-            "host_lines": host_lines,
-            "hosts_file": hosts_file,
-        }
-        try:
-            text = entry_text(entry)
-            back = json.loads(text)
-            back.pop("format")
-            # JSON keeps str/int/float/bool/None/list/dict exactly; what it would change (a tuple from
-            # !!omap, NaN) compares unequal, and such an inventory is not cached. Data values are plain
-            # (to_plain); connection option extras may hold located dicts: those are checked type by type.
-            if (
-                back != entry
-                or not _same(back["defaults"], entry["defaults"])
-                or not all(
-                    _same(back[kind][name]["connection_options"], element["connection_options"])
-                    for kind in ("groups", "hosts")
-                    for name, element in entry[kind].items()
-                )
-            ):
-                return
-        except (TypeError, ValueError, RecursionError):
-            return
-        write_entry(self.repo.local_dir, _ENTRY, text)
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal and of the same types all the way down (``==`` alone says ``[1] == (1,)`` is False but
-    ``{"a": 1} == LocatedDict(a=1)`` is True)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)

@@ -32,6 +32,7 @@ __all__ = [
     "entry_text",
     "read_entry",
     "read_stamped_entry",
+    "read_text_entry",
     "source_digest",
     "write_entry",
 ]
@@ -80,6 +81,16 @@ def read_stamped_entry(local_dir: Path, name: str) -> tuple[dict[str, Any], int]
     if not isinstance(data, dict) or data.get("format") != _FORMAT:
         return None
     return data, mtime_ns
+
+
+def read_text_entry(local_dir: Path, name: str) -> str | None:
+    """The text of entry ``name`` as written (an entry in a format of its own, e.g. JSON lines), or None."""
+    if not cache_enabled():
+        return None
+    try:
+        return (local_dir / CACHE_DIR / name).read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
 
 
 def write_entry(local_dir: Path, name: str, data: dict[str, Any] | str) -> None:

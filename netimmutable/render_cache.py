@@ -1,12 +1,27 @@
-"""Which artifacts each host rendered to, so an unchanged host is not rendered again.
+"""Which artifacts each host rendered to, so a host whose render inputs did not change is not rendered again.
 
-A host's key is a digest of everything its rendering can see: every file under ``templates/``, the host's
-own fields and data, those of its groups (recursively) and of the defaults, netimmutable's rendering
-source and the Jinja2 version. The entry records the digest of each artifact it rendered to. On the next
-render, a host whose key is unchanged and whose files in ``snapshots/`` still have exactly those digests
-takes its artifacts from those files; any other host is rendered. A hit therefore returns byte for byte
-what rendering would return (rendering is deterministic), and a hand-edited or missing snapshot is
-always rendered again.
+A host's key is a digest of exactly what its rendering reads:
+
+- its *resolved data*: what ``template_context`` hands the templates (the host's name, hostname, platform,
+  group names and every data key after Nornir's group and defaults inheritance, in that order);
+- the *templates it loaded* while rendering: every name the Jinja2 environment was asked for (entry
+  template, includes, imports, macros, ``extends``; also names asked for and not found, and the default
+  ``<platform>/expect.j2`` it looked for), each with the sha256 of the bytes it compiled (``None``:
+  absent). They are recorded in the entry and checked against the files on the next render;
+- the settings that affect rendering (``render:`` limits, the templates folder), netimmutable's version
+  and rendering source, the Python and Jinja2 versions.
+
+So an edit of one host re-renders that host; of a group or the defaults, the hosts whose resolved data
+changed; of a template, the hosts that loaded it; a template nobody loads re-renders nobody. Resolving
+and digesting 2,000 hosts' data costs about 0.7 s, so the entry also records the host's *inputs digest*
+(``LoadedInventory.host_inputs``: the bytes of its block of ``hosts.yaml``, of ``groups.yaml`` and
+``defaults.yaml``): when it is unchanged the recorded resolved digest is taken as it is.
+
+The entry records the digest of each artifact it rendered to. On the next render, a host whose key and
+templates are unchanged and whose files in ``snapshots/`` still have exactly those digests takes its
+artifacts from those files (or, through the stat table below, knows them without reading); any other host
+is rendered. A hit therefore returns byte for byte what rendering would return (rendering is
+deterministic), and a hand-edited or missing snapshot is always rendered again.
 
 ``snapshots.json`` is a stat table of ``snapshots/``, like git's index: for each artifact file, its sha256
 and (size, mtime_ns, ctime_ns, inode) taken right after netimmutable wrote it, or before it read and hashed
@@ -23,18 +38,25 @@ inventory or keying any host.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from jinja2.exceptions import TemplateNotFound
+from jinja2.loaders import split_template_path
 from nornir.core.inventory import Host
 
 from netimmutable import __version__
+from netimmutable.errors import InputError
+from netimmutable.fileio import refuse_links
 from netimmutable.inventory_cache import InventoryCache
 from netimmutable.localcache import (
+    cache_enabled,
     digest_of,
     read_entry,
     read_stamped_entry,
@@ -52,6 +74,7 @@ __all__ = [
     "StatKey",
     "inputs_key",
     "read_verified",
+    "resolved_digest",
     "stat_key",
 ]
 
@@ -59,7 +82,6 @@ StatKey = tuple[int, int, int, int]
 """(size, mtime_ns, ctime_ns, inode) of a file."""
 
 _ENTRY = "render.json"
-_ATTRS = ("hostname", "port", "username", "platform")  # never the password
 _TABLE = "snapshots.json"
 
 
@@ -113,116 +135,168 @@ def _templates_state(templates_dir: Path) -> tuple[str, _TemplatesProbe] | None:
     return digest_of(*parts), tuple(probe)
 
 
-def _env_key(repo: NetworkRepo, templates_digest: str) -> str:
-    """Digest of the templates tree, netimmutable's rendering source and versions."""
+def _env_key(repo: NetworkRepo) -> str:
+    """Digest of what every host's rendering shares besides its data and templates: netimmutable's
+    rendering source and versions, the templates folder and the render settings."""
     return digest_of(
         __version__,
         sys.version,
         metadata.version("jinja2"),
         source_digest(
-            "render.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py", "normalize.py"
+            "render_host.py", "render_cache.py", "filters.py", "secretref.py", "sandbox.py", "normalize.py"
         ),
         str(repo.templates_dir),
         repr(repo.settings.render),  # a lower limit must judge renders made under a higher one
-        templates_digest,
     )
 
 
-def _own(element: Any, name: str) -> Any:
-    return object.__getattribute__(element, name)
+def _plain_default(value: Any) -> str:
+    """A value JSON does not know (a YAML timestamp), spelled with its type."""
+    return f"{type(value).__name__}:{value!r}"
 
 
-def _options(element: Any) -> tuple[Any, ...]:
-    options = _own(element, "connection_options")
-    return tuple(
-        (name, *(_own(opt, a) for a in _ATTRS), _own(opt, "extras")) for name, opt in sorted(options.items())
-    )
+def resolved_digest(host: Host) -> str:
+    """Digest of what ``template_context(host)`` gives the templates: name, hostname, platform, group
+    names and the data after inheritance, keys in the order templates iterate them."""
+    payload = [
+        host.name,
+        host.hostname,
+        host.platform,
+        [group.name for group in host.groups],
+        list(host.items()),
+    ]
+    return digest_of(json.dumps(payload, default=_plain_default, ensure_ascii=False))
+
+
+_LINK = "(link)"
+"""The digest of a template file reached through a symbolic link: never equal to a recorded one."""
 
 
 @dataclass(slots=True)
 class RenderCache:
-    """One ``render_hosts`` call's view of the render cache."""
+    """One render's view of the render cache."""
 
     repo: NetworkRepo
     env_key: str | None
     entries: dict[str, Any] = field(default_factory=dict)
     changed: bool = False
-    _group_keys: dict[int, str] = field(default_factory=dict)
+    _templates: dict[str, str | None] = field(default_factory=dict)
+    _resolved: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, repo: NetworkRepo) -> RenderCache:
         loaded = read_entry(repo.local_dir, _ENTRY)
         hosts = loaded.get("hosts") if loaded else None
-        templates = _templates_state(repo.templates_dir)
-        env_key = None if templates is None else _env_key(repo, templates[0])
+        env_key = _env_key(repo) if cache_enabled() else None
         return cls(repo=repo, env_key=env_key, entries=hosts if isinstance(hosts, dict) else {})
 
-    def _element_key(self, element: Any) -> str:
-        return repr(
-            (
-                tuple(_own(element, a) for a in _ATTRS),
-                _own(element, "data"),
-                _options(element),
-                tuple(self._group_key(g) for g in _own(element, "groups")),
-            )
-        )
+    def template_digest(self, name: str) -> str | None:
+        """sha256 of template ``name`` as the loader would read it now; None when there is no such file."""
+        if name in self._templates:
+            return self._templates[name]
+        digest: str | None
+        try:
+            pieces = split_template_path(name)
+            path = self.repo.templates_dir.joinpath(*pieces)
+            refuse_links(self.repo.root, path)
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except TemplateNotFound:  # a name with "..": never a file
+            digest = None
+        except InputError:
+            digest = _LINK
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            digest = None
+        except OSError:
+            digest = _LINK  # unreadable: let rendering say why
+        self._templates[name] = digest
+        return digest
 
-    def _group_key(self, group: Any) -> str:
-        known = self._group_keys.get(id(group))
+    def resolved(self, host: Host, inputs: str | None) -> str:
+        """The host's resolved-data digest: the recorded one when its inputs digest is unchanged."""
+        entry = self.entries.get(host.name)
+        if inputs is not None and isinstance(entry, dict) and entry.get("inputs") == inputs:
+            recorded = entry.get("resolved")
+            if isinstance(recorded, str):
+                return recorded
+        known = self._resolved.get(host.name)
         if known is None:
-            known = self._group_keys[id(group)] = f"{group.name}:{self._element_key(group)}"
+            known = self._resolved[host.name] = resolved_digest(host)
         return known
 
-    def key(self, host: Host) -> str | None:
-        if self.env_key is None:
-            return None
-        defaults = host.defaults
-        defaults_key = repr(
-            (tuple(_own(defaults, a) for a in _ATTRS), _own(defaults, "data"), _options(defaults))
-        )
-        return digest_of(self.env_key, host.name, self._element_key(host), defaults_key)
+    def lookup(
+        self, host: Host, inputs: str | None, table: SnapshotTable | None = None
+    ) -> CachedRender | None:
+        """The host's artifacts when its key, its templates and its snapshot files are unchanged.
 
-    def lookup(self, host: Host, key: str | None) -> CachedRender | None:
+        With ``table``, a file whose stat matches its (not racy) entry is not read: the hit's ``files``
+        then lacks it, and ``seen`` names it with its digest and stat."""
         entry = self.entries.get(host.name)
-        if key is None or not isinstance(entry, dict) or entry.get("key") != key:
+        if self.env_key is None or not isinstance(entry, dict):
             return None
         try:
-            files: dict[str, str] = {}
-            seen: list[tuple[str, str, StatKey]] = []
-            snapshots = self.repo.snapshots_dir
-            for name, digest in entry["files"].items():
-                raw, stat = read_verified(snapshots / name)
-                if hashlib.sha256(raw).hexdigest() != digest:
-                    return None
-                files[name] = raw.decode("utf-8")
-                seen.append((name, digest, stat))
-            return CachedRender(
-                platform=entry["platform"],
-                template=entry["template"],
-                files=files,
-                expect_template=entry["expect_template"],
-                seen=tuple(seen),
-            )
+            resolved = self.resolved(host, inputs)
+            if entry["key"] != digest_of(self.env_key, resolved):
+                return None
+            deps = entry["deps"]
+            if not isinstance(deps, dict) or not deps:
+                return None
+            if any(self.template_digest(name) != digest for name, digest in deps.items()):
+                return None
+            if inputs is not None and entry.get("inputs") != inputs:
+                entry["inputs"] = inputs  # the resolved data did not change: remember the new inputs
+                self.changed = True
+            return self._read(entry, table)
         except (OSError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             return None
 
+    def _read(self, entry: dict[str, Any], table: SnapshotTable | None) -> CachedRender | None:
+        files: dict[str, str] = {}
+        seen: list[tuple[str, str, StatKey]] = []
+        snapshots = self.repo.snapshots_dir
+        for name, digest in entry["files"].items():
+            if table is not None:
+                try:
+                    stat = stat_key(os.lstat(snapshots / name))
+                except FileNotFoundError:
+                    return None
+                if table.digest_if_unchanged(name, stat) == digest:
+                    seen.append((name, digest, stat))
+                    continue
+            raw, stat = read_verified(snapshots / name)
+            if hashlib.sha256(raw).hexdigest() != digest:
+                return None
+            files[name] = raw.decode("utf-8")
+            seen.append((name, digest, stat))
+        return CachedRender(
+            platform=entry["platform"],
+            template=entry["template"],
+            files=files,
+            expect_template=entry["expect_template"],
+            seen=tuple(seen),
+        )
+
     def record(
         self,
-        host: Host,
-        key: str | None,
-        platform: str,
-        template: str,
-        expect_template: str | None,
-        files: dict[str, str],
+        host: str,
+        inputs: str | None,
+        resolved: str,
+        loaded: Mapping[str, str | None],
+        rendered: tuple[str, str, str | None, Mapping[str, str]],
     ) -> None:
-        if key is None:
+        """Remember a host just rendered: ``rendered`` is (platform, template, expect_template, file name
+        -> sha256); ``loaded`` the templates it loaded (name -> sha256, None: absent)."""
+        if self.env_key is None:
             return
-        self.entries[host.name] = {
-            "key": key,
+        platform, template, expect_template, files = rendered
+        self.entries[host] = {
+            "key": digest_of(self.env_key, resolved),
+            "inputs": inputs,
+            "resolved": resolved,
+            "deps": dict(loaded),
             "platform": platform,
             "template": template,
             "expect_template": expect_template,
-            "files": {name: hashlib.sha256(text.encode("utf-8")).hexdigest() for name, text in files.items()},
+            "files": dict(files),
         }
         self.changed = True
 
@@ -255,7 +329,8 @@ def inputs_key(repo: NetworkRepo) -> InputsKey | None:
         "complete render",
         settings,
         inventory.key,
-        _env_key(repo, templates[0]),
+        _env_key(repo),
+        templates[0],
         metadata.version("nornir"),
         str(repo.snapshots_dir),
     )

@@ -16,7 +16,8 @@ template is named, with the line's number in the rendered config.
 Cost: the digests of the configs known to need no warning are kept in the local cache
 (``.netimmutable/cache/render-warnings.json``, with a digest of the rules); when every rendered config
 is one of them, nothing is read (a warm ``render`` stays as fast as its own fast path). Otherwise the
-selected FRR hosts are rendered through the render cache and scanned (~0.1 ms per clean config).
+selected FRR hosts whose config is not known clean are rendered through the render cache (in practice:
+read from their new snapshots) and scanned (~0.1 ms per clean config).
 
 Examples:
     >>> _pattern("  neighbor {{ n.address }} activate").fullmatch("neighbor 10.0.0.2 activate") is not None
@@ -36,7 +37,7 @@ import jinja2
 from jinja2 import meta
 
 from netimmutable.drivers.frr_defaults import default_lines
-from netimmutable.inventory import load_inventory, select_hosts
+from netimmutable.inventory import LoadedInventory, load_inventory, select_hosts
 from netimmutable.localcache import read_entry, source_digest, write_entry
 from netimmutable.render import CONFIG_SUFFIX, RenderedHost, make_environment, render_hosts
 from netimmutable.repo import NetworkRepo
@@ -157,10 +158,12 @@ def render_warnings(
     digests: Mapping[str, str],
     limit: Sequence[str] = (),
     filters: Sequence[tuple[str, str]] = (),
+    loaded: LoadedInventory | None = None,
 ) -> tuple[RenderWarning, ...]:
     """``default_line_warnings`` of the selected hosts (all by default) whose platform has a defaults
     table. ``digests``: file name -> sha256 of every artifact just rendered (``RenderSummary.digests``):
-    when each config is known to need no warning, nothing else is read."""
+    when each config is known to need no warning, nothing else is read. ``loaded``: the inventory the render
+    just loaded (``RenderSummary.inventory``), else it is loaded when needed."""
     configs = {name[: -len(CONFIG_SUFFIX)]: d for name, d in digests.items() if name.endswith(CONFIG_SUFFIX)}
     rules = source_digest("drivers/frr_defaults.py", "render_warnings.py")
     entry = read_entry(repo.local_dir, _ENTRY)
@@ -171,13 +174,15 @@ def render_warnings(
         return ()
     scanned: set[str] = set()
     frr = []
-    for host in select_hosts(load_inventory(repo), limit, filters):
-        if str(host.platform).lower() in WARNED_PLATFORMS:
+    loaded = loaded or load_inventory(repo)
+    for host in select_hosts(loaded, limit, filters):
+        known = configs.get(host.name)
+        if known in clean or (known is not None and str(host.platform).lower() not in WARNED_PLATFORMS):
+            scanned.add(known)  # known to need no warning, or never warned: not an FRR host
+        elif str(host.platform).lower() in WARNED_PLATFORMS:
             frr.append(host)
-        elif host.name in configs:
-            scanned.add(configs[host.name])  # never warned: not an FRR host
     warnings: list[RenderWarning] = []
-    for item in render_hosts(repo, frr) if frr else ():
+    for item in render_hosts(repo, frr, inputs=loaded.host_inputs) if frr else ():
         found = default_line_warnings(repo, (item,))
         if not found:
             scanned.add(hashlib.sha256(item.config.encode("utf-8")).hexdigest())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 import git
@@ -32,6 +33,7 @@ from netimmutable.cli.common import (
 from netimmutable.exitcodes import ExitCode
 from netimmutable.release_diff import HostDiff, diff_artifacts, format_json, format_markdown, format_text
 from netimmutable.render import refresh_snapshots
+from netimmutable.render_pool import POOL_MIN_HOSTS
 from netimmutable.render_warnings import RenderWarning, render_warnings
 from netimmutable.repo import NetworkRepo, open_repo
 from netimmutable.scaffold import DEFAULT_EXAMPLE, EXAMPLES, init_repo
@@ -73,6 +75,18 @@ def init_command(directory: Path, example: str | None) -> None:
     )
 
 
+def _processes_option(func: Any) -> Any:
+    return click.option(
+        "--processes",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Worker processes that parse hosts.yaml and render the hosts that changed (0: one per core; "
+        f"1: this process only). Fewer than {POOL_MIN_HOSTS} hosts to render are rendered in this process "
+        "anyway. The output is the same whatever the number.",
+    )(func)
+
+
 def _print_warnings(warnings: tuple[RenderWarning, ...]) -> None:
     for warning in warnings:
         err_console().print(f"warning: {warning}")
@@ -85,14 +99,23 @@ def _print_warnings(warnings: tuple[RenderWarning, ...]) -> None:
 @format_option("text", "json")
 @limit_option
 @filter_option
+@_processes_option
 @repo_option
 def render_command(
-    check: bool, fmt: str, limit: str | None, filters: tuple[str, ...], repo_path: Path | None
+    check: bool,
+    fmt: str,
+    limit: str | None,
+    filters: tuple[str, ...],
+    processes: int,
+    repo_path: Path | None,
 ) -> None:
     """Render complete configs (and expectations) of hosts into snapshots/.
 
-    Nothing is written when any selected host fails to render. With --check, nothing is written at all and
-    the exit code says whether snapshots/ is current (for merge-request CI).
+    Only hosts whose resolved data (after group and defaults inheritance) or whose templates (entry,
+    includes, imports, macros) changed since the last render are rendered again, on every core; the
+    others are taken from snapshots/ when their files are unchanged. Nothing is written when any selected
+    host fails to render. With --check, nothing is written at all and the exit code says whether
+    snapshots/ is current (for merge-request CI).
 
     \b
     Examples:
@@ -100,11 +123,12 @@ def render_command(
       netimmutable render --limit r1,r2
       netimmutable render --check            # exit 3 when stale
       netimmutable render --filter groups=edge --format json
+      netimmutable render --processes 1      # one process (no worker processes)
     """
     repo = open_repo(repo_path)
     names, conditions = parse_limit(limit), parse_filters(filters)
-    summary = refresh_snapshots(repo, names, conditions, write=not check)
-    warnings = render_warnings(repo, summary.digests, names, conditions)
+    summary = refresh_snapshots(repo, names, conditions, write=not check, processes=processes)
+    warnings = render_warnings(repo, summary.digests, names, conditions, summary.inventory)
     status, written = summary.status, summary.written
     if fmt == "json":
         emit_json(
@@ -143,10 +167,12 @@ def render_command(
 @click.command("commit")
 @click.option("-m", "--message", default=None, help="Commit message (default: a summary of changed devices).")
 @format_option("text", "json")
+@_processes_option
 @repo_option
-def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> None:
+def commit_command(message: str | None, fmt: str, processes: int, repo_path: Path | None) -> None:
     """Render every host and commit inputs and snapshots as one release.
 
+    The render is `render`'s: only hosts whose resolved data or templates changed are rendered again.
     The commit holds netimmutable.yaml, inventory/, templates/ and snapshots/ changes, with trailers
     recording the tool version and a digest of all artifacts. Nothing is committed when nothing changed;
     other dirty files are left alone and listed.
@@ -155,12 +181,13 @@ def commit_command(message: str | None, fmt: str, repo_path: Path | None) -> Non
     Examples:
       netimmutable commit -m "r2: add peer to r5"
       netimmutable commit --format json
+      netimmutable commit --processes 2 -m "edge: new NTP servers"
     """
     repo = open_repo(repo_path)
     started = time.monotonic()
-    summary = refresh_snapshots(repo)
+    summary = refresh_snapshots(repo, processes=processes)
     render_seconds = time.monotonic() - started
-    warnings = render_warnings(repo, summary.digests)
+    warnings = render_warnings(repo, summary.digests, loaded=summary.inventory)
     with open_git(repo) as gitrepo:
         result = commit_release(repo, gitrepo, summary.digests, message, render_seconds)
     if fmt == "json":

@@ -38,8 +38,12 @@ def test_quick_bench_writes_results(tmp_path: Path) -> None:
             assert isinstance(ratio["passed"], bool)
     render = data["benchmarks"]["render"]
     assert render["inputs"]["outputs_identical"] is True
+    assert render["inputs"]["parallel_identical_to_one_process"] is True
+    assert render["inputs"]["commit_changed_files"] == ["inventory/hosts.yaml", "snapshots/leaf-00000.cfg"]
     assert {r["name"] for r in render["ratios"]} == {
         "render vs bare jinja2",
+        "render one process vs bare jinja2",
+        "commit one host changed vs full render",
         "nornir pipeline vs render",
         "re-render unchanged vs full",
     }

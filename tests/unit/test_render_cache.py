@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from netimmutable import render as render_module
+from netimmutable import render_pool
+from netimmutable.fileio import StagedFiles
 from netimmutable.inventory import load_inventory
 from netimmutable.render import compare_snapshots, refresh_snapshots, render_hosts, write_snapshots
 from netimmutable.render_cache import SnapshotTable, stat_key
@@ -56,7 +58,7 @@ def test_second_render_is_served_from_the_cache_and_identical(tmp_path: Path) ->
     root = _repo(tmp_path)
     first = _render(root)
     cache = root / ".netimmutable" / "cache"
-    assert (cache / "inventory.json").is_file()
+    assert (cache / "inventory-blocks.jsonl").is_file()
     assert (cache / "render.json").is_file()
     assert (cache / ".gitignore").read_text().strip().endswith("*")
     assert _render(root) == first
@@ -98,7 +100,7 @@ def test_corrupt_or_disabled_cache_is_ignored(tmp_path: Path, monkeypatch: pytes
     root = _repo(tmp_path)
     first = _render(root)
     cache = root / ".netimmutable" / "cache"
-    (cache / "inventory.json").write_text("{not json")
+    (cache / "inventory-blocks.jsonl").write_text("{not json")
     (cache / "render.json").write_text(json.dumps({"format": 1, "hosts": {"r1": {"key": 3}}}))
     assert _render(root) == first
     monkeypatch.setenv("NETIMMUTABLE_NO_CACHE", "1")
@@ -288,19 +290,20 @@ def test_a_template_changed_and_changed_back_during_a_render_is_not_recorded_as_
 ) -> None:
     root = _repo(tmp_path)
     template = root / "templates" / "frr" / "main.j2"
-    real_env, real_write = render_module.make_environment, render_module._write_changed
+    real_env = render_pool.make_environment
 
     def switch_away(templates_dir: Path, *args: Any) -> object:  # `git switch feature` after keying
         template.write_text(MAIN + "\n! feature-branch line\n")
         return real_env(templates_dir, *args)
 
-    def switch_back(*args: object) -> object:  # `git switch -` before they are keyed again
-        written = real_write(*args)
-        template.write_text(MAIN)
-        return written
+    class SwitchBack(StagedFiles):  # `git switch -` once written, before the inputs are keyed again
+        def commit(self) -> list[Path]:
+            written = super().commit()
+            template.write_text(MAIN)
+            return written
 
-    monkeypatch.setattr(render_module, "make_environment", switch_away)
-    monkeypatch.setattr(render_module, "_write_changed", switch_back)
+    monkeypatch.setattr(render_pool, "make_environment", switch_away)
+    monkeypatch.setattr(render_module, "StagedFiles", SwitchBack)
     refresh_snapshots(open_repo(root))
     monkeypatch.undo()
     assert "feature-branch line" in (root / "snapshots" / "r1.cfg").read_text()  # what that render wrote
