@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -156,34 +157,46 @@ _CALLS = (
     "get_interfaces_ip",
     "get_bgp_neighbors",
     "get_bgp_neighbors_detail",
+    "read_together",
 )
 
 
 class _CallLog:
-    """Counts and times the driver's NAPALM calls (outermost only), to say where each run's time goes."""
+    """Counts and times the driver's NAPALM calls (outermost only), and the SSH execs under them (each a
+    round trip to the router), to say where each run's time goes."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
-        self.seconds = 0.0
+        self.seconds: dict[str, float] = {}
+        self.execs = 0
         self._depth = 0
-        self._saved: dict[str, Any] = {}
+        self._saved: list[tuple[type, str, Any]] = []
 
     def install(self, cls: type) -> None:
         for name in _CALLS:
             func = getattr(cls, name, None)
             if func is None:
                 continue
-            self._saved[name] = func
+            self._saved.append((cls, name, func))
             setattr(cls, name, self._wrap(name, func))
-        self._cls = cls
+        from netimmutable.drivers.frr.transport import SshTransport
+
+        run = SshTransport.run
+        self._saved.append((SshTransport, "run", run))
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.execs += 1
+            return run(*args, **kwargs)
+
+        SshTransport.run = counted  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
-        for name, func in self._saved.items():
-            setattr(self._cls, name, func)
+        for cls, name, func in self._saved:
+            setattr(cls, name, func)
 
-    def take(self) -> tuple[dict[str, int], float]:
-        out = (dict(self.calls), self.seconds)
-        self.calls, self.seconds = {}, 0.0
+    def take(self) -> tuple[dict[str, int], dict[str, float], int]:
+        out = (dict(self.calls), dict(self.seconds), self.execs)
+        self.calls, self.seconds, self.execs = {}, {}, 0
         return out
 
     def _wrap(self, name: str, func: Any) -> Any:
@@ -196,7 +209,7 @@ class _CallLog:
                 return func(*args, **kwargs)
             finally:
                 self._depth -= 1
-                self.seconds += time.perf_counter() - t0
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
                 self.calls[name] = self.calls.get(name, 0) + 1
 
         return wrapper
@@ -245,6 +258,55 @@ def _nim(root: Path) -> tuple[float, float]:
     return wall, host.soak_wait
 
 
+@dataclass
+class _Runs:
+    """What the alternating runs measured: per run seconds, and per pair of runs the driver calls."""
+
+    nim: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    nim_device: list[float] = field(default_factory=list)
+    bare_device: list[float] = field(default_factory=list)
+    nim_calls: dict[str, int] = field(default_factory=dict)
+    bare_calls: dict[str, int] = field(default_factory=dict)
+    nim_per_call: dict[str, list[float]] = field(default_factory=dict)
+    nim_execs: list[int] = field(default_factory=list)
+    bare_execs: list[int] = field(default_factory=list)
+
+
+def _alternate(root: Path, entry: dict[str, Any], revert_in: int) -> _Runs:
+    """ROUNDS times: netimmutable adds and removes the route, then bare NAPALM pushes the same two configs."""
+    import napalm
+
+    runs = _Runs()
+    log = _CallLog()
+    log.install(napalm.get_network_driver(str(entry.get("driver") or "frr")))
+    try:
+        for _ in range(ROUNDS):
+            configs = []
+            for present in (True, False):
+                configs.append(_release(root, present))
+                wall, wait = _nim(root)
+                runs.nim.append(wall - wait)
+                runs.waits.append(wait)
+            runs.nim_calls, seconds, count = log.take()
+            runs.nim_device.append(sum(seconds.values()) / 2)
+            runs.nim_execs.append(count // 2)
+            for name, value in seconds.items():
+                runs.nim_per_call.setdefault(name, []).append(value / 2)
+            runs.bare.extend(_bare(entry, config, revert_in) for config in configs)
+            runs.bare_calls, seconds, count = log.take()
+            runs.bare_device.append(sum(seconds.values()) / 2)
+            runs.bare_execs.append(count // 2)
+    finally:
+        log.uninstall()
+    return runs
+
+
+def _spread(values: list[float]) -> str:
+    return f"{len(values)} runs, {min(values):.2f}-{max(values):.2f} s"
+
+
 def _measure(root: Path, result: BenchResult) -> None:
     from netimmutable.artifacts import open_git
     from netimmutable.records import Records
@@ -257,33 +319,7 @@ def _measure(root: Path, result: BenchResult) -> None:
         raise RuntimeError("the first deploy (records every router good) failed")
     first = time.perf_counter() - t0
     revert_in = int(open_repo(root).settings.deploy.revert_in or 0) or 300
-    entry = _connection(root)
-    import napalm
-
-    log = _CallLog()
-    log.install(napalm.get_network_driver(str(entry.get("driver") or "frr")))
-    nim: list[float] = []
-    waits: list[float] = []
-    bare: list[float] = []
-    nim_device: list[float] = []
-    bare_device: list[float] = []
-    nim_calls: dict[str, int] = {}
-    bare_calls: dict[str, int] = {}
-    try:
-        for _ in range(ROUNDS):
-            configs = []
-            for present in (True, False):
-                configs.append(_release(root, present))
-                wall, wait = _nim(root)
-                nim.append(wall - wait)
-                waits.append(wait)
-            nim_calls, seconds = log.take()
-            nim_device.append(seconds / 2)
-            bare.extend(_bare(entry, config, revert_in) for config in configs)
-            bare_calls, seconds = log.take()
-            bare_device.append(seconds / 2)
-    finally:
-        log.uninstall()
+    runs = _alternate(root, _connection(root), revert_in)
     repo = open_repo(root)
     with open_git(repo) as gitrepo:
         good = Records(repo, gitrepo).last_good(HOST)
@@ -296,40 +332,45 @@ def _measure(root: Path, result: BenchResult) -> None:
             "change": f"ip route {ROUTE} blackhole, added then removed",
             "rounds": ROUNDS,
             "revert_in": revert_in,
-            "nim_runs_s": [round(x, 3) for x in nim],
-            "nim_soak_wait_s": [round(x, 3) for x in waits],
-            "bare_runs_s": [round(x, 3) for x in bare],
+            "nim_runs_s": [round(x, 3) for x in runs.nim],
+            "nim_soak_wait_s": [round(x, 3) for x in runs.waits],
+            "bare_runs_s": [round(x, 3) for x in runs.bare],
+            "nim_driver_calls_per_run": {k: v / 2 for k, v in sorted(runs.nim_calls.items())},
+            "bare_driver_calls_per_run": {k: v / 2 for k, v in sorted(runs.bare_calls.items())},
+            "nim_driver_ms_per_run": {
+                k: round(1000 * statistics.median(v), 1) for k, v in sorted(runs.nim_per_call.items())
+            },
+            "ssh_execs_per_run": {
+                "nim": statistics.median(runs.nim_execs),
+                "bare": statistics.median(runs.bare_execs),
+            },
         }
     )
-    result.inputs["nim_driver_calls_per_run"] = {k: v / 2 for k, v in sorted(nim_calls.items())}
-    result.inputs["bare_driver_calls_per_run"] = {k: v / 2 for k, v in sorted(bare_calls.items())}
-    nim_med, bare_med = statistics.median(nim), statistics.median(bare)
+    nim_med, bare_med = statistics.median(runs.nim), statistics.median(runs.bare)
     result.figure("first deploy, 4 routers unchanged (setup)", first, "s", "verify + records, not compared")
     result.figure(
         "netimmutable deploy --limit r2 (median)",
         nim_med,
         "s",
-        f"{len(nim)} runs, all checks and the soak's reads, without its wait",
+        f"{_spread(runs.nim)}; all checks and the soak's reads, without its wait",
     )
     result.figure(
         "  soak wait (median, not compared)",
-        statistics.median(waits),
+        statistics.median(runs.waits),
         "s",
         "soak auto: the largest BGP hold time + 2 s, slept between check rounds",
     )
-    result.figure("bare NAPALM sequence (median)", bare_med, "s", f"{len(bare)} runs")
-    result.figure(
-        "  time inside driver calls, netimmutable",
-        statistics.median(nim_device),
-        "s",
-        f"{sum(nim_calls.values()) / 2:.0f} calls per run",
-    )
-    result.figure(
-        "  time inside driver calls, bare",
-        statistics.median(bare_device),
-        "s",
-        f"{sum(bare_calls.values()) / 2:.0f} calls per run",
-    )
+    result.figure("bare NAPALM sequence (median)", bare_med, "s", _spread(runs.bare))
+    for who, device, calls, execs in (
+        ("netimmutable", runs.nim_device, runs.nim_calls, runs.nim_execs),
+        ("bare", runs.bare_device, runs.bare_calls, runs.bare_execs),
+    ):
+        result.figure(
+            f"  time inside driver calls, {who}",
+            statistics.median(device),
+            "s",
+            f"{sum(calls.values()) / 2:.0f} calls, {statistics.median(execs):.0f} SSH execs per run",
+        )
     result.ratio("deploy vs bare NAPALM", ("netimmutable", nim_med), ("bare NAPALM", bare_med), "<=", 1.5)
 
 
