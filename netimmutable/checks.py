@@ -481,6 +481,9 @@ def _read_state(device: StateDevice) -> tuple[StateSnapshot, dict[str, Mapping[s
         "get_interfaces": device.interfaces,
         "get_bgp_neighbors": device.bgp_neighbors,
     }
+    together = getattr(device, "read_together", None)  # optional: ``Device.read_together``
+    if callable(together):  # the round's getters from one device read, where the driver can
+        together(tuple(getters))
     for name, getter in getters.items():
         try:
             results[name] = getter()

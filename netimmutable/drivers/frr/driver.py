@@ -14,8 +14,10 @@ that runs on the router and restores the previous configuration after N seconds 
 came first, even if the SSH session is gone; a pending commit is not written to the startup config.
 
 ``get_facts``, ``get_interfaces`` and ``get_interfaces_ip`` all read ``show interface json``: one read
-serves the others asked within ``INTERFACE_READ_REUSE`` seconds (the getters of one check round), and every
-commit, confirm and rollback forgets it.
+serves the others asked within ``READ_REUSE`` seconds (the getters of one check round), and every commit,
+confirm and rollback forgets it. ``read_together`` (netimmutable's extension to NAPALM, used by its check
+rounds) reads what several getters need in one SSH exec and one vtysh start; each of them answers from that
+read once, when asked within ``READ_REUSE`` seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import re
 import secrets
 import shlex
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,11 +46,39 @@ from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WOR
 from netimmutable.drivers.frr.reload_diff import undeletable_interfaces, without_defaults
 from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
 
-INTERFACE_READ_REUSE = 0.25
-"""Seconds one ``show interface json`` read serves the other interface getters (one check round asks three
-of them within milliseconds; rounds are ``settle_interval`` apart)."""
+READ_REUSE = 0.25
+"""Seconds a read serves the getters of one check round (a round asks them within milliseconds; rounds are
+``settle_interval`` apart): ``show interface json`` the interface getters, a ``read_together`` read the
+getters it was asked for."""
 
 __all__ = ["FrrDriver"]
+
+_INTERFACES = "show interface json"
+_NEIGHBORS = "show bgp vrf all neighbors json"
+_SUMMARY = "show bgp vrf all summary json"
+_VERSION = "show version"
+_UPTIME = "ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime"
+"""Seconds since zebra started (FRR's uptime), else the host's."""
+_ROUND_JSON = {
+    "get_facts": (_INTERFACES,),
+    "get_interfaces": (_INTERFACES,),
+    "get_interfaces_ip": (_INTERFACES,),
+    "get_bgp_neighbors": (_NEIGHBORS, _SUMMARY),
+}
+"""The vtysh JSON commands each getter ``read_together`` knows reads (``get_facts`` also ``show version``
+and the uptime)."""
+
+
+@dataclass(slots=True)
+class _Together:
+    """One ``read_together`` read: its outputs, and the getters that may still answer from it."""
+
+    at: float
+    left: set[str]
+    docs: dict[str, dict[str, Any]]
+    version: str = ""
+    uptime: float = -1.0
+
 
 CandidateKind = Literal["replace", "merge"]
 _SECRET_RE = re.compile(r"^(\s*\S.*?\b(?:password|authentication-key|key-string)\s+)(\S+)", re.MULTILINE)
@@ -87,7 +119,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         )
         self._candidate: tuple[CandidateKind, str] | None = None
         self._interfaces_read: tuple[float, dict[str, Any]] | None = None
-        """(monotonic time, ``show interface json``) of the last read (see INTERFACE_READ_REUSE)."""
+        """(monotonic time, ``show interface json``) of the last read (see READ_REUSE)."""
+        self._together: _Together | None = None
+        """The last ``read_together`` read."""
         self.commit_notes: tuple[str, ...] = ()
         """What the last ``commit_config`` or ``rollback`` had to do beyond frr-reload.py (its fallback), for
         the person reading the outcome; () when frr-reload.py alone did it."""
@@ -125,20 +159,52 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         command printed). A JSON command that printed nothing or no object would shift the outputs, so
         then every command runs alone (the one-command path and its errors)."""
         text = self._vtysh(*commands)
-        decoder, pos = json.JSONDecoder(), 0
-        docs: list[dict[str, Any]] = []
         wanted = sum(1 for c in commands if c.endswith(" json"))
-        try:
-            while len(docs) < wanted:
-                pos = len(text) - len(text[pos:].lstrip())
-                doc, pos = decoder.raw_decode(text, pos)
-                if not isinstance(doc, dict):
-                    raise ValueError(type(doc).__name__)
-                docs.append(doc)
-        except ValueError:
+        split = _leading_json(text, wanted)
+        if split is None:
             docs = [self._vtysh_json(c) for c in commands[:wanted]]
             return docs, "".join(self._vtysh(c) for c in commands[wanted:])
-        return docs, text[pos:].lstrip("\n")
+        return split
+
+    def read_together(self, getters: Sequence[str]) -> None:
+        """Read now what ``getters`` need (of ``get_facts``, ``get_interfaces``, ``get_interfaces_ip``,
+        ``get_bgp_neighbors``; others are ignored) in one SSH exec and one vtysh start: each of them asked
+        within ``READ_REUSE`` seconds answers from this read, once; asked again, or later, it reads the
+        router as usual. netimmutable's extension to NAPALM, for the getters of one check round (they are
+        asked within milliseconds of each other, so their answers are of one moment).
+
+        Anything unexpected (vtysh failing, a daemon not running, an output that is not a JSON object)
+        keeps nothing: each getter then reads on its own, with its own errors. A lost connection raises."""
+        self._together = None
+        names = {g for g in getters if g in _ROUND_JSON}
+        commands = [c for c in (_INTERFACES, _NEIGHBORS, _SUMMARY) if any(c in _ROUND_JSON[g] for g in names)]
+        if not commands:
+            return
+        facts = "get_facts" in names
+        marker = f"netimmutable-{secrets.token_hex(8)}"  # the router cannot print it by chance
+        args = " ".join(f"-c {shlex.quote(c)}" for c in (*commands, *((_VERSION,) if facts else ())))
+        # vtysh's exit status after the marker, then the uptime: one exec (each is a round trip)
+        shell = f"vtysh {args}; s=$?; echo; echo {marker} $s" + (f"; {_UPTIME}" if facts else "")
+        out = self._ssh.run(shell).stdout
+        text, found, after = out.rpartition(f"\n{marker} ")
+        status, _, uptime = after.partition("\n")
+        split = _leading_json(text, len(commands)) if found and status.strip() == "0" else None
+        if split is None:
+            return
+        docs, version = split
+        now = time.monotonic()
+        read = _Together(now, names, dict(zip(commands, docs, strict=True)), version, _uptime(uptime))
+        if _INTERFACES in read.docs:
+            self._interfaces_read = (now, copy.deepcopy(read.docs[_INTERFACES]))
+        self._together = read
+
+    def _take(self, getter: str) -> _Together | None:
+        """The ``read_together`` read ``getter`` answers from now (once), if any."""
+        read = self._together
+        if read is None or getter not in read.left or time.monotonic() - read.at > READ_REUSE:
+            return None
+        read.left.discard(getter)
+        return read
 
     def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
         if encoding != "text":
@@ -353,41 +419,65 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         now = time.monotonic()
         if doc is None:
             last = self._interfaces_read
-            if last is not None and now - last[0] <= INTERFACE_READ_REUSE:
+            if last is not None and now - last[0] <= READ_REUSE:
                 return copy.deepcopy(last[1])
-            doc = self._vtysh_json("show interface json")
+            doc = self._vtysh_json(_INTERFACES)
         self._interfaces_read = (now, copy.deepcopy(doc))
         return doc
 
     def _forget_reads(self) -> None:
         self._interfaces_read = None
+        self._together = None
 
     def get_facts(self) -> dict[str, Any]:
-        (interfaces,), version = self._vtysh_leading_json("show interface json", "show version")
+        read = self._take("get_facts")
+        if read is not None:
+            return getters.facts(read.version, copy.deepcopy(read.docs[_INTERFACES]), read.uptime)
+        (interfaces,), version = self._vtysh_leading_json(_INTERFACES, _VERSION)
         interfaces = self._interfaces_json(interfaces)
-        up = self._ssh.run("ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime")
-        try:
-            uptime = float(up.stdout.split()[0])
-        except (IndexError, ValueError):
-            uptime = -1.0
-        return getters.facts(version, interfaces, uptime)
+        return getters.facts(version, interfaces, _uptime(self._ssh.run(_UPTIME).stdout))
 
     def get_interfaces(self) -> dict[str, dict[str, Any]]:
+        self._take("get_interfaces")  # answered by the interface read (it came with the read_together)
         return getters.interfaces(self._interfaces_json())
 
     def get_interfaces_ip(self) -> dict[str, Any]:
+        self._take("get_interfaces_ip")
         return getters.interfaces_ip(self._interfaces_json())
 
     def get_bgp_neighbors(self) -> dict[str, Any]:
-        (neighbors, summary), _ = self._vtysh_leading_json(
-            "show bgp vrf all neighbors json", "show bgp vrf all summary json"
-        )
+        read = self._take("get_bgp_neighbors")
+        if read is not None:
+            return getters.bgp_neighbors(read.docs[_NEIGHBORS], read.docs[_SUMMARY])
+        (neighbors, summary), _ = self._vtysh_leading_json(_NEIGHBORS, _SUMMARY)
         return getters.bgp_neighbors(neighbors, summary)
 
     def get_bgp_neighbors_detail(self, neighbor_address: str = "") -> dict[str, Any]:
-        return getters.bgp_neighbors_detail(
-            self._vtysh_json("show bgp vrf all neighbors json"), neighbor_address
-        )
+        return getters.bgp_neighbors_detail(self._vtysh_json(_NEIGHBORS), neighbor_address)
+
+
+def _leading_json(text: str, wanted: int) -> tuple[list[dict[str, Any]], str] | None:
+    """The first ``wanted`` JSON objects of ``text`` (several vtysh commands' outputs, one after the other)
+    and the text after them; None when ``text`` does not start with that many objects."""
+    decoder, pos = json.JSONDecoder(), 0
+    docs: list[dict[str, Any]] = []
+    try:
+        while len(docs) < wanted:
+            pos = len(text) - len(text[pos:].lstrip())
+            doc, pos = decoder.raw_decode(text, pos)
+            if not isinstance(doc, dict):
+                return None
+            docs.append(doc)
+    except ValueError:
+        return None
+    return docs, text[pos:].lstrip("\n")
+
+
+def _uptime(text: str) -> float:
+    try:
+        return float(text.split(maxsplit=1)[0])
+    except (IndexError, ValueError):
+        return -1.0
 
 
 def _with_end(text: str) -> str:
