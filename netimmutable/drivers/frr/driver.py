@@ -29,7 +29,6 @@ import secrets
 import shlex
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +41,7 @@ from napalm.base.exceptions import (
 )
 
 from netimmutable.drivers.frr import getters
+from netimmutable.drivers.frr import round_read as rr
 from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WORKDIR, REVERT_SCRIPT, Paths
 from netimmutable.drivers.frr.reload_diff import undeletable_interfaces, without_defaults
 from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
@@ -52,33 +52,6 @@ READ_REUSE = 0.25
 getters it was asked for."""
 
 __all__ = ["FrrDriver"]
-
-_INTERFACES = "show interface json"
-_NEIGHBORS = "show bgp vrf all neighbors json"
-_SUMMARY = "show bgp vrf all summary json"
-_VERSION = "show version"
-_UPTIME = "ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime"
-"""Seconds since zebra started (FRR's uptime), else the host's."""
-_ROUND_JSON = {
-    "get_facts": (_INTERFACES,),
-    "get_interfaces": (_INTERFACES,),
-    "get_interfaces_ip": (_INTERFACES,),
-    "get_bgp_neighbors": (_NEIGHBORS, _SUMMARY),
-}
-"""The vtysh JSON commands each getter ``read_together`` knows reads (``get_facts`` also ``show version``
-and the uptime)."""
-
-
-@dataclass(slots=True)
-class _Together:
-    """One ``read_together`` read: its outputs, and the getters that may still answer from it."""
-
-    at: float
-    left: set[str]
-    docs: dict[str, dict[str, Any]]
-    version: str = ""
-    uptime: float = -1.0
-
 
 CandidateKind = Literal["replace", "merge"]
 _SECRET_RE = re.compile(r"^(\s*\S.*?\b(?:password|authentication-key|key-string)\s+)(\S+)", re.MULTILINE)
@@ -120,7 +93,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         self._candidate: tuple[CandidateKind, str] | None = None
         self._interfaces_read: tuple[float, dict[str, Any]] | None = None
         """(monotonic time, ``show interface json``) of the last read (see READ_REUSE)."""
-        self._together: _Together | None = None
+        self._together: rr.RoundRead | None = None
         """The last ``read_together`` read."""
         self.commit_notes: tuple[str, ...] = ()
         """What the last ``commit_config`` or ``rollback`` had to do beyond frr-reload.py (its fallback), for
@@ -160,7 +133,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         then every command runs alone (the one-command path and its errors)."""
         text = self._vtysh(*commands)
         wanted = sum(1 for c in commands if c.endswith(" json"))
-        split = _leading_json(text, wanted)
+        split = rr.leading_json(text, wanted)
         if split is None:
             docs = [self._vtysh_json(c) for c in commands[:wanted]]
             return docs, "".join(self._vtysh(c) for c in commands[wanted:])
@@ -168,37 +141,32 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
 
     def read_together(self, getters: Sequence[str]) -> None:
         """Read now what ``getters`` need (of ``get_facts``, ``get_interfaces``, ``get_interfaces_ip``,
-        ``get_bgp_neighbors``; others are ignored) in one SSH exec and one vtysh start: each of them asked
-        within ``READ_REUSE`` seconds answers from this read, once; asked again, or later, it reads the
-        router as usual. netimmutable's extension to NAPALM, for the getters of one check round (they are
-        asked within milliseconds of each other, so their answers are of one moment).
+        ``get_bgp_neighbors``, ``get_bgp_neighbors_detail`` and ``get_config`` of the running config;
+        others are ignored) in one SSH exec and one vtysh start (``round_read``): each of them asked within
+        ``READ_REUSE`` seconds answers from this read, once; asked again, or later, it reads the router as
+        usual. netimmutable's extension to NAPALM, for the getters of one check round (asked within
+        milliseconds of each other, so their answers are of one moment). When the last read is that recent
+        and none of ``getters`` has answered from it yet, it serves them: nothing is read again.
 
-        Anything unexpected (vtysh failing, a daemon not running, an output that is not a JSON object)
-        keeps nothing: each getter then reads on its own, with its own errors. A lost connection raises."""
+        Anything unexpected (vtysh failing, a daemon not running, an output that is not what the commands
+        print) keeps nothing: each getter then reads on its own, with its own errors. A lost connection
+        raises."""
+        names = {g for g in getters if g in rr.NEEDS}
+        last = self._together
+        if last is not None and names <= last.left and time.monotonic() - last.at <= READ_REUSE:
+            return
         self._together = None
-        names = {g for g in getters if g in _ROUND_JSON}
-        commands = [c for c in (_INTERFACES, _NEIGHBORS, _SUMMARY) if any(c in _ROUND_JSON[g] for g in names)]
-        if not commands:
+        command = rr.read_command(names)
+        if command is None:
             return
-        facts = "get_facts" in names
-        marker = f"netimmutable-{secrets.token_hex(8)}"  # the router cannot print it by chance
-        args = " ".join(f"-c {shlex.quote(c)}" for c in (*commands, *((_VERSION,) if facts else ())))
-        # vtysh's exit status after the marker, then the uptime: one exec (each is a round trip)
-        shell = f"vtysh {args}; s=$?; echo; echo {marker} $s" + (f"; {_UPTIME}" if facts else "")
-        out = self._ssh.run(shell).stdout
-        text, found, after = out.rpartition(f"\n{marker} ")
-        status, _, uptime = after.partition("\n")
-        split = _leading_json(text, len(commands)) if found and status.strip() == "0" else None
-        if split is None:
-            return
-        docs, version = split
+        out = self._ssh.run(command.shell).stdout
         now = time.monotonic()
-        read = _Together(now, names, dict(zip(commands, docs, strict=True)), version, _uptime(uptime))
-        if _INTERFACES in read.docs:
-            self._interfaces_read = (now, copy.deepcopy(read.docs[_INTERFACES]))
+        read = rr.split_read(command, out, now, names)
+        if read is not None and rr.INTERFACES in read.docs:
+            self._interfaces_read = (now, copy.deepcopy(read.docs[rr.INTERFACES]))
         self._together = read
 
-    def _take(self, getter: str) -> _Together | None:
+    def _take(self, getter: str) -> rr.RoundRead | None:
         """The ``read_together`` read ``getter`` answers from now (once), if any."""
         read = self._together
         if read is None or getter not in read.left or time.monotonic() - read.at > READ_REUSE:
@@ -209,6 +177,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
     def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
         if encoding != "text":
             raise NotImplementedError(f"encoding {encoding!r} (only 'text')")
+        self._forget_reads()  # a command may change what the router runs
         return {command: self._vtysh(command) for command in commands}
 
     # ------------------------------------------------------------------ candidates
@@ -404,8 +373,11 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         """
         del full, format  # FRR has one text format; there are no hidden defaults to add
         result = {"running": "", "startup": "", "candidate": ""}
-        if retrieve in ("all", "running"):
-            result["running"] = self._vtysh("show running-config no-header")
+        read = self._take("get_config") if retrieve == "running" else None
+        if read is not None:
+            result["running"] = read.running
+        elif retrieve in ("all", "running"):
+            result["running"] = self._vtysh(rr.RUNNING)
         if retrieve in ("all", "startup"):
             result["startup"] = _with_end(self._ssh.check(f"cat {self._paths.startup}").stdout)
         if retrieve in ("all", "candidate") and self._candidate is not None:
@@ -421,7 +393,7 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
             last = self._interfaces_read
             if last is not None and now - last[0] <= READ_REUSE:
                 return copy.deepcopy(last[1])
-            doc = self._vtysh_json(_INTERFACES)
+            doc = self._vtysh_json(rr.INTERFACES)
         self._interfaces_read = (now, copy.deepcopy(doc))
         return doc
 
@@ -432,10 +404,10 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
     def get_facts(self) -> dict[str, Any]:
         read = self._take("get_facts")
         if read is not None:
-            return getters.facts(read.version, copy.deepcopy(read.docs[_INTERFACES]), read.uptime)
-        (interfaces,), version = self._vtysh_leading_json(_INTERFACES, _VERSION)
+            return getters.facts(read.version, copy.deepcopy(read.docs[rr.INTERFACES]), read.uptime)
+        (interfaces,), version = self._vtysh_leading_json(rr.INTERFACES, rr.VERSION)
         interfaces = self._interfaces_json(interfaces)
-        return getters.facts(version, interfaces, _uptime(self._ssh.run(_UPTIME).stdout))
+        return getters.facts(version, interfaces, rr.uptime_of(self._ssh.run(rr.UPTIME).stdout))
 
     def get_interfaces(self) -> dict[str, dict[str, Any]]:
         self._take("get_interfaces")  # answered by the interface read (it came with the read_together)
@@ -448,36 +420,14 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
     def get_bgp_neighbors(self) -> dict[str, Any]:
         read = self._take("get_bgp_neighbors")
         if read is not None:
-            return getters.bgp_neighbors(read.docs[_NEIGHBORS], read.docs[_SUMMARY])
-        (neighbors, summary), _ = self._vtysh_leading_json(_NEIGHBORS, _SUMMARY)
+            return getters.bgp_neighbors(read.docs[rr.NEIGHBORS], read.docs[rr.SUMMARY])
+        (neighbors, summary), _ = self._vtysh_leading_json(rr.NEIGHBORS, rr.SUMMARY)
         return getters.bgp_neighbors(neighbors, summary)
 
     def get_bgp_neighbors_detail(self, neighbor_address: str = "") -> dict[str, Any]:
-        return getters.bgp_neighbors_detail(self._vtysh_json(_NEIGHBORS), neighbor_address)
-
-
-def _leading_json(text: str, wanted: int) -> tuple[list[dict[str, Any]], str] | None:
-    """The first ``wanted`` JSON objects of ``text`` (several vtysh commands' outputs, one after the other)
-    and the text after them; None when ``text`` does not start with that many objects."""
-    decoder, pos = json.JSONDecoder(), 0
-    docs: list[dict[str, Any]] = []
-    try:
-        while len(docs) < wanted:
-            pos = len(text) - len(text[pos:].lstrip())
-            doc, pos = decoder.raw_decode(text, pos)
-            if not isinstance(doc, dict):
-                return None
-            docs.append(doc)
-    except ValueError:
-        return None
-    return docs, text[pos:].lstrip("\n")
-
-
-def _uptime(text: str) -> float:
-    try:
-        return float(text.split(maxsplit=1)[0])
-    except (IndexError, ValueError):
-        return -1.0
+        read = self._take("get_bgp_neighbors_detail")
+        neighbors = read.docs[rr.NEIGHBORS] if read is not None else self._vtysh_json(rr.NEIGHBORS)
+        return getters.bgp_neighbors_detail(neighbors, neighbor_address)
 
 
 def _with_end(text: str) -> str:

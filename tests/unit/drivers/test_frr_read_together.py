@@ -44,7 +44,9 @@ NEIGHBORS = {
 }
 SUMMARY = {"default": {"ipv4Unicast": {"routerId": "10.255.255.2", "peers": {"10.255.12.1": {"pfxRcd": 3}}}}}
 VERSION = "FRRouting 8.4.4 (r2) on Linux(6.1.0).\nCopyright 1996-2005 Kunihiro Ishiguro, et al.\n"
+RUNNING = "frr version 8.4.4\nfrr defaults traditional\nhostname r2\n!\nrouter bgp 65002\nexit\n!\nend\n"
 ROUND = ("get_facts", "get_interfaces", "get_bgp_neighbors")
+POST = ("get_bgp_neighbors_detail", "get_config", *ROUND)
 
 VTYSH = """#!/bin/sh
 # double of FRR's vtysh: each -c command's output from $FAKE_VTYSH/<command, spaces as _>; logs each start
@@ -98,6 +100,7 @@ class Router:
         self.answer("show bgp vrf all neighbors json", json.dumps(NEIGHBORS, indent=2) + "\n")
         self.answer("show bgp vrf all summary json", json.dumps(SUMMARY) + "\n")
         self.answer("show version", VERSION)
+        self.answer("show running-config no-header", RUNNING)
         self.shell = LocalShell(folder)
         self.driver = FrrDriver("r2", "root", "")
         self.driver._ssh = self.shell  # type: ignore[assignment]  # the transport double
@@ -118,11 +121,16 @@ class Router:
         drv = self.driver
         return drv.get_facts(), drv.get_interfaces(), drv.get_bgp_neighbors(), drv.get_interfaces_ip()
 
+    def post(self) -> tuple[dict[str, Any], ...]:
+        """What push asks right after a commit: hold times, the running config, then a round."""
+        drv = self.driver
+        return drv.get_bgp_neighbors_detail(), drv.get_config(retrieve="running"), *self.round()
 
-def _same(a: tuple[dict[str, Any], ...], b: tuple[dict[str, Any], ...]) -> bool:
+
+def _same(a: tuple[dict[str, Any], ...], b: tuple[dict[str, Any], ...], facts_at: int = 0) -> bool:
     """Equal but for the uptime (read a moment apart)."""
     a, b = copy.deepcopy(a), copy.deepcopy(b)
-    for facts in (a[0], b[0]):
+    for facts in (a[facts_at], b[facts_at]):
         assert isinstance(facts["uptime"], float) and facts["uptime"] >= 0
         facts["uptime"] = 0.0
     return a == b
@@ -147,6 +155,40 @@ def test_a_round_read_together_is_one_exec_and_one_vtysh_start_and_answers_as_th
     assert _same(alone, together)
     assert together[0]["hostname"] == "r2" and together[0]["os_version"] == "8.4.4"
     assert together[2]["global"]["peers"]["10.255.12.1"]["address_family"]["ipv4"]["received_prefixes"] == 3
+
+
+def test_hold_times_running_config_and_a_round_after_a_commit_are_one_read(router: Router) -> None:
+    alone = router.post()
+    assert alone[1]["running"] == RUNNING
+    router.shell.commands.clear()
+    before = len(router.starts)
+    router.driver.read_together(POST)
+    router.driver.read_together(("get_config", *ROUND))  # post_check announcing what is already read
+    router.driver.read_together(ROUND)  # and its first round
+    together = router.post()
+    assert len(router.shell.commands) == 1 and len(router.starts) == before + 1
+    assert _same(alone, together, facts_at=2)
+
+
+def test_the_running_config_alone_is_the_whole_text_after_the_json(router: Router) -> None:
+    router.driver.read_together(("get_config", "get_bgp_neighbors"))
+    assert router.driver.get_config(retrieve="running")["running"] == RUNNING
+    assert len(router.shell.commands) == 1
+
+
+def test_an_announcement_with_a_getter_that_already_answered_reads_again(router: Router) -> None:
+    router.driver.read_together(ROUND)
+    router.driver.get_bgp_neighbors()
+    router.answer("show bgp vrf all neighbors json", json.dumps({"default": {}}) + "\n")
+    router.driver.read_together(ROUND)  # the next round: a read of its own
+    assert len(router.shell.commands) == 2
+    assert router.driver.get_bgp_neighbors()["global"]["peers"] == {}
+
+
+def test_only_the_running_config_answers_from_the_read(router: Router) -> None:
+    router.driver.read_together(("get_config",))
+    config = router.driver.get_config()  # all: running, startup, candidate: read as usual
+    assert config["running"] == RUNNING and len(router.shell.commands) > 1
 
 
 def test_each_getter_answers_from_the_read_once(router: Router) -> None:
@@ -215,6 +257,20 @@ def test_an_unexpected_answer_keeps_nothing_and_each_getter_reads_on_its_own(
     got = alone()
     assert len(router.shell.commands) > commands + 1  # the getters read again: nothing was kept
     assert _same((*expected[:2], {}), (*got[:2], {})) and expected[2] == got[2]
+
+
+@pytest.mark.parametrize(
+    "running",
+    [
+        "frr version 8.4.4\nhostname r2\n",  # no end line: not all of it, or not a running config
+        "frr version 8.4.4\nhostname r2\nend\nsomething else\n",  # text between it and show version
+    ],
+)
+def test_a_running_config_that_does_not_split_cleanly_keeps_nothing(router: Router, running: str) -> None:
+    router.answer("show running-config no-header", running)
+    router.driver.read_together(("get_config", *ROUND))
+    assert router.driver._together is None
+    assert router.driver.get_config(retrieve="running")["running"] == running  # read on its own
 
 
 def test_the_status_after_the_marker_is_vtysh_s_own(router: Router) -> None:
