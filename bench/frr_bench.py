@@ -9,7 +9,9 @@ namespaces, over SSH), release 1 committed and deployed once (every router recor
 Only one lab can run on a machine: when ``lab_up`` finds one up (someone's integration tests), it retries
 for up to ``LAB_WAIT`` seconds, then the benchmark is skipped. ``lab_down`` always runs.
 
-Measured, alternately, the same one-line change on r2 (a static route added, then removed):
+Measured, alternately, the same one-line change on r2 (a static route added, then removed), each deploy
+followed at once by the two bare sequences it is compared with (away from its release and back, so the
+next deploy finds no drift):
 - ``netimmutable deploy --limit r2`` (the deploy API, in process, with the default soak ``auto``): gate,
   plan, locks, journal, pre-checks (pending commit, drift against last-good, pre-state), the BGP hold times
   for the soak, load + compare, commit with the revert timer, post-checks (expectations: BGP sessions and
@@ -18,6 +20,9 @@ Measured, alternately, the same one-line change on r2 (a static route added, the
 - the bare NAPALM sequence on the same driver: open, ``load_replace_candidate``, ``compare_config``,
   ``commit_config(revert_in=...)``, ``confirm_commit``, ``get_bgp_neighbors``, ``get_interfaces_ip``,
   close, pushing the very same two artifacts (so the device goes through the same changes).
+
+Per run it also reports the time inside each driver call and the SSH execs (each a round trip to the
+router): where the difference goes.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import shutil
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +44,7 @@ from bench.common import BenchResult, quiet
 __all__ = ["run"]
 
 REPO = Path(__file__).resolve().parents[1]
-ROUNDS = 3  # each round: netimmutable add + remove, bare NAPALM add + remove
+ROUNDS = 3  # each round: netimmutable add, bare NAPALM remove + add; netimmutable remove, bare add + remove
 LAB_WAIT = 300.0
 LAB_RETRY = 20.0
 ROUTE = "10.255.122.0/24"
@@ -156,34 +162,46 @@ _CALLS = (
     "get_interfaces_ip",
     "get_bgp_neighbors",
     "get_bgp_neighbors_detail",
+    "read_together",
 )
 
 
 class _CallLog:
-    """Counts and times the driver's NAPALM calls (outermost only), to say where each run's time goes."""
+    """Counts and times the driver's NAPALM calls (outermost only), and the SSH execs under them (each a
+    round trip to the router), to say where each run's time goes."""
 
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
-        self.seconds = 0.0
+        self.seconds: dict[str, float] = {}
+        self.execs = 0
         self._depth = 0
-        self._saved: dict[str, Any] = {}
+        self._saved: list[tuple[type, str, Any]] = []
 
     def install(self, cls: type) -> None:
         for name in _CALLS:
             func = getattr(cls, name, None)
             if func is None:
                 continue
-            self._saved[name] = func
+            self._saved.append((cls, name, func))
             setattr(cls, name, self._wrap(name, func))
-        self._cls = cls
+        from netimmutable.drivers.frr.transport import SshTransport
+
+        run = SshTransport.run
+        self._saved.append((SshTransport, "run", run))
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.execs += 1
+            return run(*args, **kwargs)
+
+        SshTransport.run = counted  # type: ignore[method-assign]
 
     def uninstall(self) -> None:
-        for name, func in self._saved.items():
-            setattr(self._cls, name, func)
+        for cls, name, func in self._saved:
+            setattr(cls, name, func)
 
-    def take(self) -> tuple[dict[str, int], float]:
-        out = (dict(self.calls), self.seconds)
-        self.calls, self.seconds = {}, 0.0
+    def take(self) -> tuple[dict[str, int], dict[str, float], int]:
+        out = (dict(self.calls), dict(self.seconds), self.execs)
+        self.calls, self.seconds, self.execs = {}, {}, 0
         return out
 
     def _wrap(self, name: str, func: Any) -> Any:
@@ -196,7 +214,7 @@ class _CallLog:
                 return func(*args, **kwargs)
             finally:
                 self._depth -= 1
-                self.seconds += time.perf_counter() - t0
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t0
                 self.calls[name] = self.calls.get(name, 0) + 1
 
         return wrapper
@@ -245,6 +263,59 @@ def _nim(root: Path) -> tuple[float, float]:
     return wall, host.soak_wait
 
 
+@dataclass
+class _Runs:
+    """What the alternating runs measured: per run seconds, and per pair of runs the driver calls."""
+
+    nim: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
+    bare: list[float] = field(default_factory=list)
+    nim_device: list[float] = field(default_factory=list)
+    bare_device: list[float] = field(default_factory=list)
+    nim_calls: dict[str, int] = field(default_factory=dict)
+    bare_calls: dict[str, int] = field(default_factory=dict)
+    nim_per_call: dict[str, list[float]] = field(default_factory=dict)
+    nim_execs: list[int] = field(default_factory=list)
+    bare_execs: list[int] = field(default_factory=list)
+
+
+def _alternate(root: Path, entry: dict[str, Any], revert_in: int) -> _Runs:
+    """ROUNDS times: netimmutable adds the route, bare NAPALM takes it away and back; netimmutable removes
+    it, bare NAPALM puts it back and removes it. Each bare pair runs right after the deploy it is compared
+    with (the load of other programs on the machine falls on both alike), and leaves r2 on the release
+    netimmutable deployed (its next pre-check finds no drift)."""
+    import napalm
+
+    runs = _Runs()
+    log = _CallLog()
+    log.install(napalm.get_network_driver(str(entry.get("driver") or "frr")))
+    current = (root / "snapshots" / f"{HOST}.cfg").read_text()  # what r2 runs now
+    try:
+        for _ in range(ROUNDS):
+            for present in (True, False):
+                config = _release(root, present)
+                wall, wait = _nim(root)
+                runs.nim.append(wall - wait)
+                runs.waits.append(wait)
+                runs.nim_calls, seconds, count = log.take()
+                runs.nim_device.append(sum(seconds.values()))
+                runs.nim_execs.append(count)
+                for name, value in seconds.items():
+                    runs.nim_per_call.setdefault(name, []).append(value)
+                runs.bare.extend(_bare(entry, text, revert_in) for text in (current, config))
+                runs.bare_calls, seconds, count = log.take()
+                runs.bare_device.append(sum(seconds.values()) / 2)
+                runs.bare_execs.append(count // 2)
+                current = config
+    finally:
+        log.uninstall()
+    return runs
+
+
+def _spread(values: list[float]) -> str:
+    return f"{len(values)} runs, {min(values):.2f}-{max(values):.2f} s"
+
+
 def _measure(root: Path, result: BenchResult) -> None:
     from netimmutable.artifacts import open_git
     from netimmutable.records import Records
@@ -257,33 +328,7 @@ def _measure(root: Path, result: BenchResult) -> None:
         raise RuntimeError("the first deploy (records every router good) failed")
     first = time.perf_counter() - t0
     revert_in = int(open_repo(root).settings.deploy.revert_in or 0) or 300
-    entry = _connection(root)
-    import napalm
-
-    log = _CallLog()
-    log.install(napalm.get_network_driver(str(entry.get("driver") or "frr")))
-    nim: list[float] = []
-    waits: list[float] = []
-    bare: list[float] = []
-    nim_device: list[float] = []
-    bare_device: list[float] = []
-    nim_calls: dict[str, int] = {}
-    bare_calls: dict[str, int] = {}
-    try:
-        for _ in range(ROUNDS):
-            configs = []
-            for present in (True, False):
-                configs.append(_release(root, present))
-                wall, wait = _nim(root)
-                nim.append(wall - wait)
-                waits.append(wait)
-            nim_calls, seconds = log.take()
-            nim_device.append(seconds / 2)
-            bare.extend(_bare(entry, config, revert_in) for config in configs)
-            bare_calls, seconds = log.take()
-            bare_device.append(seconds / 2)
-    finally:
-        log.uninstall()
+    runs = _alternate(root, _connection(root), revert_in)
     repo = open_repo(root)
     with open_git(repo) as gitrepo:
         good = Records(repo, gitrepo).last_good(HOST)
@@ -296,40 +341,45 @@ def _measure(root: Path, result: BenchResult) -> None:
             "change": f"ip route {ROUTE} blackhole, added then removed",
             "rounds": ROUNDS,
             "revert_in": revert_in,
-            "nim_runs_s": [round(x, 3) for x in nim],
-            "nim_soak_wait_s": [round(x, 3) for x in waits],
-            "bare_runs_s": [round(x, 3) for x in bare],
+            "nim_runs_s": [round(x, 3) for x in runs.nim],
+            "nim_soak_wait_s": [round(x, 3) for x in runs.waits],
+            "bare_runs_s": [round(x, 3) for x in runs.bare],
+            "nim_driver_calls_per_run": dict(sorted(runs.nim_calls.items())),
+            "bare_driver_calls_per_run": {k: v / 2 for k, v in sorted(runs.bare_calls.items())},
+            "nim_driver_ms_per_run": {
+                k: round(1000 * statistics.median(v), 1) for k, v in sorted(runs.nim_per_call.items())
+            },
+            "ssh_execs_per_run": {
+                "nim": statistics.median(runs.nim_execs),
+                "bare": statistics.median(runs.bare_execs),
+            },
         }
     )
-    result.inputs["nim_driver_calls_per_run"] = {k: v / 2 for k, v in sorted(nim_calls.items())}
-    result.inputs["bare_driver_calls_per_run"] = {k: v / 2 for k, v in sorted(bare_calls.items())}
-    nim_med, bare_med = statistics.median(nim), statistics.median(bare)
+    nim_med, bare_med = statistics.median(runs.nim), statistics.median(runs.bare)
     result.figure("first deploy, 4 routers unchanged (setup)", first, "s", "verify + records, not compared")
     result.figure(
         "netimmutable deploy --limit r2 (median)",
         nim_med,
         "s",
-        f"{len(nim)} runs, all checks and the soak's reads, without its wait",
+        f"{_spread(runs.nim)}; all checks and the soak's reads, without its wait",
     )
     result.figure(
         "  soak wait (median, not compared)",
-        statistics.median(waits),
+        statistics.median(runs.waits),
         "s",
         "soak auto: the largest BGP hold time + 2 s, slept between check rounds",
     )
-    result.figure("bare NAPALM sequence (median)", bare_med, "s", f"{len(bare)} runs")
-    result.figure(
-        "  time inside driver calls, netimmutable",
-        statistics.median(nim_device),
-        "s",
-        f"{sum(nim_calls.values()) / 2:.0f} calls per run",
-    )
-    result.figure(
-        "  time inside driver calls, bare",
-        statistics.median(bare_device),
-        "s",
-        f"{sum(bare_calls.values()) / 2:.0f} calls per run",
-    )
+    result.figure("bare NAPALM sequence (median)", bare_med, "s", _spread(runs.bare))
+    for who, device, calls, execs in (
+        ("netimmutable", runs.nim_device, sum(runs.nim_calls.values()), runs.nim_execs),
+        ("bare", runs.bare_device, sum(runs.bare_calls.values()) / 2, runs.bare_execs),
+    ):
+        result.figure(
+            f"  time inside driver calls, {who}",
+            statistics.median(device),
+            "s",
+            f"{calls:.0f} calls, {statistics.median(execs):.0f} SSH execs per run",
+        )
     result.ratio("deploy vs bare NAPALM", ("netimmutable", nim_med), ("bare NAPALM", bare_med), "<=", 1.5)
 
 

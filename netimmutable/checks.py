@@ -42,6 +42,7 @@ from netimmutable.yamlio import load_plain_yaml_text
 
 __all__ = [
     "COLLAPSE_RATIO",
+    "STATE_GETTERS",
     "TIMER_POLL",
     "BgpPeerState",
     "ChangeScope",
@@ -52,6 +53,7 @@ __all__ = [
     "PreCheckResult",
     "StateDevice",
     "StateSnapshot",
+    "announce",
     "capture_state",
     "change_scope",
     "compliance_failures",
@@ -60,6 +62,7 @@ __all__ = [
     "post_check",
     "pre_check",
     "regressions",
+    "round_getters",
     "state_from_napalm",
 ]
 
@@ -467,6 +470,24 @@ def _unsupported(exc: DeviceError) -> bool:
     return isinstance(exc, Unsupported)
 
 
+STATE_GETTERS = ("get_facts", "get_interfaces", "get_bgp_neighbors")
+"""What a check round reads for the state snapshot."""
+
+
+def announce(device: object, getters: Sequence[str]) -> None:
+    """Tell ``device`` which getters it is about to be asked, one after the other (``Device.read_together``:
+    a driver that can read them at once does; others, and devices without it, are not asked)."""
+    together = getattr(device, "read_together", None)
+    if callable(together):
+        together(tuple(getters))
+
+
+def round_getters(strategy: Strategy) -> tuple[str, ...]:
+    """The getters of a check round that starts by comparing the running config the way ``strategy`` says
+    (a device comparison reads no running config)."""
+    return STATE_GETTERS if strategy is Strategy.DEVICE else ("get_config", *STATE_GETTERS)
+
+
 def capture_state(device: StateDevice) -> StateSnapshot:
     """Facts, interfaces and BGP neighbours, as far as the platform offers (others: ``unsupported``)."""
     return _read_state(device)[0]
@@ -476,11 +497,10 @@ def _read_state(device: StateDevice) -> tuple[StateSnapshot, dict[str, Mapping[s
     """The state snapshot, and the raw getter results it came from (for the compliance report)."""
     results: dict[str, Mapping[str, Any] | None] = {}
     unsupported: list[str] = []
-    getters: dict[str, Callable[[], dict[str, Any]]] = {
-        "get_facts": device.facts,
-        "get_interfaces": device.interfaces,
-        "get_bgp_neighbors": device.bgp_neighbors,
-    }
+    getters: dict[str, Callable[[], dict[str, Any]]] = dict(
+        zip(STATE_GETTERS, (device.facts, device.interfaces, device.bgp_neighbors), strict=True)
+    )
+    announce(device, tuple(getters))
     for name, getter in getters.items():
         try:
             results[name] = getter()
@@ -522,6 +542,7 @@ def pre_check(
 ) -> PreCheckResult:
     """Running config, drift against the last-good artifact (secrets resolved, compared the way ``strategy``
     says), and the pre-state."""
+    announce(device, ("get_config", *STATE_GETTERS))  # the running config and the pre-state: one moment
     try:
         running: str | None = device.running_config()
     except Unsupported:
@@ -620,6 +641,7 @@ def post_check(
 
     if (timer := fired(0)) is not None:
         return timer
+    announce(device, round_getters(strategy))  # convergence and the first round: one moment
     converged = compare_running(
         device, target.config, strategy, extra, labels=(target.label, "running"), secrets=secrets
     )

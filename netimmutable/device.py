@@ -25,7 +25,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -402,6 +402,15 @@ class Device:
     def rollback_driver(self) -> None:
         self._call("rollback", self._driver.rollback)
         self._holds_pending = False
+
+    def read_together(self, getters: Sequence[str]) -> None:
+        """``getters`` are about to be asked one after the other (a check round): a driver that can read what
+        they need at once (the ``frr`` driver's ``read_together``) does so now, and each of them answers
+        from that read once, within a fraction of a second; other drivers are not asked (each getter reads
+        the device when called, as always)."""
+        read = getattr(self._driver, "read_together", None)
+        if callable(read):
+            self._call("read_together", read, tuple(getters))
 
     def facts(self) -> dict[str, Any]:
         return dict(self._call("get_facts", self._driver.get_facts))

@@ -30,9 +30,11 @@ from netimmutable.checks import (
     CheckTarget,
     PostCheckResult,
     PreCheckResult,
+    announce,
     change_scope,
     post_check,
     pre_check,
+    round_getters,
 )
 from netimmutable.compare import compare_running
 from netimmutable.deploy_model import (
@@ -645,8 +647,10 @@ class _HostRun:
     def check_and_confirm(self) -> HostResult:
         job = self.job
         if self.env.soak == "auto" and self.soak is not None:
-            # the new release may set other timers: the longer of before and after the change
+            # the new release may set other timers: the longer of before and after the change; its hold
+            # times, the convergence and the first round of post-checks from one moment (one device read)
             try:
+                announce(self.dev(), ("get_bgp_neighbors_detail", *round_getters(job.strategy)))
                 after = self.soak_of(self.dev())
             except DeviceError:
                 after = self.soak

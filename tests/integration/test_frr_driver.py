@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -159,6 +160,64 @@ def test_get_config_shapes_are_consistent(r1: FrrRouter) -> None:
         drv.load_replace_candidate(config=candidate)
         assert drv.get_config(retrieve="candidate") == {"running": "", "startup": "", "candidate": candidate}
         drv.discard_config()
+    finally:
+        drv.close()
+
+
+_MOVING = {"uptime", "input_messages", "output_messages", "messages_queued_out"}
+"""What a router's answers change between two reads a moment apart (keepalives, clocks)."""
+
+
+def _steady(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _steady(v) for k, v in value.items() if k not in _MOVING}
+    if isinstance(value, list):
+        return [_steady(v) for v in value]
+    return value
+
+
+def test_one_read_together_answers_what_each_getter_reads_alone(r1: FrrRouter) -> None:
+    """On a real router: one SSH exec for the hold times, the running config and a check round, with the
+    same answers as the getters asking one by one; a commit forgets it."""
+    drv = r1.open_driver()
+    execs: list[str] = []
+    run = drv._ssh.run
+
+    def counted(command: str, **kwargs: Any) -> Any:
+        execs.append(command)
+        return run(command, **kwargs)
+
+    drv._ssh.run = counted
+
+    def post() -> list[Any]:
+        return [
+            drv.get_bgp_neighbors_detail(),
+            drv.get_config(retrieve="running"),
+            drv.get_facts(),
+            drv.get_interfaces(),
+            drv.get_bgp_neighbors(),
+            drv.get_interfaces_ip(),
+        ]
+
+    try:
+        alone = post()
+        assert len(execs) == 5  # detail, running config, interfaces + version, uptime, BGP
+        execs.clear()
+        drv.read_together(
+            ["get_bgp_neighbors_detail", "get_config", "get_facts", "get_interfaces", "get_bgp_neighbors"]
+        )
+        together = post()
+        assert len(execs) == 1
+        assert together[1]["running"] == r1.baseline
+        assert _steady(together) == _steady(alone)
+        assert together[0]["global"] and together[2]["hostname"] == r1.name
+        assert abs(together[2]["uptime"] - alone[2]["uptime"]) < 60
+
+        drv.read_together(["get_bgp_neighbors"])
+        drv.commit_config()  # nothing loaded: the router is not touched, what was read is forgotten
+        execs.clear()
+        drv.get_bgp_neighbors()
+        assert len(execs) == 1 and execs[0].startswith("vtysh -c 'show bgp vrf all neighbors json' -c")
     finally:
         drv.close()
 

@@ -14,8 +14,10 @@ that runs on the router and restores the previous configuration after N seconds 
 came first, even if the SSH session is gone; a pending commit is not written to the startup config.
 
 ``get_facts``, ``get_interfaces`` and ``get_interfaces_ip`` all read ``show interface json``: one read
-serves the others asked within ``INTERFACE_READ_REUSE`` seconds (the getters of one check round), and every
-commit, confirm and rollback forgets it.
+serves the others asked within ``READ_REUSE`` seconds (the getters of one check round), and every commit,
+confirm and rollback forgets it. ``read_together`` (netimmutable's extension to NAPALM, used by its check
+rounds) reads what several getters need in one SSH exec and one vtysh start; each of them answers from that
+read once, when asked within ``READ_REUSE`` seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import secrets
 import shlex
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,13 +41,15 @@ from napalm.base.exceptions import (
 )
 
 from netimmutable.drivers.frr import getters
+from netimmutable.drivers.frr import round_read as rr
 from netimmutable.drivers.frr.device import ANSI_RE, DEFAULT_RELOAD, DEFAULT_WORKDIR, REVERT_SCRIPT, Paths
 from netimmutable.drivers.frr.reload_diff import undeletable_interfaces, without_defaults
 from netimmutable.drivers.frr.transport import CommandResult, SshOptions, SshTransport
 
-INTERFACE_READ_REUSE = 0.25
-"""Seconds one ``show interface json`` read serves the other interface getters (one check round asks three
-of them within milliseconds; rounds are ``settle_interval`` apart)."""
+READ_REUSE = 0.25
+"""Seconds a read serves the getters of one check round (a round asks them within milliseconds; rounds are
+``settle_interval`` apart): ``show interface json`` the interface getters, a ``read_together`` read the
+getters it was asked for."""
 
 __all__ = ["FrrDriver"]
 
@@ -87,7 +92,9 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         )
         self._candidate: tuple[CandidateKind, str] | None = None
         self._interfaces_read: tuple[float, dict[str, Any]] | None = None
-        """(monotonic time, ``show interface json``) of the last read (see INTERFACE_READ_REUSE)."""
+        """(monotonic time, ``show interface json``) of the last read (see READ_REUSE)."""
+        self._together: rr.RoundRead | None = None
+        """The last ``read_together`` read."""
         self.commit_notes: tuple[str, ...] = ()
         """What the last ``commit_config`` or ``rollback`` had to do beyond frr-reload.py (its fallback), for
         the person reading the outcome; () when frr-reload.py alone did it."""
@@ -125,24 +132,52 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         command printed). A JSON command that printed nothing or no object would shift the outputs, so
         then every command runs alone (the one-command path and its errors)."""
         text = self._vtysh(*commands)
-        decoder, pos = json.JSONDecoder(), 0
-        docs: list[dict[str, Any]] = []
         wanted = sum(1 for c in commands if c.endswith(" json"))
-        try:
-            while len(docs) < wanted:
-                pos = len(text) - len(text[pos:].lstrip())
-                doc, pos = decoder.raw_decode(text, pos)
-                if not isinstance(doc, dict):
-                    raise ValueError(type(doc).__name__)
-                docs.append(doc)
-        except ValueError:
+        split = rr.leading_json(text, wanted)
+        if split is None:
             docs = [self._vtysh_json(c) for c in commands[:wanted]]
             return docs, "".join(self._vtysh(c) for c in commands[wanted:])
-        return docs, text[pos:].lstrip("\n")
+        return split
+
+    def read_together(self, getters: Sequence[str]) -> None:
+        """Read now what ``getters`` need (of ``get_facts``, ``get_interfaces``, ``get_interfaces_ip``,
+        ``get_bgp_neighbors``, ``get_bgp_neighbors_detail`` and ``get_config`` of the running config;
+        others are ignored) in one SSH exec and one vtysh start (``round_read``): each of them asked within
+        ``READ_REUSE`` seconds answers from this read, once; asked again, or later, it reads the router as
+        usual. netimmutable's extension to NAPALM, for the getters of one check round (asked within
+        milliseconds of each other, so their answers are of one moment). When the last read is that recent
+        and none of ``getters`` has answered from it yet, it serves them: nothing is read again.
+
+        Anything unexpected (vtysh failing, a daemon not running, an output that is not what the commands
+        print) keeps nothing: each getter then reads on its own, with its own errors. A lost connection
+        raises."""
+        names = {g for g in getters if g in rr.NEEDS}
+        last = self._together
+        if last is not None and names <= last.left and time.monotonic() - last.at <= READ_REUSE:
+            return
+        self._together = None
+        command = rr.read_command(names)
+        if command is None:
+            return
+        out = self._ssh.run(command.shell).stdout
+        now = time.monotonic()
+        read = rr.split_read(command, out, now, names)
+        if read is not None and rr.INTERFACES in read.docs:
+            self._interfaces_read = (now, copy.deepcopy(read.docs[rr.INTERFACES]))
+        self._together = read
+
+    def _take(self, getter: str) -> rr.RoundRead | None:
+        """The ``read_together`` read ``getter`` answers from now (once), if any."""
+        read = self._together
+        if read is None or getter not in read.left or time.monotonic() - read.at > READ_REUSE:
+            return None
+        read.left.discard(getter)
+        return read
 
     def cli(self, commands: list[str], encoding: str = "text") -> dict[str, str]:
         if encoding != "text":
             raise NotImplementedError(f"encoding {encoding!r} (only 'text')")
+        self._forget_reads()  # a command may change what the router runs
         return {command: self._vtysh(command) for command in commands}
 
     # ------------------------------------------------------------------ candidates
@@ -338,8 +373,11 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         """
         del full, format  # FRR has one text format; there are no hidden defaults to add
         result = {"running": "", "startup": "", "candidate": ""}
-        if retrieve in ("all", "running"):
-            result["running"] = self._vtysh("show running-config no-header")
+        read = self._take("get_config") if retrieve == "running" else None
+        if read is not None:
+            result["running"] = read.running
+        elif retrieve in ("all", "running"):
+            result["running"] = self._vtysh(rr.RUNNING)
         if retrieve in ("all", "startup"):
             result["startup"] = _with_end(self._ssh.check(f"cat {self._paths.startup}").stdout)
         if retrieve in ("all", "candidate") and self._candidate is not None:
@@ -353,41 +391,43 @@ class FrrDriver(NetworkDriver):  # type: ignore[misc]  # napalm is untyped
         now = time.monotonic()
         if doc is None:
             last = self._interfaces_read
-            if last is not None and now - last[0] <= INTERFACE_READ_REUSE:
+            if last is not None and now - last[0] <= READ_REUSE:
                 return copy.deepcopy(last[1])
-            doc = self._vtysh_json("show interface json")
+            doc = self._vtysh_json(rr.INTERFACES)
         self._interfaces_read = (now, copy.deepcopy(doc))
         return doc
 
     def _forget_reads(self) -> None:
         self._interfaces_read = None
+        self._together = None
 
     def get_facts(self) -> dict[str, Any]:
-        (interfaces,), version = self._vtysh_leading_json("show interface json", "show version")
+        read = self._take("get_facts")
+        if read is not None:
+            return getters.facts(read.version, copy.deepcopy(read.docs[rr.INTERFACES]), read.uptime)
+        (interfaces,), version = self._vtysh_leading_json(rr.INTERFACES, rr.VERSION)
         interfaces = self._interfaces_json(interfaces)
-        up = self._ssh.run("ps -o etimes= -p \"$(cat /run/frr/zebra.pid)\" || cut -d' ' -f1 /proc/uptime")
-        try:
-            uptime = float(up.stdout.split()[0])
-        except (IndexError, ValueError):
-            uptime = -1.0
-        return getters.facts(version, interfaces, uptime)
+        return getters.facts(version, interfaces, rr.uptime_of(self._ssh.run(rr.UPTIME).stdout))
 
     def get_interfaces(self) -> dict[str, dict[str, Any]]:
+        self._take("get_interfaces")  # answered by the interface read (it came with the read_together)
         return getters.interfaces(self._interfaces_json())
 
     def get_interfaces_ip(self) -> dict[str, Any]:
+        self._take("get_interfaces_ip")
         return getters.interfaces_ip(self._interfaces_json())
 
     def get_bgp_neighbors(self) -> dict[str, Any]:
-        (neighbors, summary), _ = self._vtysh_leading_json(
-            "show bgp vrf all neighbors json", "show bgp vrf all summary json"
-        )
+        read = self._take("get_bgp_neighbors")
+        if read is not None:
+            return getters.bgp_neighbors(read.docs[rr.NEIGHBORS], read.docs[rr.SUMMARY])
+        (neighbors, summary), _ = self._vtysh_leading_json(rr.NEIGHBORS, rr.SUMMARY)
         return getters.bgp_neighbors(neighbors, summary)
 
     def get_bgp_neighbors_detail(self, neighbor_address: str = "") -> dict[str, Any]:
-        return getters.bgp_neighbors_detail(
-            self._vtysh_json("show bgp vrf all neighbors json"), neighbor_address
-        )
+        read = self._take("get_bgp_neighbors_detail")
+        neighbors = read.docs[rr.NEIGHBORS] if read is not None else self._vtysh_json(rr.NEIGHBORS)
+        return getters.bgp_neighbors_detail(neighbors, neighbor_address)
 
 
 def _with_end(text: str) -> str:
